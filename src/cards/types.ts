@@ -1,0 +1,44 @@
+import type { Coding } from '../knowledge/types.js';
+
+export interface Action {
+  type: 'create' | 'update' | 'delete';
+  description: string;
+  resource?: unknown;
+  resourceId?: string;
+}
+
+export interface Suggestion {
+  label: string;
+  uuid?: string;
+  isRecommended?: boolean;
+  actions?: Action[];
+}
+
+export interface Link {
+  label: string;
+  url: string;
+  type: 'absolute' | 'smart';
+  appContext?: string;
+  autolaunchable?: boolean;
+}
+
+export interface Card {
+  uuid?: string;
+  summary: string;
+  detail?: string;
+  indicator: 'info' | 'warning' | 'critical';
+  source: { label: string; url?: string; icon?: string; topic?: Coding };
+  suggestions?: Suggestion[];
+  selectionBehavior?: 'at-most-one' | 'any';
+  overrideReasons?: Coding[];
+  links?: Link[];
+  extension?: Record<string, unknown>;
+}
+
+export interface CdsResponse {
+  cards: Card[];
+  systemActions?: Action[];
+}
+
+/** Key of the card extension that names the knowledge behind a card. */
+export const KNOWLEDGE_EXTENSION = 'org.cdsengine.knowledge';

@@ -1,0 +1,217 @@
+// One hook call: patient data + hook context → CQL facts → rules → cards.
+// Everything built per call lives in this function's scope; the rule set, its compiled library and
+// the code service are shared and never mutated.
+import { createRequire } from 'node:module';
+import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
+import type { Knowledge, RuleDefinition, Service } from '../knowledge/types.js';
+import type { ValueSetIndex } from '../knowledge/value-sets.js';
+import { parsePath, resolvePath } from '../knowledge/template-path.js';
+import type { HookRequest } from '../hooks/types.js';
+import { renderCard, TemplateError } from '../cards/render.js';
+import { cardProblems } from '../cards/validate-card.js';
+import { KNOWLEDGE_EXTENSION, type Card } from '../cards/types.js';
+import { CdsError } from '../errors.js';
+import { cqlToJson } from './cql/to-json.js';
+import { fhirDataModel, type FhirResource } from './cql/patient-data.js';
+
+const require = createRequire(import.meta.url);
+const cql = require('cql-execution') as {
+  Executor: typeof ExecutorType;
+  CodeService: typeof CodeServiceType;
+  DateTime: typeof DateTimeType;
+};
+
+export interface RuleTrace {
+  rule: string;
+  fired: boolean;
+  cards: number;
+  error?: string;
+}
+
+export interface EvaluationTrace {
+  /** Milliseconds per phase. */
+  timings: { cql: number; rules: number; cards: number };
+  /** The `cql` fact: each define's value as JSON. */
+  cql: Record<string, unknown>;
+  rules: RuleTrace[];
+  /** Knowledge problems met while rendering or checking cards (knowledge errors, never data). */
+  problems: string[];
+}
+
+export interface Evaluation {
+  cards: Card[];
+  trace: EvaluationTrace;
+}
+
+export interface EvaluateOptions {
+  /** "Now" for the logic (CQL Now()/Today(), lookback windows). */
+  now: Date;
+}
+
+const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
+
+function codeServiceFor(knowledge: Pick<Knowledge, 'valueSets'>): CodeServiceType {
+  let service = codeServices.get(knowledge.valueSets);
+  if (!service) {
+    service = new cql.CodeService(knowledge.valueSets);
+    codeServices.set(knowledge.valueSets, service);
+  }
+  return service;
+}
+
+/**
+ * Evaluates one service for one request whose prefetch is complete (`data` holds every prefetch
+ * value: a resource, a Bundle, or null).
+ */
+export async function evaluate(
+  knowledge: Pick<Knowledge, 'valueSets'>,
+  service: Service,
+  request: HookRequest,
+  data: Record<string, unknown>,
+  { now }: EvaluateOptions,
+): Promise<Evaluation> {
+  const { ruleSet, definition } = service;
+  const trace: EvaluationTrace = { timings: { cql: 0, rules: 0, cards: 0 }, cql: {}, rules: [], problems: [] };
+  const context = request.context;
+  const draftOrders = resourcesOf(context.draftOrders);
+  const selections = selectedResources(context.selections, draftOrders);
+
+  let t = performance.now();
+  if (ruleSet.library) {
+    const patientId = typeof context.patientId === 'string' ? context.patientId : undefined;
+    const resources = patientRecord(data, patientId);
+    const model = fhirDataModel();
+    const parameters: Record<string, unknown> = {};
+    for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
+      parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
+    }
+    const executor = new cql.Executor(ruleSet.library, codeServiceFor(knowledge), parameters);
+    let results: Record<string, unknown>;
+    try {
+      const r = await executor.exec_patient_context(model.patientSource(resources) as never, cql.DateTime.fromJSDate(now, 0));
+      results = (Object.values(r.patientResults)[0] ?? {}) as Record<string, unknown>;
+    } catch (err) {
+      // The engine's message may quote patient data: it goes to the log, not to the caller.
+      const error = new CdsError(500, 'evaluation-failed', `evaluating CQL library ${ruleSet.cql?.library} ${ruleSet.cql?.version} failed`);
+      error.internal = safeMessage(err);
+      throw error;
+    }
+    for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
+  }
+  trace.timings.cql = performance.now() - t;
+
+  t = performance.now();
+  const userId = typeof context.userId === 'string' ? context.userId : undefined;
+  const facts: Record<string, unknown> = {
+    cql: trace.cql,
+    context,
+    hook: request.hook,
+    draftOrders,
+    selections,
+    user: userId ? { reference: userId, type: userId.split('/')[0], id: userId.split('/').slice(1).join('/') } : null,
+  };
+  const outcome = await ruleSet.engine.run(facts);
+  const fired = new Set(outcome.results.map((r) => r.name));
+  trace.timings.rules = performance.now() - t;
+
+  t = performance.now();
+  const cards: Card[] = [];
+  for (const rule of ruleSet.rules) {
+    const ruleTrace: RuleTrace = { rule: rule.id, fired: fired.has(rule.id), cards: 0 };
+    trace.rules.push(ruleTrace);
+    if (!ruleTrace.fired) continue;
+    const extension = {
+      [KNOWLEDGE_EXTENSION]: {
+        service: definition.id,
+        ruleSet: ruleSet.id,
+        version: ruleSet.version,
+        rule: rule.id,
+        ...(ruleSet.libraries.length > 0 ? { cql: ruleSet.libraries } : {}),
+      },
+    };
+    for (const item of itemsFor(rule, facts)) {
+      try {
+        const card = renderCard(rule.card, item === undefined ? facts : { ...facts, item }, extension);
+        const problems = cardProblems(card);
+        if (problems.length > 0) throw new Error(problems.join('; '));
+        cards.push(card);
+        ruleTrace.cards++;
+      } catch (err) {
+        const message = err instanceof TemplateError || err instanceof Error ? err.message : String(err);
+        ruleTrace.error = message;
+        trace.problems.push(`rule set ${ruleSet.id} ${ruleSet.version}, rule ${rule.id}: card not served: ${message}`);
+      }
+    }
+  }
+  trace.timings.cards = performance.now() - t;
+  return { cards, trace };
+}
+
+function itemsFor(rule: RuleDefinition, facts: Record<string, unknown>): unknown[] {
+  if (!rule.forEach) return [undefined];
+  const path = parsePath(rule.forEach);
+  const value = path ? resolvePath(facts, path) : undefined;
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every resource of every prefetch value (Bundles flattened), each once, with the Patient first. */
+export function patientRecord(data: Record<string, unknown>, patientId: string | undefined): FhirResource[] {
+  const seen = new Map<string, FhirResource>();
+  const anonymous: FhirResource[] = [];
+  const add = (resource: FhirResource): void => {
+    if (resource.resourceType === 'OperationOutcome') return;
+    if (resource.id) seen.set(`${resource.resourceType}/${resource.id}`, resource);
+    else anonymous.push(resource);
+  };
+  for (const value of Object.values(data)) {
+    if (!isResource(value)) continue;
+    if (value.resourceType === 'Bundle') for (const r of resourcesOf(value)) add(r);
+    else add(value);
+  }
+  const all = [...seen.values(), ...anonymous];
+  const patient =
+    all.find((r) => r.resourceType === 'Patient' && r.id === patientId) ??
+    all.find((r) => r.resourceType === 'Patient') ??
+    // No Patient resource among the data: CQL still runs, with only the id known.
+    ({ resourceType: 'Patient', id: patientId ?? 'unknown' } satisfies FhirResource);
+  return [patient, ...all.filter((r) => r !== patient && r.resourceType !== 'Patient')];
+}
+
+export function resourcesOf(bundle: unknown): FhirResource[] {
+  if (!isResource(bundle) || bundle.resourceType !== 'Bundle') return [];
+  const entries = Array.isArray(bundle.entry) ? (bundle.entry as Array<{ resource?: unknown }>) : [];
+  return entries.map((e) => e?.resource).filter(isResource);
+}
+
+function selectedResources(selections: unknown, draftOrders: FhirResource[]): FhirResource[] {
+  if (!Array.isArray(selections)) return [];
+  return selections
+    .map((ref) => draftOrders.find((r) => `${r.resourceType}/${r.id}` === ref))
+    .filter((r): r is FhirResource => r !== undefined);
+}
+
+function bindParameter(
+  source: string,
+  context: Record<string, unknown>,
+  draftOrders: FhirResource[],
+  selections: FhirResource[],
+  wrap: (r: FhirResource) => unknown,
+): unknown {
+  if (source.startsWith('context.')) {
+    const value = context[source.slice('context.'.length)];
+    return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? value : null;
+  }
+  const [list, type] = source.split(':');
+  const resources = list === 'selections' ? selections : draftOrders;
+  return resources.filter((r) => !type || r.resourceType === type).map(wrap);
+}
+
+function isResource(value: unknown): value is FhirResource {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && typeof (value as FhirResource).resourceType === 'string';
+}
+
+function safeMessage(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}

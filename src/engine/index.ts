@@ -1,0 +1,2 @@
+export { evaluate, patientRecord, resourcesOf, type Evaluation, type EvaluationTrace, type RuleTrace } from './evaluate.js';
+export { cqlToJson } from './cql/to-json.js';

@@ -1,0 +1,131 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { badRequest, type Issue } from '../errors.js';
+import { HOOKS } from './catalogue.js';
+import type { HookRequest } from './types.js';
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
+
+// Never additionalProperties: false on requests: hooks and the spec add optional fields over time.
+const requestSchema = {
+  type: 'object',
+  required: ['hook', 'hookInstance', 'context'],
+  properties: {
+    hook: { type: 'string', minLength: 1 },
+    hookInstance: { type: 'string', minLength: 1, maxLength: 256 },
+    fhirServer: { type: 'string', format: 'uri', pattern: '^https?://' },
+    fhirAuthorization: {
+      type: 'object',
+      required: ['access_token', 'token_type', 'expires_in', 'scope', 'subject'],
+      properties: {
+        access_token: { type: 'string', minLength: 1 },
+        token_type: { type: 'string', pattern: '^[Bb][Ee][Aa][Rr][Ee][Rr]$' },
+        expires_in: { type: 'integer' },
+        scope: { type: 'string' },
+        subject: { type: 'string' },
+        patient: { type: 'string' },
+      },
+    },
+    context: { type: 'object' },
+    prefetch: { type: 'object' },
+    extension: { type: 'object' },
+  },
+  dependentRequired: { fhirAuthorization: ['fhirServer'] },
+};
+
+const validateEnvelope: ValidateFunction = ajv.compile(requestSchema);
+const contextValidators = new Map<string, ValidateFunction>(Object.values(HOOKS).map((h) => [h.name, ajv.compile(h.context)]));
+
+/** Validates a service call body for the hook this service serves; every problem is reported at once. */
+export function validateHookRequest(body: unknown, servedHooks: string[]): HookRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) {
+    throw badRequest('the request body must be a JSON object');
+  }
+  if (!validateEnvelope(body)) {
+    throw invalid(issuesFrom(validateEnvelope.errors, ''));
+  }
+  const request = body as HookRequest;
+  if (!servedHooks.includes(request.hook)) {
+    throw invalid([
+      {
+        severity: 'error',
+        code: 'not-supported',
+        diagnostics: `hook '${request.hook}' is not served by this service (it serves ${servedHooks.join(', ')})`,
+        expression: ['hook'],
+      },
+    ]);
+  }
+  const validateContext = contextValidators.get(request.hook);
+  if (validateContext && !validateContext(request.context)) {
+    throw invalid(issuesFrom(validateContext.errors, 'context'));
+  }
+  if (request.hook === 'order-select') checkSelections(request);
+  return request;
+}
+
+function checkSelections(request: HookRequest): void {
+  const bundle = request.context.draftOrders as { entry?: Array<{ resource?: { resourceType?: string; id?: string } }> };
+  const drafted = new Set((bundle.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
+  const issues: Issue[] = [];
+  (request.context.selections as string[]).forEach((ref, i) => {
+    if (!drafted.has(ref)) {
+      issues.push({ severity: 'error', code: 'invalid', diagnostics: `selection '${ref}' is not among context.draftOrders`, expression: [`context.selections[${i}]`] });
+    }
+  });
+  if (issues.length > 0) throw invalid(issues);
+}
+
+function invalid(issues: Issue[]) {
+  return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), issues);
+}
+
+function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Issue[] {
+  const seen = new Set<string>();
+  const issues: Issue[] = [];
+  for (const e of errors ?? []) {
+    const base = toExpression(root, e.instancePath);
+    let location = base;
+    let diagnostics: string;
+    let code = 'invalid';
+    switch (e.keyword) {
+      case 'required': {
+        const missing = (e.params as { missingProperty: string }).missingProperty;
+        location = base ? `${base}.${missing}` : missing;
+        diagnostics = `${location} is required`;
+        code = 'required';
+        break;
+      }
+      case 'dependentRequired': {
+        const missing = (e.params as { missingProperty: string }).missingProperty;
+        location = missing;
+        diagnostics = `${missing} is required when fhirAuthorization is given`;
+        code = 'required';
+        break;
+      }
+      case 'pattern':
+        diagnostics = `${base || 'value'} is not ${(e.parentSchema as { description?: string })?.description ?? `in the expected form (${(e.params as { pattern: string }).pattern})`}`;
+        break;
+      case 'const':
+        diagnostics = `${base} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
+        break;
+      case 'format':
+        diagnostics = `${base} must be a ${(e.params as { format: string }).format}`;
+        break;
+      default:
+        diagnostics = `${base || 'request'} ${e.message ?? 'is invalid'}`;
+    }
+    const key = `${location}|${diagnostics}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    issues.push({ severity: 'error', code, diagnostics, expression: [location || root || 'request'] });
+  }
+  return issues;
+}
+
+function toExpression(root: string, instancePath: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = root;
+  for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
+  return out;
+}

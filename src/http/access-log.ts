@@ -1,0 +1,22 @@
+import type { RequestHandler } from 'express';
+import type { Logger } from '../logger.js';
+
+/** One JSON line per request: method, path, status, duration, service id and hookInstance. Never a body. */
+export function accessLog(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.locals.logger = logger;
+    res.on('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info('request', {
+        method: req.method,
+        path: req.path,
+        status: res.statusCode,
+        durationMs: Math.round(durationMs * 10) / 10,
+        ...(res.locals.serviceId ? { serviceId: res.locals.serviceId } : {}),
+        ...(res.locals.hookInstance ? { hookInstance: res.locals.hookInstance } : {}),
+      });
+    });
+    next();
+  };
+}

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { listFiles, readJson, sha256, type Problem } from '../files.js';
+import type { CqlTranslator, ElmLibrary } from './translator.js';
+
+export interface CqlLibraryArtifact {
+  name: string;
+  version: string;
+  /** File relative to the knowledge directory. */
+  file: string;
+  /** 'cql' when compiled here from source, 'elm' when shipped precompiled. */
+  origin: 'cql' | 'elm';
+  hash: string;
+  elm: ElmLibrary;
+}
+
+export interface LibrarySet {
+  /** Compiled libraries keyed by `name@version`. */
+  libraries: Map<string, CqlLibraryArtifact>;
+  /** Libraries that failed, keyed by `name@version`, with why. */
+  failed: Map<string, string[]>;
+  problems: Problem[];
+}
+
+interface SourceEntry {
+  name: string;
+  version: string;
+  file: string;
+  text: string;
+}
+
+const HEADER = /^\s*library\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\s+version\s+'([^']+)')?/m;
+
+export function libraryKey(name: string, version: string): string {
+  return `${name}@${version}`;
+}
+
+/** Reads every CQL source and ELM file under cql/ and compiles the sources; one translator session per load. */
+export function loadLibrarySet(root: string, translator: CqlTranslator): LibrarySet {
+  const dir = join(root, 'cql');
+  const problems: Problem[] = [];
+  const libraries = new Map<string, CqlLibraryArtifact>();
+  const failed = new Map<string, string[]>();
+  const sources = new Map<string, SourceEntry>();
+
+  for (const file of listFiles(dir, '.cql')) {
+    const rel = relative(root, file);
+    const text = readFileSync(file, 'utf8');
+    const header = HEADER.exec(stripComments(text));
+    if (!header) {
+      problems.push({ file: rel, line: 1, message: "no 'library Name version ...' header: a library needs a name and a version to be included or served", severity: 'error' });
+      continue;
+    }
+    const name = header[1].replace(/^"|"$/g, '');
+    const version = header[2];
+    if (!version) {
+      problems.push({ file: rel, line: 1, message: `library ${name} has no version: every library version must be named`, severity: 'error' });
+      continue;
+    }
+    const key = libraryKey(name, version);
+    const existing = sources.get(key);
+    if (existing) {
+      problems.push({ file: rel, line: 1, message: `library ${key} is also defined in ${existing.file}`, severity: 'error' });
+      continue;
+    }
+    sources.set(key, { name, version, file: rel, text });
+  }
+
+  for (const file of listFiles(dir, '.json')) {
+    const read = readJson(root, file);
+    if (!read.ok) continue; // reported by the value set loader, which reads the same files
+    const elm = read.value as Partial<ElmLibrary> & { resourceType?: string };
+    const identifier = elm?.library?.identifier;
+    if (!identifier?.id) continue;
+    const rel = relative(root, file);
+    const version = identifier.version ?? '';
+    const key = libraryKey(identifier.id, version);
+    if (sources.has(key) || libraries.has(key)) {
+      problems.push({ file: rel, message: `library ${key} is defined twice (CQL source and ELM)`, severity: 'error' });
+      continue;
+    }
+    libraries.set(key, { name: identifier.id, version, file: rel, origin: 'elm', hash: sha256(read.text), elm: elm as ElmLibrary });
+  }
+
+  const lookup = ({ name, version }: { name: string; version: string | null }): string | undefined => {
+    if (version !== null) return sources.get(libraryKey(name, version))?.text;
+    const candidates = [...sources.values()].filter((s) => s.name === name).sort((a, b) => compareVersions(b.version, a.version));
+    return candidates[0]?.text;
+  };
+  const session = translator.openSession(lookup);
+  const seen = new Set<string>();
+  for (const [key, source] of sources) {
+    const result = session.compile(source.text);
+    const errors: string[] = [];
+    for (const message of result.messages) {
+      if (message.severity === 'info') continue;
+      // Errors inside an included library are reported against that library's own file, once.
+      const owner = message.library && message.libraryVersion ? sources.get(libraryKey(message.library, message.libraryVersion)) : source;
+      const file = owner?.file ?? source.file;
+      const text = message.library && owner !== source ? `${message.message} (while compiling ${source.name} ${source.version})` : message.message;
+      const id = `${file}:${message.line}:${message.column}:${message.message}`;
+      if (message.severity === 'error') errors.push(`${file}${message.line ? `:${message.line}:${message.column}` : ''}: ${message.message}`);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      problems.push({ file, line: message.line, column: message.column, message: owner === source ? message.message : text, severity: message.severity });
+    }
+    if (result.elm) {
+      libraries.set(key, { name: source.name, version: source.version, file: source.file, origin: 'cql', hash: sha256(source.text), elm: result.elm });
+    } else {
+      failed.set(key, errors.length > 0 ? errors : [`${source.file}: ${key} did not compile`]);
+    }
+  }
+  return { libraries, failed, problems };
+}
+
+function stripComments(text: string): string {
+  return text.replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' ')).replace(/\/\/.*$/gm, '');
+}
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}

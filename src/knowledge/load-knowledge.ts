@@ -1,0 +1,268 @@
+import { existsSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { createRequire } from 'node:module';
+import { Engine } from 'json-rules-engine';
+import type { Library as CqlLibraryType, Repository as CqlRepositoryType } from 'cql-execution';
+import { formatProblem, listFiles, readJson, sha256, type Problem } from './files.js';
+import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from './schemas.js';
+import { hasValueSet, loadValueSets } from './value-sets.js';
+import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
+import type { CqlTranslator } from './cql/translator.js';
+import { parsePath, placeholdersIn, stringsIn } from './template-path.js';
+import { isKnownHook } from '../hooks/catalogue.js';
+import type { Knowledge, LibraryRef, RuleDefinition, RuleSet, Service, ServiceDefinition, UnavailableService } from './types.js';
+
+const require = createRequire(import.meta.url);
+const cql = require('cql-execution') as { Library: typeof CqlLibraryType; Repository: typeof CqlRepositoryType };
+
+/** Facts every rule may use; `item` only inside templates of a forEach rule. */
+export const RULE_FACTS = ['cql', 'context', 'hook', 'draftOrders', 'selections', 'user'] as const;
+
+interface LoadOptions {
+  translator: CqlTranslator;
+}
+
+/**
+ * Loads, validates and compiles a whole knowledge directory. Never throws for bad knowledge:
+ * every problem is reported with its file and line or JSON pointer, and a service whose
+ * knowledge is broken is listed as unavailable while the others are served.
+ */
+export function loadKnowledge(dir: string, { translator }: LoadOptions): Knowledge {
+  const problems: Problem[] = [];
+  const knowledge: Knowledge = { dir, loadedAt: new Date(), services: [], unavailable: [], problems, valueSets: {} };
+
+  const catalogueFile = join(dir, 'cds-services.json');
+  if (!existsSync(catalogueFile)) {
+    knowledge.fatal = `no cds-services.json in ${dir}`;
+    problems.push({ file: 'cds-services.json', message: 'file not found', severity: 'error' });
+    return knowledge;
+  }
+  const catalogue = readJson(dir, catalogueFile);
+  if (!catalogue.ok) {
+    problems.push(catalogue.problem);
+    knowledge.fatal = formatProblem(catalogue.problem);
+    return knowledge;
+  }
+  if (!validateServiceCatalogue(catalogue.value)) {
+    const found = schemaProblems('cds-services.json', validateServiceCatalogue.errors);
+    problems.push(...found);
+    knowledge.fatal = found.map(formatProblem).join('; ');
+    return knowledge;
+  }
+  const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
+
+  const valueSets = loadValueSets(dir, join(dir, 'cql'));
+  problems.push(...valueSets.problems);
+  knowledge.valueSets = valueSets.index;
+
+  const librarySet = loadLibrarySet(dir, translator);
+  problems.push(...librarySet.problems);
+  const repository = new cql.Repository(Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])));
+
+  const ruleSets = new Map<string, RuleSet | string[]>();
+  for (const file of listFiles(join(dir, 'rules'), '.json')) {
+    const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
+    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems));
+  }
+
+  const seen = new Set<string>();
+  definitions.forEach((definition, index) => {
+    const pointer = `/services/${index}`;
+    const reasons: string[] = [];
+    const routeKey = `${definition.id} ${definition.hook}`;
+    if (seen.has(routeKey)) reasons.push(`service '${definition.id}' is defined twice for hook '${definition.hook}'`);
+    seen.add(routeKey);
+    if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
+    const wanted = `${definition.knowledge.ruleSet}@${definition.knowledge.version}`;
+    const ruleSet = ruleSets.get(wanted);
+    if (ruleSet === undefined) reasons.push(`rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`);
+    else if (Array.isArray(ruleSet)) reasons.push(...ruleSet);
+    else reasons.push(...checkParameters(definition, ruleSet));
+    if (reasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
+      for (const reason of reasons) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
+      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons } satisfies UnavailableService);
+      return;
+    }
+    knowledge.services.push({ definition, ruleSet } satisfies Service);
+  });
+  return knowledge;
+}
+
+function loadRuleSet(
+  root: string,
+  file: string,
+  librarySet: LibrarySet,
+  repository: CqlRepositoryType,
+  valueSets: Knowledge['valueSets'],
+  problems: Problem[],
+): RuleSet | string[] {
+  const rel = relative(root, file);
+  const read = readJson(root, file);
+  if (!read.ok) {
+    problems.push(read.problem);
+    return [formatProblem(read.problem)];
+  }
+  if (!validateRuleSetFile(read.value)) {
+    const found = schemaProblems(rel, validateRuleSetFile.errors);
+    problems.push(...found);
+    return found.map(formatProblem);
+  }
+  const raw = read.value as Omit<RuleSet, 'file' | 'hash' | 'engine' | 'library' | 'libraries' | 'defines'>;
+  const own: Problem[] = [];
+  const expectedId = basename(dirname(file));
+  const expectedVersion = basename(file, '.json');
+  if (raw.id !== expectedId) own.push({ file: rel, pointer: '/id', message: `id '${raw.id}' does not match its folder rules/${expectedId}/`, severity: 'error' });
+  if (raw.version !== expectedVersion) own.push({ file: rel, pointer: '/version', message: `version '${raw.version}' does not match its file name ${expectedVersion}.json`, severity: 'error' });
+
+  let library: CqlLibraryType | undefined;
+  let libraries: LibraryRef[] = [];
+  let defines: string[] = [];
+  if (raw.cql) {
+    const key = libraryKey(raw.cql.library, raw.cql.version);
+    const artifact = librarySet.libraries.get(key);
+    if (!artifact) {
+      const why = librarySet.failed.get(key);
+      own.push({
+        file: rel,
+        pointer: '/cql',
+        message: why ? `CQL library ${key} failed to compile: ${why.join('; ')}` : `CQL library ${key} not found in cql/`,
+        severity: 'error',
+      });
+    } else {
+      const chain = includedLibraries(artifact, librarySet, own, rel);
+      libraries = chain.map((l) => ({ library: l.name, version: l.version }));
+      for (const lib of chain) {
+        for (const vs of valueSetsOf(lib)) {
+          if (!hasValueSet(valueSets, vs.id, vs.version)) {
+            own.push({ file: lib.file, message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`, severity: 'error' });
+          }
+        }
+      }
+      defines = expressionDefines(artifact);
+      if (own.length === 0) {
+        try {
+          library = new cql.Library(artifact.elm, repository);
+        } catch (err) {
+          own.push({ file: artifact.file, message: `the ELM cannot be loaded for execution: ${(err as Error).message}`, severity: 'error' });
+        }
+      }
+    }
+  }
+  raw.rules.forEach((rule, i) => own.push(...checkRule(rule, i, rel, raw.cql ? defines : undefined)));
+  const ids = new Set<string>();
+  raw.rules.forEach((rule, i) => {
+    if (ids.has(rule.id)) own.push({ file: rel, pointer: `/rules/${i}/id`, message: `rule id '${rule.id}' is used twice`, severity: 'error' });
+    ids.add(rule.id);
+  });
+  problems.push(...own);
+  const errors = own.filter((p) => p.severity === 'error');
+  if (errors.length > 0) return errors.map(formatProblem);
+
+  const engine = new Engine([], { allowUndefinedFacts: true });
+  raw.rules.forEach((rule, i) => {
+    engine.addRule({
+      name: rule.id,
+      conditions: rule.conditions as never,
+      event: { type: rule.id },
+      // json-rules-engine runs higher priorities first; keep file order within one priority
+      priority: (rule.priority ?? 1) * 10000 + (raw.rules.length - i),
+    });
+  });
+  return { ...raw, file: rel, hash: sha256(read.text), engine, library, libraries, defines };
+}
+
+/** The library and everything it includes, depth first, each once. */
+function includedLibraries(root: CqlLibraryArtifact, set: LibrarySet, problems: Problem[], from: string): CqlLibraryArtifact[] {
+  const out: CqlLibraryArtifact[] = [];
+  const visit = (lib: CqlLibraryArtifact): void => {
+    if (out.includes(lib)) return;
+    out.push(lib);
+    const includes = (lib.elm.library as { includes?: { def?: Array<{ path: string; version?: string }> } }).includes?.def ?? [];
+    for (const inc of includes) {
+      const found = inc.version ? set.libraries.get(libraryKey(inc.path, inc.version)) : [...set.libraries.values()].find((l) => l.name === inc.path);
+      if (found) visit(found);
+      else problems.push({ file: lib.file, message: `${lib.name} ${lib.version} includes ${inc.path} ${inc.version ?? ''}, which is not available (needed by ${from})`, severity: 'error' });
+    }
+  };
+  visit(root);
+  return out;
+}
+
+function valueSetsOf(lib: CqlLibraryArtifact): Array<{ name: string; id: string; version?: string }> {
+  return ((lib.elm.library as { valueSets?: { def?: Array<{ name: string; id: string; version?: string }> } }).valueSets?.def ?? []).map((d) => d);
+}
+
+function expressionDefines(lib: CqlLibraryArtifact): string[] {
+  const defs = (lib.elm.library as { statements?: { def?: Array<{ name: string; type?: string; context?: string }> } }).statements?.def ?? [];
+  return defs.filter((d) => d.type !== 'FunctionDef').map((d) => d.name);
+}
+
+function checkRule(rule: RuleDefinition, index: number, file: string, defines: string[] | undefined): Problem[] {
+  const problems: Problem[] = [];
+  const at = `/rules/${index}`;
+  const checkReference = (expression: string, pointer: string, allowItem: boolean): void => {
+    const path = parsePath(expression);
+    if (!path) {
+      problems.push({ file, pointer, message: `'${expression}' is not a valid path (fact, then .name, ['name'] or [index])`, severity: 'error' });
+      return;
+    }
+    const fact = String(path[0]);
+    if (!(RULE_FACTS as readonly string[]).includes(fact) && !(allowItem && fact === 'item')) {
+      problems.push({ file, pointer, message: `unknown fact '${fact}' in '${expression}' (facts: ${RULE_FACTS.join(', ')}${allowItem ? ', item' : ''})`, severity: 'error' });
+      return;
+    }
+    if (fact === 'cql') checkDefine(path[1], expression, pointer);
+  };
+  const checkDefine = (name: unknown, expression: string, pointer: string): void => {
+    if (defines === undefined) {
+      problems.push({ file, pointer, message: `'${expression}' uses the cql fact, but the rule set names no CQL library`, severity: 'error' });
+    } else if (typeof name === 'string' && !defines.includes(name)) {
+      problems.push({ file, pointer, message: `'${expression}': define "${name}" does not exist in the rule set's CQL library`, severity: 'error' });
+    }
+  };
+  const walkConditions = (node: unknown, pointer: string): void => {
+    if (!node || typeof node !== 'object') return;
+    const c = node as Record<string, unknown>;
+    for (const key of ['all', 'any'] as const) {
+      if (Array.isArray(c[key])) (c[key] as unknown[]).forEach((child, i) => walkConditions(child, `${pointer}/${key}/${i}`));
+    }
+    if (c.not) walkConditions(c.not, `${pointer}/not`);
+    if (typeof c.fact === 'string') {
+      if (!(RULE_FACTS as readonly string[]).includes(c.fact)) {
+        problems.push({ file, pointer: `${pointer}/fact`, message: `unknown fact '${c.fact}' (facts: ${RULE_FACTS.join(', ')})`, severity: 'error' });
+      } else if (c.fact === 'cql' && typeof c.path === 'string') {
+        const m = /^\$(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([^']+)'\s*\]|\[\s*"([^"]+)"\s*\])/.exec(c.path);
+        if (!m) problems.push({ file, pointer: `${pointer}/path`, message: `path '${c.path}' must start with $.Name or $['Name'] naming a CQL define`, severity: 'error' });
+        else checkDefine(m[1] ?? m[2] ?? m[3], c.path, `${pointer}/path`);
+      }
+    }
+  };
+  walkConditions(rule.conditions, `${at}/conditions`);
+  if (rule.forEach) checkReference(rule.forEach, `${at}/forEach`, false);
+  for (const [pointer, text] of stringsIn(rule.card, `${at}/card`)) {
+    for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
+  }
+  if (rule.card.suggestions && !rule.card.selectionBehavior) {
+    problems.push({ file, pointer: `${at}/card/selectionBehavior`, message: 'a card with suggestions needs selectionBehavior (at-most-one or any)', severity: 'error' });
+  }
+  if (!rule.card.suggestions && rule.card.selectionBehavior) {
+    problems.push({ file, pointer: `${at}/card/selectionBehavior`, message: 'selectionBehavior without suggestions is not allowed', severity: 'error' });
+  }
+  if (!placeholdersIn(rule.card.summary).length && rule.card.summary.length >= 140) {
+    problems.push({ file, pointer: `${at}/card/summary`, message: `summary is ${rule.card.summary.length} characters; CDS Hooks allows fewer than 140`, severity: 'error' });
+  }
+  return problems;
+}
+
+function checkParameters(definition: ServiceDefinition, ruleSet: RuleSet): string[] {
+  const parameters = definition.knowledge.parameters ?? {};
+  if (Object.keys(parameters).length === 0) return [];
+  if (!ruleSet.cql || !ruleSet.library) return ['knowledge.parameters are given, but the rule set has no CQL library'];
+  const main = ruleSet.libraries[0];
+  const declared = new Set(
+    ((ruleSet.library as unknown as { source?: { library?: { parameters?: { def?: Array<{ name: string }> } } } }).source?.library?.parameters?.def ?? []).map((p) => p.name),
+  );
+  return Object.keys(parameters)
+    .filter((name) => !declared.has(name))
+    .map((name) => `knowledge.parameters.${name}: library ${main.library} ${main.version} declares no parameter "${name}"`);
+}

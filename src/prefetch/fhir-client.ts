@@ -1,0 +1,95 @@
+// The FHIR requests made when the EHR did not prefetch what a service needs.
+// The access token is used for these requests only: never logged, stored or put in an error.
+
+export interface FhirFetchOptions {
+  fhirServer: string;
+  accessToken?: string;
+  timeoutMs: number;
+  maxPages: number;
+  fetchImpl?: typeof fetch;
+}
+
+export class FhirFetchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FhirFetchError';
+  }
+}
+
+interface BundleLike {
+  resourceType: 'Bundle';
+  entry?: unknown[];
+  link?: Array<{ relation?: string; url?: string }>;
+  [key: string]: unknown;
+}
+
+/** GET a relative FHIR URL; a read that finds nothing is null; a paginated search is followed to the end. */
+export async function fetchFhir(relativeUrl: string, options: FhirFetchOptions): Promise<unknown> {
+  const base = options.fhirServer.replace(/\/+$/, '');
+  const first = await get(`${base}/${relativeUrl.replace(/^\/+/, '')}`, options, true);
+  if (!isBundle(first)) return first;
+  return followPages(first, base, options);
+}
+
+/** Follows `next` links of a searchset Bundle (on the same FHIR server only) and merges the entries. */
+export async function followPages(bundle: BundleLike, base: string, options: FhirFetchOptions): Promise<BundleLike> {
+  const entries = [...(bundle.entry ?? [])];
+  let page: BundleLike = bundle;
+  for (let pages = 1; ; pages++) {
+    const next = page.link?.find((l) => l.relation === 'next')?.url;
+    if (!next) break;
+    if (pages >= options.maxPages) throw new FhirFetchError(`search result has more than ${options.maxPages} pages`);
+    if (!sameOrigin(next, base)) throw new FhirFetchError('a next link points outside the FHIR server');
+    const following = await get(next, options, false);
+    if (!isBundle(following)) throw new FhirFetchError('a next page is not a Bundle');
+    entries.push(...(following.entry ?? []));
+    page = following;
+  }
+  const { link: _link, ...rest } = bundle;
+  return { ...rest, ...(entries.length > 0 ? { entry: entries } : {}), total: entries.length };
+}
+
+async function get(url: string, options: FhirFetchOptions, allowNotFound: boolean): Promise<unknown> {
+  const headers: Record<string, string> = { Accept: 'application/fhir+json, application/json' };
+  if (options.accessToken) headers.Authorization = `Bearer ${options.accessToken}`;
+  let response: Response;
+  try {
+    response = await (options.fetchImpl ?? fetch)(url, { headers, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'error' });
+  } catch (err) {
+    const name = (err as Error).name;
+    throw new FhirFetchError(name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${options.timeoutMs} ms` : 'the FHIR server could not be reached');
+  }
+  if (response.status === 404 && allowNotFound && !url.includes('?')) {
+    await response.body?.cancel();
+    return null;
+  }
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new FhirFetchError(`the FHIR server answered ${response.status}`);
+  }
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    throw new FhirFetchError('the FHIR server answered with something that is not JSON');
+  }
+  if (!body || typeof body !== 'object' || typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
+    throw new FhirFetchError('the FHIR server answered with something that is not a FHIR resource');
+  }
+  if ((body as { resourceType: string }).resourceType === 'OperationOutcome') throw new FhirFetchError('the FHIR server answered with an OperationOutcome');
+  return body;
+}
+
+function isBundle(value: unknown): value is BundleLike {
+  return !!value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'Bundle';
+}
+
+function sameOrigin(url: string, base: string): boolean {
+  try {
+    const a = new URL(url);
+    const b = new URL(base);
+    return a.origin === b.origin && a.pathname.startsWith(b.pathname);
+  } catch {
+    return false;
+  }
+}

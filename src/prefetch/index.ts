@@ -1,0 +1,2 @@
+export { resolvePrefetch, type PrefetchResult, type PrefetchStatus, type PrefetchOptions } from './resolve-prefetch.js';
+export { fillTemplate, templateTokens, isSupportedToken } from './template.js';

@@ -1,0 +1,102 @@
+// Completes a request's prefetch key by key: present values are used as sent, null means "no data",
+// absent keys and OperationOutcome values are fetched from fhirServer; what cannot be had → 412.
+import { CdsError, type Issue } from '../errors.js';
+import type { HookRequest } from '../hooks/types.js';
+import { fetchFhir, followPages, FhirFetchError } from './fhir-client.js';
+import { fillTemplate } from './template.js';
+
+export type PrefetchStatus = 'sent' | 'null' | 'fetched' | 'no-token-value';
+
+export interface PrefetchResult {
+  data: Record<string, unknown>;
+  status: Record<string, PrefetchStatus>;
+}
+
+export interface PrefetchOptions {
+  timeoutMs: number;
+  maxPages: number;
+  fetchImpl?: typeof fetch;
+}
+
+export async function resolvePrefetch(templates: Record<string, string> | undefined, request: HookRequest, options: PrefetchOptions): Promise<PrefetchResult> {
+  const data: Record<string, unknown> = {};
+  const status: Record<string, PrefetchStatus> = {};
+  const sent = request.prefetch ?? {};
+  const issues: Issue[] = [];
+  const fhir = request.fhirServer
+    ? { fhirServer: request.fhirServer, accessToken: request.fhirAuthorization?.access_token, timeoutMs: options.timeoutMs, maxPages: options.maxPages, fetchImpl: options.fetchImpl }
+    : undefined;
+
+  await Promise.all(
+    Object.entries(templates ?? {}).map(async ([key, template]) => {
+      const value = Object.hasOwn(sent, key) ? sent[key] : undefined;
+      if (value === null) {
+        data[key] = null;
+        status[key] = 'null';
+        return;
+      }
+      const usable = isResource(value) && !isOperationOutcome(value);
+      if (usable && !hasNextPage(value)) {
+        data[key] = value;
+        status[key] = 'sent';
+        return;
+      }
+      if (!fhir) {
+        if (usable) {
+          // A paginated Bundle with nowhere to fetch the rest: use what was sent.
+          data[key] = value;
+          status[key] = 'sent';
+          return;
+        }
+        issues.push({
+          severity: 'error',
+          code: 'not-found',
+          diagnostics: `prefetch key '${key}' is ${describe(value)} and the request has no fhirServer to fetch it from`,
+          expression: [`prefetch.${key}`],
+        });
+        return;
+      }
+      try {
+        if (usable) {
+          data[key] = await followPages(value as never, fhir.fhirServer.replace(/\/+$/, ''), fhir);
+          status[key] = 'fetched';
+          return;
+        }
+        const url = fillTemplate(template, request.context);
+        if (url === undefined) {
+          data[key] = null;
+          status[key] = 'no-token-value';
+          return;
+        }
+        data[key] = await fetchFhir(url, fhir);
+        status[key] = 'fetched';
+      } catch (err) {
+        if (!(err instanceof FhirFetchError)) throw err;
+        issues.push({ severity: 'error', code: 'not-found', diagnostics: `prefetch key '${key}' could not be fetched from fhirServer: ${err.message}`, expression: [`prefetch.${key}`] });
+      }
+    }),
+  );
+  if (issues.length > 0) {
+    throw new CdsError(412, 'prefetch-unavailable', issues.map((i) => i.diagnostics).join('; '), issues);
+  }
+  return { data, status };
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'missing';
+  if (isOperationOutcome(value)) return 'an OperationOutcome';
+  return 'not a FHIR resource';
+}
+
+function isResource(value: unknown): boolean {
+  return !!value && typeof value === 'object' && !Array.isArray(value) && typeof (value as { resourceType?: unknown }).resourceType === 'string';
+}
+
+function isOperationOutcome(value: unknown): boolean {
+  return !!value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'OperationOutcome';
+}
+
+function hasNextPage(value: unknown): boolean {
+  const v = value as { resourceType?: unknown; link?: Array<{ relation?: string }> };
+  return v?.resourceType === 'Bundle' && Array.isArray(v.link) && v.link.some((l) => l?.relation === 'next');
+}

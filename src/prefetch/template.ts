@@ -1,0 +1,53 @@
+// Prefetch templates: {{context.<field>}} and the user tokens of CDS Hooks 2.0.
+import { CdsError } from '../errors.js';
+
+const TOKEN = /\{\{\s*([^{}]+?)\s*\}\}/g;
+
+const USER_TOKENS: Record<string, string> = {
+  userPractitionerId: 'Practitioner',
+  userPractitionerRoleId: 'PractitionerRole',
+  userPatientId: 'Patient',
+  userRelatedPersonId: 'RelatedPerson',
+};
+
+/** Tokens a template may use (for validating the service catalogue). */
+export function templateTokens(template: string): string[] {
+  return [...template.matchAll(TOKEN)].map((m) => m[1]);
+}
+
+export function isSupportedToken(token: string): boolean {
+  return /^context\.[A-Za-z][A-Za-z0-9]*$/.test(token) || Object.hasOwn(USER_TOKENS, token);
+}
+
+/**
+ * Fills a template with values from the context. Returns undefined when a token has no value
+ * (e.g. {{userPractitionerRoleId}} when the user is a Practitioner): there is nothing to fetch.
+ */
+export function fillTemplate(template: string, context: Record<string, unknown>): string | undefined {
+  let missing = false;
+  const url = template.replace(TOKEN, (_all, token: string) => {
+    const value = tokenValue(token, context);
+    if (value === undefined) {
+      missing = true;
+      return '';
+    }
+    // Values are FHIR ids or Type/id references (validated); keep the slash of a reference.
+    return encodeURIComponent(value).replace(/%2F/g, '/');
+  });
+  return missing ? undefined : url;
+}
+
+function tokenValue(token: string, context: Record<string, unknown>): string | undefined {
+  if (token.startsWith('context.')) {
+    const value = context[token.slice('context.'.length)];
+    if (typeof value === 'string' || typeof value === 'number') return String(value);
+    if (value === undefined) return undefined;
+    throw new CdsError(500, 'prefetch-template', `prefetch token {{${token}}} does not name a primitive context field`);
+  }
+  const type = USER_TOKENS[token];
+  if (!type) throw new CdsError(500, 'prefetch-template', `unsupported prefetch token {{${token}}}`);
+  const userId = context.userId;
+  if (typeof userId !== 'string') return undefined;
+  const [userType, ...rest] = userId.split('/');
+  return userType === type && rest.length > 0 ? rest.join('/') : undefined;
+}
