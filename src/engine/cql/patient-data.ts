@@ -29,7 +29,7 @@ export interface FhirDataModel {
   /** A one-patient source over these resources (the Patient resource among them). */
   patientSource(resources: FhirResource[]): PatientSourceLike;
   /** Wraps FHIR JSON so CQL can navigate it (used for parameters such as draft orders). */
-  wrap(resource: FhirResource): unknown;
+  wrap: (resource: FhirResource) => unknown;
 }
 
 let shared: FhirDataModel | undefined;
@@ -40,14 +40,14 @@ export function fhirDataModel(): FhirDataModel {
   const template = fhir.PatientSource.FHIRv401();
   const modelInfo = template._modelInfo;
   const wrapper = fhir.FHIRWrapper.FHIRv401();
-  const currentPatient = fhir.PatientSource.prototype.currentPatient;
+  const prototype = fhir.PatientSource.prototype;
   shared = {
     patientSource(resources) {
       const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
       const state = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
       let done = false;
       return {
-        currentPatient: () => (done ? undefined : currentPatient.call(state)),
+        currentPatient: () => (done ? undefined : prototype.currentPatient.call(state)),
         nextPatient: () => {
           done = true;
           return undefined;

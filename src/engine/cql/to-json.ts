@@ -26,7 +26,7 @@ export function cqlToJson(value: unknown, depth = 0): unknown {
   if (v.isQuantity) return { value: v.value, unit: v.unit };
   if (v.isCode) return stripUndefined({ code: v.code, system: v.system, version: v.version, display: v.display });
   if (v.isConcept) return stripUndefined({ codes: cqlToJson(v.codes, depth + 1), display: v.display });
-  if (v.isDate || v.isDateTime) return String(v.toString());
+  if (v.isDate || v.isDateTime) return (v as { toString(): string }).toString();
   if (v.isInterval) {
     return { low: cqlToJson(v.low, depth + 1), high: cqlToJson(v.high, depth + 1), lowClosed: v.lowClosed, highClosed: v.highClosed };
   }

@@ -45,7 +45,7 @@ export interface CqlTranslator {
   openSession(lookup: SourceLookup): CompileSession;
 }
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the Kotlin-generated typings are partial */
+// The Kotlin-generated typings are partial: the translator is used through `any`.
 type Translator = any;
 
 export async function createCqlTranslator(): Promise<CqlTranslator> {
