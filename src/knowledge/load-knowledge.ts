@@ -79,7 +79,9 @@ export function loadKnowledge(dir: string, { translator }: LoadOptions): Knowled
     else if (Array.isArray(ruleSet)) reasons.push(...ruleSet);
     else reasons.push(...checkParameters(definition, ruleSet));
     if (reasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
-      for (const reason of reasons) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
+      // A broken rule set's own problems are already reported against its files.
+      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons;
+      for (const reason of summary) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
       knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons } satisfies UnavailableService);
       return;
     }
@@ -148,7 +150,9 @@ function loadRuleSet(
       }
     }
   }
-  raw.rules.forEach((rule, i) => own.push(...checkRule(rule, i, rel, raw.cql ? defines : undefined)));
+  // When the library did not load, its defines are unknown: checking rules against them would only add noise.
+  const libraryLoaded = !raw.cql || library !== undefined || own.length === 0;
+  if (libraryLoaded) raw.rules.forEach((rule, i) => own.push(...checkRule(rule, i, rel, raw.cql ? defines : undefined)));
   const ids = new Set<string>();
   raw.rules.forEach((rule, i) => {
     if (ids.has(rule.id)) own.push({ file: rel, pointer: `/rules/${i}/id`, message: `rule id '${rule.id}' is used twice`, severity: 'error' });

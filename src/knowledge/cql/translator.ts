@@ -86,7 +86,7 @@ export async function createCqlTranslator(): Promise<CqlTranslator> {
 function compileWith(toElm: Translator, libraryManager: Translator, source: string): CompileResult {
   const translator = quietly(() => toElm.CqlTranslator.fromText(source, libraryManager));
   const messages: CompileMessage[] = [];
-  for (const exception of translator.messages.asJsReadonlyArrayView()) {
+  for (const exception of translator.exceptions.asJsReadonlyArrayView()) {
     messages.push(toMessage(exception));
   }
   const hasErrors = messages.some((m) => m.severity === 'error');
