@@ -2,6 +2,7 @@ import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { createApp } from './app.js';
 import { createCqlTranslator, createKnowledgeHolder, formatProblem, loadKnowledge } from './knowledge/index.js';
+import { fhirDataModel } from './engine/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
     unavailable: knowledge.unavailable.map((u) => u.id),
     ms: Date.now() - started,
   });
+  // Parse the FHIR model info now rather than on the first hook call.
+  fhirDataModel();
   const app = createApp({ config, logger, knowledge: createKnowledgeHolder(knowledge) });
   const server = app.listen(config.port, config.host, () => {
     logger.info('listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });

@@ -1,2 +1,3 @@
 export { evaluate, patientRecord, resourcesOf, type Evaluation, type EvaluationTrace, type RuleTrace } from './evaluate.js';
 export { cqlToJson } from './cql/to-json.js';
+export { fhirDataModel } from './cql/patient-data.js';
