@@ -1,0 +1,18 @@
+// The server as the benchmark runs it: shipped knowledge, evaluation clock fixed at the fixtures'
+// date (so the same cards fire on every run), logging off.
+import { createApp } from '../src/app.js';
+import { defaultConfig } from '../src/config.js';
+import { createLogger } from '../src/logger.js';
+import { createCqlTranslator, createKnowledgeHolder, loadKnowledge } from '../src/knowledge/index.js';
+import { fhirDataModel } from '../src/engine/index.js';
+
+const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
+const config = defaultConfig({ port: Number(process.env.CDS_PORT ?? 0), host: '127.0.0.1' });
+const knowledge = loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
+fhirDataModel();
+const app = createApp({ config, logger: createLogger('error', true), knowledge: createKnowledgeHolder(knowledge), clock: () => now });
+const server = app.listen(config.port, config.host, () => {
+  const address = server.address();
+  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : config.port })}\n`);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
