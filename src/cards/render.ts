@@ -51,13 +51,18 @@ export function asText(expression: string, value: unknown): string {
   if (typeof value === 'boolean') return value ? 'yes' : 'no';
   if (Array.isArray(value)) return value.map((v) => asText(expression, v)).join(', ');
   const v = value as Record<string, unknown>;
-  if ('value' in v && 'unit' in v && typeof v.value === 'number') {
-    const unit = typeof v.unit === 'string' && v.unit !== '1' ? ` ${v.unit}` : '';
-    return `${asText(expression, v.value)}${unit}`;
+  if (typeof v.value === 'number' && ('unit' in v || 'code' in v || 'comparator' in v)) {
+    // CQL Quantity {value, unit} or FHIR Quantity {value, comparator?, unit?, code?}: the
+    // comparator is a modifier ("<5 mg/L" is not "5 mg/L").
+    const unitText = typeof v.unit === 'string' ? v.unit : typeof v.code === 'string' ? v.code : '';
+    const unit = unitText && unitText !== '1' ? ` ${unitText}` : '';
+    const comparator = typeof v.comparator === 'string' ? v.comparator : '';
+    return `${comparator}${asText(expression, v.value)}${unit}`;
   }
   if (typeof v.display === 'string') return v.display;
   if (typeof v.text === 'string') return v.text;
   if (Array.isArray(v.coding) && v.coding.length > 0) return asText(expression, v.coding[0]);
+  if (Array.isArray(v.codes) && v.codes.length > 0) return asText(expression, v.codes[0]);
   if (typeof v.code === 'string') return v.code;
   if (typeof v.reference === 'string') return v.reference;
   throw new TemplateError(expression, `placeholder {{${expression}}} is an object that cannot be shown as text`);

@@ -31,7 +31,7 @@ const requestSchema = {
     prefetch: { type: 'object' },
     extension: { type: 'object' },
   },
-  dependentRequired: { fhirAuthorization: ['fhirServer'] },
+  dependencies: { fhirAuthorization: ['fhirServer'] },
 };
 
 const validateEnvelope: ValidateFunction = ajv.compile(requestSchema);
@@ -42,24 +42,23 @@ export function validateHookRequest(body: unknown, servedHooks: string[]): HookR
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
     throw badRequest('the request body must be a JSON object');
   }
-  if (!validateEnvelope(body)) {
-    throw invalid(issuesFrom(validateEnvelope.errors, ''));
-  }
+  // Every problem at once: the envelope, then the context of the hook named (when it is one served here).
+  const issues: Issue[] = validateEnvelope(body) ? [] : issuesFrom(validateEnvelope.errors, '');
   const request = body as HookRequest;
-  if (!servedHooks.includes(request.hook)) {
-    throw invalid([
-      {
-        severity: 'error',
-        code: 'not-supported',
-        diagnostics: `hook '${request.hook}' is not served by this service (it serves ${servedHooks.join(', ')})`,
-        expression: ['hook'],
-      },
-    ]);
+  if (typeof request.hook === 'string' && request.hook.length > 0 && !servedHooks.includes(request.hook)) {
+    issues.push({
+      severity: 'error',
+      code: 'not-supported',
+      diagnostics: `hook '${request.hook}' is not served by this service (it serves ${servedHooks.join(', ')})`,
+      expression: ['hook'],
+    });
   }
-  const validateContext = contextValidators.get(request.hook);
-  if (validateContext && !validateContext(request.context)) {
-    throw invalid(issuesFrom(validateContext.errors, 'context'));
+  const validateContext = servedHooks.includes(request.hook) ? contextValidators.get(request.hook) : undefined;
+  const contextIsObject = !!request.context && typeof request.context === 'object' && !Array.isArray(request.context);
+  if (validateContext && contextIsObject && !validateContext(request.context)) {
+    issues.push(...issuesFrom(validateContext.errors, 'context'));
   }
+  if (issues.length > 0) throw invalid(issues);
   if (request.hook === 'order-select') checkSelections(request);
   return request;
 }
@@ -96,7 +95,7 @@ function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Iss
         code = 'required';
         break;
       }
-      case 'dependentRequired': {
+      case 'dependencies': {
         const missing = (e.params as { missingProperty: string }).missingProperty;
         location = missing;
         diagnostics = `${missing} is required when fhirAuthorization is given`;

@@ -88,7 +88,8 @@ function sameOrigin(url: string, base: string): boolean {
   try {
     const a = new URL(url);
     const b = new URL(base);
-    return a.origin === b.origin && a.pathname.startsWith(b.pathname);
+    const basePath = b.pathname.replace(/\/+$/, '');
+    return a.origin === b.origin && (basePath === '' || a.pathname === basePath || a.pathname.startsWith(`${basePath}/`));
   } catch {
     return false;
   }

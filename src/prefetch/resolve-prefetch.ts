@@ -41,6 +41,13 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
         status[key] = 'sent';
         return;
       }
+      const url = usable ? undefined : fillTemplate(template, request.context);
+      if (!usable && url === undefined) {
+        // A token without a value (e.g. {{userPractitionerRoleId}} for a Practitioner user): no such data exists.
+        data[key] = null;
+        status[key] = 'no-token-value';
+        return;
+      }
       if (!fhir) {
         if (usable) {
           // A paginated Bundle with nowhere to fetch the rest: use what was sent.
@@ -62,13 +69,7 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
           status[key] = 'fetched';
           return;
         }
-        const url = fillTemplate(template, request.context);
-        if (url === undefined) {
-          data[key] = null;
-          status[key] = 'no-token-value';
-          return;
-        }
-        data[key] = await fetchFhir(url, fhir);
+        data[key] = await fetchFhir(url!, fhir);
         status[key] = 'fetched';
       } catch (err) {
         if (!(err instanceof FhirFetchError)) throw err;

@@ -9,7 +9,7 @@ function template(tag: string, fields: Partial<CardTemplate> = {}): CardTemplate
 }
 
 function extension(tag: string): Record<string, unknown> {
-  return { [KNOWLEDGE_EXTENSION]: { service: `svc-${tag}`, ruleSet: `rs-${tag}`, version: '1.0.0', rule: `rule-${tag}`, cql: [] } };
+  return { [KNOWLEDGE_EXTENSION]: { service: `svc-${tag}`, ruleSet: `rs-${tag}`, version: '1.0.0', rule: `rule-${tag}`, cql: [{ library: `Lib${tag}`, version: '1.0.0' }] } };
 }
 
 function templateError(fn: () => unknown): TemplateError {
@@ -226,15 +226,14 @@ describe('asText', () => {
     expect(asText('q3', { value: 0.1 + 0.2, unit: 'mg/dL' })).toBe('0.3 mg/dL');
   });
 
-  // A FHIR Quantity may carry its UCUM unit in `code` only (`unit` is optional). Placeholders can name
-  // FHIR elements (e.g. {{item.valueQuantity}}); such a quantity is shown as its code alone ("mL/min"),
-  // without its value.
-  it.fails('shows a FHIR Quantity that has a code but no unit with its value', () => {
+  // A FHIR Quantity may carry its UCUM unit in `code` only (`unit` is optional), and placeholders can
+  // name FHIR elements (e.g. {{item.valueQuantity}}).
+  it('shows a FHIR Quantity that has a code but no unit with its value', () => {
     expect(asText('q4', { value: 25, system: 'http://unitsofmeasure.org', code: 'mL/min' })).toBe('25 mL/min');
   });
 
   // Quantity.comparator is a FHIR modifier element: "<5 mg/L" and "5 mg/L" mean different things.
-  it.fails('keeps the comparator of a FHIR Quantity', () => {
+  it('keeps the comparator of a FHIR Quantity', () => {
     expect(asText('q5', { value: 5, comparator: '<', unit: 'mg/L', system: 'http://unitsofmeasure.org', code: 'mg/L' })).toMatch(/^<\s?5 mg\/L$/);
   });
 
@@ -271,10 +270,9 @@ describe('asText', () => {
     expect(asText('k1', { codes: [{ code: '5640', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Ibuprofen' }], display: 'NSAID: ibuprofen' })).toBe('NSAID: ibuprofen');
   });
 
-  // docs/knowledge-format.md: a CQL Concept becomes { "codes": [...], "display" } and codes render by
-  // their display. asText reads `coding`, not `codes`, so a Concept without its own display (common:
-  // FHIRHelpers takes it from CodeableConcept.text) cannot be shown and throws.
-  it.fails('shows a CQL Concept without display by the display of its first code', () => {
+  // docs/knowledge-format.md: a CQL Concept becomes { "codes": [...], "display" }; without a display of
+  // its own (common: FHIRHelpers takes it from CodeableConcept.text) it shows its first code.
+  it('shows a CQL Concept without display by the display of its first code', () => {
     expect(asText('k2', { codes: [{ code: '7258', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Naproxen' }] })).toBe('Naproxen');
   });
 

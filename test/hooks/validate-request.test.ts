@@ -279,10 +279,8 @@ describe('validateHookRequest: the request envelope', () => {
     expect(locations(err)).toEqual(['extension']);
   });
 
-  // CDS Hooks 2.0 (and the cds-r-1 invariant): fhirServer is REQUIRED when fhirAuthorization is
-  // given. The schema says so with `dependentRequired`, but the draft-07 Ajv class does not know that
-  // keyword (it belongs to draft 2019-09) and `strict: false` makes Ajv ignore it silently.
-  it.fails('rejects fhirAuthorization without fhirServer with 400 naming fhirServer', () => {
+  // CDS Hooks 2.0 (and the cds-r-1 invariant): fhirServer is REQUIRED when fhirAuthorization is given.
+  it('rejects fhirAuthorization without fhirServer with 400 naming fhirServer', () => {
     const body = request('patient-view', minimalContext('patient-view', 'auth-no-server'), { fhirAuthorization: fhirAuthorization('tok-auth-no-server') });
 
     const err = rejection(body, ['patient-view']);

@@ -1,0 +1,54 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import request from 'supertest';
+import { Writable } from 'node:stream';
+import winston from 'winston';
+import { createApp } from '../../src/app.js';
+import { defaultConfig } from '../../src/config.js';
+import { createKnowledgeHolder, type Knowledge } from '../../src/knowledge/index.js';
+import { knowledgeFrom, testKnowledge } from '../support/app.js';
+import { renalRequest } from '../support/requests.js';
+
+let knowledge: Knowledge;
+beforeAll(async () => {
+  knowledge = await knowledgeFrom(testKnowledge('basic'));
+});
+
+function capturingApp(): { app: ReturnType<typeof createApp>; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
+  const app = createApp({ config: defaultConfig(), logger, knowledge: createKnowledgeHolder(knowledge), clock: () => new Date('2026-06-01T12:00:00Z') });
+  return { app, lines };
+}
+
+describe('logging', () => {
+  it('writes one access line per request with service id, hookInstance, status and duration', async () => {
+    const { app, lines } = capturingApp();
+    const body = renalRequest();
+    await request(app).post('/cds-services/renal-test').send(body).expect(200);
+    const access = lines.filter((l) => l.message === 'request');
+    expect(access).toEqual([
+      expect.objectContaining({ method: 'POST', path: '/cds-services/renal-test', status: 200, serviceId: 'renal-test', hookInstance: body.hookInstance, durationMs: expect.any(Number) }),
+    ]);
+  });
+
+  it('never logs patient data, even for rejected or failing requests', async () => {
+    const { app, lines } = capturingApp();
+    const body = renalRequest() as Record<string, any>;
+    body.context.patientId = 'MRN-SECRET-0042';
+    body.prefetch.patient.name = [{ family: 'Zzyzx-Secret' }];
+    await request(app).post('/cds-services/renal-test').send(body).expect(200);
+    const bad = { ...body, context: { ...body.context, userId: 'Zzyzx-Secret' } };
+    await request(app).post('/cds-services/renal-test').send(bad).expect(400);
+    await request(app).post('/cds-services/renal-test').set('Content-Type', 'application/json').send('{"name":"Zzyzx-Secret",').expect(400);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('MRN-SECRET-0042');
+    expect(text).not.toContain('Zzyzx-Secret');
+    expect(lines.filter((l) => l.message === 'request')).toHaveLength(3);
+  });
+});
