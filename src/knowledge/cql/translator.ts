@@ -117,14 +117,15 @@ function toMessage(exception: any): CompileMessage {
 /** The translator's logging library writes to the console; keep the server's stdout JSON-only. */
 function quietly<T>(fn: () => T): T {
   const saved = { log: console.log, info: console.info, warn: console.warn, debug: console.debug };
-  const write = process.stdout.write;
+  const stdout = process.stdout;
+  const write = stdout.write.bind(stdout);
   console.log = console.info = console.warn = console.debug = () => {};
   // Kotlin's println goes straight to process.stdout.
-  process.stdout.write = (() => true) as typeof process.stdout.write;
+  stdout.write = () => true;
   try {
     return fn();
   } finally {
     Object.assign(console, saved);
-    process.stdout.write = write;
+    stdout.write = write;
   }
 }
