@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { listFiles, readJson, sha256, type Problem } from '../files.js';
 import type { CqlTranslator, ElmLibrary } from './translator.js';
+import { normalizeElm } from './normalize-elm.js';
 
 export interface CqlLibraryArtifact {
   name: string;
@@ -110,7 +111,26 @@ export function loadLibrarySet(root: string, translator: CqlTranslator): Library
       failed.set(key, errors.length > 0 ? errors : [`${source.file}: ${key} did not compile`]);
     }
   }
+  normalizeAll(libraries, failed, problems);
   return { libraries, failed, problems };
+}
+
+/** Adjusts every library's ELM where cql-execution would fail on it (see normalize-elm.ts). */
+function normalizeAll(libraries: Map<string, CqlLibraryArtifact>, failed: Map<string, string[]>, problems: Problem[]): void {
+  const resolve = (path: string, version?: string): ElmLibrary | undefined =>
+    version ? libraries.get(libraryKey(path, version))?.elm : [...libraries.values()].find((l) => l.name === path)?.elm;
+  for (const [key, artifact] of libraries) {
+    const result = normalizeElm(artifact.elm, resolve);
+    if (result.problems.length === 0) continue;
+    const reasons: string[] = [];
+    for (const p of result.problems) {
+      const at = /^(\d+):(\d+)/.exec(p.locator ?? '');
+      problems.push({ file: artifact.file, line: at ? Number(at[1]) : undefined, column: at ? Number(at[2]) : undefined, message: p.message, severity: 'error' });
+      reasons.push(`${artifact.file}${at ? `:${at[1]}:${at[2]}` : ''}: ${p.message}`);
+    }
+    libraries.delete(key);
+    failed.set(key, reasons);
+  }
 }
 
 function stripComments(text: string): string {
