@@ -64,6 +64,8 @@ export function loadValueSets(root: string, dir: string): { index: ValueSetIndex
     const names = new Set<string>();
     if (vs.url) names.add(vs.url);
     if (vs.id) names.add(vs.id);
+    // VSAC value sets use the OID as their id.
+    if (vs.id && /^\d+(\.\d+)+$/.test(vs.id)) names.add(`urn:oid:${vs.id}`);
     for (const identifier of vs.identifier ?? []) {
       const value = identifier.value ?? '';
       if (identifier.system === 'urn:ietf:rfc:3986' && value.startsWith('urn:oid:')) {

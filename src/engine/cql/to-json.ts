@@ -22,7 +22,7 @@ export function cqlToJson(value: unknown, depth = 0): unknown {
   if (typeof value !== 'object') return null;
   const v = value as CqlLike;
   // cql-exec-fhir FHIRObject: keep the FHIR JSON as the EHR sent it.
-  if (v._json !== undefined) return v._json;
+  if (v._json !== undefined) return fhirJson(v._json);
   if (v.isQuantity) return { value: v.value, unit: v.unit };
   if (v.isCode) return stripUndefined({ code: v.code, system: v.system, version: v.version, display: v.display });
   if (v.isConcept) return stripUndefined({ codes: cqlToJson(v.codes, depth + 1), display: v.display });
@@ -42,4 +42,13 @@ export function cqlToJson(value: unknown, depth = 0): unknown {
 function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
   for (const key of Object.keys(obj)) if (obj[key] === undefined || obj[key] === null) delete obj[key];
   return obj;
+}
+
+/** A FHIR primitive element ({ value, id?, extension? }, as cql-exec-fhir wraps it) becomes its value. */
+function fhirJson(json: unknown): unknown {
+  if (json && typeof json === 'object' && !Array.isArray(json) && 'value' in json) {
+    const keys = Object.keys(json);
+    if (keys.every((k) => k === 'value' || k === 'id' || k === 'extension')) return (json as { value: unknown }).value;
+  }
+  return json;
 }

@@ -1,8 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { packageRoot } from '../../paths.js';
 import { join, relative } from 'node:path';
 import { listFiles, readJson, sha256, type Problem } from '../files.js';
 import type { CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
+import { loadTranslatorOptions } from './options.js';
 
 export interface CqlLibraryArtifact {
   name: string;
@@ -67,6 +69,12 @@ export function loadLibrarySet(root: string, translator: CqlTranslator): Library
     sources.set(key, { name, version, file: rel, text });
   }
 
+  // FHIRHelpers 4.0.1 is built in: knowledge that does not ship its own still compiles.
+  const builtIn = join(packageRoot(), 'cql', 'FHIRHelpers-4.0.1.cql');
+  if (!sources.has(libraryKey('FHIRHelpers', '4.0.1')) && existsSync(builtIn)) {
+    sources.set(libraryKey('FHIRHelpers', '4.0.1'), { name: 'FHIRHelpers', version: '4.0.1', file: '(built-in) FHIRHelpers-4.0.1.cql', text: readFileSync(builtIn, 'utf8') });
+  }
+
   for (const file of listFiles(dir, '.json')) {
     const read = readJson(root, file);
     if (!read.ok) continue; // reported by the value set loader, which reads the same files
@@ -88,10 +96,11 @@ export function loadLibrarySet(root: string, translator: CqlTranslator): Library
     const candidates = [...sources.values()].filter((s) => s.name === name).sort((a, b) => compareVersions(b.version, a.version));
     return candidates[0]?.text;
   };
+  const options = loadTranslatorOptions(root, problems);
   const session = translator.openSession(lookup);
   const seen = new Set<string>();
   for (const [key, source] of sources) {
-    const result = session.compile(source.text);
+    const result = session.compile(source.text, options.forLibrary(source.name, source.version));
     const errors: string[] = [];
     for (const message of result.messages) {
       if (message.severity === 'info') continue;

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { convertUcum, validateUcumUnit } from './ucum.js';
+import { DEFAULT_TRANSLATOR_OPTIONS, optionsKey, type TranslatorOptions } from './options.js';
 
 const require = createRequire(import.meta.url);
 
@@ -37,7 +38,8 @@ export interface ElmLibrary {
 }
 
 export interface CompileSession {
-  compile(source: string): CompileResult;
+  /** Compiles one library (and, within this session, its includes) with the given translator options. */
+  compile(source: string, options?: Required<TranslatorOptions>): CompileResult;
 }
 
 export interface CqlTranslator {
@@ -71,16 +73,37 @@ export async function createCqlTranslator(): Promise<CqlTranslator> {
 
   return {
     openSession(lookup: SourceLookup): CompileSession {
-      const libraryManager = new toElm.LibraryManager(modelManager, toElm.CqlCompilerOptions.defaultOptions(), null, ucumService);
-      libraryManager.librarySourceLoader.registerProvider(
-        toElm.createLibrarySourceProvider((name: string, _system: string | null, version: string | null) => {
-          const text = lookup({ name, version });
-          return text === undefined ? null : toElm.stringAsSource(text);
-        }),
-      );
-      return { compile: (source) => compileWith(toElm, libraryManager, source) };
+      // One library manager per set of options: includes are compiled with the includer's options,
+      // as the reference translator does, and cached within the session only.
+      const managers = new Map<string, Translator>();
+      const managerFor = (options: Required<TranslatorOptions>): Translator => {
+        const key = optionsKey(options);
+        let manager = managers.get(key);
+        if (!manager) {
+          manager = new toElm.LibraryManager(modelManager, compilerOptions(toElm, options), null, ucumService);
+          manager.librarySourceLoader.registerProvider(
+            toElm.createLibrarySourceProvider((name: string, _system: string | null, version: string | null) => {
+              const text = lookup({ name, version });
+              return text === undefined ? null : toElm.stringAsSource(text);
+            }),
+          );
+          managers.set(key, manager);
+        }
+        return manager;
+      };
+      return { compile: (source, options = DEFAULT_TRANSLATOR_OPTIONS) => compileWith(toElm, managerFor(options), source) };
     },
   };
+}
+
+function compilerOptions(toElm: Translator, options: Required<TranslatorOptions>): Translator {
+  const result = new toElm.CqlCompilerOptions();
+  result.setOptions(options.options.map((name) => toElm.CqlCompilerOptions.Options.valueOf(name)));
+  result.compatibilityLevel = options.compatibilityLevel;
+  result.signatureLevel = toElm.LibraryBuilder.SignatureLevel.valueOf(options.signatureLevel);
+  result.validateUnits = options.validateUnits;
+  result.enableCqlOnly = options.enableCqlOnly;
+  return result;
 }
 
 function compileWith(toElm: Translator, libraryManager: Translator, source: string): CompileResult {
