@@ -48,7 +48,7 @@ function stripUndefined(obj: Record<string, unknown>): Record<string, unknown> {
 function fhirJson(json: unknown): unknown {
   if (json && typeof json === 'object' && !Array.isArray(json) && 'value' in json) {
     const keys = Object.keys(json);
-    if (keys.every((k) => k === 'value' || k === 'id' || k === 'extension')) return (json as { value: unknown }).value;
+    if (keys.every((k) => k === 'value' || k === 'id' || k === 'extension')) return json.value;
   }
   return json;
 }
