@@ -1,16 +1,19 @@
-// Patient data for cql-execution. cql-exec-fhir's PatientSource re-parses the FHIR model info XML
-// every time one is constructed (~100 ms); here the model info is parsed once per process and each
-// evaluation gets a fresh one-patient source that shares it.
+// Patient data for cql-execution, on cql-exec-fhir's FHIR object model.
+//
+// cql-exec-fhir's own PatientSource re-parses the FHIR model info XML every time one is built
+// (~100 ms) and, on every retrieve, scans the whole record and wraps every resource of the type in
+// a new FHIRObject (whose getters are defined per instance) before filtering by code. Here the model
+// info is parsed once per process; each evaluation indexes its resources by type once, skips
+// resources whose raw JSON cannot match a retrieve's codes before wrapping them, and wraps each
+// resource at most once.
 import { createRequire } from 'node:module';
+import { fhirModelInfo, type ClassInfo, type FhirModelInfo } from '../../knowledge/cql/fhir-model.js';
+import { installFhirDistinctKeys } from './distinct-keys.js';
 
 const require = createRequire(import.meta.url);
 
-interface ModelInfo {
-  findClass(name: string): unknown;
-}
-
 interface CqlExecFhir {
-  PatientSource: { FHIRv401(): { _modelInfo: ModelInfo; currentPatient(this: unknown): unknown }; prototype: { currentPatient(this: unknown): unknown } };
+  PatientSource: { prototype: { currentPatient(this: unknown): unknown } };
   FHIRWrapper: { FHIRv401(): { wrap(json: unknown, type?: string): unknown } };
 }
 
@@ -26,28 +29,70 @@ export interface PatientSourceLike {
 }
 
 export interface FhirDataModel {
-  /** A one-patient source over these resources (the Patient resource among them). */
+  /** A one-patient source over these resources (the Patient resource first). */
   patientSource(resources: FhirResource[]): PatientSourceLike;
   /** Wraps FHIR JSON so CQL can navigate it (used for parameters such as draft orders). */
   wrap: (resource: FhirResource) => unknown;
 }
 
+interface RetrieveDetails {
+  datatype?: string;
+  codeProperty?: string;
+  codes?: unknown;
+}
+
+type FhirObjectConstructor = new (json: unknown, classInfo: ClassInfo, modelInfo: FhirModelInfo) => unknown;
+
 let shared: FhirDataModel | undefined;
 
 export function fhirDataModel(): FhirDataModel {
   if (shared) return shared;
+  installFhirDistinctKeys();
   const fhir = require('cql-exec-fhir') as CqlExecFhir;
-  const template = fhir.PatientSource.FHIRv401();
-  const modelInfo = template._modelInfo;
+  const modelInfo = fhirModelInfo();
   const wrapper = fhir.FHIRWrapper.FHIRv401();
   const prototype = fhir.PatientSource.prototype;
+  let FHIRObject: FhirObjectConstructor | undefined;
+
   shared = {
     patientSource(resources) {
-      const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.map((resource) => ({ resource })) };
+      const byType = new Map<string, FhirResource[]>();
+      for (const r of resources) {
+        const list = byType.get(r.resourceType);
+        if (list) list.push(r);
+        else byType.set(r.resourceType, [r]);
+      }
+      const wrapped = new Map<FhirResource, unknown>();
+      const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.slice(0, 1).map((resource) => ({ resource })) };
       const state = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
       let done = false;
       return {
-        currentPatient: () => (done ? undefined : prototype.currentPatient.call(state)),
+        currentPatient: () => {
+          if (done) return undefined;
+          const patient = prototype.currentPatient.call(state) as { findRecords: (profile: string, details?: RetrieveDetails) => unknown[] };
+          // Patient extends FHIRObject: the class cql-exec-fhir does not export.
+          FHIRObject ??= Object.getPrototypeOf(Object.getPrototypeOf(patient)).constructor as FhirObjectConstructor;
+          const Wrap = FHIRObject;
+          patient.findRecords = (profile, details) => {
+            const classInfo = modelInfo.findClass(details?.datatype ?? profile);
+            if (!classInfo) return [];
+            const candidates = byType.get(classInfo.name.replace(/^FHIR\./, '')) ?? [];
+            const codeProperty = details?.codeProperty;
+            const codes = codeProperty ? codeIndex(details.codes) : undefined;
+            const out: unknown[] = [];
+            for (const resource of candidates) {
+              if (codes && codeProperty && !mightMatch(propertyValue(resource, codeProperty), codes)) continue;
+              let object = wrapped.get(resource);
+              if (object === undefined) {
+                object = new Wrap(resource, classInfo, modelInfo);
+                wrapped.set(resource, object);
+              }
+              out.push(object);
+            }
+            return out;
+          };
+          return patient;
+        },
         nextPatient: () => {
           done = true;
           return undefined;
@@ -57,4 +102,54 @@ export function fhirDataModel(): FhirDataModel {
     wrap: (resource) => wrapper.wrap(resource),
   };
   return shared;
+}
+
+/** code → systems (undefined when a code comes without a system). */
+type CodeIndex = Map<string, Set<string | undefined>>;
+
+/** The codes of a retrieve (Codes, or an expanded ValueSet), or undefined when they cannot be read. */
+function codeIndex(codes: unknown): CodeIndex | undefined {
+  const list: unknown[] = Array.isArray(codes)
+    ? codes.flatMap((c) => ((c as { codes?: unknown[] })?.codes ? (c as { codes: unknown[] }).codes : [c]))
+    : ((codes as { codes?: unknown[] })?.codes ?? []);
+  if (list.length === 0) return undefined;
+  const index: CodeIndex = new Map();
+  for (const c of list) {
+    const code = (c as { code?: unknown })?.code;
+    if (typeof code !== 'string') return undefined; // unknown shape: let cql-execution decide on everything
+    const system = (c as { system?: unknown }).system;
+    let systems = index.get(code);
+    if (!systems) index.set(code, (systems = new Set()));
+    systems.add(typeof system === 'string' ? system : undefined);
+  }
+  return index;
+}
+
+/** The raw value of a property, choice elements included (`medication` → `medicationCodeableConcept`, …). */
+function propertyValue(resource: FhirResource, property: string): unknown {
+  if (property in resource) return resource[property];
+  const choices: unknown[] = [];
+  for (const key of Object.keys(resource)) {
+    if (key.length > property.length && key.startsWith(property) && /[A-Z]/.test(key[property.length])) choices.push(resource[key]);
+  }
+  return choices.length === 0 ? undefined : choices;
+}
+
+/**
+ * Could this raw FHIR value (CodeableConcept, Coding, code, or a list of them) match one of the codes?
+ * Errs towards yes: cql-execution still applies the real filter to what passes.
+ */
+function mightMatch(value: unknown, codes: CodeIndex): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value === 'string') return codes.has(value);
+  if (Array.isArray(value)) return value.some((v) => mightMatch(v, codes));
+  if (typeof value !== 'object') return true;
+  const v = value as { coding?: unknown; code?: unknown; system?: unknown };
+  if (Array.isArray(v.coding)) return v.coding.some((c) => mightMatch(c, codes));
+  if (typeof v.code === 'string') {
+    const systems = codes.get(v.code);
+    if (!systems) return false;
+    return typeof v.system !== 'string' || systems.has(v.system) || systems.has(undefined);
+  }
+  return !('coding' in v) && !('code' in v);
 }

@@ -1,0 +1,36 @@
+// CQL queries return distinct results, and cql-execution decides what is distinct by building a
+// normalized key of every element. For a FHIR object that key walks every element of the resource
+// through cql-exec-fhir's getters, each of which wraps a new object: over hundreds of observations
+// this was most of the evaluation time. A FHIR object's key is made here from its JSON instead
+// (keys sorted), with its FHIR type. Two resources that CQL would call equal only through
+// normalisation (the same instant written with different offsets) stay two.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+
+interface ImmutableUtil {
+  toNormalizedKey: (value: unknown) => unknown;
+  __fhirKeys?: boolean;
+}
+
+export function installFhirDistinctKeys(): void {
+  const util = require('cql-execution/lib/util/immutableUtil') as ImmutableUtil;
+  if (util.__fhirKeys) return;
+  const { Map: ImmutableMap } = require('immutable') as { Map: (o: Record<string, unknown>) => unknown };
+  const original = util.toNormalizedKey;
+  util.toNormalizedKey = (value: unknown): unknown => {
+    if (value && typeof value === 'object' && '_json' in value && '_typeInfo' in value) {
+      const v = value as { _json: unknown; _typeInfo?: { name?: string } };
+      return ImmutableMap({ __instance: `FHIR:${v._typeInfo?.name ?? ''}`, json: stableJson(v._json) });
+    }
+    return original(value);
+  };
+  Object.defineProperty(util, '__fhirKeys', { value: true });
+}
+
+function stableJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+}
