@@ -1,0 +1,51 @@
+// The engine's patient data source must give CQL exactly what cql-exec-fhir's own PatientSource
+// gives: same define values for every fixture request and for a large synthetic record.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
+import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
+import { fixtureRequests } from '../../bench/fixtures.js';
+import { generateLargePatient } from '../../fixtures/generate.js';
+import { cqlToJson, fhirDataModel, patientRecord, resourcesOf } from '../../src/engine/index.js';
+import type { Knowledge, Service } from '../../src/knowledge/index.js';
+import { knowledgeFrom, repoRoot } from '../support/app.js';
+
+const require = createRequire(import.meta.url);
+const cql = require('cql-execution') as { Executor: typeof ExecutorType; CodeService: typeof CodeServiceType; DateTime: typeof DateTimeType };
+const fhir = require('cql-exec-fhir') as { PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void } } };
+const NOW = cql.DateTime.fromJSDate(new Date('2026-06-01T12:00:00Z'), 0);
+
+let knowledge: Knowledge;
+beforeAll(async () => {
+  knowledge = await knowledgeFrom(repoRoot);
+});
+
+async function both(service: Service, resources: Array<{ resourceType: string; id?: string }>, parameters: Record<string, unknown>) {
+  const executor = new cql.Executor(service.ruleSet.library!, new cql.CodeService(knowledge.valueSets), parameters);
+  const stock = fhir.PatientSource.FHIRv401();
+  stock.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
+  const values = async (source: unknown) => {
+    const r = await executor.exec_patient_context(source as never, NOW);
+    const out = Object.values(r.patientResults)[0] as Record<string, unknown>;
+    return Object.fromEntries(service.ruleSet.defines.map((d) => [d, cqlToJson(out[d])]));
+  };
+  return { stock: await values(stock), ours: await values(fhirDataModel().patientSource(resources as never)) };
+}
+
+describe('patient data source', () => {
+  it.each(fixtureRequests().map((f) => [`${f.service}/${f.name}`, f] as const))('gives the same define values as cql-exec-fhir for %s', async (_label, f) => {
+    const service = knowledge.services.find((s) => s.definition.id === f.service)!;
+    const body = f.body as { context: { patientId: string; draftOrders?: unknown }; prefetch: Record<string, unknown> };
+    const drafts = resourcesOf(body.context.draftOrders).map((r) => fhirDataModel().wrap(r));
+    const parameters = Object.fromEntries(Object.keys(service.definition.knowledge.parameters ?? {}).map((p) => [p, drafts]));
+    const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
+    expect(ours).toEqual(stock);
+  });
+
+  it('gives the same define values as cql-exec-fhir over a 1,000-resource record', async () => {
+    const service = knowledge.services.find((s) => s.definition.id === 'nsaid-ckd-order-sign')!;
+    const record = generateLargePatient(11, 1000);
+    const { stock, ours } = await both(service, patientRecord({ record }, undefined), { DraftMedications: [] });
+    expect(ours).toEqual(stock);
+    expect(ours['Latest eGFR']).not.toBeNull();
+  });
+});
