@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { fixtureRequests, type FixtureRequest } from './fixtures.js';
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
-import { invokeService } from '../src/http/invoke.js';
+import { invokeService } from '../src/engine/index.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const NOW = new Date('2026-06-01T12:00:00Z');

@@ -25,6 +25,8 @@ export interface RuleTrace {
   rule: string;
   fired: boolean;
   cards: number;
+  /** Each condition with the fact value it saw and its result (json-rules-engine's own account). */
+  conditions?: unknown;
   error?: string;
 }
 
@@ -112,12 +114,13 @@ export async function evaluate(
   };
   const outcome = await ruleSet.engine.run(facts);
   const fired = new Set(outcome.results.map((r) => r.name));
+  const conditions = new Map([...outcome.results, ...outcome.failureResults].map((r) => [r.name, (r.toJSON(false) as { conditions?: unknown }).conditions]));
   trace.timings.rules = performance.now() - t;
 
   t = performance.now();
   const cards: Card[] = [];
   for (const rule of ruleSet.rules) {
-    const ruleTrace: RuleTrace = { rule: rule.id, fired: fired.has(rule.id), cards: 0 };
+    const ruleTrace: RuleTrace = { rule: rule.id, fired: fired.has(rule.id), cards: 0, conditions: conditions.get(rule.id) };
     trace.rules.push(ruleTrace);
     if (!ruleTrace.fired) continue;
     const extension = {
