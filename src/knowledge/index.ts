@@ -3,3 +3,4 @@ export { createCqlTranslator, type CqlTranslator, type CompileMessage } from './
 export { createKnowledgeHolder, servicesById, type KnowledgeHolder } from './knowledge-holder.js';
 export { formatProblem, type Problem } from './files.js';
 export type { Knowledge, Service, ServiceDefinition, RuleSet, RuleDefinition, CardTemplate, LibraryRef, UnavailableService } from './types.js';
+export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';

@@ -13,6 +13,7 @@ import { knowledgeFrom, repoRoot, testApp } from '../support/app.js';
 const FIXTURE_NOW = '2026-06-01T12:00:00Z';
 
 interface Expected {
+  asOf?: string;
   cards: Array<{ rule: string; indicator: string; summary?: string }>;
 }
 
@@ -46,6 +47,7 @@ describe('shipped knowledge', () => {
 describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))('%s', (_label, fixture) => {
   it('gets exactly the expected cards, each valid and attributed', async () => {
     const expected = expectedFor(fixture.service, fixture.name);
+    expect(expected.asOf).toBe(FIXTURE_NOW);
     const res = await request(app).post(`/cds-services/${fixture.service}`).send(fixture.body).expect(200);
     const cards = res.body.cards as Card[];
     const actual = cards.map((c) => ({

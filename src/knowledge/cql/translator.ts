@@ -3,6 +3,7 @@
 // later libraries take tens of milliseconds.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { convertUcum, validateUcumUnit } from './ucum.js';
 import { DEFAULT_TRANSLATOR_OPTIONS, optionsKey, type TranslatorOptions } from './options.js';
 
@@ -43,7 +44,7 @@ export interface CompileSession {
 }
 
 export interface CqlTranslator {
-  /** One session per knowledge load: includes compiled once are reused within it, never across loads. */
+  /** One session per knowledge load; what was compiled before is reused only where the sources are unchanged. */
   openSession(lookup: SourceLookup): CompileSession;
 }
 
@@ -71,29 +72,113 @@ export async function createCqlTranslator(): Promise<CqlTranslator> {
     () => { throw new Error('UCUM division is not available at compile time'); },
   );
 
+  const managers = new Map<string, ManagerEntry>();
+  const compiled = new Map<string, { elm: string | undefined; messages: CompileMessage[] }>();
+  let currentLookup: SourceLookup = () => undefined;
+
   return {
     openSession(lookup: SourceLookup): CompileSession {
-      // One library manager per set of options: includes are compiled with the includer's options,
-      // as the reference translator does, and cached within the session only.
-      const managers = new Map<string, Translator>();
-      const managerFor = (options: Required<TranslatorOptions>): Translator => {
-        const key = optionsKey(options);
-        let manager = managers.get(key);
-        if (!manager) {
-          manager = new toElm.LibraryManager(modelManager, compilerOptions(toElm, options), null, ucumService);
-          manager.librarySourceLoader.registerProvider(
-            toElm.createLibrarySourceProvider((name: string, _system: string | null, version: string | null) => {
-              const text = lookup({ name, version });
-              return text === undefined ? null : toElm.stringAsSource(text);
-            }),
-          );
-          managers.set(key, manager);
-        }
-        return manager;
+      currentLookup = lookup;
+      for (const entry of managers.values()) dropStale(entry, lookup);
+      return {
+        compile: (source, options = DEFAULT_TRANSLATOR_OPTIONS) => {
+          const key = compileKey(source, options, lookup);
+          const cached = key ? compiled.get(key) : undefined;
+          if (cached) return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
+          const result = compileWith(toElm, managerFor(options).manager, source);
+          if (key) compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
+          return result;
+        },
       };
-      return { compile: (source, options = DEFAULT_TRANSLATOR_OPTIONS) => compileWith(toElm, managerFor(options), source) };
     },
   };
+
+  // Library managers live as long as the translator, one per set of options (includes compile with
+  // their includer's options, as the reference translator does). What they have compiled is reused
+  // across knowledge loads while the source text of the library and of everything it includes is
+  // unchanged: a reload that touches one library does not recompile FHIRHelpers.
+  function managerFor(options: Required<TranslatorOptions>): ManagerEntry {
+    const key = optionsKey(options);
+    let entry = managers.get(key);
+    if (!entry) {
+      const manager = new toElm.LibraryManager(modelManager, compilerOptions(toElm, options), null, ucumService);
+      const made: ManagerEntry = { manager, compiledFrom: new Map() };
+      manager.librarySourceLoader.registerProvider(
+        toElm.createLibrarySourceProvider((name: string, _system: string | null, version: string | null) => {
+          const text = currentLookup({ name, version });
+          if (text === undefined) return null;
+          made.compiledFrom.set(`${name}@${version ?? ''}`, { hash: sha256(text), includes: includesOf(text) });
+          return toElm.stringAsSource(text);
+        }),
+      );
+      managers.set(key, made);
+      entry = made;
+    }
+    return entry;
+  }
+}
+
+interface ManagerEntry {
+  manager: Translator;
+  /** name@version → the hash of the source it was compiled from and the libraries it includes. */
+  compiledFrom: Map<string, { hash: string; includes: string[] }>;
+}
+
+/** Forgets compiled libraries whose source (or an include's source, transitively) changed or is gone. */
+function dropStale(entry: ManagerEntry, lookup: SourceLookup): void {
+  const stale = new Set<string>();
+  for (const [key, from] of entry.compiledFrom) {
+    const [name, version] = splitKey(key);
+    const text = lookup({ name, version: version || null });
+    if (text === undefined || sha256(text) !== from.hash) stale.add(key);
+  }
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [key, from] of entry.compiledFrom) {
+      if (!stale.has(key) && from.includes.some((i) => stale.has(i))) {
+        stale.add(key);
+        changed = true;
+      }
+    }
+  }
+  if (stale.size === 0) return;
+  const view = entry.manager.compiledLibraries.asJsMapView() as Map<{ id: string; version?: string | null }, unknown>;
+  for (const id of [...view.keys()]) if (stale.has(`${id.id}@${id.version ?? ''}`)) view.delete(id);
+  for (const key of stale) entry.compiledFrom.delete(key);
+}
+
+/** A key for a compile result: the options, the source and (transitively) every include's source. */
+function compileKey(source: string, options: Required<TranslatorOptions>, lookup: SourceLookup): string | undefined {
+  const parts = [optionsKey(options), sha256(source)];
+  const seen = new Set<string>();
+  const queue = includesOf(source);
+  while (queue.length > 0) {
+    const key = queue.shift()!;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const [name, version] = splitKey(key);
+    const text = lookup({ name, version: version || null });
+    if (text === undefined) return undefined; // a missing include: compile and report it
+    parts.push(`${key}:${sha256(text)}`);
+    queue.push(...includesOf(text));
+  }
+  return sha256(parts.join('\n'));
+}
+
+const INCLUDE = /^\s*include\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\s+version\s+'([^']+)')?/gm;
+
+function includesOf(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  return [...code.matchAll(INCLUDE)].map((m) => `${m[1].replace(/^"|"$/g, '')}@${m[2] ?? ''}`);
+}
+
+function splitKey(key: string): [string, string] {
+  const at = key.lastIndexOf('@');
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function compilerOptions(toElm: Translator, options: Required<TranslatorOptions>): Translator {

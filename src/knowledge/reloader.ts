@@ -1,0 +1,114 @@
+// Hot reload: the admin endpoint, SIGHUP and a watch on the knowledge directory all call reload().
+// The new set is loaded, validated and compiled whole, then swapped in one assignment: calls in
+// flight keep the snapshot they started with; the next call gets the new one. A set with any error
+// is refused and the last good set keeps serving.
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from '../logger.js';
+import { formatProblem } from './files.js';
+import type { KnowledgeHolder } from './knowledge-holder.js';
+import { loadKnowledge } from './load-knowledge.js';
+import type { CqlTranslator } from './cql/translator.js';
+
+export interface ReloadOutcome {
+  ok: boolean;
+  trigger: string;
+  at: string;
+  durationMs: number;
+  /** The knowledge serving after this reload (the new set, or the previous one when refused). */
+  loadedAt: string;
+  services: number;
+  /** Why the new set was refused (empty when it was taken). */
+  problems: string[];
+}
+
+export interface ReloadStatus {
+  reloads: number;
+  failures: number;
+  last?: ReloadOutcome;
+}
+
+export interface KnowledgeReloader {
+  reload(trigger: string): Promise<ReloadOutcome>;
+  status(): ReloadStatus;
+  /** Reloads after changes under cds-services.json, cql/ and rules/ (debounced). */
+  watch(debounceMs?: number): void;
+  close(): void;
+}
+
+export interface ReloaderDeps {
+  dir: string;
+  translator: CqlTranslator;
+  holder: KnowledgeHolder;
+  logger: Logger;
+}
+
+export function createKnowledgeReloader({ dir, translator, holder, logger }: ReloaderDeps): KnowledgeReloader {
+  const status: ReloadStatus = { reloads: 0, failures: 0 };
+  let running: Promise<ReloadOutcome> | undefined;
+  let again: string | undefined;
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const run = async (trigger: string): Promise<ReloadOutcome> => {
+    // Let the calls already in the event loop finish before the (synchronous) compile starts.
+    await new Promise((resolve) => setImmediate(resolve));
+    const started = performance.now();
+    const next = loadKnowledge(dir, { translator });
+    const errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
+    const ok = !next.fatal && errors.length === 0;
+    if (ok) holder.swap(next);
+    const serving = holder.current();
+    const outcome: ReloadOutcome = {
+      ok,
+      trigger,
+      at: new Date().toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      loadedAt: serving.loadedAt.toISOString(),
+      services: serving.services.length,
+      problems: ok ? [] : next.fatal && errors.length === 0 ? [next.fatal] : errors,
+    };
+    status.reloads++;
+    if (!ok) status.failures++;
+    status.last = outcome;
+    if (ok) logger.info('knowledge reloaded', { trigger, services: outcome.services, ms: outcome.durationMs });
+    else logger.error('knowledge reload refused; the previous knowledge keeps serving', { trigger, problems: outcome.problems.slice(0, 20), ms: outcome.durationMs });
+    return outcome;
+  };
+
+  const reload = (trigger: string): Promise<ReloadOutcome> => {
+    if (running) {
+      // One reload at a time; changes made during it are picked up by one more run after it.
+      again = trigger;
+      return running.then(() => running ?? reload(trigger));
+    }
+    running = run(trigger).finally(() => {
+      running = undefined;
+      if (again) {
+        const next = again;
+        again = undefined;
+        void reload(next);
+      }
+    });
+    return running;
+  };
+
+  return {
+    reload,
+    status: () => ({ ...status }),
+    watch(debounceMs = 500) {
+      if (watcher) return;
+      watcher = watch(dir, { recursive: true }, (_event, file) => {
+        const name = String(file ?? '');
+        if (!(name === 'cds-services.json' || name.startsWith('cql') || name.startsWith('rules'))) return;
+        clearTimeout(timer);
+        timer = setTimeout(() => void reload(`change in ${name}`), debounceMs);
+      });
+      watcher.on('error', (err) => logger.error('knowledge watch failed', { reason: err.message }));
+    },
+    close() {
+      clearTimeout(timer);
+      watcher?.close();
+      watcher = undefined;
+    },
+  };
+}

@@ -1,0 +1,106 @@
+import { describe, expect, it, vi } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import express from 'express';
+import { createKnowledgeHolder, createKnowledgeReloader } from '../../src/knowledge/index.js';
+import { invokeService } from '../../src/engine/index.js';
+import { adminRoutes } from '../../src/http/admin.js';
+import { createLogger } from '../../src/logger.js';
+import { knowledgeFrom, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
+import { renalRequest } from '../support/requests.js';
+
+const NOW = '2026-06-01T12:00:00Z';
+const call = { clock: () => new Date(NOW), prefetch: { timeoutMs: 1000, maxPages: 1 } };
+
+async function setUp() {
+  const dir = mkdtempSync(join(tmpdir(), 'cds-reload-'));
+  cpSync(testKnowledge('basic'), dir, { recursive: true });
+  const holder = createKnowledgeHolder(await knowledgeFrom(dir));
+  const reloader = createKnowledgeReloader({ dir, translator: await sharedTranslator(), holder, logger: createLogger('error', true) });
+  const rules = join(dir, 'rules/renal-test/1.0.0.json');
+  const setSummary = (summary: string) => {
+    const doc = JSON.parse(readFileSync(rules, 'utf8'));
+    doc.rules[0].card.summary = summary;
+    writeFileSync(rules, JSON.stringify(doc));
+  };
+  return { dir, holder, reloader, setSummary, rules };
+}
+
+const summaryOf = async (holder: ReturnType<typeof createKnowledgeHolder>) =>
+  (await invokeService(holder.current(), 'renal-test', renalRequest(), call)).evaluation.cards[0].summary;
+
+describe('hot reload', () => {
+  it('serves the new knowledge after a reload, without a restart', async () => {
+    const { holder, reloader, setSummary } = await setUp();
+    setSummary('Reloaded: {{item.medicationCodeableConcept.text}}');
+    const outcome = await reloader.reload('test');
+    expect(outcome).toMatchObject({ ok: true, trigger: 'test', services: 2, problems: [] });
+    expect(await summaryOf(holder)).toBe('Reloaded: Ibuprofen 400 mg');
+  });
+
+  it('refuses a set with errors, keeps the last good one serving and says why', async () => {
+    const { holder, reloader, rules } = await setUp();
+    const before = holder.current();
+    writeFileSync(rules, '{ "id": "renal-test", ');
+    const outcome = await reloader.reload('test');
+    expect(outcome.ok).toBe(false);
+    expect(outcome.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^rules\/renal-test\/1\.0\.0\.json:1:\d+: error: invalid JSON/)]));
+    expect(holder.current()).toBe(before);
+    expect(await summaryOf(holder)).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+    expect(reloader.status()).toMatchObject({ reloads: 1, failures: 1, last: { ok: false } });
+  });
+
+  it('lets a call that started on the old knowledge finish on it', async () => {
+    const { holder, reloader, setSummary } = await setUp();
+    const snapshot = holder.current();
+    setSummary('New wording');
+    await reloader.reload('test');
+    const old = await invokeService(snapshot, 'renal-test', renalRequest(), call);
+    expect(old.evaluation.cards[0].summary).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+    expect(await summaryOf(holder)).toBe('New wording');
+  });
+
+  it('never fails a request while reloading', async () => {
+    const { dir, holder, reloader, setSummary } = await setUp();
+    const app = testApp({ knowledge: holder.current(), now: NOW });
+    void dir;
+    setSummary('During reload');
+    const calls = Array.from({ length: 10 }, () => request(app).post('/cds-services/renal-test').send(renalRequest()));
+    const [outcome, ...responses] = await Promise.all([reloader.reload('test'), ...calls]);
+    expect(outcome.ok).toBe(true);
+    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+  });
+
+  it('coalesces reloads asked for while one runs', async () => {
+    const { reloader } = await setUp();
+    const outcomes = await Promise.all([reloader.reload('a'), reloader.reload('b'), reloader.reload('c')]);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(reloader.status().reloads).toBeLessThanOrEqual(2);
+  });
+
+  it('reloads by itself when a rule set file changes, when watching', async () => {
+    const { holder, reloader, setSummary } = await setUp();
+    reloader.watch(100);
+    try {
+      setSummary('Watched change');
+      await vi.waitFor(async () => expect(await summaryOf(holder)).toBe('Watched change'), { timeout: 30_000, interval: 200 });
+    } finally {
+      reloader.close();
+    }
+  });
+
+  it('POST /admin/reload answers 200 with the outcome, or 422 when the new knowledge was refused', async () => {
+    const { reloader, rules, setSummary } = await setUp();
+    const app = express().use('/admin', adminRoutes(reloader));
+    setSummary('Admin reload');
+    const ok = await request(app).post('/admin/reload').expect(200);
+    expect(ok.body).toMatchObject({ ok: true, trigger: 'admin' });
+    writeFileSync(rules, 'not json');
+    const refused = await request(app).post('/admin/reload').expect(422);
+    expect(refused.body.problems[0]).toMatch(/invalid JSON/);
+    const status = await request(app).get('/admin/reload').expect(200);
+    expect(status.body).toMatchObject({ reloads: 2, failures: 1 });
+  });
+});
