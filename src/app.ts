@@ -1,11 +1,18 @@
 import express, { type Express } from 'express';
 import cors from 'cors';
+import helmet from 'helmet';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import type { KnowledgeHolder } from './knowledge/index.js';
+import type { KnowledgeHolder, KnowledgeReloader } from './knowledge/index.js';
+import { adminRoutes } from './http/admin.js';
 import { accessLog } from './http/access-log.js';
 import { routes } from './http/routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
+import { createMemoryJtiStore, createTokenVerifier, type JtiStore, type TrustedClient } from './auth/index.js';
+import { cdsClientGuards } from './http/client-auth.js';
+import { adminAccess } from './http/require-role.js';
+import { uptakeRoutes } from './http/uptake.js';
+import type { UptakeStore } from './uptake/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -15,13 +22,27 @@ export interface AppDeps {
   clock?: () => Date;
   /** The fetch used to reach FHIR servers; tests give a fake one. */
   fetchImpl?: typeof fetch;
+  /** The EHRs whose JWTs are accepted; required when config.auth is 'on'. */
+  trustedClients?: TrustedClient[];
+  /** Where used jti values are remembered until they expire; in memory (one instance) by default. */
+  jtiStore?: JtiStore;
+  /** "Now" for checking token times (exp, iat); tests freeze it. */
+  authClock?: () => Date;
+  /** Fetching JWK Sets from allowlisted jku URLs: least time between refreshes forced by unknown kids, a fetch for tests. */
+  jwks?: { cooldownMs?: number; fetchImpl?: typeof fetch };
+  /** The uptake ledger (createUptakeStore): records calls, takes feedback, makes reports. Without it, none of these. */
+  uptake?: UptakeStore;
+  /** Hot reload of the knowledge (POST /admin/reload, reload status in /ready). */
+  reloader?: KnowledgeReloader;
 }
 
-export function createApp({ config, logger, knowledge, clock = () => new Date(), fetchImpl }: AppDeps): Express {
+export function createApp({ config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(accessLog(logger));
+  // Browser-based EHRs read the answers cross-origin (CORS decides who may).
+  app.use(helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } }));
   app.use(
     cors({
       origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
@@ -30,15 +51,40 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
       maxAge: 600,
     }),
   );
+  // Everything but the CDS Hooks endpoints, /health and /ready needs an admin key of the right role.
+  const admin = adminAccess(config.adminKeys);
+  app.use('/admin', admin.requireRole('knowledge'));
+  app.use('/uptake', admin.requireRole('quality'));
+  const verifier =
+    config.auth === 'on' && trustedClients
+      ? createTokenVerifier({
+          clients: trustedClients,
+          jtiStore: jtiStore ?? createMemoryJtiStore(authClock),
+          clockSkewS: config.jwtClockSkewS,
+          maxLifetimeS: config.jwtMaxLifetimeS,
+          clock: authClock,
+          jwksCooldownMs: jwks?.cooldownMs,
+          fetchImpl: jwks?.fetchImpl,
+        })
+      : undefined;
+  app.use('/cds-services', ...cdsClientGuards({ auth: config.auth, publicBaseUrl: config.publicBaseUrl, verifier, rateLimitPerMinute: config.rateLimitPerMinute }));
   app.use(
     routes({
       knowledge,
       clock,
       bodyLimitBytes: config.bodyLimitBytes,
-      prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages, fetchImpl },
+      prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages, fetchImpl, deadlineMs: config.prefetchDeadlineMs },
+      authStatus: config.auth === 'on' ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 } : { verification: 'off', warning: AUTH_OFF_WARNING },
+      uptake,
+      reloadStatus: reloader ? () => reloader.status() : undefined,
     }),
   );
+  if (uptake) app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+  if (reloader) app.use('/admin', adminRoutes(reloader));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;
 }
+
+export const AUTH_OFF_WARNING =
+  'JWT verification is OFF (CDS_AUTH=off): every caller is trusted and may name any FHIR server. For local development only; never expose this server.';

@@ -1,8 +1,13 @@
+import { createServer as createHttpsServer } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
-import { createApp } from './app.js';
-import { createCqlTranslator, createKnowledgeHolder, formatProblem, loadKnowledge } from './knowledge/index.js';
+import { createApp, AUTH_OFF_WARNING } from './app.js';
+import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
+import { openDatabase } from './uptake/database.js';
+import { createCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge } from './knowledge/index.js';
 import { fhirDataModel } from './engine/index.js';
+import { createUptakeStore } from './uptake/index.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,6 +21,22 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  let trustedClients: TrustedClient[] | undefined;
+  if (config.auth === 'on') {
+    try {
+      trustedClients = await loadTrustedClients(config.trustedClientsFile!);
+    } catch (err) {
+      if (err instanceof TrustedClientsError) {
+        console.error(err.message);
+        process.exit(2);
+      }
+      throw err;
+    }
+    logger.info('trusted clients loaded', { file: config.trustedClientsFile, clients: trustedClients.map((c) => c.iss), publicBaseUrl: config.publicBaseUrl });
+  } else {
+    logger.warn(AUTH_OFF_WARNING);
+    console.error(`\n  *** ${AUTH_OFF_WARNING} ***\n`);
+  }
   const started = Date.now();
   const translator = await createCqlTranslator();
   const knowledge = loadKnowledge(config.knowledgeDir, { translator });
@@ -30,15 +51,33 @@ async function main(): Promise<void> {
   });
   // Parse the FHIR model info now rather than on the first hook call.
   fhirDataModel();
-  const app = createApp({ config, logger, knowledge: createKnowledgeHolder(knowledge) });
-  const server = app.listen(config.port, config.host, () => {
-    logger.info('listening', { url: `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });
-  });
+  const uptake = await createUptakeStore(config, { logger });
+  // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.
+  const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).db) : undefined;
+  const holder = createKnowledgeHolder(knowledge);
+  // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
+  const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger });
+  if (config.knowledgeWatch) reloader.watch();
+  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore });
+  const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
+  const onListening = (): void => {
+    logger.info('listening', { url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });
+  };
+  const server = tls ? createHttpsServer(tls, app).listen(config.port, config.host, onListening) : app.listen(config.port, config.host, onListening);
   server.keepAliveTimeout = 65_000;
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });
-    server.close(() => process.exit(0));
-    setTimeout(() => process.exit(1), 10_000).unref();
+    reloader.close();
+    // The uptake ledger is flushed before exit: the cards of the last calls are not lost.
+    let closing: Promise<void> | undefined;
+    const exit = (code: number): void => {
+      closing ??= uptake.close();
+      void closing.finally(() => process.exit(code));
+    };
+    server.close(() => exit(0));
+    server.closeIdleConnections();
+    setTimeout(() => exit(1), 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

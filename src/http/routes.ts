@@ -1,26 +1,38 @@
 import { Router } from 'express';
-import type { KnowledgeHolder } from '../knowledge/index.js';
+import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
 import type { PrefetchOptions } from '../prefetch/index.js';
 import { discoveryHandler } from './discovery.js';
-import { healthHandler, readyHandler } from './health.js';
+import { healthHandler, readyHandler, type AuthStatus } from './health.js';
 import { invokeHandler } from './invoke.js';
 import { jsonBody } from './json-body.js';
 import { methodNotAllowed } from './error-handler.js';
+import { feedbackHandler } from './feedback.js';
+import { recordInvocation } from './uptake.js';
+import type { UptakeStore } from '../uptake/index.js';
 
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
   clock: () => Date;
   prefetch: PrefetchOptions;
   bodyLimitBytes: number;
+  /** Reported by /ready. */
+  authStatus?: AuthStatus;
+  /** The uptake ledger: records each call and takes feedback; without it nothing is recorded. */
+  uptake?: UptakeStore;
+  /** Reported by /ready: reloads, failures and the last outcome. */
+  reloadStatus?: () => ReloadStatus;
 }
 
 export function routes(deps: RouteDeps): Router {
   const router = Router();
   router.get('/health', healthHandler());
-  router.get('/ready', readyHandler(deps.knowledge));
+  router.get('/ready', readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus));
   router.get('/cds-services', discoveryHandler(deps.knowledge));
   router.all('/cds-services', methodNotAllowed(['GET']));
-  router.post('/cds-services/:id', ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
+  router.post('/cds-services/:id/feedback', ...jsonBody(deps.bodyLimitBytes), feedbackHandler(deps));
+  router.all('/cds-services/:id/feedback', methodNotAllowed(['POST']));
+  const record = deps.uptake ? [recordInvocation(deps.uptake, deps.knowledge, deps.clock)] : [];
+  router.post('/cds-services/:id', ...record, ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
   router.all('/cds-services/:id', methodNotAllowed(['POST']));
   return router;
 }

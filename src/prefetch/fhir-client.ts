@@ -7,6 +7,9 @@ export interface FhirFetchOptions {
   timeoutMs: number;
   maxPages: number;
   fetchImpl?: typeof fetch;
+  /** Aborts every request of the call once the call's deadline has passed. */
+  deadline?: AbortSignal;
+  deadlineMs?: number;
 }
 
 export class FhirFetchError extends Error {
@@ -52,10 +55,15 @@ export async function followPages(bundle: BundleLike, base: string, options: Fhi
 async function get(url: string, options: FhirFetchOptions, allowNotFound: boolean): Promise<unknown> {
   const headers: Record<string, string> = { Accept: 'application/fhir+json, application/json' };
   if (options.accessToken) headers.Authorization = `Bearer ${options.accessToken}`;
+  const pastDeadline = (): FhirFetchError => new FhirFetchError(`no answer within the call's deadline of ${options.deadlineMs} ms`);
+  if (options.deadline?.aborted) throw pastDeadline();
+  const perRequest = AbortSignal.timeout(options.timeoutMs);
+  const signal = options.deadline ? AbortSignal.any([perRequest, options.deadline]) : perRequest;
   let response: Response;
   try {
-    response = await (options.fetchImpl ?? fetch)(url, { headers, signal: AbortSignal.timeout(options.timeoutMs), redirect: 'error' });
+    response = await (options.fetchImpl ?? fetch)(url, { headers, signal, redirect: 'error' });
   } catch (err) {
+    if (options.deadline?.aborted) throw pastDeadline();
     const name = (err as Error).name;
     throw new FhirFetchError(name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${options.timeoutMs} ms` : 'the FHIR server could not be reached');
   }
@@ -71,6 +79,8 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
   try {
     body = await response.json();
   } catch {
+    if (options.deadline?.aborted) throw pastDeadline();
+    if (perRequest.aborted) throw new FhirFetchError(`no answer within ${options.timeoutMs} ms`);
     throw new FhirFetchError('the FHIR server answered with something that is not JSON');
   }
   if (!body || typeof body !== 'object' || typeof (body as { resourceType?: unknown }).resourceType !== 'string') {

@@ -16,6 +16,10 @@ export interface PrefetchOptions {
   timeoutMs: number;
   maxPages: number;
   fetchImpl?: typeof fetch;
+  /** Time limit for all FHIR requests of one call together, in milliseconds. */
+  deadlineMs?: number;
+  /** Origins the caller may name as fhirServer (exact match); undefined allows any. */
+  allowedFhirServers?: string[];
 }
 
 export async function resolvePrefetch(templates: Record<string, string> | undefined, request: HookRequest, options: PrefetchOptions): Promise<PrefetchResult> {
@@ -23,8 +27,10 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
   const status: Record<string, PrefetchStatus> = {};
   const sent = request.prefetch ?? {};
   const issues: Issue[] = [];
-  const fhir = request.fhirServer
-    ? { fhirServer: request.fhirServer, accessToken: request.fhirAuthorization?.access_token, timeoutMs: options.timeoutMs, maxPages: options.maxPages, fetchImpl: options.fetchImpl }
+  const serverAllowed = request.fhirServer !== undefined && isAllowedServer(request.fhirServer, options.allowedFhirServers);
+  const deadline = options.deadlineMs !== undefined ? { deadline: AbortSignal.timeout(options.deadlineMs), deadlineMs: options.deadlineMs } : {};
+  const fhir = request.fhirServer && serverAllowed
+    ? { fhirServer: request.fhirServer, accessToken: request.fhirAuthorization?.access_token, timeoutMs: options.timeoutMs, maxPages: options.maxPages, fetchImpl: options.fetchImpl, ...deadline }
     : undefined;
 
   await Promise.all(
@@ -58,7 +64,9 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
         issues.push({
           severity: 'error',
           code: 'not-found',
-          diagnostics: `prefetch key '${key}' is ${describe(value)} and the request has no fhirServer to fetch it from`,
+          diagnostics: request.fhirServer
+            ? `prefetch key '${key}' is ${describe(value)} and the request's fhirServer is not one this client may name`
+            : `prefetch key '${key}' is ${describe(value)} and the request has no fhirServer to fetch it from`,
           expression: [`prefetch.${key}`],
         });
         return;
@@ -81,6 +89,15 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
     throw new CdsError(412, 'prefetch-unavailable', issues.map((i) => i.diagnostics).join('; '), issues);
   }
   return { data, status };
+}
+
+function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {
+  if (allowed === undefined) return true;
+  try {
+    return allowed.includes(new URL(fhirServer).origin);
+  } catch {
+    return false;
+  }
 }
 
 function describe(value: unknown): string {

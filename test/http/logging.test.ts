@@ -22,7 +22,7 @@ function capturingApp(): { app: ReturnType<typeof createApp>; lines: Array<Recor
     },
   });
   const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  const app = createApp({ config: defaultConfig(), logger, knowledge: createKnowledgeHolder(knowledge), clock: () => new Date('2026-06-01T12:00:00Z') });
+  const app = createApp({ config: defaultConfig({ auth: 'off' }), logger, knowledge: createKnowledgeHolder(knowledge), clock: () => new Date('2026-06-01T12:00:00Z') });
   return { app, lines };
 }
 

@@ -8,7 +8,7 @@ import { createKnowledgeHolder, createKnowledgeReloader } from '../../src/knowle
 import { invokeService } from '../../src/engine/index.js';
 import { adminRoutes } from '../../src/http/admin.js';
 import { createLogger } from '../../src/logger.js';
-import { knowledgeFrom, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
+import { asAdmin, knowledgeFrom, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
 import { renalRequest } from '../support/requests.js';
 
 const NOW = '2026-06-01T12:00:00Z';
@@ -102,5 +102,18 @@ describe('hot reload', () => {
     expect(refused.body.problems[0]).toMatch(/invalid JSON/);
     const status = await request(app).get('/admin/reload').expect(200);
     expect(status.body).toMatchObject({ reloads: 2, failures: 1 });
+  });
+
+  it('is guarded by a knowledge admin key in the server, and /ready reports reloads', async () => {
+    const { holder, reloader, setSummary } = await setUp();
+    const app = testApp({ knowledge: holder.current(), now: NOW, deps: { knowledge: holder, reloader } });
+    await request(app).post('/admin/reload').expect(401);
+    await request(app).post('/admin/reload').set(asAdmin('quality')).expect(403);
+    setSummary('Released by an admin');
+    await request(app).post('/admin/reload').set(asAdmin('knowledge')).expect(200);
+    const call = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
+    expect(call.body.cards[0].summary).toBe('Released by an admin');
+    const ready = await request(app).get('/ready').expect(200);
+    expect(ready.body.knowledge.reload).toMatchObject({ reloads: 1, failures: 0, last: { ok: true, trigger: 'admin' } });
   });
 });

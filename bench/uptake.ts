@@ -1,0 +1,154 @@
+// npm run bench (uptake part): feedback ingestion in items/s through the store (validated, joined
+// to the served card, durably written), and the uptake report over a generated ledger of
+// 1,000,000 served cards, on SQLite and, when BENCH_DATABASE_URL (or CDS_TEST_DATABASE_URL) names
+// one, on PostgreSQL. Medians of several runs are what to compare.
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { createLogger } from '../src/logger.js';
+import { createUptakeStore, parseReportQuery, type UptakeConfig, type UptakeStore } from '../src/uptake/index.js';
+import { openDatabase } from '../src/uptake/database.js';
+import { migrateToLatest } from '../src/uptake/migrations.js';
+import { buildReport } from '../src/uptake/report.js';
+import type { Card } from '../src/cards/index.js';
+import { generateLedger } from './ledger.js';
+
+const LEDGER_CARDS = Number(process.env.BENCH_LEDGER_CARDS ?? 1_000_000);
+const FEEDBACK_RUNS = 5;
+const FEEDBACK_BATCHES = 40;
+const FEEDBACK_BATCH_SIZE = 50;
+const REPORT_RUNS = 3;
+const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.CDS_TEST_DATABASE_URL;
+const KEY = 'bench-pseudonym-key-0123456789abcdef';
+
+const median = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface Target {
+  name: string;
+  config: UptakeConfig;
+  cleanup: () => Promise<void>;
+}
+
+async function target(kind: 'sqlite' | 'postgres'): Promise<Target> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'cds-bench-uptake-'));
+  const base = { dataDir, pseudonymKey: KEY, uptakeFlushMs: 50, uptakeQueueLimit: 1_000_000 };
+  if (kind === 'sqlite') return { name: 'SQLite', config: base, cleanup: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })) };
+  const name = `uptake_bench_${randomUUID().slice(0, 8)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL!);
+  url.searchParams.set('options', `-c search_path=${name}`);
+  return {
+    name: 'PostgreSQL',
+    config: { ...base, databaseUrl: url.toString() },
+    cleanup: async () => {
+      rmSync(dataDir, { recursive: true, force: true });
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA ${name} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+function servedCard(i: number): Card {
+  return {
+    uuid: randomUUID(),
+    summary: 'Bench card',
+    indicator: 'warning',
+    source: { label: 'Bench' },
+    suggestions: [{ label: 'Do it', uuid: randomUUID() }],
+    overrideReasons: [{ system: 'http://example.org/override', code: 'r1' }],
+    extension: { 'org.cdsengine.knowledge': { service: 'bench', ruleSet: 'bench', version: '1.0.0', rule: `rule-${i % 3}` } },
+  };
+}
+
+async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
+  const perRun = FEEDBACK_BATCHES * FEEDBACK_BATCH_SIZE;
+  const cards: Card[] = [];
+  for (let i = 0; i < perRun * FEEDBACK_RUNS; i++) {
+    const card = servedCard(i);
+    cards.push(card);
+    store.record({ serviceId: 'bench', hook: 'order-sign', startedAt: new Date(), durationMs: 10, status: 200, context: { patientId: `p${i % 500}`, userId: `Practitioner/u${i % 40}` }, cards: [card] });
+  }
+  await store.flush();
+  const rates: number[] = [];
+  for (let run = 0; run < FEEDBACK_RUNS; run++) {
+    const mine = cards.slice(run * perRun, (run + 1) * perRun);
+    const started = performance.now();
+    for (let b = 0; b < FEEDBACK_BATCHES; b++) {
+      const items = mine.slice(b * FEEDBACK_BATCH_SIZE, (b + 1) * FEEDBACK_BATCH_SIZE).map((card, i) =>
+        i % 3 === 0
+          ? { card: card.uuid, outcome: 'overridden', overrideReason: { reason: { system: 'http://example.org/override', code: 'r1' } }, outcomeTimestamp: new Date().toISOString() }
+          : { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions![0].uuid }], outcomeTimestamp: new Date().toISOString() },
+      );
+      const results = await store.ingestFeedback('bench', items);
+      if (results.some((r) => r.result !== 'stored')) throw new Error('a bench feedback item was not stored');
+    }
+    rates.push(perRun / ((performance.now() - started) / 1000));
+  }
+  return rates;
+}
+
+async function reportSeconds(config: UptakeConfig, groupings: string[]): Promise<Array<{ groupBy: string; seconds: number[]; rows: number }>> {
+  const { db, dialect } = openDatabase(config);
+  try {
+    await migrateToLatest(db, dialect);
+    let t = performance.now();
+    await generateLedger(db, dialect, LEDGER_CARDS);
+    console.log(`  generated ${LEDGER_CARDS.toLocaleString('en')} cards and invocations in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    const out = [];
+    for (const groupBy of groupings) {
+      const seconds: number[] = [];
+      let rows = 0;
+      for (let i = 0; i < REPORT_RUNS; i++) {
+        t = performance.now();
+        const report = await buildReport(db, dialect, parseReportQuery(groupBy ? { groupBy } : {}));
+        seconds.push((performance.now() - t) / 1000);
+        rows = report.rows.length;
+      }
+      out.push({ groupBy: groupBy || '(none)', seconds, rows });
+    }
+    return out;
+  } finally {
+    await db.destroy();
+  }
+}
+
+async function main(): Promise<void> {
+  const kinds: Array<'sqlite' | 'postgres'> = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+  if (!PG_URL) console.log('(PostgreSQL skipped: set BENCH_DATABASE_URL=postgres://… to include it)');
+  for (const kind of kinds) {
+    const t = await target(kind);
+    try {
+      const store = await createUptakeStore(t.config, { logger: createLogger('error', true) });
+      const rates = await feedbackItemsPerSecond(store);
+      await store.close();
+      console.log(`\nUptake on ${t.name}`);
+      console.log(`  feedback ingestion, ${FEEDBACK_RUNS} runs of ${FEEDBACK_BATCHES} batches × ${FEEDBACK_BATCH_SIZE} items: median ${median(rates).toFixed(0)} items/s (runs: ${rates.map((r) => r.toFixed(0)).join(', ')})`);
+      // The report runs on a ledger of its own: the generated cards only.
+      const ledger = await target(kind);
+      let reports;
+      try {
+        reports = await reportSeconds(ledger.config, ['service', 'service,rule,week']);
+      } finally {
+        await ledger.cleanup();
+      }
+      for (const r of reports) {
+        console.log(`  report over ${LEDGER_CARDS.toLocaleString('en')} cards, groupBy ${r.groupBy.padEnd(18)} ${String(r.rows).padStart(4)} rows: median ${median(r.seconds).toFixed(2)} s (runs: ${r.seconds.map((s) => s.toFixed(2)).join(', ')})`);
+      }
+    } finally {
+      await t.cleanup();
+    }
+  }
+}
+
+await main();

@@ -1,0 +1,106 @@
+// cds eval --service <id> --request <file>: one hook request through the engine without HTTP, with
+// the cards and the explanation: prefetch keys, CQL define values, each rule's conditions with the
+// fact values they saw, and time per phase.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { invokeService } from '../engine/index.js';
+import { loadConfig } from '../config.js';
+import { CdsError } from '../errors.js';
+import type { CliIo } from './io.js';
+import { knowledgeDir, loadFrom } from './knowledge.js';
+
+interface EvalOptions {
+  service: string;
+  request: string;
+  dir?: string;
+  asOf?: string;
+  json?: boolean;
+}
+
+export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
+  return new Command('eval')
+    .description('evaluate one hook request without HTTP and explain the result')
+    .requiredOption('-s, --service <id>', 'service id (from cds-services.json)')
+    .requiredOption('-r, --request <file>', 'hook request JSON (prefetch inline, or fhirServer to fetch from)')
+    .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
+    .addOption(new Option('--as-of <time>', 'evaluate as of this ISO 8601 time (default: now)'))
+    .option('--json', 'print cards and explanation as one JSON document')
+    .action(async (options: EvalOptions) => {
+      const now = options.asOf ? new Date(options.asOf) : new Date();
+      if (Number.isNaN(now.getTime())) throw new CdsError(400, 'invalid-option', `--as-of '${options.asOf}' is not an ISO 8601 time`);
+      let body: unknown;
+      try {
+        body = JSON.parse(readFileSync(options.request, 'utf8'));
+      } catch (err) {
+        throw new CdsError(400, 'invalid-request-file', `cannot read ${options.request}: ${(err as Error).message}`);
+      }
+      const config = loadConfig(env, { requireAuthSettings: false });
+      const knowledge = await loadFrom(knowledgeDir(options.dir, env));
+      const started = performance.now();
+      const result = await invokeService(knowledge, options.service, body, {
+        clock: () => now,
+        prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
+      });
+      const total = performance.now() - started;
+      const { cards, trace } = result.evaluation;
+      if (options.json) {
+        io.stdout(`${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: result.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`);
+      } else {
+        io.stdout(explain(options.service, now, result.prefetch, cards, trace, total));
+      }
+      if (trace.problems.length > 0) throw new CommanderError(1, 'cds.knowledge-problems', 'cards were not served because of knowledge problems');
+    });
+}
+
+type Trace = Awaited<ReturnType<typeof invokeService>>['evaluation']['trace'];
+
+function explain(service: string, now: Date, prefetch: Record<string, string>, cards: unknown[], trace: Trace, total: number): string {
+  const lines: string[] = [];
+  lines.push(`service ${service}, as of ${now.toISOString()}`, '');
+  lines.push('prefetch');
+  for (const [key, status] of Object.entries(prefetch)) lines.push(`  ${key}: ${status}`);
+  if (Object.keys(prefetch).length === 0) lines.push('  (none declared)');
+  lines.push('', 'CQL defines');
+  for (const [name, value] of Object.entries(trace.cql)) lines.push(`  ${name} = ${brief(value)}`);
+  if (Object.keys(trace.cql).length === 0) lines.push('  (no CQL library)');
+  lines.push('', 'rules');
+  for (const rule of trace.rules) {
+    lines.push(`  ${rule.fired ? 'FIRED' : 'not fired'}  ${rule.rule}${rule.fired ? ` → ${rule.cards} card${rule.cards === 1 ? '' : 's'}` : ''}${rule.error ? `  (card not served: ${rule.error})` : ''}`);
+    for (const line of conditionLines(rule.conditions, '    ')) lines.push(line);
+  }
+  lines.push('', `cards (${cards.length})`);
+  for (const card of cards as Array<{ indicator: string; summary: string }>) lines.push(`  [${card.indicator}] ${card.summary}`);
+  lines.push('', `time: CQL ${ms(trace.timings.cql)}, rules ${ms(trace.timings.rules)}, cards ${ms(trace.timings.cards)}, total ${ms(total)} (includes prefetch)`);
+  for (const problem of trace.problems) lines.push(`problem: ${problem}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function conditionLines(node: unknown, indent: string): string[] {
+  if (!node || typeof node !== 'object') return [];
+  const c = node as Record<string, unknown>;
+  const out: string[] = [];
+  for (const key of ['all', 'any'] as const) {
+    if (Array.isArray(c[key])) {
+      out.push(`${indent}${key}:`);
+      for (const child of c[key] as unknown[]) out.push(...conditionLines(child, `${indent}  `));
+    }
+  }
+  if (c.not) {
+    out.push(`${indent}not:`);
+    out.push(...conditionLines(c.not, `${indent}  `));
+  }
+  if (typeof c.fact === 'string') {
+    const seen = 'factResult' in c ? brief(c.factResult) : '(not evaluated)';
+    const mark = c.result === true ? 'true ' : c.result === false ? 'false' : '  -  ';
+    out.push(`${indent}${mark} ${c.fact}${typeof c.path === 'string' ? ` ${c.path}` : ''} ${String(c.operator)} ${JSON.stringify(c.value)}   (was ${seen})`);
+  }
+  return out;
+}
+
+function brief(value: unknown): string {
+  const text = JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value) && text.length > 160) return `[${value.length} items] ${text.slice(0, 140)}…`;
+  return text.length > 160 ? `${text.slice(0, 157)}…` : text;
+}
+
+const ms = (n: number) => `${n.toFixed(1)} ms`;

@@ -1,0 +1,4 @@
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}

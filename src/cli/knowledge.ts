@@ -1,0 +1,16 @@
+import { resolve } from 'node:path';
+import { createCqlTranslator, loadKnowledge, type CqlTranslator, type Knowledge } from '../knowledge/index.js';
+import { packageRoot } from '../paths.js';
+
+/** The knowledge directory a command works on: its argument, else CDS_KNOWLEDGE_DIR, else the shipped knowledge. */
+export function knowledgeDir(arg: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolve(arg ?? env.CDS_KNOWLEDGE_DIR ?? packageRoot());
+}
+
+// The translator is immutable once built and costs seconds to build: one per process.
+let translator: Promise<CqlTranslator> | undefined;
+
+export async function loadFrom(dir: string): Promise<Knowledge> {
+  translator ??= createCqlTranslator();
+  return loadKnowledge(dir, { translator: await translator });
+}

@@ -1,0 +1,39 @@
+import type { RequestHandler } from 'express';
+import { CdsError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { rolesForKey, type AdminKey, type AdminRole } from '../auth/index.js';
+import { bearerToken } from './client-auth.js';
+
+export interface AdminAccess {
+  /** Lets through only requests bearing a configured key that holds `role`. */
+  requireRole(role: AdminRole): RequestHandler;
+}
+
+/**
+ * Guards the admin and reporting surface with its own bearer keys (never the EHR's JWT):
+ * no or an unknown key → 401; a key without the role → 403. Both with a JSON OperationOutcome.
+ */
+export function adminAccess(keys: AdminKey[]): AdminAccess {
+  return { requireRole: (role) => requireRole(role, keys) };
+}
+
+function requireRole(role: AdminRole, keys: AdminKey[]): RequestHandler {
+  return (req, res, next) => {
+    const log = res.locals.logger as Logger | undefined;
+    const key = bearerToken(req.headers.authorization);
+    const { roles, keyId } = key ? rolesForKey(key, keys) : { roles: new Set<AdminRole>(), keyId: undefined };
+    if (!keyId) {
+      log?.warn('admin authentication failed', { path: req.originalUrl.split('?')[0], reason: key ? 'unknown key' : 'no bearer key' });
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      next(new CdsError(401, 'unauthorized', 'a valid admin bearer key is required'));
+      return;
+    }
+    if (!roles.has(role)) {
+      log?.warn('admin access refused', { path: req.originalUrl.split('?')[0], keyId, needs: role });
+      next(new CdsError(403, 'forbidden', `this key does not have the '${role}' role`));
+      return;
+    }
+    res.locals.adminKeyId = keyId;
+    next();
+  };
+}

@@ -1,0 +1,52 @@
+// Opens the ledger database: SQLite in the data directory by default, PostgreSQL when a
+// postgres:// URL is configured.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import type { UptakeDatabase } from './schema.js';
+import type { Dialect } from './migrations.js';
+
+export interface DatabaseOptions {
+  /** postgres:// or postgresql:// URL; when absent, SQLite under dataDir. */
+  databaseUrl?: string;
+  dataDir: string;
+}
+
+export interface OpenDatabase {
+  db: Kysely<UptakeDatabase>;
+  dialect: Dialect;
+  /** Where the data lives, without credentials: a file path or host/database. */
+  location: string;
+}
+
+export const SQLITE_FILE = 'uptake.sqlite';
+
+// int8 (COUNT, SUM, bigint columns) and numeric come back from PostgreSQL as numbers, as they do from SQLite.
+const pgTypes = {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): any {
+    if (oid === 20 || oid === 1700) return (value: string) => Number(value);
+    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+  },
+};
+
+export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDatabase {
+  if (databaseUrl) {
+    const pool = new pg.Pool({ connectionString: databaseUrl, types: pgTypes, max: 10, connectionTimeoutMillis: 5000 });
+    // An idle client that loses its connection must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    const url = new URL(databaseUrl);
+    return { db: new Kysely<UptakeDatabase>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', location: `${url.hostname}:${url.port || 5432}${url.pathname}` };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, SQLITE_FILE);
+  const database = new SqliteDatabase(file, { timeout: 5000 });
+  database.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before it returns, so a 200 for feedback means it is durable.
+  database.pragma('synchronous = FULL');
+  // Reports group a million rows: sort in memory rather than in temporary files.
+  database.pragma('temp_store = MEMORY');
+  database.pragma('cache_size = -65536');
+  return { db: new Kysely<UptakeDatabase>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', location: file };
+}

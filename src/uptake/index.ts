@@ -1,0 +1,8 @@
+export { createUptakeStore, type UptakeStore, type UptakeConfig, type UptakeStatus } from './store.js';
+export type { InvocationInput, Client } from './ledger-entry.js';
+export type { FeedbackItemResult } from './ingest-feedback.js';
+export { parseFeedbackBody } from './ingest-feedback.js';
+export { parseReportQuery, GROUP_KEYS, type GroupKey, type ReportQuery } from './report-query.js';
+export type { Report, ReportRow, Group } from './report.js';
+export { suppressSmallCells, reportToCsv } from './export.js';
+export { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';

@@ -1,0 +1,123 @@
+// Versioned migrations, run in order at start-up. A migration, once released, never changes:
+// add the next one instead.
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const bigint = dialect === 'postgres' ? 'bigint' : 'integer';
+  const serial = dialect === 'postgres' ? 'bigserial' : 'integer';
+  const real = dialect === 'postgres' ? 'double precision' : 'real';
+  return {
+    '0001-ledger': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('uptake_invocation')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('hook', 'text')
+          .addColumn('hook_instance', 'text')
+          .addColumn('rule_set', 'text')
+          .addColumn('rule_set_version', 'text')
+          .addColumn('cql', 'text')
+          .addColumn('client_iss', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('started_at', bigint, (c) => c.notNull())
+          .addColumn('duration_ms', real, (c) => c.notNull())
+          .addColumn('status', 'integer', (c) => c.notNull())
+          .addColumn('card_count', 'integer', (c) => c.notNull())
+          .addColumn('patient_pseudonym', 'text')
+          .addColumn('user_pseudonym', 'text')
+          .addColumn('encounter_pseudonym', 'text')
+          .execute();
+        await db.schema.createIndex('uptake_invocation_started').on('uptake_invocation').columns(['started_at']).execute();
+
+        await db.schema
+          .createTable('uptake_card')
+          .addColumn('card_uuid', 'text', (c) => c.primaryKey())
+          .addColumn('invocation_id', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('hook', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('cql', 'text', (c) => c.notNull())
+          .addColumn('indicator', 'text', (c) => c.notNull())
+          .addColumn('summary', 'text', (c) => c.notNull())
+          .addColumn('override_reasons', 'text', (c) => c.notNull())
+          .addColumn('suggestion_uuids', 'text', (c) => c.notNull())
+          .addColumn('suggestion_count', 'integer', (c) => c.notNull())
+          .addColumn('disposition', 'text', (c) => c.notNull())
+          .addColumn('arm', 'text')
+          .addColumn('served_at', bigint, (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('patient_pseudonym', 'text')
+          .addColumn('user_pseudonym', 'text')
+          .addColumn('encounter_pseudonym', 'text')
+          .addColumn('feedback_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('outcome', 'text')
+          .addColumn('outcome_at', bigint)
+          .addColumn('outcome_client_iss', 'text')
+          .addColumn('outcome_client_tenant', 'text')
+          .addColumn('accepted_suggestion_count', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('override_system', 'text')
+          .addColumn('override_code', 'text')
+          .addColumn('override_display', 'text')
+          .addColumn('override_client_added', 'integer')
+          .addColumn('override_comment', 'text')
+          .execute();
+        await db.schema.createIndex('uptake_card_served').on('uptake_card').columns(['served_at']).execute();
+        await db.schema.createIndex('uptake_card_service').on('uptake_card').columns(['service_id', 'served_at']).execute();
+
+        await db.schema
+          .createTable('uptake_feedback')
+          .addColumn('id', serial, (c) => c.primaryKey())
+          .addColumn('card_uuid', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('item_hash', 'text', (c) => c.notNull())
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('accepted_suggestions', 'text', (c) => c.notNull())
+          .addColumn('override_system', 'text')
+          .addColumn('override_code', 'text')
+          .addColumn('override_display', 'text')
+          .addColumn('override_client_added', 'integer')
+          .addColumn('user_comment', 'text')
+          .addColumn('outcome_at', bigint, (c) => c.notNull())
+          .addColumn('received_at', bigint, (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('client_tenant', 'text')
+          .addUniqueConstraint('uptake_feedback_item', ['card_uuid', 'item_hash'])
+          .execute();
+      },
+    },
+  };
+}
+
+class CodeMigrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(migrations(this.dialect));
+  }
+}
+
+/** Brings the schema to the latest version; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  // PostgreSQL: the migration tables are looked for in the connection's own schema only, or the
+  // same tables in another schema of the database would be taken for ours.
+  const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({
+    db,
+    provider: new CodeMigrations(dialect),
+    migrationTableName: 'uptake_migration',
+    migrationLockTableName: 'uptake_migration_lock',
+    ...(schema ? { migrationTableSchema: schema } : {}),
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    const reason = error instanceof Error ? error.message : JSON.stringify(error);
+    throw new Error(`uptake store migration ${failed?.migrationName ?? ''} failed: ${reason}`);
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

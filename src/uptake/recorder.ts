@@ -1,0 +1,138 @@
+// Records invocations and served cards off the request path: record() only queues; a timer
+// writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
+import type { Kysely } from 'kysely';
+import type { CardTable, InvocationTable, UptakeDatabase } from './schema.js';
+
+export interface LedgerEntry {
+  invocation: InvocationTable;
+  cards: CardTable[];
+}
+
+export interface RecorderStatus {
+  state: 'ok' | 'failing';
+  /** Entries waiting to be written. */
+  queued: number;
+  /** Entries dropped because the queue was full while the database was failing. */
+  dropped: number;
+  lastError?: string;
+  lastErrorAt?: string;
+  lastWriteAt?: string;
+}
+
+export interface RecorderOptions {
+  flushMs: number;
+  queueLimit: number;
+  /** Called before each write, e.g. to finish migrations the database was not up for. */
+  prepare: () => Promise<void>;
+  onError: (message: string, detail: { queued: number; dropped: number }) => void;
+  onRecovered: (detail: { queued: number }) => void;
+}
+
+const BATCH_ROWS = 400;
+const MAX_BACKOFF_MS = 30_000;
+
+export class Recorder {
+  private queue: LedgerEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  /** Writes run one at a time, in order: each flush waits for the one before it. */
+  private lock: Promise<void> = Promise.resolve();
+  private failures = 0;
+  private readonly status: RecorderStatus = { state: 'ok', queued: 0, dropped: 0 };
+  private closed = false;
+
+  constructor(private readonly db: Kysely<UptakeDatabase>, private readonly options: RecorderOptions) {}
+
+  record(entry: LedgerEntry): void {
+    if (this.closed) return;
+    // A full queue (a long outage) refuses new entries rather than growing without bound.
+    if (this.queue.length >= this.options.queueLimit) {
+      this.status.dropped++;
+      return;
+    }
+    this.queue.push(entry);
+    this.schedule(this.failures > 0 ? this.backoff() : this.options.flushMs);
+  }
+
+  current(): RecorderStatus {
+    return { ...this.status, queued: this.queue.length };
+  }
+
+  /** Writes everything queued so far; rejects when the database cannot take it. */
+  flush(): Promise<void> {
+    const run = this.lock.then(async () => {
+      while (this.queue.length > 0) await this.writeBatch();
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Flushes and stops; what cannot be written is reported back, not silently lost. */
+  async close(): Promise<{ unwritten: number }> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    try {
+      await this.flush();
+    } catch {
+      // reported below
+    }
+    return { unwritten: this.queue.length };
+  }
+
+  private schedule(delay: number): void {
+    if (this.timer || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().catch(() => this.schedule(this.backoff()));
+    }, delay);
+    this.timer.unref();
+  }
+
+  private backoff(): number {
+    return Math.min(MAX_BACKOFF_MS, this.options.flushMs * 2 ** Math.min(this.failures, 10));
+  }
+
+  private async writeBatch(): Promise<void> {
+    const batch: LedgerEntry[] = [];
+    let rows = 0;
+    while (batch.length < this.queue.length && rows < BATCH_ROWS) {
+      const entry = this.queue[batch.length];
+      batch.push(entry);
+      rows += 1 + entry.cards.length;
+    }
+    try {
+      await this.options.prepare();
+      await this.db.transaction().execute(async (trx) => {
+        const invocations = batch.map((e) => e.invocation);
+        const cards = batch.flatMap((e) => e.cards);
+        for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
+          await trx.insertInto('uptake_invocation').values(invocations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
+        }
+        for (let i = 0; i < cards.length; i += BATCH_ROWS) {
+          await trx.insertInto('uptake_card').values(cards.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
+        }
+      });
+    } catch (err) {
+      this.failures++;
+      this.status.state = 'failing';
+      this.status.lastError = describe(err);
+      this.status.lastErrorAt = new Date().toISOString();
+      this.options.onError(this.status.lastError, { queued: this.queue.length, dropped: this.status.dropped });
+      throw err;
+    }
+    // Only now: entries recorded while the write was running stay queued behind this batch.
+    this.queue.splice(0, batch.length);
+    this.status.lastWriteAt = new Date().toISOString();
+    if (this.failures > 0) {
+      this.failures = 0;
+      this.status.state = 'ok';
+      this.options.onRecovered({ queued: this.queue.length });
+    }
+  }
+}
+
+/** A database error as a short line: driver messages name tables and constraints, never values (queries are parameterised). */
+export function describe(err: unknown): string {
+  const e = err as { code?: string; message?: string };
+  const message = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
+  return e?.code ? `${e.code}: ${message}` : message;
+}

@@ -1,0 +1,90 @@
+// The uptake ledger's tables as kysely sees them. Times are milliseconds since the epoch (UTC);
+// lists and codings are JSON text; flags are 0/1 so that SQLite and PostgreSQL read the same.
+import type { Generated } from 'kysely';
+
+export interface InvocationTable {
+  id: string;
+  service_id: string;
+  hook: string | null;
+  hook_instance: string | null;
+  rule_set: string | null;
+  rule_set_version: string | null;
+  /** JSON: [{library, version}] of the CQL evaluated. */
+  cql: string | null;
+  client_iss: string | null;
+  client_tenant: string | null;
+  started_at: number;
+  duration_ms: number;
+  status: number;
+  card_count: number;
+  patient_pseudonym: string | null;
+  user_pseudonym: string | null;
+  encounter_pseudonym: string | null;
+}
+
+export interface CardTable {
+  card_uuid: string;
+  invocation_id: string;
+  service_id: string;
+  hook: string;
+  rule_set: string;
+  rule_set_version: string;
+  rule: string;
+  /** JSON: [{library, version}]. */
+  cql: string;
+  indicator: string;
+  summary: string;
+  /** JSON: [Coding] offered by the card. */
+  override_reasons: string;
+  /** JSON: [uuid] of the card's suggestions. */
+  suggestion_uuids: string;
+  suggestion_count: number;
+  /** 'shown' for cards in the answer; room for 'shadow' and 'suppressed' evaluations. */
+  disposition: string;
+  /** Experiment arm, when the card came from a randomised comparison. */
+  arm: string | null;
+  served_at: number;
+  client_iss: string | null;
+  client_tenant: string | null;
+  patient_pseudonym: string | null;
+  user_pseudonym: string | null;
+  encounter_pseudonym: string | null;
+  // The feedback outcome that counts (the latest by outcomeTimestamp), kept here so reports read one table.
+  feedback_count: number;
+  outcome: string | null;
+  outcome_at: number | null;
+  outcome_client_iss: string | null;
+  outcome_client_tenant: string | null;
+  accepted_suggestion_count: number;
+  override_system: string | null;
+  override_code: string | null;
+  override_display: string | null;
+  override_client_added: number | null;
+  override_comment: string | null;
+}
+
+export interface FeedbackTable {
+  id: Generated<number>;
+  card_uuid: string;
+  service_id: string;
+  /** SHA-256 of the item's canonical form: the same item sent twice is stored once. */
+  item_hash: string;
+  outcome: string;
+  /** JSON: [suggestion uuid]. */
+  accepted_suggestions: string;
+  override_system: string | null;
+  override_code: string | null;
+  override_display: string | null;
+  override_client_added: number | null;
+  user_comment: string | null;
+  outcome_at: number;
+  received_at: number;
+  client_iss: string | null;
+  client_tenant: string | null;
+}
+
+export interface UptakeDatabase {
+  uptake_invocation: InvocationTable;
+  uptake_card: CardTable;
+  uptake_feedback: FeedbackTable;
+}

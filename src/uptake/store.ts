@@ -1,0 +1,157 @@
+// The uptake store: the ledger database, the batching recorder, feedback ingestion and reports.
+// Built once by createUptakeStore(config) and passed to whoever needs it; close() flushes.
+import { sql } from 'kysely';
+import { CdsError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { openDatabase } from './database.js';
+import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
+import { ledgerEntry, type Client, type InvocationInput } from './ledger-entry.js';
+import { migrateToLatest } from './migrations.js';
+import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
+import { describe, Recorder, type RecorderStatus } from './recorder.js';
+import { buildReport, type Report } from './report.js';
+import type { ReportQuery } from './report-query.js';
+import type { Dialect } from './migrations.js';
+
+export interface UptakeConfig {
+  dataDir: string;
+  databaseUrl?: string;
+  pseudonymKey?: string;
+  uptakeFlushMs: number;
+  uptakeQueueLimit: number;
+}
+
+export interface UptakeStatus {
+  status: 'ok' | 'unavailable';
+  database: Dialect;
+  recorder: RecorderStatus;
+  error?: string;
+}
+
+export interface UptakeStore {
+  readonly dialect: Dialect;
+  /** Queues one hook call for the ledger; never waits, never throws. */
+  record(invocation: InvocationInput): void;
+  /** Writes everything queued; rejects when the database cannot take it. */
+  flush(): Promise<void>;
+  /** Stores the valid items durably before it resolves; one result per item. */
+  ingestFeedback(serviceId: string, items: unknown[], client?: Client): Promise<FeedbackItemResult[]>;
+  report(query: ReportQuery): Promise<Report>;
+  /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
+  status(): Promise<UptakeStatus>;
+  /** Flushes and closes the database. */
+  close(): Promise<void>;
+}
+
+export interface UptakeDeps {
+  logger: Logger;
+  clock?: () => Date;
+}
+
+const PING_TIMEOUT_MS = 1000;
+
+/**
+ * Opens the store and runs its migrations. A database that cannot be reached does not stop the
+ * server: hook calls go on, the store reports itself unavailable and retries.
+ */
+export async function createUptakeStore(config: UptakeConfig, { logger, clock = () => new Date() }: UptakeDeps): Promise<UptakeStore> {
+  const pseudonymKey = loadPseudonymKey(config.pseudonymKey, config.dataDir);
+  if (pseudonymKey.source === 'new file') logger.warn('created a pseudonym key file; keep it with the data (pseudonyms change without it)', { file: pseudonymKey.file });
+  if (config.databaseUrl && pseudonymKey.source !== 'environment') {
+    logger.warn('CDS_DATABASE_URL is set but CDS_PSEUDONYM_KEY is not: server instances sharing the database must share the key, or one patient gets several pseudonyms');
+  }
+  const pseudonymize = createPseudonymizer(pseudonymKey.key);
+  const { db, dialect, location } = openDatabase(config);
+
+  let migrated: Promise<void> | undefined;
+  const migrate = (): Promise<void> => {
+    migrated ??= migrateToLatest(db, dialect).then(
+      (applied) => {
+        if (applied.length > 0) logger.info('uptake store migrated', { database: dialect, location, applied });
+      },
+      (err: unknown) => {
+        migrated = undefined;
+        throw err;
+      },
+    );
+    return migrated;
+  };
+  try {
+    await migrate();
+    logger.info('uptake store ready', { database: dialect, location });
+  } catch (err) {
+    logger.error('uptake store unavailable at start-up; hook calls go on and recording is retried', { database: dialect, location, reason: describe(err) });
+  }
+
+  const recorder = new Recorder(db, {
+    flushMs: config.uptakeFlushMs,
+    queueLimit: config.uptakeQueueLimit,
+    prepare: migrate,
+    onError: (reason, detail) => logger.error('uptake recording failed; will retry', { reason, ...detail }),
+    onRecovered: (detail) => logger.info('uptake recording recovered', detail),
+  });
+
+  const unavailable = (err: unknown, what: string): CdsError => {
+    const error = new CdsError(503, 'uptake-unavailable', `${what}: the uptake database is unavailable (see /ready); try again later`);
+    error.internal = describe(err);
+    return error;
+  };
+
+  return {
+    dialect,
+    record(invocation) {
+      try {
+        recorder.record(ledgerEntry(invocation, pseudonymize));
+      } catch (err) {
+        logger.error('uptake recording skipped', { reason: describe(err) });
+      }
+    },
+    flush: () => recorder.flush(),
+    async ingestFeedback(serviceId, items, client) {
+      try {
+        // Cards served a moment ago may still be queued: feedback must find them.
+        await recorder.flush();
+        await migrate();
+        return await ingestFeedback(db, serviceId, items, { client, now: clock() });
+      } catch (err) {
+        if (err instanceof CdsError) throw err;
+        throw unavailable(err, 'the feedback was not stored');
+      }
+    },
+    async report(query) {
+      try {
+        await recorder.flush().catch(() => undefined);
+        await migrate();
+        return await buildReport(db, dialect, query, clock());
+      } catch (err) {
+        if (err instanceof CdsError) throw err;
+        throw unavailable(err, 'the report could not be made');
+      }
+    },
+    async status() {
+      let error: string | undefined;
+      try {
+        await withTimeout(sql`SELECT 1`.execute(db), PING_TIMEOUT_MS);
+        await migrate();
+      } catch (err) {
+        error = describe(err);
+      }
+      const recorderStatus = recorder.current();
+      const ok = !error && recorderStatus.state === 'ok';
+      return { status: ok ? 'ok' : 'unavailable', database: dialect, recorder: recorderStatus, ...(error ? { error } : !ok ? { error: recorderStatus.lastError } : {}) };
+    },
+    async close() {
+      const { unwritten } = await recorder.close();
+      if (unwritten > 0) logger.error('uptake ledger entries could not be written before shutdown', { unwritten });
+      await db.destroy().catch(() => undefined);
+    },
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
