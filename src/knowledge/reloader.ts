@@ -2,7 +2,8 @@
 // The new set is loaded, validated and compiled whole, then swapped in one assignment: calls in
 // flight keep the snapshot they started with; the next call gets the new one. A set with any error
 // is refused and the last good set keeps serving.
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../logger.js';
 import { formatProblem } from './files.js';
 import type { KnowledgeHolder } from './knowledge-holder.js';
@@ -46,7 +47,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger }: Rel
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
-  let watcher: FSWatcher | undefined;
+  const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
 
   const run = async (trigger: string): Promise<ReloadOutcome> => {
@@ -96,19 +97,21 @@ export function createKnowledgeReloader({ dir, translator, holder, logger }: Rel
     reload,
     status: () => ({ ...status }),
     watch(debounceMs = 500) {
-      if (watcher) return;
-      watcher = watch(dir, { recursive: true }, (_event, file) => {
-        const name = String(file ?? '');
-        if (!(name === 'cds-services.json' || name.startsWith('cql') || name.startsWith('rules'))) return;
+      if (watchers.length > 0) return;
+      const changed = (name: string): void => {
         clearTimeout(timer);
         timer = setTimeout(() => void reload(`change in ${name}`), debounceMs);
-      });
-      watcher.on('error', (err) => logger.error('knowledge watch failed', { reason: err.message }));
+      };
+      // Only what knowledge is made of: the directory may be a whole repository (node_modules, data/).
+      watchers.push(watch(dir, (_event, file) => String(file ?? '') === 'cds-services.json' && changed('cds-services.json')));
+      for (const sub of ['cql', 'rules']) {
+        if (existsSync(join(dir, sub))) watchers.push(watch(join(dir, sub), { recursive: true }, (_event, file) => changed(join(sub, String(file ?? '')))));
+      }
+      for (const w of watchers) w.on('error', (err) => logger.error('knowledge watch failed', { reason: err.message }));
     },
     close() {
       clearTimeout(timer);
-      watcher?.close();
-      watcher = undefined;
+      for (const w of watchers.splice(0)) w.close();
     },
   };
 }
