@@ -5,7 +5,7 @@ import { createLogger } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
 import { openDatabase } from './uptake/database.js';
-import { createCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge } from './knowledge/index.js';
+import { createCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
 import { fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
@@ -37,9 +37,16 @@ async function main(): Promise<void> {
     logger.warn(AUTH_OFF_WARNING);
     console.error(`\n  *** ${AUTH_OFF_WARNING} ***\n`);
   }
+  const uptake = await createUptakeStore(config, { logger });
+  // Versions already served must not have changed: their fingerprints are in the uptake ledger.
+  const servedFingerprints = (): Promise<ServedFingerprints | undefined> =>
+    uptake.servedFingerprints().catch((err: unknown) => {
+      logger.warn('served knowledge fingerprints unavailable: versions are not checked against them this time', { reason: err instanceof Error ? err.message : String(err) });
+      return undefined;
+    });
   const started = Date.now();
   const translator = await createCqlTranslator();
-  const knowledge = loadKnowledge(config.knowledgeDir, { translator });
+  const knowledge = loadKnowledge(config.knowledgeDir, { translator, served: await servedFingerprints() });
   for (const problem of knowledge.problems) {
     logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
   }
@@ -51,12 +58,11 @@ async function main(): Promise<void> {
   });
   // Parse the FHIR model info now rather than on the first hook call.
   fhirDataModel();
-  const uptake = await createUptakeStore(config, { logger });
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.
   const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).db) : undefined;
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
-  const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger });
+  const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
   const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore });

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { createCqlTranslator, loadKnowledge, type CqlTranslator, type Knowledge } from '../knowledge/index.js';
+import { createCqlTranslator, loadKnowledge, type CqlTranslator, type Knowledge, type ServedFingerprints } from '../knowledge/index.js';
 import { packageRoot } from '../paths.js';
 
 /** The knowledge directory a command works on: its argument, else CDS_KNOWLEDGE_DIR, else the shipped knowledge. */
@@ -10,7 +10,7 @@ export function knowledgeDir(arg: string | undefined, env: NodeJS.ProcessEnv): s
 // The translator is immutable once built and costs seconds to build: one per process.
 let translator: Promise<CqlTranslator> | undefined;
 
-export async function loadFrom(dir: string): Promise<Knowledge> {
+export async function loadFrom(dir: string, served?: ServedFingerprints): Promise<Knowledge> {
   translator ??= createCqlTranslator();
-  return loadKnowledge(dir, { translator: await translator });
+  return loadKnowledge(dir, { translator: await translator, served });
 }

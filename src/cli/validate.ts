@@ -1,9 +1,29 @@
 // cds validate [dir]: every problem of a knowledge directory, as file:line:column or file + JSON
 // pointer, all at once; exit 1 when there is any error.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatProblem } from '../knowledge/index.js';
+import { formatProblem, type ServedFingerprints } from '../knowledge/index.js';
+import { loadConfig } from '../config.js';
+import { createLogger } from '../logger.js';
+import { createUptakeStore } from '../uptake/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
+
+/** The fingerprints of served versions, when an uptake ledger is configured or present. */
+async function servedFingerprints(env: NodeJS.ProcessEnv, io: CliIo): Promise<ServedFingerprints | undefined> {
+  const config = loadConfig(env, { requireAuthSettings: false });
+  if (!config.databaseUrl && !existsSync(join(config.dataDir, 'uptake.sqlite'))) return undefined;
+  const store = await createUptakeStore(config, { logger: createLogger('error', true) });
+  try {
+    return await store.servedFingerprints();
+  } catch (err) {
+    io.stderr(`warning: the uptake ledger cannot be read, so served versions are not checked: ${(err as Error).message}\n`);
+    return undefined;
+  } finally {
+    await store.close();
+  }
+}
 
 export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command('validate')
@@ -11,7 +31,7 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .argument('[dir]', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .action(async (dirArg: string | undefined) => {
       const dir = knowledgeDir(dirArg, env);
-      const knowledge = await loadFrom(dir);
+      const knowledge = await loadFrom(dir, await servedFingerprints(env, io));
       for (const problem of knowledge.problems) io.stdout(`${formatProblem(problem)}\n`);
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
       const warnings = knowledge.problems.length - errors;

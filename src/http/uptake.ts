@@ -27,6 +27,7 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
       const evaluation = res.locals.evaluation as Evaluation | undefined;
       const client = res.locals.client as Client | undefined;
       const context = body.context && typeof body.context === 'object' && !Array.isArray(body.context) ? (body.context as Record<string, unknown>) : undefined;
+      if (res.statusCode === 200 && service) uptake.recordServed(service.ruleSet.fingerprints);
       uptake.record({
         serviceId,
         hook,

@@ -10,7 +10,7 @@ import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } 
 import type { CqlTranslator } from './cql/translator.js';
 import { parsePath, placeholdersIn, stringsIn } from './template-path.js';
 import { isKnownHook } from '../hooks/catalogue.js';
-import type { Knowledge, LibraryRef, RuleDefinition, RuleSet, Service, ServiceDefinition, UnavailableService } from './types.js';
+import { fingerprintKey, type Fingerprint, type Knowledge, type LibraryRef, type RuleDefinition, type RuleSet, type ServedFingerprints, type Service, type ServiceDefinition, type UnavailableService } from './types.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as { Library: typeof CqlLibraryType; Repository: typeof CqlRepositoryType };
@@ -20,6 +20,11 @@ export const RULE_FACTS = ['cql', 'context', 'hook', 'draftOrders', 'selections'
 
 interface LoadOptions {
   translator: CqlTranslator;
+  /**
+   * Fingerprints of the versions already served (from the uptake ledger). A served version whose
+   * content differs is refused: a served version never changes in place.
+   */
+  served?: ServedFingerprints;
 }
 
 /**
@@ -27,7 +32,7 @@ interface LoadOptions {
  * every problem is reported with its file and line or JSON pointer, and a service whose
  * knowledge is broken is listed as unavailable while the others are served.
  */
-export function loadKnowledge(dir: string, { translator }: LoadOptions): Knowledge {
+export function loadKnowledge(dir: string, { translator, served }: LoadOptions): Knowledge {
   const problems: Problem[] = [];
   const knowledge: Knowledge = { dir, loadedAt: new Date(), services: [], unavailable: [], problems, valueSets: {} };
 
@@ -62,7 +67,7 @@ export function loadKnowledge(dir: string, { translator }: LoadOptions): Knowled
   const ruleSets = new Map<string, RuleSet | string[]>();
   for (const file of listFiles(join(dir, 'rules'), '.json')) {
     const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
-    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems));
+    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems, served));
   }
 
   const seen = new Set<string>();
@@ -97,6 +102,7 @@ function loadRuleSet(
   repository: CqlRepositoryType,
   valueSets: Knowledge['valueSets'],
   problems: Problem[],
+  served: ServedFingerprints | undefined,
 ): RuleSet | string[] {
   const rel = relative(root, file);
   const read = readJson(root, file);
@@ -118,6 +124,7 @@ function loadRuleSet(
 
   let library: CqlLibraryType | undefined;
   let libraries: LibraryRef[] = [];
+  const fingerprints: Fingerprint[] = [{ kind: 'rule-set', name: raw.id, version: raw.version, hash: sha256(read.text), file: rel }];
   let defines: string[] = [];
   if (raw.cql) {
     const key = libraryKey(raw.cql.library, raw.cql.version);
@@ -133,6 +140,7 @@ function loadRuleSet(
     } else {
       const chain = includedLibraries(artifact, librarySet, own, rel);
       libraries = chain.map((l) => ({ library: l.name, version: l.version }));
+      fingerprints.push(...chain.map((l) => ({ kind: 'cql' as const, name: l.name, version: l.version, hash: l.hash, file: l.file })));
       for (const lib of chain) {
         for (const vs of valueSetsOf(lib)) {
           if (!hasValueSet(valueSets, vs.id, vs.version)) {
@@ -148,6 +156,16 @@ function loadRuleSet(
           own.push({ file: artifact.file, message: `the ELM cannot be loaded for execution: ${(err as Error).message}`, severity: 'error' });
         }
       }
+    }
+  }
+  for (const f of fingerprints) {
+    const first = served?.get(fingerprintKey(f));
+    if (first && first.hash !== f.hash) {
+      own.push({
+        file: f.file,
+        message: `${f.kind === 'cql' ? 'CQL library' : 'rule set'} ${f.name} ${f.version} has changed since it was first served${first.firstServedAt ? ` (${first.firstServedAt})` : ''}: a served version never changes; restore it and make a new version (cds bump)`,
+        severity: 'error',
+      });
     }
   }
   // When the library did not load, its defines are unknown: checking rules against them would only add noise.
@@ -172,7 +190,7 @@ function loadRuleSet(
       priority: (rule.priority ?? 1) * 10000 + (raw.rules.length - i),
     });
   });
-  return { ...raw, file: rel, hash: sha256(read.text), engine, library, libraries, defines };
+  return { ...raw, file: rel, hash: sha256(read.text), engine, library, libraries, fingerprints, defines };
 }
 
 /** The library and everything it includes, depth first, each once. */

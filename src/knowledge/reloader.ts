@@ -9,6 +9,7 @@ import { formatProblem } from './files.js';
 import type { KnowledgeHolder } from './knowledge-holder.js';
 import { loadKnowledge } from './load-knowledge.js';
 import type { CqlTranslator } from './cql/translator.js';
+import type { ServedFingerprints } from './types.js';
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -41,9 +42,11 @@ export interface ReloaderDeps {
   translator: CqlTranslator;
   holder: KnowledgeHolder;
   logger: Logger;
+  /** Fingerprints of the versions already served (uptake ledger): changed ones are refused. */
+  servedFingerprints?: () => Promise<ServedFingerprints>;
 }
 
-export function createKnowledgeReloader({ dir, translator, holder, logger }: ReloaderDeps): KnowledgeReloader {
+export function createKnowledgeReloader({ dir, translator, holder, logger, servedFingerprints }: ReloaderDeps): KnowledgeReloader {
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
@@ -53,8 +56,9 @@ export function createKnowledgeReloader({ dir, translator, holder, logger }: Rel
   const run = async (trigger: string): Promise<ReloadOutcome> => {
     // Let the calls already in the event loop finish before the (synchronous) compile starts.
     await new Promise((resolve) => setImmediate(resolve));
+    const served = servedFingerprints ? await servedFingerprints() : undefined;
     const started = performance.now();
-    const next = loadKnowledge(dir, { translator });
+    const next = loadKnowledge(dir, { translator, served });
     const errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     const ok = !next.fatal && errors.length === 0;
     if (ok) holder.swap(next);

@@ -43,6 +43,22 @@ export interface LibraryRef {
   version: string;
 }
 
+/** The content hash of one artifact version: what "this version" means once it has been served. */
+export interface Fingerprint {
+  kind: 'rule-set' | 'cql';
+  name: string;
+  version: string;
+  hash: string;
+  file: string;
+}
+
+/** Fingerprints recorded when versions were first served, by fingerprintKey(). */
+export type ServedFingerprints = Map<string, { hash: string; firstServedAt?: string }>;
+
+export function fingerprintKey(f: Pick<Fingerprint, 'kind' | 'name' | 'version'>): string {
+  return `${f.kind}:${f.name}@${f.version}`;
+}
+
 export interface RuleSet {
   id: string;
   version: string;
@@ -60,6 +76,8 @@ export interface RuleSet {
   /** The rule set's CQL library, ready to execute, and every library version it pulls in. */
   library?: Library;
   libraries: LibraryRef[];
+  /** The rule set version and every CQL library version it runs, with their content hashes. */
+  fingerprints: Fingerprint[];
   /** Names of the expression defines of the library (Patient context), i.e. the keys of the `cql` fact. */
   defines: string[];
 }

@@ -91,6 +91,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002-knowledge-fingerprints': {
+      async up(db: Kysely<any>): Promise<void> {
+        // The content hash of each rule set and CQL library version when it was first served.
+        await db.schema
+          .createTable('knowledge_fingerprint')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .addColumn('first_served_at', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('knowledge_fingerprint_pk', ['kind', 'name', 'version'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -83,8 +83,17 @@ export interface FeedbackTable {
   client_tenant: string | null;
 }
 
+export interface FingerprintTable {
+  kind: string;
+  name: string;
+  version: string;
+  hash: string;
+  first_served_at: number;
+}
+
 export interface UptakeDatabase {
   uptake_invocation: InvocationTable;
   uptake_card: CardTable;
   uptake_feedback: FeedbackTable;
+  knowledge_fingerprint: FingerprintTable;
 }

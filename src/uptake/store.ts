@@ -39,8 +39,22 @@ export interface UptakeStore {
   report(query: ReportQuery): Promise<Report>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
+  /**
+   * Remembers the content hash of each knowledge version the first time it is served (once per
+   * version per process; never waits, never throws). A later, different hash is refused at load.
+   */
+  recordServed(fingerprints: ServedFingerprint[]): void;
+  /** The fingerprints of every version served so far. */
+  servedFingerprints(): Promise<Map<string, { hash: string; firstServedAt: string }>>;
   /** Flushes and closes the database. */
   close(): Promise<void>;
+}
+
+export interface ServedFingerprint {
+  kind: string;
+  name: string;
+  version: string;
+  hash: string;
 }
 
 export interface UptakeDeps {
@@ -97,8 +111,37 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     return error;
   };
 
+  const fingerprinted = new Set<string>();
+  const pendingFingerprints = new Set<Promise<unknown>>();
+  const keyOf = (f: { kind: string; name: string; version: string }) => `${f.kind}:${f.name}@${f.version}`;
+
   return {
     dialect,
+    recordServed(fingerprints) {
+      const fresh = fingerprints.filter((f) => !fingerprinted.has(keyOf(f)));
+      if (fresh.length === 0) return;
+      for (const f of fresh) fingerprinted.add(keyOf(f));
+      const at = clock().getTime();
+      const write = migrate()
+        .then(() =>
+          db
+            .insertInto('knowledge_fingerprint')
+            .values(fresh.map((f) => ({ kind: f.kind, name: f.name, version: f.version, hash: f.hash, first_served_at: at })))
+            .onConflict((oc) => oc.columns(['kind', 'name', 'version']).doNothing())
+            .execute(),
+        )
+        .catch((err: unknown) => {
+          for (const f of fresh) fingerprinted.delete(keyOf(f));
+          logger.error('recording knowledge fingerprints failed; will retry on the next call', { reason: describe(err) });
+        })
+        .finally(() => pendingFingerprints.delete(write));
+      pendingFingerprints.add(write);
+    },
+    async servedFingerprints() {
+      await migrate();
+      const rows = await db.selectFrom('knowledge_fingerprint').select(['kind', 'name', 'version', 'hash', 'first_served_at']).execute();
+      return new Map(rows.map((r) => [keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() }]));
+    },
     record(invocation) {
       try {
         recorder.record(ledgerEntry(invocation, pseudonymize));
@@ -141,6 +184,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       return { status: ok ? 'ok' : 'unavailable', database: dialect, recorder: recorderStatus, ...(error ? { error } : !ok ? { error: recorderStatus.lastError } : {}) };
     },
     async close() {
+      await Promise.allSettled([...pendingFingerprints]);
       const { unwritten } = await recorder.close();
       if (unwritten > 0) logger.error('uptake ledger entries could not be written before shutdown', { unwritten });
       await db.destroy().catch(() => undefined);

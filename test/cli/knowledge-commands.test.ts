@@ -137,3 +137,25 @@ describe('cds new and cds bump', () => {
     expect(r.err).toMatch(/no versions under rules\/no-such-rules\//);
   });
 });
+
+describe('cds validate and served versions', () => {
+  it('reports a served version changed in place, reading the uptake ledger', async () => {
+    const d = copyOf(testKnowledge('basic'));
+    const dataDir = mkdtempSync(join(tmpdir(), 'cds-cli-data-'));
+    const env = { CDS_AUTH: 'off', CDS_DATA_DIR: dataDir, CDS_PSEUDONYM_KEY: 'cli-test-pseudonym-key-0123456789abcdef' };
+    const { createUptakeStore } = await import('../../src/uptake/index.js');
+    const { loadConfig } = await import('../../src/config.js');
+    const { createLogger } = await import('../../src/logger.js');
+    const { knowledgeFrom } = await import('../support/app.js');
+    const store = await createUptakeStore(loadConfig(env, { requireAuthSettings: false }), { logger: createLogger('error', true) });
+    store.recordServed((await knowledgeFrom(d)).services[0].ruleSet.fingerprints);
+    // close() waits for the fingerprints being written.
+    await store.close();
+    const rules = join(d, 'rules/renal-test/1.0.0.json');
+    writeFileSync(rules, readFileSync(rules, 'utf8').replace('"Test drug with low eGFR"', '"Test drug with a low eGFR"'));
+    let out = '';
+    const code = await runCli(['validate', d], { io: { stdout: (t) => (out += t), stderr: () => undefined }, env });
+    expect(code).toBe(1);
+    expect(out).toMatch(/^rules\/renal-test\/1\.0\.0\.json: error: rule set renal-test 1\.0\.0 has changed since it was first served/m);
+  });
+});
