@@ -61,7 +61,10 @@ function explain(service: string, now: Date, prefetch: Record<string, string>, c
   for (const [key, status] of Object.entries(prefetch)) lines.push(`  ${key}: ${status}`);
   if (Object.keys(prefetch).length === 0) lines.push('  (none declared)');
   lines.push('', 'CQL defines');
-  for (const [name, value] of Object.entries(trace.cql)) lines.push(`  ${name} = ${brief(value)}`);
+  for (const [name, value] of Object.entries(trace.cql)) {
+    const time = trace.defineTimings[name];
+    lines.push(`  ${name} = ${brief(value)}${time !== undefined ? `   [${ms(time)}]` : ''}`);
+  }
   if (Object.keys(trace.cql).length === 0) lines.push('  (no CQL library)');
   lines.push('', 'rules');
   for (const rule of trace.rules) {

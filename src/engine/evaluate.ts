@@ -2,7 +2,7 @@
 // Everything built per call lives in this function's scope; the rule set, its compiled library and
 // the code service are shared and never mutated.
 import { createRequire } from 'node:module';
-import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
+import type { PatientContext as PatientContextType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
 import type { Knowledge, RuleDefinition, Service } from '../knowledge/types.js';
 import type { ValueSetIndex } from '../knowledge/value-sets.js';
 import { parsePath, resolvePath } from '../knowledge/template-path.js';
@@ -16,7 +16,7 @@ import { fhirDataModel, type FhirResource } from './cql/patient-data.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as {
-  Executor: typeof ExecutorType;
+  PatientContext: typeof PatientContextType;
   CodeService: typeof CodeServiceType;
   DateTime: typeof DateTimeType;
 };
@@ -33,6 +33,11 @@ export interface RuleTrace {
 export interface EvaluationTrace {
   /** Milliseconds per phase. */
   timings: { cql: number; rules: number; cards: number };
+  /**
+   * Milliseconds per CQL define, in evaluation order. A define's time includes the defines it
+   * uses that were not evaluated before it (each is evaluated once and then reused).
+   */
+  defineTimings: Record<string, number>;
   /** The `cql` fact: each define's value as JSON. */
   cql: Record<string, unknown>;
   rules: RuleTrace[];
@@ -73,7 +78,7 @@ export async function evaluate(
   { now }: EvaluateOptions,
 ): Promise<Evaluation> {
   const { ruleSet, definition } = service;
-  const trace: EvaluationTrace = { timings: { cql: 0, rules: 0, cards: 0 }, cql: {}, rules: [], problems: [] };
+  const trace: EvaluationTrace = { timings: { cql: 0, rules: 0, cards: 0 }, defineTimings: {}, cql: {}, rules: [], problems: [] };
   const context = request.context;
   const draftOrders = resourcesOf(context.draftOrders);
   const selections = selectedResources(context.selections, draftOrders);
@@ -87,11 +92,19 @@ export async function evaluate(
     for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
       parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
     }
-    const executor = new cql.Executor(ruleSet.library, codeServiceFor(knowledge), parameters);
-    let results: Record<string, unknown>;
+    // What cql-execution's Executor does for one patient, with the time of each define.
+    const results: Record<string, unknown> = {};
     try {
-      const r = await executor.exec_patient_context(model.patientSource(resources) as never, cql.DateTime.fromJSDate(now, 0));
-      results = (Object.values(r.patientResults)[0] ?? {}) as Record<string, unknown>;
+      const patient = model.patientSource(resources).currentPatient();
+      const context = new cql.PatientContext(ruleSet.library, patient as never, codeServiceFor(knowledge), parameters, cql.DateTime.fromJSDate(now, 0));
+      const expressions = ruleSet.library.expressions as unknown as Record<string, { context?: string; execute(ctx: unknown): Promise<unknown> }>;
+      for (const name of Object.keys(expressions)) {
+        const expression = expressions[name];
+        if (expression.context !== 'Patient') continue;
+        const started = performance.now();
+        results[name] = await expression.execute(context);
+        trace.defineTimings[name] = performance.now() - started;
+      }
     } catch (err) {
       // The engine's message may quote patient data: it goes to the log, not to the caller.
       const error = new CdsError(500, 'evaluation-failed', `evaluating CQL library ${ruleSet.cql?.library} ${ruleSet.cql?.version} failed`);

@@ -47,7 +47,7 @@ describe('cds eval', () => {
     const r = await cds('eval', '--service', 'nsaid-ckd-order-sign', '--request', join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-22-ibuprofen.json'), '--as-of', '2026-06-01T12:00:00Z');
     expect(r.code).toBe(0);
     expect(r.out).toContain('egfr: sent');
-    expect(r.out).toContain('Latest eGFR = {"value":22,"unit":"mL/min/{1.73_m2}"}');
+    expect(r.out).toMatch(/Latest eGFR = \{"value":22,"unit":"mL\/min\/\{1\.73_m2\}"\} {3}\[[\d.]+ ms\]/);
     expect(r.out).toMatch(/FIRED {2}nsaid-egfr-below-30 → 1 card/);
     expect(r.out).toContain("true  cql $['Latest eGFR'].value lessThan 30   (was 22)");
     expect(r.out).toMatch(/not fired {2}nsaid-ckd-stage-4-5/);
@@ -61,6 +61,7 @@ describe('cds eval', () => {
     expect(doc.cards).toEqual([]);
     expect(doc.explanation.cql['Latest eGFR'].value).toBe(45);
     expect(doc.explanation.rules.map((x: { fired: boolean }) => x.fired)).toEqual([false, false]);
+    expect(Object.keys(doc.explanation.defineTimings)).toEqual(Object.keys(doc.explanation.cql));
   });
 
   it('answers a bad request file with a clear message and a non-zero exit', async () => {
