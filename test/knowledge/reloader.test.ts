@@ -62,15 +62,26 @@ describe('hot reload', () => {
     expect(await summaryOf(holder)).toBe('New wording');
   });
 
-  it('never fails a request while reloading', async () => {
-    const { dir, holder, reloader, setSummary } = await setUp();
-    const app = testApp({ knowledge: holder.current(), now: NOW });
-    void dir;
-    setSummary('During reload');
-    const calls = Array.from({ length: 10 }, () => request(app).post('/cds-services/renal-test').send(renalRequest()));
+  it('answers each of 200 concurrent calls during a reload, each from exactly one version', async () => {
+    const { dir, holder, reloader } = await setUp();
+    const app = testApp({ knowledge: holder.current(), now: NOW, deps: { knowledge: holder } });
+    // Release 1.1.0 with its own wording and point the service at it.
+    const v1 = JSON.parse(readFileSync(join(dir, 'rules/renal-test/1.0.0.json'), 'utf8'));
+    writeFileSync(join(dir, 'rules/renal-test/1.1.0.json'), JSON.stringify({ ...v1, version: '1.1.0', rules: [{ ...v1.rules[0], card: { ...v1.rules[0].card, summary: 'v1.1: {{item.medicationCodeableConcept.text}}' } }] }));
+    const catalogue = join(dir, 'cds-services.json');
+    writeFileSync(catalogue, readFileSync(catalogue, 'utf8').replace('"version": "1.0.0", "parameters"', '"version": "1.1.0", "parameters"'));
+    const calls = Array.from({ length: 200 }, () => request(app).post('/cds-services/renal-test').send(renalRequest()));
     const [outcome, ...responses] = await Promise.all([reloader.reload('test'), ...calls]);
     expect(outcome.ok).toBe(true);
-    expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(responses.filter((r) => r.status !== 200)).toEqual([]);
+    for (const r of responses) {
+      const card = r.body.cards[0];
+      const version = card.extension['org.cdsengine.knowledge'].version;
+      expect(card.summary).toBe(version === '1.1.0' ? 'v1.1: Ibuprofen 400 mg' : 'Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+      expect(['1.0.0', '1.1.0']).toContain(version);
+    }
+    const after = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
+    expect(after.body.cards[0].extension['org.cdsengine.knowledge'].version).toBe('1.1.0');
   });
 
   it('coalesces reloads asked for while one runs', async () => {
