@@ -80,7 +80,7 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
     }),
   );
   if (uptake) app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
-  if (reloader) app.use('/admin', adminRoutes(reloader));
+  if (reloader || uptake) app.use('/admin', adminRoutes({ reloader, uptake }));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;

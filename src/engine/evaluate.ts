@@ -48,6 +48,8 @@ export interface EvaluationTrace {
 export interface Evaluation {
   cards: Card[];
   trace: EvaluationTrace;
+  /** For each card served (by uuid): the rule that made it and, with forEach, the element it was made for. */
+  origins: Map<string, { rule: string; item?: unknown }>;
 }
 
 export interface EvaluateOptions {
@@ -132,6 +134,7 @@ export async function evaluate(
 
   t = performance.now();
   const cards: Card[] = [];
+  const origins: Evaluation['origins'] = new Map();
   for (const rule of ruleSet.rules) {
     const ruleTrace: RuleTrace = { rule: rule.id, fired: fired.has(rule.id), cards: 0, conditions: conditions.get(rule.id) };
     trace.rules.push(ruleTrace);
@@ -151,6 +154,7 @@ export async function evaluate(
         const problems = cardProblems(card);
         if (problems.length > 0) throw new Error(problems.join('; '));
         cards.push(card);
+        origins.set(card.uuid!, item === undefined ? { rule: rule.id } : { rule: rule.id, item });
         ruleTrace.cards++;
       } catch (err) {
         const message = err instanceof TemplateError || err instanceof Error ? err.message : String(err);
@@ -160,7 +164,7 @@ export async function evaluate(
     }
   }
   trace.timings.cards = performance.now() - t;
-  return { cards, trace };
+  return { cards, trace, origins };
 }
 
 function itemsFor(rule: RuleDefinition, facts: Record<string, unknown>): unknown[] {

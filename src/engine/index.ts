@@ -2,3 +2,4 @@ export { evaluate, patientRecord, resourcesOf, type Evaluation, type EvaluationT
 export { cqlToJson } from './cql/to-json.js';
 export { fhirDataModel } from './cql/patient-data.js';
 export { invokeService, type InvokeOptions } from './invoke-service.js';
+export { explainCards, withoutIdentifiers, definesUsedBy, type CardExplanation } from './explain.js';

@@ -2,7 +2,7 @@
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { Router, type RequestHandler } from 'express';
 import { CdsError } from '../errors.js';
-import type { Evaluation } from '../engine/index.js';
+import { explainCards, type Evaluation } from '../engine/index.js';
 import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
 import { parseReportQuery, reportToCsv, suppressSmallCells, type Client, type UptakeStore } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
@@ -41,6 +41,7 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
         status: res.statusCode,
         context,
         cards: res.statusCode === 200 ? evaluation?.cards : undefined,
+        explanations: res.statusCode === 200 && evaluation && service ? explainCards(evaluation, service.ruleSet.rules) : undefined,
       });
     });
     next();

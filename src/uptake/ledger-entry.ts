@@ -26,6 +26,8 @@ export interface InvocationInput {
   context?: Record<string, unknown>;
   /** Cards in the answer (only for a 200). */
   cards?: Card[];
+  /** Why each card was served, by card uuid, already without identifiers (engine explainCards). */
+  explanations?: Record<string, unknown>;
 }
 
 interface CardKnowledge {
@@ -64,6 +66,9 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
       user_pseudonym: user,
       encounter_pseudonym: encounter,
     },
+    explanations: Object.entries(input.explanations ?? {})
+      .filter(([uuid]) => cards.some((c) => c.uuid === uuid))
+      .map(([card_uuid, explanation]) => ({ card_uuid, explanation: JSON.stringify(explanation) })),
     cards: cards
       .filter((card) => typeof card.uuid === 'string')
       .map((card) => {

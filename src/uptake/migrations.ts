@@ -105,6 +105,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0003-card-explanations': {
+      async up(db: Kysely<any>): Promise<void> {
+        // Why each card was served: the rule's conditions and the define values it used, without identifiers.
+        await db.schema
+          .createTable('uptake_explanation')
+          .addColumn('card_uuid', 'text', (c) => c.primaryKey())
+          .addColumn('explanation', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

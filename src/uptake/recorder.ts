@@ -1,11 +1,12 @@
 // Records invocations and served cards off the request path: record() only queues; a timer
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
 import type { Kysely } from 'kysely';
-import type { CardTable, InvocationTable, UptakeDatabase } from './schema.js';
+import type { CardTable, ExplanationTable, InvocationTable, UptakeDatabase } from './schema.js';
 
 export interface LedgerEntry {
   invocation: InvocationTable;
   cards: CardTable[];
+  explanations: ExplanationTable[];
 }
 
 export interface RecorderStatus {
@@ -109,6 +110,10 @@ export class Recorder {
         }
         for (let i = 0; i < cards.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_card').values(cards.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
+        }
+        const explanations = batch.flatMap((e) => e.explanations ?? []);
+        for (let i = 0; i < explanations.length; i += BATCH_ROWS) {
+          await trx.insertInto('uptake_explanation').values(explanations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
         }
       });
     } catch (err) {

@@ -91,9 +91,15 @@ export interface FingerprintTable {
   first_served_at: number;
 }
 
+export interface ExplanationTable {
+  card_uuid: string;
+  explanation: string;
+}
+
 export interface UptakeDatabase {
   uptake_invocation: InvocationTable;
   uptake_card: CardTable;
   uptake_feedback: FeedbackTable;
   knowledge_fingerprint: FingerprintTable;
+  uptake_explanation: ExplanationTable;
 }

@@ -44,10 +44,17 @@ export interface UptakeStore {
    * version per process; never waits, never throws). A later, different hash is refused at load.
    */
   recordServed(fingerprints: ServedFingerprint[]): void;
+  /** Why a served card was served: its ledger row and the explanation kept with it (undefined when unknown). */
+  explanation(cardUuid: string): Promise<StoredExplanation | undefined>;
   /** The fingerprints of every version served so far. */
   servedFingerprints(): Promise<Map<string, { hash: string; firstServedAt: string }>>;
   /** Flushes and closes the database. */
   close(): Promise<void>;
+}
+
+export interface StoredExplanation {
+  card: { uuid: string; service: string; hook: string; ruleSet: string; version: string; rule: string; cql: unknown; indicator: string; summary: string; servedAt: string };
+  explanation: unknown;
 }
 
 export interface ServedFingerprint {
@@ -136,6 +143,36 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         })
         .finally(() => pendingFingerprints.delete(write));
       pendingFingerprints.add(write);
+    },
+    async explanation(cardUuid) {
+      try {
+        await recorder.flush().catch(() => undefined);
+        await migrate();
+        const row = await db
+          .selectFrom('uptake_card')
+          .leftJoin('uptake_explanation', 'uptake_explanation.card_uuid', 'uptake_card.card_uuid')
+          .select(['uptake_card.card_uuid', 'service_id', 'hook', 'rule_set', 'rule_set_version', 'rule', 'cql', 'indicator', 'summary', 'served_at', 'uptake_explanation.explanation'])
+          .where('uptake_card.card_uuid', '=', cardUuid)
+          .executeTakeFirst();
+        if (!row) return undefined;
+        return {
+          card: {
+            uuid: row.card_uuid,
+            service: row.service_id,
+            hook: row.hook,
+            ruleSet: row.rule_set,
+            version: row.rule_set_version,
+            rule: row.rule,
+            cql: JSON.parse(row.cql) as unknown,
+            indicator: row.indicator,
+            summary: row.summary,
+            servedAt: new Date(Number(row.served_at)).toISOString(),
+          },
+          explanation: row.explanation ? (JSON.parse(row.explanation) as unknown) : null,
+        };
+      } catch (err) {
+        throw unavailable(err, 'the explanation could not be read');
+      }
     },
     async servedFingerprints() {
       await migrate();

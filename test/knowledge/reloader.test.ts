@@ -104,7 +104,7 @@ describe('hot reload', () => {
 
   it('POST /admin/reload answers 200 with the outcome, or 422 when the new knowledge was refused', async () => {
     const { reloader, rules, setSummary } = await setUp();
-    const app = express().use('/admin', adminRoutes(reloader));
+    const app = express().use('/admin', adminRoutes({ reloader }));
     setSummary('Admin reload');
     const ok = await request(app).post('/admin/reload').expect(200);
     expect(ok.body).toMatchObject({ ok: true, trigger: 'admin' });
