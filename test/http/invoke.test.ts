@@ -72,6 +72,12 @@ describe('POST /cds-services/{id}', () => {
     expect(recent.body.cards).toHaveLength(1);
   });
 
+  it('serves with verification off and the rate limit turned off', async () => {
+    const open = testApp({ knowledge, now: NOW, config: { rateLimitPerMinute: 0 } });
+    const res = await request(open).post('/cds-services/renal-test').send(renalRequest()).expect(200);
+    expect(res.body.cards).toHaveLength(1);
+  });
+
   it('accepts application/fhir+json', async () => {
     const res = await request(app())
       .post('/cds-services/renal-test')
