@@ -3,8 +3,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload } from 'jose';
 import type { Express } from 'express';
 import type { Config } from '../../src/config.js';
@@ -60,24 +58,7 @@ export function authApp({ knowledge, clients, config, deps, fetchImpl }: AuthApp
   return testApp({ knowledge, auth: 'on', trustedClients: clients, config: { publicBaseUrl: BASE_URL, ...config }, deps, fetchImpl, now: '2026-06-01T12:00:00Z' });
 }
 
-export interface CapturedLogs {
-  logger: winston.Logger;
-  lines: Array<Record<string, unknown>>;
-  text: () => string;
-}
-
-/** A logger at debug level whose every line is kept for the test to search. */
-export function captureLogs(): CapturedLogs {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { logger, lines, text: () => JSON.stringify(lines) };
-}
+export { captureLogs, type CapturedLogs } from '../support/logs.js';
 
 export interface LoopbackServer {
   /** http://127.0.0.1:port */

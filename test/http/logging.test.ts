@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
-import { Writable } from 'node:stream';
-import winston from 'winston';
+import { captureLogs } from '../support/logs.js';
 import { createApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import { createKnowledgeHolder, type Knowledge } from '../../src/knowledge/index.js';
@@ -14,14 +13,7 @@ beforeAll(async () => {
 });
 
 function capturingApp(): { app: ReturnType<typeof createApp>; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  const logger = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
+  const { logger, lines } = captureLogs();
   const app = createApp({ config: defaultConfig({ auth: 'off' }), logger, knowledge: createKnowledgeHolder(knowledge), clock: () => new Date('2026-06-01T12:00:00Z') });
   return { app, lines };
 }
