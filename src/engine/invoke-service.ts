@@ -1,7 +1,7 @@
 // One service call without HTTP: validate the request, complete prefetch, evaluate. The HTTP
 // handler and the `cds eval` command both call this.
 import { CdsError } from '../errors.js';
-import { servicesById, type Knowledge } from '../knowledge/index.js';
+import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
@@ -17,7 +17,7 @@ export async function invokeService(
   serviceId: string,
   body: unknown,
   deps: InvokeOptions,
-): Promise<{ request: HookRequest; evaluation: Evaluation; prefetch: Record<string, PrefetchStatus> }> {
+): Promise<{ request: HookRequest; service: Service; evaluation: Evaluation; prefetch: Record<string, PrefetchStatus> }> {
   const services = servicesById(knowledge, serviceId);
   if (services.length === 0) {
     const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
@@ -30,6 +30,6 @@ export async function invokeService(
   const service = services.find((s) => s.definition.hook === request.hook)!;
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
   const evaluation = await evaluate(knowledge, service, request, prefetch.data, { now: deps.clock() });
-  return { request, evaluation, prefetch: prefetch.status };
+  return { request, service, evaluation, prefetch: prefetch.status };
 }
 

@@ -21,10 +21,12 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
     // The FHIR servers the verified client may name (undefined when auth is off).
     const allowedFhirServers = res.locals.allowedFhirServers as string[] | undefined;
     const callDeps = allowedFhirServers ? { ...deps, prefetch: { ...deps.prefetch, allowedFhirServers } } : deps;
-    const { evaluation } = await invokeService(deps.knowledge.current(), serviceId, req.body, callDeps);
+    const { evaluation, service } = await invokeService(deps.knowledge.current(), serviceId, req.body, callDeps);
     for (const problem of evaluation.trace.problems) log.error('knowledge problem', { problem });
     // Read by the uptake recorder once the answer has gone out.
     res.locals.evaluation = evaluation;
+    // The service (and so the knowledge versions) that answered, even if a reload happens before the answer is recorded.
+    res.locals.service = service;
     res.json({ cards: evaluation.cards });
   };
 }

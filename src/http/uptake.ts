@@ -3,7 +3,7 @@
 import { Router, type RequestHandler } from 'express';
 import { CdsError } from '../errors.js';
 import { explainCards, type Evaluation } from '../engine/index.js';
-import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
+import { servicesById, type KnowledgeHolder, type Service } from '../knowledge/index.js';
 import { parseReportQuery, reportToCsv, suppressSmallCells, type Client, type UptakeStore } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
 
@@ -23,7 +23,7 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
       if (services.length === 0 && !current.unavailable.some((u) => u.id === serviceId)) return;
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { hook?: unknown; hookInstance?: unknown; context?: unknown };
       const hook = typeof body.hook === 'string' ? body.hook : undefined;
-      const service = services.find((s) => s.definition.hook === hook) ?? (services.length === 1 ? services[0] : undefined);
+      const service = (res.locals.service as Service | undefined) ?? services.find((s) => s.definition.hook === hook) ?? (services.length === 1 ? services[0] : undefined);
       const evaluation = res.locals.evaluation as Evaluation | undefined;
       const client = res.locals.client as Client | undefined;
       const context = body.context && typeof body.context === 'object' && !Array.isArray(body.context) ? (body.context as Record<string, unknown>) : undefined;
