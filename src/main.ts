@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
   const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });
   if (config.knowledgeWatch) reloader.watch();
-  process.on('SIGHUP', () => void reloader.reload('SIGHUP'));
+  process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
   const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore });
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   const onListening = (): void => {

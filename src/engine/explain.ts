@@ -21,6 +21,9 @@ const IDENTIFYING = new Set([
   'birthDate', 'deceasedDateTime', 'generalPractitioner', 'managingOrganization', 'link', 'note', 'userId', 'patientId', 'encounterId',
 ]);
 
+/** Keys that name an id by convention (priorStudyId, patient_id, encounterIds …) and parts of a person's name. */
+const IDENTIFYING_NAME = /(?:^|[a-z0-9_])(?:Id|Ids|ID|_id|_ids)$|^(?:family|given|prefix|suffix|mrn|ssn|uuid)$/;
+
 /** A copy of a value without identifying fields; depth-limited. */
 export function withoutIdentifiers(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object') return value;
@@ -31,7 +34,7 @@ export function withoutIdentifiers(value: unknown, depth = 0): unknown {
   const isReference = 'reference' in value;
   for (const [key, child] of Object.entries(value)) {
     const narrative = key === 'text' && !!child && typeof child === 'object' && 'div' in child;
-    out[key] = IDENTIFYING.has(key) || narrative || (isReference && key === 'display') ? WITHHELD : withoutIdentifiers(child, depth + 1);
+    out[key] = IDENTIFYING.has(key) || IDENTIFYING_NAME.test(key) || narrative || (isReference && key === 'display') ? WITHHELD : withoutIdentifiers(child, depth + 1);
   }
   return out;
 }

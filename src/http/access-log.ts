@@ -6,12 +6,13 @@ export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.locals.logger = logger;
-    res.on('finish', () => {
+    // 'close' comes for answered calls and for calls the client gave up on (logged as 499).
+    res.on('close', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         method: req.method,
         path: req.path,
-        status: res.statusCode,
+        status: res.writableFinished ? res.statusCode : 499,
         durationMs: Math.round(durationMs * 10) / 10,
         ...(res.locals.serviceId ? { serviceId: res.locals.serviceId } : {}),
         ...(res.locals.hookInstance ? { hookInstance: res.locals.hookInstance } : {}),

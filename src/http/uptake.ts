@@ -17,8 +17,11 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
     const started = performance.now();
     // Read now: express restores req.params when the error handler has answered.
     const serviceId = String(req.params.id);
-    res.on('finish', () => {
-      const current = knowledge.current();
+    // The knowledge this call runs on: a reload while it runs must not change what it is credited to.
+    const current = knowledge.current();
+    for (const s of servicesById(current, serviceId)) uptake.noteInUse(s.ruleSet.fingerprints);
+    // 'close' also comes when the client gave up before the answer: such calls are recorded too (499).
+    res.on('close', () => {
       const services = servicesById(current, serviceId);
       if (services.length === 0 && !current.unavailable.some((u) => u.id === serviceId)) return;
       const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { hook?: unknown; hookInstance?: unknown; context?: unknown };
@@ -27,7 +30,8 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
       const evaluation = res.locals.evaluation as Evaluation | undefined;
       const client = res.locals.client as Client | undefined;
       const context = body.context && typeof body.context === 'object' && !Array.isArray(body.context) ? (body.context as Record<string, unknown>) : undefined;
-      if (res.statusCode === 200 && service) uptake.recordServed(service.ruleSet.fingerprints);
+      const answered = res.writableFinished && res.statusCode === 200;
+      if (answered && service) uptake.recordServed(service.ruleSet.fingerprints);
       uptake.record({
         serviceId,
         hook,
@@ -38,10 +42,10 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
         client: client ? { iss: client.iss, tenant: client.tenant } : undefined,
         startedAt,
         durationMs: performance.now() - started,
-        status: res.statusCode,
+        status: res.writableFinished ? res.statusCode : 499,
         context,
-        cards: res.statusCode === 200 ? evaluation?.cards : undefined,
-        explanations: res.statusCode === 200 && evaluation && service ? explainCards(evaluation, service.ruleSet.rules) : undefined,
+        cards: answered ? evaluation?.cards : undefined,
+        explanations: answered && evaluation && service ? explainCards(evaluation, service.ruleSet.rules) : undefined,
       });
     });
     next();

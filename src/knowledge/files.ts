@@ -28,7 +28,14 @@ export function listFiles(dir: string, suffix: string): string[] {
   const out: string[] = [];
   for (const entry of entries.sort()) {
     const full = join(dir, entry);
-    if (statSync(full).isDirectory()) out.push(...listFiles(full, suffix));
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(full).isDirectory();
+    } catch {
+      // Gone since the directory was read, or a dangling link: an editor's temporary file, say.
+      continue;
+    }
+    if (isDirectory) out.push(...listFiles(full, suffix));
     else if (entry.endsWith(suffix)) out.push(full);
   }
   return out;

@@ -9,7 +9,7 @@ import { formatProblem } from './files.js';
 import type { KnowledgeHolder } from './knowledge-holder.js';
 import { loadKnowledge } from './load-knowledge.js';
 import type { CqlTranslator } from './cql/translator.js';
-import type { ServedFingerprints } from './types.js';
+import type { Knowledge, ServedFingerprints } from './types.js';
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -56,12 +56,19 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
   const run = async (trigger: string): Promise<ReloadOutcome> => {
     // Let the calls already in the event loop finish before the (synchronous) compile starts.
     await new Promise((resolve) => setImmediate(resolve));
-    const served = servedFingerprints ? await servedFingerprints() : undefined;
     const started = performance.now();
-    const next = loadKnowledge(dir, { translator, served });
-    const errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
-    const ok = !next.fatal && errors.length === 0;
-    if (ok) holder.swap(next);
+    let next: Knowledge | undefined;
+    let errors: string[];
+    try {
+      const served = servedFingerprints ? await servedFingerprints() : undefined;
+      next = loadKnowledge(dir, { translator, served });
+      errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
+    } catch (err) {
+      // Whatever went wrong, the knowledge serving now goes on serving.
+      errors = [`the knowledge could not be loaded: ${err instanceof Error ? err.message : String(err)}`];
+    }
+    const ok = !!next && !next.fatal && errors.length === 0;
+    if (ok && next) holder.swap(next);
     const serving = holder.current();
     const outcome: ReloadOutcome = {
       ok,
@@ -70,7 +77,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
       durationMs: Math.round(performance.now() - started),
       loadedAt: serving.loadedAt.toISOString(),
       services: serving.services.length,
-      problems: ok ? [] : next.fatal && errors.length === 0 ? [next.fatal] : errors,
+      problems: ok ? [] : next?.fatal && errors.length === 0 ? [next.fatal] : errors,
     };
     status.reloads++;
     if (!ok) status.failures++;
@@ -104,7 +111,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
       if (watchers.length > 0) return;
       const changed = (name: string): void => {
         clearTimeout(timer);
-        timer = setTimeout(() => void reload(`change in ${name}`), debounceMs);
+        timer = setTimeout(() => void reload(`change in ${name}`).catch(() => undefined), debounceMs);
       };
       // Only what knowledge is made of: the directory may be a whole repository (node_modules, data/).
       watchers.push(watch(dir, (_event, file) => String(file ?? '') === 'cds-services.json' && changed('cds-services.json')));

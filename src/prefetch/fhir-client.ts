@@ -36,16 +36,16 @@ export async function fetchFhir(relativeUrl: string, options: FhirFetchOptions):
 
 /** Follows `next` links of a searchset Bundle (on the same FHIR server only) and merges the entries. */
 export async function followPages(bundle: BundleLike, base: string, options: FhirFetchOptions): Promise<BundleLike> {
-  const entries = [...(bundle.entry ?? [])];
+  const entries = [...entriesOf(bundle)];
   let page: BundleLike = bundle;
   for (let pages = 1; ; pages++) {
-    const next = page.link?.find((l) => l.relation === 'next')?.url;
+    const next = nextLink(page);
     if (!next) break;
     if (pages >= options.maxPages) throw new FhirFetchError(`search result has more than ${options.maxPages} pages`);
     if (!sameOrigin(next, base)) throw new FhirFetchError('a next link points outside the FHIR server');
     const following = await get(next, options, false);
     if (!isBundle(following)) throw new FhirFetchError('a next page is not a Bundle');
-    entries.push(...(following.entry ?? []));
+    entries.push(...entriesOf(following));
     page = following;
   }
   const { link: _link, ...rest } = bundle;
@@ -103,4 +103,14 @@ function sameOrigin(url: string, base: string): boolean {
   } catch {
     return false;
   }
+}
+
+function entriesOf(bundle: BundleLike): unknown[] {
+  return Array.isArray(bundle.entry) ? bundle.entry : [];
+}
+
+function nextLink(bundle: BundleLike): string | undefined {
+  if (!Array.isArray(bundle.link)) return undefined;
+  const url = bundle.link.find((l) => !!l && typeof l === 'object' && l.relation === 'next')?.url;
+  return typeof url === 'string' ? url : undefined;
 }

@@ -1,5 +1,6 @@
 // Feedback → the ledger: each valid item joined to the card it names and stored once; a later,
 // different outcome for the same card is kept as history and becomes the one that counts.
+import { withoutNul } from './text.js';
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { badRequest, type Issue } from '../errors.js';
 import type { Coding } from '../knowledge/types.js';
@@ -97,7 +98,7 @@ export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: stri
       writes.push({
         result,
         acceptedCount: new Set((item.acceptedSuggestions ?? []).map((s) => s.id)).size,
-        row: {
+        row: withoutNul({
           card_uuid: item.card,
           service_id: serviceId,
           item_hash: hash,
@@ -112,7 +113,7 @@ export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: stri
           received_at: now.getTime(),
           client_iss: client?.iss ?? null,
           client_tenant: client?.tenant ?? null,
-        },
+        }),
       });
     }
 

@@ -2,6 +2,7 @@
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
 import type { Kysely } from 'kysely';
 import type { CardTable, ExplanationTable, InvocationTable, UptakeDatabase } from './schema.js';
+import { withoutNul } from './text.js';
 
 export interface LedgerEntry {
   invocation: InvocationTable;
@@ -103,15 +104,15 @@ export class Recorder {
     try {
       await this.options.prepare();
       await this.db.transaction().execute(async (trx) => {
-        const invocations = batch.map((e) => e.invocation);
-        const cards = batch.flatMap((e) => e.cards);
+        const invocations = batch.map((e) => withoutNul(e.invocation));
+        const cards = batch.flatMap((e) => e.cards.map(withoutNul));
         for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_invocation').values(invocations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
         }
         for (let i = 0; i < cards.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_card').values(cards.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
         }
-        const explanations = batch.flatMap((e) => e.explanations ?? []);
+        const explanations = batch.flatMap((e) => (e.explanations ?? []).map(withoutNul));
         for (let i = 0; i < explanations.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_explanation').values(explanations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
         }

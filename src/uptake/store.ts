@@ -46,7 +46,12 @@ export interface UptakeStore {
   recordServed(fingerprints: ServedFingerprint[]): void;
   /** Why a served card was served: its ledger row and the explanation kept with it (undefined when unknown). */
   explanation(cardUuid: string): Promise<StoredExplanation | undefined>;
-  /** The fingerprints of every version served so far. */
+  /**
+   * Notes (in memory) the versions a call is starting on, before anything is written: a reload while
+   * the call runs must not swap in different content under the same versions.
+   */
+  noteInUse(fingerprints: ServedFingerprint[]): void;
+  /** The fingerprints of every version served so far (and of those in use by this process). */
   servedFingerprints(): Promise<Map<string, { hash: string; firstServedAt: string }>>;
   /** Flushes and closes the database. */
   close(): Promise<void>;
@@ -119,6 +124,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
   };
 
   const fingerprinted = new Set<string>();
+  const inUse = new Map<string, string>();
   const pendingFingerprints = new Set<Promise<unknown>>();
   const keyOf = (f: { kind: string; name: string; version: string }) => `${f.kind}:${f.name}@${f.version}`;
 
@@ -174,10 +180,16 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         throw unavailable(err, 'the explanation could not be read');
       }
     },
+    noteInUse(fingerprints) {
+      for (const f of fingerprints) if (!inUse.has(keyOf(f))) inUse.set(keyOf(f), f.hash);
+    },
     async servedFingerprints() {
       await migrate();
       const rows = await db.selectFrom('knowledge_fingerprint').select(['kind', 'name', 'version', 'hash', 'first_served_at']).execute();
-      return new Map(rows.map((r) => [keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() }]));
+      const served = new Map<string, { hash: string; firstServedAt: string }>();
+      for (const [key, hash] of inUse) served.set(key, { hash, firstServedAt: 'in use by a call on this server' });
+      for (const r of rows) served.set(keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+      return served;
     },
     record(invocation) {
       try {

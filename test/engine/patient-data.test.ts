@@ -49,3 +49,22 @@ describe('patient data source', () => {
     expect(ours['Latest eGFR']).not.toBeNull();
   });
 });
+
+describe('explanations kept with served cards', () => {
+  it('withhold ids by any name, names of people and references, and keep clinical values', async () => {
+    const { withoutIdentifiers } = await import('../../src/engine/index.js');
+    const value = {
+      priorStudyId: 'STUDY-ACCESSION-778899',
+      patient_id: 'p-1',
+      id: 'obs-1',
+      name: [{ family: 'Zzyzx', given: ['Ann'] }],
+      subject: { reference: 'Patient/p-1', display: 'Ann Zzyzx' },
+      code: { coding: [{ system: 'http://loinc.org', code: '33914-3', display: 'eGFR' }] },
+      value: { value: 22, unit: 'mL/min/{1.73_m2}' },
+      medication: 'Ibuprofen 400 mg',
+    };
+    const text = JSON.stringify(withoutIdentifiers(value));
+    for (const secret of ['STUDY-ACCESSION-778899', 'p-1', 'obs-1', 'Zzyzx', 'Ann']) expect(text).not.toContain(secret);
+    expect(withoutIdentifiers(value)).toMatchObject({ code: value.code, value: value.value, medication: 'Ibuprofen 400 mg' });
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
@@ -126,5 +126,12 @@ describe('hot reload', () => {
     expect(call.body.cards[0].summary).toBe('Released by an admin');
     const ready = await request(app).get('/ready').expect(200);
     expect(ready.body.knowledge.reload).toMatchObject({ reloads: 1, failures: 0, last: { ok: true, trigger: 'admin' } });
+  });
+
+  it('survives a dangling link or a file that vanishes in the knowledge directory', async () => {
+    const { dir, reloader } = await setUp();
+    symlinkSync('/nonexistent/rules.json', join(dir, 'rules/dangling.json'));
+    const outcome = await reloader.reload('test');
+    expect(outcome.ok).toBe(true);
   });
 });
