@@ -7,7 +7,7 @@ export function withoutNul<T extends object>(row: T): T {
   for (const [key, value] of Object.entries(row)) {
     if (typeof value === 'string' && value.includes('\u0000')) {
       copy ??= { ...row } as Record<string, unknown>;
-      copy[key] = value.replace(/\u0000/g, '');
+      copy[key] = value.split('\u0000').join('');
     }
   }
   return (copy ?? row) as T;

@@ -648,9 +648,9 @@ describe('resolvePrefetch: user tokens', () => {
 });
 
 describe('malformed Bundles from the EHR', () => {
-  it('answers 412, not 500, for a prefetch Bundle whose links or entries are malformed', async () => {
+  it('follows a prefetch Bundle whose links or entries are malformed instead of failing with 500', async () => {
     const { resolvePrefetch } = await import('../../src/prefetch/index.js');
-    const fetchImpl = (async () => new Response(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: 5 }), { status: 200 })) as typeof fetch;
+    const fetchImpl = (() => Promise.resolve(new Response(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: 5 }), { status: 200 }))) as typeof fetch;
     const request = {
       hook: 'patient-view',
       hookInstance: 'malformed-links',
@@ -658,7 +658,7 @@ describe('malformed Bundles from the EHR', () => {
       context: { userId: 'Practitioner/1', patientId: 'p1' },
       prefetch: { conditions: { resourceType: 'Bundle', entry: 'nope', link: [null, { relation: 'next', url: 'https://fhir.example.org/r4/Condition?page=2' }] } },
     };
-    const result = await resolvePrefetch({ conditions: 'Condition?patient={{context.patientId}}' }, request as never, { timeoutMs: 1000, maxPages: 5, fetchImpl });
+    const result = await resolvePrefetch({ conditions: 'Condition?patient={{context.patientId}}' }, request, { timeoutMs: 1000, maxPages: 5, fetchImpl });
     expect(result.status.conditions).toBe('fetched');
     expect(result.data.conditions).toMatchObject({ resourceType: 'Bundle', total: 0 });
   });
