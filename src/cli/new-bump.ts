@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CdsError } from '../errors.js';
 import { compareVersions } from '../knowledge/cql/library-set.js';
+import { libraryHeader } from '../knowledge/cql/cql-text.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir } from './knowledge.js';
 
@@ -121,9 +122,8 @@ export function bumpVersion(version: string, level: 'major' | 'minor' | 'patch')
 function findLibraryFile(dir: string, name: string, version: string): string | undefined {
   for (const file of readdirSync(dir)) {
     if (!file.endsWith('.cql')) continue;
-    const text = readFileSync(join(dir, file), 'utf8');
-    const m = /^\s*library\s+("[^"]+"|\S+)\s+version\s+'([^']+)'/m.exec(text);
-    if (m && m[1].replace(/^"|"$/g, '') === name && m[2] === version) return join(dir, file);
+    const header = libraryHeader(readFileSync(join(dir, file), 'utf8'));
+    if (header?.name === name && header.version === version) return join(dir, file);
   }
   return undefined;
 }

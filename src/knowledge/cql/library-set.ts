@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { listFiles, readJson, sha256, type Problem } from '../files.js';
 import type { CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
+import { libraryHeader } from './cql-text.js';
 import { loadTranslatorOptions } from './options.js';
 
 export interface CqlLibraryArtifact {
@@ -32,8 +33,6 @@ interface SourceEntry {
   text: string;
 }
 
-const HEADER = /^\s*library\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\s+version\s+'([^']+)')?/m;
-
 export function libraryKey(name: string, version: string): string {
   return `${name}@${version}`;
 }
@@ -49,13 +48,12 @@ export function loadLibrarySet(root: string, translator: CqlTranslator): Library
   for (const file of listFiles(dir, '.cql')) {
     const rel = relative(root, file);
     const text = readFileSync(file, 'utf8');
-    const header = HEADER.exec(stripComments(text));
+    const header = libraryHeader(text);
     if (!header) {
       problems.push({ file: rel, line: 1, message: "no 'library Name version ...' header: a library needs a name and a version to be included or served", severity: 'error' });
       continue;
     }
-    const name = header[1].replace(/^"|"$/g, '');
-    const version = header[2];
+    const { name, version } = header;
     if (!version) {
       problems.push({ file: rel, line: 1, message: `library ${name} has no version: every library version must be named`, severity: 'error' });
       continue;
@@ -140,10 +138,6 @@ function normalizeAll(libraries: Map<string, CqlLibraryArtifact>, failed: Map<st
     libraries.delete(key);
     failed.set(key, reasons);
   }
-}
-
-function stripComments(text: string): string {
-  return text.replace(/\/\*[\s\S]*?\*\//g, (m) => m.replace(/[^\n]/g, ' ')).replace(/\/\/.*$/gm, '');
 }
 
 export function compareVersions(a: string, b: string): number {

@@ -3,8 +3,9 @@
 // later libraries take tens of milliseconds.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { convertUcum, validateUcumUnit } from './ucum.js';
+import { includesOf } from './cql-text.js';
+import { sha256 } from '../files.js';
 import { DEFAULT_TRANSLATOR_OPTIONS, optionsKey, type TranslatorOptions } from './options.js';
 
 const require = createRequire(import.meta.url);
@@ -165,21 +166,11 @@ function compileKey(source: string, options: Required<TranslatorOptions>, lookup
   return sha256(parts.join('\n'));
 }
 
-const INCLUDE = /^\s*include\s+("[^"]+"|[A-Za-z_][A-Za-z0-9_]*)(?:\s+version\s+'([^']+)')?/gm;
-
-function includesOf(text: string): string[] {
-  const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
-  return [...code.matchAll(INCLUDE)].map((m) => `${m[1].replace(/^"|"$/g, '')}@${m[2] ?? ''}`);
-}
-
 function splitKey(key: string): [string, string] {
   const at = key.lastIndexOf('@');
   return [key.slice(0, at), key.slice(at + 1)];
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
 
 function compilerOptions(toElm: Translator, options: Required<TranslatorOptions>): Translator {
   const result = new toElm.CqlCompilerOptions();
