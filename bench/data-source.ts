@@ -13,7 +13,7 @@ const cql = require('cql-execution') as { Executor: typeof ExecutorType; CodeSer
 const fhir = require('cql-exec-fhir') as { PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void; reset(): void } } };
 
 const NOW = cql.DateTime.fromJSDate(new Date('2026-06-01T12:00:00Z'), 0);
-const knowledge = loadKnowledge(defaultConfig().knowledgeDir, { translator: await createCqlTranslator() });
+const knowledge = await loadKnowledge(defaultConfig().knowledgeDir, { translator: await createCqlTranslator() });
 const service = knowledge.services.find((s) => s.definition.id === 'nsaid-ckd-order-sign')!;
 const codeService = new cql.CodeService(knowledge.valueSets);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -61,7 +61,7 @@ function percentile(sorted: number[], p: number): number {
 
 async function inProcess(requests: FixtureRequest[], rounds: number): Promise<Array<{ service: string; name: string; p50: number; p95: number }>> {
   const config = defaultConfig();
-  const knowledge = loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
+  const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
   const out = [];
   for (const r of requests) {
     const times: number[] = [];

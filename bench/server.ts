@@ -9,7 +9,7 @@ import { fhirDataModel } from '../src/engine/index.js';
 const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
 // No JWT and no rate limit: the benchmark measures evaluation, not authentication.
 const config = defaultConfig({ port: Number(process.env.CDS_PORT ?? 0), host: '127.0.0.1', auth: 'off', rateLimitPerMinute: 0 });
-const knowledge = loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
+const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
 fhirDataModel();
 const app = createApp({ config, logger: createLogger('error', true), knowledge: createKnowledgeHolder(knowledge), clock: () => now });
 const server = app.listen(config.port, config.host, () => {

@@ -5,7 +5,7 @@ import { createLogger } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
 import { openDatabase } from './uptake/database.js';
-import { createCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
+import { createThreadedCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
 import { fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
@@ -45,8 +45,9 @@ async function main(): Promise<void> {
       return undefined;
     });
   const started = Date.now();
-  const translator = await createCqlTranslator();
-  const knowledge = loadKnowledge(config.knowledgeDir, { translator, served: await servedFingerprints() });
+  // The translator has a thread of its own: a reload's compile never holds the calls being answered.
+  const translator = createThreadedCqlTranslator();
+  const knowledge = await loadKnowledge(config.knowledgeDir, { translator, served: await servedFingerprints() });
   for (const problem of knowledge.problems) {
     logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
   }
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });
     reloader.close();
+    void translator.close();
     // The uptake ledger is flushed before exit: the cards of the last calls are not lost.
     let closing: Promise<void> | undefined;
     const exit = (code: number): void => {

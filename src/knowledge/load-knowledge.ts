@@ -32,7 +32,7 @@ interface LoadOptions {
  * every problem is reported with its file and line or JSON pointer, and a service whose
  * knowledge is broken is listed as unavailable while the others are served.
  */
-export function loadKnowledge(dir: string, { translator, served }: LoadOptions): Knowledge {
+export async function loadKnowledge(dir: string, { translator, served }: LoadOptions): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = { dir, loadedAt: new Date(), services: [], unavailable: [], problems, valueSets: {} };
 
@@ -60,7 +60,7 @@ export function loadKnowledge(dir: string, { translator, served }: LoadOptions):
   problems.push(...valueSets.problems);
   knowledge.valueSets = valueSets.index;
 
-  const librarySet = loadLibrarySet(dir, translator);
+  const librarySet = await loadLibrarySet(dir, translator);
   problems.push(...librarySet.problems);
   const repository = new cql.Repository(Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])));
 

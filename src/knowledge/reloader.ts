@@ -61,7 +61,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
     let errors: string[];
     try {
       const served = servedFingerprints ? await servedFingerprints() : undefined;
-      next = loadKnowledge(dir, { translator, served });
+      next = await loadKnowledge(dir, { translator, served });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.

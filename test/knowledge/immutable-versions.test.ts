@@ -50,7 +50,7 @@ describe('immutable versions', () => {
     editSummary(dir, 'Changed in place');
     const cqlFile = join(dir, 'cql/RenalTest-1.0.0.cql');
     writeFileSync(cqlFile, `${readFileSync(cqlFile, 'utf8')}\ndefine "Extra": 1\n`);
-    const knowledge = loadKnowledge(dir, { translator: await sharedTranslator(), served });
+    const knowledge = await loadKnowledge(dir, { translator: await sharedTranslator(), served });
     const problems = knowledge.problems.map(formatProblem);
     expect(problems).toContainEqual(
       'rules/renal-test/1.0.0.json: error: rule set renal-test 1.0.0 has changed since it was first served (2026-05-01T00:00:00.000Z): a served version never changes; restore it and make a new version (cds bump)',

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import express from 'express';
-import { createKnowledgeHolder, createKnowledgeReloader } from '../../src/knowledge/index.js';
+import { createKnowledgeHolder, createKnowledgeReloader, createThreadedCqlTranslator } from '../../src/knowledge/index.js';
 import { invokeService } from '../../src/engine/index.js';
 import { adminRoutes } from '../../src/http/admin.js';
 import { createLogger } from '../../src/logger.js';
@@ -82,6 +82,31 @@ describe('hot reload', () => {
     }
     const after = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     expect(after.body.cards[0].extension['org.cdsengine.knowledge'].version).toBe('1.1.0');
+  });
+
+  it('goes on answering calls while a cold reload compiles in the translator thread', async () => {
+    const { dir, holder, setSummary } = await setUp();
+    // A translator that has compiled nothing yet: its first compile takes seconds.
+    const translator = createThreadedCqlTranslator();
+    try {
+      const reloader = createKnowledgeReloader({ dir, translator, holder, logger: createLogger('error', true) });
+      const app = testApp({ knowledge: holder.current(), now: NOW, deps: { knowledge: holder } });
+      setSummary('After the reload');
+      let reloaded = false;
+      const reload = reloader.reload('test').then((outcome) => {
+        reloaded = true;
+        return outcome;
+      });
+      const during = await request(app).post('/cds-services/renal-test').send(renalRequest());
+      expect(during.status).toBe(200);
+      expect(reloaded).toBe(false);
+      expect(during.body.cards[0].summary).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+      expect(await reload).toMatchObject({ ok: true });
+      const after = await request(app).post('/cds-services/renal-test').send(renalRequest());
+      expect(after.body.cards[0].summary).toBe('After the reload');
+    } finally {
+      await translator.close();
+    }
   });
 
   it('coalesces reloads asked for while one runs', async () => {

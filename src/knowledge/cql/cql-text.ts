@@ -20,3 +20,17 @@ export function libraryHeader(text: string): { name: string; version?: string } 
 export function includesOf(text: string): string[] {
   return [...stripCqlComments(text).matchAll(INCLUDE)].map((m) => `${unquote(m[1])}@${m[2] ?? ''}`);
 }
+
+/** Orders versions numerically part by part (1.10.0 after 1.9.0); non-numeric parts compare as text. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
+}

@@ -38,7 +38,7 @@ export function libraryKey(name: string, version: string): string {
 }
 
 /** Reads every CQL source and ELM file under cql/ and compiles the sources; one translator session per load. */
-export function loadLibrarySet(root: string, translator: CqlTranslator): LibrarySet {
+export async function loadLibrarySet(root: string, translator: CqlTranslator): Promise<LibrarySet> {
   const dir = join(root, 'cql');
   const problems: Problem[] = [];
   const libraries = new Map<string, CqlLibraryArtifact>();
@@ -89,16 +89,12 @@ export function loadLibrarySet(root: string, translator: CqlTranslator): Library
     libraries.set(key, { name: identifier.id, version, file: rel, origin: 'elm', hash: sha256(read.text), elm: elm as ElmLibrary });
   }
 
-  const lookup = ({ name, version }: { name: string; version: string | null }): string | undefined => {
-    if (version !== null) return sources.get(libraryKey(name, version))?.text;
-    const candidates = [...sources.values()].filter((s) => s.name === name).sort((a, b) => compareVersions(b.version, a.version));
-    return candidates[0]?.text;
-  };
   const options = loadTranslatorOptions(root, problems);
-  const session = translator.openSession(lookup);
+  const entries = [...sources];
+  const results = await translator.compileAll(entries.map(([, s]) => ({ name: s.name, version: s.version, text: s.text, options: options.forLibrary(s.name, s.version) })));
   const seen = new Set<string>();
-  for (const [key, source] of sources) {
-    const result = session.compile(source.text, options.forLibrary(source.name, source.version));
+  for (const [index, [key, source]] of entries.entries()) {
+    const result = results[index];
     const errors: string[] = [];
     for (const message of result.messages) {
       if (message.severity === 'info') continue;
@@ -138,17 +134,4 @@ function normalizeAll(libraries: Map<string, CqlLibraryArtifact>, failed: Map<st
     libraries.delete(key);
     failed.set(key, reasons);
   }
-}
-
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  const pb = b.split(/[.-]/).map((x) => (/^\d+$/.test(x) ? Number(x) : x));
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = pa[i] ?? 0;
-    const y = pb[i] ?? 0;
-    if (x === y) continue;
-    if (typeof x === 'number' && typeof y === 'number') return x - y;
-    return String(x) < String(y) ? -1 : 1;
-  }
-  return 0;
 }

@@ -4,9 +4,9 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { convertUcum, validateUcumUnit } from './ucum.js';
-import { includesOf } from './cql-text.js';
+import { compareVersions, includesOf } from './cql-text.js';
 import { sha256 } from '../files.js';
-import { DEFAULT_TRANSLATOR_OPTIONS, optionsKey, type TranslatorOptions } from './options.js';
+import { optionsKey, type TranslatorOptions } from './options.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,7 +25,7 @@ export interface LibraryId {
 }
 
 /** Finds the CQL source of an included library by name and version (null version = newest). */
-export type SourceLookup = (id: LibraryId) => string | undefined;
+type SourceLookup = (id: LibraryId) => string | undefined;
 
 export interface CompileResult {
   elm: ElmLibrary | undefined;
@@ -39,20 +39,55 @@ export interface ElmLibrary {
   };
 }
 
-export interface CompileSession {
-  /** Compiles one library (and, within this session, its includes) with the given translator options. */
-  compile(source: string, options?: Required<TranslatorOptions>): CompileResult;
+export interface LibrarySource {
+  name: string;
+  version: string;
+  text: string;
+}
+
+export interface CompileJob extends LibrarySource {
+  /** Translator options for this library (its includes compile with the same ones). */
+  options: Required<TranslatorOptions>;
 }
 
 export interface CqlTranslator {
-  /** One session per knowledge load; what was compiled before is reused only where the sources are unchanged. */
-  openSession(lookup: SourceLookup): CompileSession;
+  /**
+   * Compiles the libraries of one knowledge set: one result per job, in order. Includes are found
+   * among the jobs by name and version (no version: the newest). What was compiled by an earlier
+   * call is reused where a library's source and its includes' sources are unchanged.
+   */
+  compileAll(jobs: CompileJob[]): Promise<CompileResult[]>;
+  /** Frees the translator (and ends its thread, when it has one). */
+  close(): Promise<void>;
+}
+
+/** A translator in this thread. Cheap to call, but a cold compile blocks the thread for seconds. */
+export async function createCqlTranslator(): Promise<CqlTranslator> {
+  const compiler = await createCompiler();
+  return {
+    compileAll: (jobs) => Promise.resolve(compiler.compileAll(jobs)),
+    close: () => Promise.resolve(),
+  };
+}
+
+/** The translator's synchronous core: used by createCqlTranslator and by the translator thread. */
+export interface Compiler {
+  compileAll(jobs: CompileJob[]): CompileResult[];
+}
+
+function lookupAmong(sources: LibrarySource[]): SourceLookup {
+  const byKey = new Map(sources.map((s) => [`${s.name}@${s.version}`, s.text]));
+  return ({ name, version }) => {
+    if (version !== null) return byKey.get(`${name}@${version}`);
+    const candidates = sources.filter((s) => s.name === name).sort((a, b) => compareVersions(b.version, a.version));
+    return candidates[0]?.text;
+  };
 }
 
 // The Kotlin-generated typings are partial: the translator is used through `any`.
 type Translator = any;
 
-export async function createCqlTranslator(): Promise<CqlTranslator> {
+export async function createCompiler(): Promise<Compiler> {
   // kotlinx-io needs a CommonJS require in global scope before the module is evaluated.
   (globalThis as { require?: unknown }).require ??= require;
   const toElm: Translator = await import('@cqframework/cql/cql-to-elm');
@@ -78,19 +113,18 @@ export async function createCqlTranslator(): Promise<CqlTranslator> {
   let currentLookup: SourceLookup = () => undefined;
 
   return {
-    openSession(lookup: SourceLookup): CompileSession {
+    compileAll(jobs: CompileJob[]): CompileResult[] {
+      const lookup = lookupAmong(jobs);
       currentLookup = lookup;
       for (const entry of managers.values()) dropStale(entry, lookup);
-      return {
-        compile: (source, options = DEFAULT_TRANSLATOR_OPTIONS) => {
-          const key = compileKey(source, options, lookup);
-          const cached = key ? compiled.get(key) : undefined;
-          if (cached) return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
-          const result = compileWith(toElm, managerFor(options).manager, source);
-          if (key) compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
-          return result;
-        },
-      };
+      return jobs.map(({ text, options }) => {
+        const key = compileKey(text, options, lookup);
+        const cached = key ? compiled.get(key) : undefined;
+        if (cached) return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
+        const result = compileWith(toElm, managerFor(options).manager, text);
+        if (key) compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
+        return result;
+      });
     },
   };
 

@@ -1,0 +1,69 @@
+// The server's translator runs in a thread of its own. A cold compile of a knowledge set takes
+// seconds (the translator parses the FHIR model info first); in the server's thread that would hold
+// every hook call arriving meanwhile. In its own thread, calls go on being answered from the
+// knowledge serving while the next set compiles, and the swap happens when it is ready.
+import { Worker } from 'node:worker_threads';
+import type { CompileJob, CompileResult, CqlTranslator } from './translator.js';
+
+interface Pending {
+  resolve: (results: CompileResult[]) => void;
+  reject: (err: Error) => void;
+}
+
+export function createThreadedCqlTranslator(): CqlTranslator {
+  let worker: Worker | undefined;
+  const pending = new Map<number, Pending>();
+  let nextId = 0;
+
+  const failAll = (err: Error): void => {
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+
+  const start = (): Worker => {
+    // Built: translator-thread.js beside this file. From source (tests, `npm run dev`): the .ts file through tsx.
+    const fromSource = import.meta.url.endsWith('.ts');
+    const entry = new URL(`./translator-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+    const options = { stdout: true }; // the translator's own console output is not the server's log
+    const started = fromSource
+      ? new Worker(`import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { ...options, eval: true })
+      : new Worker(entry, options);
+    started.on('message', (message: { id: number; results?: CompileResult[]; error?: string }) => {
+      const waiting = pending.get(message.id);
+      if (!waiting) return;
+      pending.delete(message.id);
+      if (pending.size === 0) started.unref();
+      if (message.results) waiting.resolve(message.results);
+      else waiting.reject(new Error(`the CQL translator failed: ${message.error ?? 'unknown error'}`));
+    });
+    started.on('error', (err) => {
+      if (worker === started) worker = undefined;
+      failAll(new Error(`the CQL translator failed: ${err.message}`));
+    });
+    started.on('exit', (code) => {
+      if (worker === started) worker = undefined;
+      failAll(new Error(`the CQL translator stopped (exit code ${code})`));
+    });
+    started.unref();
+    return started;
+  };
+
+  return {
+    compileAll(jobs: CompileJob[]): Promise<CompileResult[]> {
+      worker ??= start();
+      const id = nextId++;
+      const target = worker;
+      return new Promise<CompileResult[]>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        // While a compile is pending the thread keeps the process alive (a CLI awaiting it); idle, it does not.
+        target.ref();
+        target.postMessage({ id, jobs });
+      });
+    },
+    async close(): Promise<void> {
+      const closing = worker;
+      worker = undefined;
+      if (closing) await closing.terminate();
+    },
+  };
+}
