@@ -15,6 +15,9 @@ export interface FeedbackItem {
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 
+/** Identifiers are printable text: a control character (NUL above all: PostgreSQL refuses it) is refused. */
+const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
+
 const UTC_TIMESTAMP = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|z|[+-]00:00)$';
 
 // No additionalProperties: false: the spec reserves `extension` and may add optional fields.
@@ -22,12 +25,12 @@ const itemSchema = {
   type: 'object',
   required: ['card', 'outcome', 'outcomeTimestamp'],
   properties: {
-    card: { type: 'string', minLength: 1, maxLength: 256 },
+    card: { type: 'string', minLength: 1, maxLength: 256, pattern: PRINTABLE },
     outcome: { type: 'string', enum: ['accepted', 'overridden'] },
     acceptedSuggestions: {
       type: 'array',
       maxItems: 100,
-      items: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256 } } },
+      items: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256, pattern: PRINTABLE } } },
     },
     overrideReason: {
       type: 'object',
@@ -87,7 +90,10 @@ function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Iss
         diagnostics = `${location} must be one of ${(e.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
         break;
       case 'pattern':
-        diagnostics = `${location} must be an RFC 3339 date and time in UTC, e.g. 2026-06-01T12:00:00Z`;
+        diagnostics =
+          (e.params as { pattern: string }).pattern === PRINTABLE
+            ? `${location} must not contain control characters`
+            : `${location} must be an RFC 3339 date and time in UTC, e.g. 2026-06-01T12:00:00Z`;
         break;
       case 'minItems':
         diagnostics = `${location} must name at least one accepted suggestion when the outcome is accepted`;

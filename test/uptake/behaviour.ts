@@ -186,4 +186,18 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     expect(a).toMatchObject({ service: 'svc-a', invocations: '60', cardsServed: '30', acceptanceRate: '0.6471', acceptanceLow95: '0.413', timeToFeedbackMedianSeconds: '300', rule: '' });
     expect(csv[2]).toContain('svc-b');
   });
+
+  it('rejects card and suggestion ids holding control characters, and goes on storing', async () => {
+    const [card] = seeded.r1;
+    const results = await t.store.ingestFeedback('svc-a', [
+      { card: 'abc\u0000def', outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:00:00Z' },
+      { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: 'x\u0000' }], outcomeTimestamp: '2026-06-01T12:00:00Z' },
+    ]);
+    expect(results.map((r) => [r.result, r.issues[0]?.diagnostics])).toEqual([
+      ['rejected', 'feedback[0].card must not contain control characters'],
+      ['rejected', 'feedback[1].acceptedSuggestions[0].id must not contain control characters'],
+    ]);
+    // Nothing else changed, and the store still takes what comes next.
+    expect((await t.store.ingestFeedback('svc-a', [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' }]))[0].result).toBe('stored');
+  });
 }
