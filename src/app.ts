@@ -11,6 +11,7 @@ import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { createMemoryJtiStore, createTokenVerifier, type JtiStore, type TrustedClient } from './auth/index.js';
 import { cdsClientGuards } from './http/client-auth.js';
 import { adminAccess } from './http/require-role.js';
+import { adminRateLimit } from './http/rate-limit.js';
 import { uptakeRoutes } from './http/uptake.js';
 import type { UptakeStore } from './uptake/index.js';
 
@@ -53,6 +54,11 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
   );
   // Everything but the CDS Hooks endpoints, /health and /ready needs an admin key of the right role.
   const admin = adminAccess(config.adminKeys);
+  if (config.adminRateLimitPerMinute > 0) {
+    const limit = adminRateLimit(config.adminRateLimitPerMinute);
+    app.use('/admin', limit);
+    app.use('/uptake', limit);
+  }
   app.use('/admin', admin.requireRole('knowledge'));
   app.use('/uptake', admin.requireRole('quality'));
   const verifier =

@@ -38,6 +38,7 @@ export interface Config {
   adminKeys: AdminKey[];
   /** Most CDS Hooks calls a minute per client (per iss; per IP address when auth is off); 0 turns the limit off. */
   rateLimitPerMinute: number;
+  adminRateLimitPerMinute: number;
   /** TLS certificate and key (PEM files); both or neither. */
   tlsCertFile?: string;
   tlsKeyFile?: string;
@@ -82,6 +83,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'CDS_JWT_MAX_LIFETIME_S', description: 'longest accepted JWT lifetime (exp - iat), in seconds', default: '3600' },
   { name: 'CDS_ADMIN_KEYS', description: 'comma-separated role:sha256-hex of the bearer keys for /admin (knowledge) and /uptake (quality)', default: '(none)' },
   { name: 'CDS_RATE_LIMIT_PER_MINUTE', description: 'most CDS Hooks calls a minute per client; 0 turns the limit off', default: '6000' },
+  { name: 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', description: 'most admin and report requests a minute per IP address; 0 turns the limit off', default: '120' },
   { name: 'CDS_TLS_CERT', description: 'PEM certificate file: serve HTTPS (with CDS_TLS_KEY)', default: '(none: HTTP)' },
   { name: 'CDS_TLS_KEY', description: 'PEM private key file of CDS_TLS_CERT', default: '(none)' },
   { name: 'CDS_DATA_DIR', description: 'directory of the SQLite uptake ledger (uptake.sqlite) and the pseudonym key file', default: './data' },
@@ -152,6 +154,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { requireAuthSe
     jwtMaxLifetimeS: int('CDS_JWT_MAX_LIFETIME_S', 3600, 1, 315360000),
     adminKeys: [],
     rateLimitPerMinute: int('CDS_RATE_LIMIT_PER_MINUTE', 6000, 0, 10000000),
+    adminRateLimitPerMinute: int('CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 120, 0, 10000000),
     dataDir: resolve(env.CDS_DATA_DIR || resolve(repoRoot, 'data')),
     uptakeMinCell: int('CDS_UPTAKE_MIN_CELL', 11, 1, 1000),
     uptakeFlushMs: int('CDS_UPTAKE_FLUSH_MS', 250, 1, 60000),

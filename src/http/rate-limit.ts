@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { CdsError } from '../errors.js';
 import type { VerifiedClient } from '../auth/index.js';
@@ -8,19 +8,31 @@ import type { VerifiedClient } from '../auth/index.js';
  * authentication, so a forged token cannot spend a real client's allowance), by IP address when auth is off.
  */
 export function perClientRateLimit(perMinute: number): RequestHandler {
+  return limiter(perMinute, 'too many calls from this client', (req, res) => {
+    const client = res.locals.client as VerifiedClient | undefined;
+    return client ? `iss:${client.iss}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
+  });
+}
+
+/**
+ * At most `perMinute` admin and report requests a minute per IP address, counted before the key is
+ * checked: guessing keys is slow, and a flood of report queries cannot take the database.
+ */
+export function adminRateLimit(perMinute: number): RequestHandler {
+  return limiter(perMinute, 'too many admin requests from this address', (req) => `ip:${ipKeyGenerator(req.ip ?? '')}`);
+}
+
+function limiter(perMinute: number, what: string, key: (req: Request, res: Response) => string): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit: perMinute,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
-    keyGenerator: (req, res) => {
-      const client = res.locals.client as VerifiedClient | undefined;
-      return client ? `iss:${client.iss}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
-    },
+    keyGenerator: key,
     handler: (req, _res, next) => {
       const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const wait = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
-      next(new CdsError(429, 'rate-limited', `too many calls from this client: at most ${perMinute} a minute are served; try again in ${wait} s`));
+      next(new CdsError(429, 'rate-limited', `${what}: at most ${perMinute} a minute are served; try again in ${wait} s`));
     },
   });
 }

@@ -54,6 +54,17 @@ describe('the admin and reporting surface', () => {
     await request(app).post('/admin/reload').set(asAdmin('knowledge')).expect(401);
   });
 
+  it('answers 429 once an address has made its admin requests for the minute, guessed keys included', async () => {
+    const app = testApp({ knowledge, config: { adminRateLimitPerMinute: 3 } });
+    for (let i = 0; i < 2; i++) await request(app).get('/uptake/summary').set('Authorization', `Bearer guess-${i}`).expect(401);
+    await request(app).get('/uptake/summary').set(asAdmin('quality')).expect(404);
+    const res = await request(app).post('/admin/reload').set(asAdmin('knowledge')).expect(429);
+    expect(res.body.issue[0]).toMatchObject({ code: 'throttled', diagnostics: expect.stringMatching(/^too many admin requests from this address: at most 3 a minute are served; try again in \d+ s$/) });
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    // The CDS Hooks endpoints have their own allowance.
+    await request(app).get('/cds-services').expect(200);
+  });
+
   it('does not accept an EHR JWT as an admin key', async () => {
     const jwtLike = 'eyJhbGciOiJFUzM4NCJ9.eyJpc3MiOiJ4In0.c2ln';
     await request(testApp({ knowledge })).get('/uptake/summary').set('Authorization', `Bearer ${jwtLike}`).expect(401);

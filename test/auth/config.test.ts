@@ -76,7 +76,7 @@ describe('security configuration', () => {
 
   it('documents every variable it reads', () => {
     const names = CONFIG_VARIABLES.map((v) => v.name);
-    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
+    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
       expect(names).toContain(name);
     }
   });
@@ -85,7 +85,7 @@ describe('security configuration', () => {
 describe('the README', () => {
   it('documents every security variable', () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
+    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
       expect(readme).toContain(`\`${name}\``);
     }
   });
