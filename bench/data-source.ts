@@ -6,6 +6,7 @@ import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
 import { fhirDataModel, patientRecord } from '../src/engine/index.js';
+import { fhirShapeProblems } from '../src/engine/fhir-shape.js';
 import { generateLargePatient } from '../fixtures/generate.js';
 
 const require = createRequire(import.meta.url);
@@ -55,8 +56,12 @@ for (const size of sizes) {
   const ours = await time(() => executor.exec_patient_context(fhirDataModel().patientSource(resources) as never, NOW), roundsFor(size));
   rows.get(size)!.push(ours);
 }
+// The FHIR shape check every call makes by default (CDS_FHIR_CHECK=warn), on the same records, warmed up
+// as in a running server.
+for (const size of sizes) fhirShapeProblems(records.get(size), 'prefetch.record');
+for (const size of sizes) rows.get(size)!.push(await time(() => Promise.resolve(fhirShapeProblems(records.get(size), 'prefetch.record')), 31));
 console.log('CQL evaluation of NsaidCkd over one patient record (median ms)');
-console.log('resources   stock, new source per call   stock, one source reloaded   this engine   speed-up vs reloaded');
-for (const [size, [perCall, reloaded, ours]] of rows) {
-  console.log(`${String(size).padStart(9)}   ${perCall.toFixed(1).padStart(26)}   ${reloaded.toFixed(1).padStart(26)}   ${ours.toFixed(1).padStart(11)}   ${(reloaded / ours).toFixed(1).padStart(19)}x`);
+console.log('resources   stock, new source per call   stock, one source reloaded   this engine   speed-up vs reloaded   FHIR shape check');
+for (const [size, [perCall, reloaded, ours, check]] of rows) {
+  console.log(`${String(size).padStart(9)}   ${perCall.toFixed(1).padStart(26)}   ${reloaded.toFixed(1).padStart(26)}   ${ours.toFixed(1).padStart(11)}   ${(reloaded / ours).toFixed(1).padStart(19)}x   ${check.toFixed(1).padStart(16)}`);
 }

@@ -24,6 +24,8 @@ export interface Config {
   fhirMaxPages: number;
   /** Time limit for all FHIR requests of one service call together, in milliseconds. */
   prefetchDeadlineMs: number;
+  /** Checking the shape of each call's FHIR data: warn (evaluate anyway, log where), reject (400), off. */
+  fhirCheck: 'off' | 'warn' | 'reject';
   /** JWT verification of CDS Hooks calls: 'on' (the default), or 'off' for local development only. */
   auth: 'on' | 'off';
   /** The trusted-clients file: the EHRs whose JWTs are accepted (required when auth is on). */
@@ -76,6 +78,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'CDS_FHIR_TIMEOUT_MS', description: 'time limit of each FHIR request made to complete prefetch', default: '3000' },
   { name: 'CDS_FHIR_MAX_PAGES', description: 'most pages followed in a paginated FHIR search', default: '10' },
   { name: 'CDS_PREFETCH_DEADLINE_MS', description: 'time limit of all FHIR requests of one service call together', default: '5000' },
+  { name: 'CDS_FHIR_CHECK', description: "checking the shape of each call's FHIR data: warn (evaluate anyway, log where it is malformed), reject (answer 400), off", default: 'warn' },
   { name: 'CDS_AUTH', description: 'JWT verification of CDS Hooks calls: on, or off for local development only', default: 'on' },
   { name: 'CDS_TRUSTED_CLIENTS', description: 'the trusted-clients JSON file (required when CDS_AUTH is on)', default: '(none)' },
   { name: 'CDS_PUBLIC_BASE_URL', description: 'public base URL of the server as clients call it; JWT aud = this + the path (required when CDS_AUTH is on)', default: '(none)' },
@@ -134,6 +137,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { requireAuthSe
     problems.push(`${name}=${JSON.stringify(raw)} must be on or off`);
     return fallback;
   };
+  const choice = <T extends string>(name: string, values: readonly T[]): T => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return values[0];
+    if ((values as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name}=${JSON.stringify(raw)} must be one of ${values.join(', ')}`);
+    return values[0];
+  };
   const logLevel = env.CDS_LOG_LEVEL ?? 'info';
   if (!['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'].includes(logLevel)) {
     problems.push(`CDS_LOG_LEVEL=${JSON.stringify(logLevel)} must be one of error, warn, info, debug`);
@@ -149,6 +159,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { requireAuthSe
     fhirTimeoutMs: int('CDS_FHIR_TIMEOUT_MS', 3000, 1, 120000),
     fhirMaxPages: int('CDS_FHIR_MAX_PAGES', 10, 1, 1000),
     prefetchDeadlineMs: int('CDS_PREFETCH_DEADLINE_MS', 5000, 1, 600000),
+    fhirCheck: choice('CDS_FHIR_CHECK', ['warn', 'reject', 'off'] as const),
     auth: 'on',
     jwtClockSkewS: int('CDS_JWT_CLOCK_SKEW_S', 60, 0, 600),
     jwtMaxLifetimeS: int('CDS_JWT_MAX_LIFETIME_S', 3600, 1, 315360000),

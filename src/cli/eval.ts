@@ -40,6 +40,7 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const result = await invokeService(knowledge, options.service, body, {
         clock: () => now,
         prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
+        fhirCheck: config.fhirCheck,
       });
       const total = performance.now() - started;
       const { cards, trace } = result.evaluation;
@@ -75,6 +76,7 @@ function explain(service: string, now: Date, prefetch: Record<string, string>, c
   for (const card of cards as Array<{ indicator: string; summary: string }>) lines.push(`  [${card.indicator}] ${card.summary}`);
   lines.push('', `time: CQL ${ms(trace.timings.cql)}, rules ${ms(trace.timings.rules)}, cards ${ms(trace.timings.cards)}, total ${ms(total)} (includes prefetch)`);
   for (const problem of trace.problems) lines.push(`problem: ${problem}`);
+  for (const problem of trace.dataProblems ?? []) lines.push(`malformed data (evaluated anyway): ${problem}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -43,6 +43,8 @@ export interface EvaluationTrace {
   rules: RuleTrace[];
   /** Knowledge problems met while rendering or checking cards (knowledge errors, never data). */
   problems: string[];
+  /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
+  dataProblems?: string[];
 }
 
 export interface Evaluation {
@@ -90,21 +92,21 @@ export async function evaluate(
     const patientId = typeof context.patientId === 'string' ? context.patientId : undefined;
     const resources = patientRecord(data, patientId);
     const model = fhirDataModel();
-    const parameters: Record<string, unknown> = {};
-    for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
-      parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
-    }
     // What cql-execution's Executor does for one patient, with the time of each define.
     const results: Record<string, unknown> = {};
     try {
+      const parameters: Record<string, unknown> = {};
+      for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
+        parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
+      }
       const patient = model.patientSource(resources).currentPatient();
-      const context = new cql.PatientContext(ruleSet.library, patient as never, codeServiceFor(knowledge), parameters, cql.DateTime.fromJSDate(now, 0));
+      const patientContext = new cql.PatientContext(ruleSet.library, patient as never, codeServiceFor(knowledge), parameters, cql.DateTime.fromJSDate(now, 0));
       const expressions = ruleSet.library.expressions as unknown as Record<string, { context?: string; execute(ctx: unknown): Promise<unknown> }>;
       for (const name of Object.keys(expressions)) {
         const expression = expressions[name];
         if (expression.context !== 'Patient') continue;
         const started = performance.now();
-        results[name] = await expression.execute(context);
+        results[name] = await expression.execute(patientContext);
         trace.defineTimings[name] = performance.now() - started;
       }
     } catch (err) {

@@ -5,11 +5,21 @@ import { servicesById, type Knowledge, type Service } from '../knowledge/index.j
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
+import { fhirShapeProblems } from './fhir-shape.js';
 
 export interface InvokeOptions {
   clock: () => Date;
   prefetch: PrefetchOptions;
+  /**
+   * Checking the shape of the call's FHIR data before evaluating it: `warn` (the default) evaluates
+   * anyway and lists what is malformed in the trace; `reject` answers 400 (412 for data fetched
+   * from the FHIR server); `off` checks only after an evaluation failed. Data of the wrong shape
+   * can make a rule silently not fire, so `warn` keeps it visible.
+   */
+  fhirCheck?: FhirCheck;
 }
+
+export type FhirCheck = 'off' | 'warn' | 'reject';
 
 /** The whole service call without HTTP: validate, complete prefetch, evaluate. */
 export async function invokeService(
@@ -29,7 +39,43 @@ export async function invokeService(
   const request = validateHookRequest(body, services.map((s) => s.definition.hook));
   const service = services.find((s) => s.definition.hook === request.hook)!;
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
-  const evaluation = await evaluate(knowledge, service, request, prefetch.data, { now: deps.clock() });
+  const check = deps.fhirCheck ?? 'warn';
+  const malformed = check === 'off' ? undefined : malformedData(request, prefetch.data, prefetch.status);
+  if (check === 'reject' && malformed) throw malformed;
+  let evaluation: Evaluation;
+  try {
+    evaluation = await evaluate(knowledge, service, request, prefetch.data, { now: deps.clock() });
+  } catch (err) {
+    // An evaluation that failed on malformed data is the caller's problem, not the server's.
+    if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') throw err;
+    const explained = check === 'off' ? malformedData(request, prefetch.data, prefetch.status) : malformed;
+    if (!explained) throw err;
+    explained.internal = err.internal;
+    throw explained;
+  }
+  if (malformed) evaluation.trace.dataProblems = malformed.issues.map((i) => i.diagnostics);
   return { request, service, evaluation, prefetch: prefetch.status };
 }
 
+
+/**
+ * The places where the call's FHIR data does not have its FHIR R4 shape, as the error that names
+ * them: 400 for data the client sent, 412 for data fetched from the FHIR server. Undefined when all is well.
+ */
+function malformedData(request: HookRequest, data: Record<string, unknown>, status: Record<string, PrefetchStatus>): CdsError | undefined {
+  const sent: string[] = [];
+  for (const [name, value] of Object.entries(request.context)) {
+    if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) sent.push(...fhirShapeProblems(value, `context.${name}`));
+  }
+  const fetched: string[] = [];
+  for (const [key, value] of Object.entries(data)) {
+    if (value === null || value === undefined) continue;
+    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeProblems(value, `prefetch.${key}`));
+  }
+  const problems = (sent.length > 0 ? sent : fetched).slice(0, 10);
+  if (problems.length === 0) return undefined;
+  const issues = problems.map((p) => ({ severity: 'error' as const, code: 'structure', diagnostics: p, expression: [p.slice(0, p.indexOf(': '))] }));
+  return sent.length > 0
+    ? new CdsError(400, 'invalid-fhir', `the request's FHIR data is not valid FHIR R4 JSON: ${problems[0]}`, issues)
+    : new CdsError(412, 'invalid-fhir', `the FHIR server's answer is not valid FHIR R4 JSON: ${problems[0]}`, issues);
+}

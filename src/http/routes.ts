@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
 import type { PrefetchOptions } from '../prefetch/index.js';
+import type { FhirCheck } from '../engine/index.js';
 import { discoveryHandler } from './discovery.js';
 import { healthHandler, readyHandler, type AuthStatus } from './health.js';
 import { invokeHandler } from './invoke.js';
@@ -14,6 +15,8 @@ export interface RouteDeps {
   knowledge: KnowledgeHolder;
   clock: () => Date;
   prefetch: PrefetchOptions;
+  /** Checking the shape of each call's FHIR data (see InvokeOptions.fhirCheck). */
+  fhirCheck?: FhirCheck;
   bodyLimitBytes: number;
   /** Reported by /ready. */
   authStatus?: AuthStatus;

@@ -83,6 +83,11 @@ describe('security configuration', () => {
 });
 
 describe('the README', () => {
+  it('documents every variable the server reads', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    expect(CONFIG_VARIABLES.map((v) => v.name).filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+  });
+
   it('documents every security variable', () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {

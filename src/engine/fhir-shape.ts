@@ -1,0 +1,150 @@
+// Where client-sent FHIR JSON does not have the shape FHIR R4 gives it: an array where one value
+// belongs, a string where a CodeableConcept belongs, and so on. The CQL engine fails on such data
+// with an error that cannot be told from a knowledge bug; this finds the offending places so that
+// the caller gets a 400 naming them. It runs only after an evaluation failed: well-formed calls pay
+// nothing for it. Leniency stays where real EHR data needs it: unknown elements, unknown resource
+// types, nulls and the `_element` primitive extensions are not reported.
+//
+// Messages name locations and FHIR types only, never a value: they go back to the caller.
+import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from '../knowledge/cql/fhir-model.js';
+
+const MAX_DEPTH = 40;
+
+/** A location, joined into text only when a problem is reported there: most data has none. */
+type Path = string | { parent: Path; key: string | number };
+
+function pathText(path: Path): string {
+  if (typeof path === 'string') return path;
+  const base = pathText(path.parent);
+  return typeof path.key === 'number' ? `${base}[${path.key}]` : `${base}.${path.key}`;
+}
+
+interface Walk {
+  problems: string[];
+  limit: number;
+}
+
+/** Problems of a FHIR resource at `path` (a Bundle's entries included), at most `limit` of them. */
+export function fhirShapeProblems(value: unknown, path: string, limit = 10): string[] {
+  const walk: Walk = { problems: [], limit };
+  checkResource(value, path, walk, 0);
+  return walk.problems;
+}
+
+function report(walk: Walk, path: Path, problem: string): void {
+  if (walk.problems.length < walk.limit) walk.problems.push(`${pathText(path)}${problem}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
+  return `a ${typeof value}`;
+}
+
+function checkResource(value: unknown, path: Path, walk: Walk, depth: number): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    report(walk, path, `: expected a FHIR resource (a JSON object), got ${describe(value)}`);
+    return;
+  }
+  const type = (value as { resourceType?: unknown }).resourceType;
+  if (typeof type !== 'string') {
+    report(walk, path, `.resourceType: expected the resource type as a string, got ${describe(type)}`);
+    return;
+  }
+  const info = resourceClass(type);
+  if (info) checkObject(value as Record<string, unknown>, info, path, walk, depth);
+}
+
+function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path, walk: Walk, depth: number): void {
+  if (depth > MAX_DEPTH) return;
+  for (const key in value) {
+    if (walk.problems.length >= walk.limit) return;
+    const child = value[key];
+    if (child === null || child === undefined || key === 'resourceType' || key.charCodeAt(0) === 95 /* _ */) continue;
+    const type = elementType(info, key);
+    if (!type) continue;
+    if (type.isList) {
+      if (!Array.isArray(child)) {
+        report(walk, { parent: path, key }, `: expected an array of ${nameOf(type.elementType)}, got ${describe(child)}`);
+        continue;
+      }
+      const item = type.elementType;
+      for (let i = 0; i < child.length; i++) if (child[i] !== null) checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
+    } else if (Array.isArray(child)) {
+      report(walk, { parent: path, key }, `: expected one ${nameOf(type)}, got an array`);
+    } else {
+      checkValue(child, type, { parent: path, key }, walk, depth + 1);
+    }
+  }
+}
+
+function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path, walk: Walk, depth: number): void {
+  if (!type?.isNamed) return;
+  if (isPrimitive(type)) {
+    if (typeof value === 'object') report(walk, path, `: expected a ${type.name} value (a string, number or boolean), got ${describe(value)}`);
+    return;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    report(walk, path, type.name === 'Resource' ? `: expected a FHIR resource (a JSON object), got ${describe(value)}` : `: expected a ${type.name} (a JSON object), got ${describe(value)}`);
+    return;
+  }
+  // A resource where the element's type is Resource (Bundle.entry.resource, contained) or a resource type.
+  if (typeof (value as { resourceType?: unknown }).resourceType === 'string' || type.name === 'Resource' || type.name === 'DomainResource') {
+    checkResource(value, path, walk, depth);
+    return;
+  }
+  const info = typeClass(type);
+  if (info) checkObject(value as Record<string, unknown>, info, path, walk, depth);
+}
+
+// The model info's look-ups walk base classes and try every split of a choice name: one look-up per
+// class and JSON name keeps the walk linear in the size of the data.
+const elementTypes = new Map<ClassInfo, Map<string, TypeSpecifier | null>>();
+
+function elementType(info: ClassInfo, key: string): TypeSpecifier | undefined {
+  let types = elementTypes.get(info);
+  if (!types) elementTypes.set(info, (types = new Map()));
+  let type = types.get(key);
+  if (type === undefined) {
+    const element = info.findElement(key, true);
+    type = (element && typeOf(element.typeSpecifier, key.slice(element.name.length))) ?? null;
+    types.set(key, type);
+  }
+  return type ?? undefined;
+}
+
+const resourceClasses = new Map<string, ClassInfo | null>();
+
+function resourceClass(resourceType: string): ClassInfo | undefined {
+  let info = resourceClasses.get(resourceType);
+  if (info === undefined) resourceClasses.set(resourceType, (info = fhirModelInfo().findClass(`FHIR.${resourceType}`) ?? null));
+  return info ?? undefined;
+}
+
+const typeClasses = new Map<TypeSpecifier, ClassInfo | null>();
+
+function typeClass(type: TypeSpecifier): ClassInfo | undefined {
+  let info = typeClasses.get(type);
+  if (info === undefined) typeClasses.set(type, (info = fhirModelInfo().findClass(type.fqn ?? `FHIR.${type.name}`) ?? null));
+  return info ?? undefined;
+}
+
+const primitives = new Map<TypeSpecifier, boolean>();
+
+function isPrimitive(type: TypeSpecifier): boolean {
+  let primitive = primitives.get(type);
+  if (primitive === undefined) primitives.set(type, (primitive = isPrimitiveType(type)));
+  return primitive;
+}
+
+/** The element's type; for a choice element (`value[x]`) the one its JSON name picks (`valueQuantity`). */
+function typeOf(type: TypeSpecifier, suffix: string): TypeSpecifier | undefined {
+  if (!type.isChoice) return suffix === '' ? type : undefined;
+  const choices = (type as { choices?: TypeSpecifier[] }).choices ?? [];
+  return choices.find((c) => c.name !== undefined && c.name.toLowerCase() === suffix.toLowerCase());
+}
+
+function nameOf(type: TypeSpecifier | undefined): string {
+  return type?.name ?? 'values';
+}
