@@ -11,8 +11,9 @@ import { invokeService } from '../src/engine/index.js';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const NOW = new Date('2026-06-01T12:00:00Z');
 
-async function startServer(): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function startServer(uptake: boolean): Promise<{ port: number; stop: () => void }> {
+  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '' };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
@@ -81,23 +82,27 @@ const fmt = (n: number) => n.toFixed(1).padStart(8);
 async function main(): Promise<void> {
   const requests = fixtureRequests();
   const services = byService(requests);
-  const server = await startServer();
-  try {
-    console.log(`HTTP over loopback, ${DURATION} s per run (latency in ms)`);
-    console.log(`${'service'.padEnd(28)} conc      p50      p95      p99    req/s   non-2xx`);
-    for (const [service, list] of services) {
-      for (const connections of [1, 10]) {
-        const r = await load(server.port, list, connections);
-        const l = r.latencies;
-        console.log(
-          `${service.padEnd(28)} ${String(connections).padStart(4)} ${fmt(percentile(l, 50))} ${fmt(percentile(l, 95))} ${fmt(percentile(l, 99))} ${fmt(r.requestsPerSecond)} ${String(r.non2xx + r.errors).padStart(9)}`,
-        );
+  // The same runs without and with the uptake ledger (SQLite), one after the other: what recording costs.
+  for (const uptake of [false, true]) {
+    const server = await startServer(uptake);
+    try {
+      console.log(`HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`);
+      console.log(`${'service'.padEnd(28)} conc      p50      p95      p99    req/s   non-2xx`);
+      for (const [service, list] of services) {
+        for (const connections of [1, 10]) {
+          const r = await load(server.port, list, connections);
+          const l = r.latencies;
+          console.log(
+            `${service.padEnd(28)} ${String(connections).padStart(4)} ${fmt(percentile(l, 50))} ${fmt(percentile(l, 95))} ${fmt(percentile(l, 99))} ${fmt(r.requestsPerSecond)} ${String(r.non2xx + r.errors).padStart(9)}`,
+          );
+        }
       }
+      console.log('');
+    } finally {
+      server.stop();
     }
-  } finally {
-    server.stop();
   }
-  console.log('\nIn-process evaluation (validate + prefetch + CQL + rules + cards), 50 rounds each (ms)');
+  console.log('In-process evaluation (validate + prefetch + CQL + rules + cards), 50 rounds each (ms)');
   console.log(`${'service / request'.padEnd(60)}      p50      p95`);
   for (const r of await inProcess(requests, 50)) console.log(`${`${r.service} / ${r.name}`.padEnd(60)} ${fmt(r.p50)} ${fmt(r.p95)}`);
 }

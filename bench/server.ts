@@ -1,6 +1,11 @@
 // The server as the benchmark runs it: shipped knowledge, evaluation clock fixed at the fixtures'
-// date (so the same cards fire on every run), logging off.
+// date (so the same cards fire on every run), logging off. BENCH_UPTAKE=sqlite records every call
+// and card in a fresh SQLite ledger, as the real server does; without it nothing is recorded.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createApp } from '../src/app.js';
+import { createUptakeStore } from '../src/uptake/index.js';
 import { defaultConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
 import { createCqlTranslator, createKnowledgeHolder, loadKnowledge } from '../src/knowledge/index.js';
@@ -11,9 +16,19 @@ const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
 const config = defaultConfig({ port: Number(process.env.CDS_PORT ?? 0), host: '127.0.0.1', auth: 'off', rateLimitPerMinute: 0 });
 const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
 fhirDataModel();
-const app = createApp({ config, logger: createLogger('error', true), knowledge: createKnowledgeHolder(knowledge), clock: () => now });
+const logger = createLogger('error', true);
+const dataDir = process.env.BENCH_UPTAKE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'cds-bench-')) : undefined;
+const uptake = dataDir ? await createUptakeStore({ ...config, dataDir, databaseUrl: undefined }, { logger }) : undefined;
+const app = createApp({ config, logger, knowledge: createKnowledgeHolder(knowledge), clock: () => now, uptake });
 const server = app.listen(config.port, config.host, () => {
   const address = server.address();
   process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : config.port })}\n`);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () =>
+  server.close(() => {
+    void (uptake?.close() ?? Promise.resolve()).finally(() => {
+      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  }),
+);
