@@ -1,3 +1,4 @@
+import { format } from 'node:util';
 import winston from 'winston';
 
 export type Logger = winston.Logger;
@@ -10,4 +11,17 @@ export function createLogger(level: string, silent = false): Logger {
     format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Console()],
   });
+}
+
+/**
+ * Libraries print to the console (the UCUM library on a unit it cannot parse, for one): their lines
+ * would break the JSON log stream, and may quote request data. They become debug lines instead.
+ * console.error is left alone: it is for the operator, before the logger exists.
+ */
+export function routeConsoleTo(logger: Logger): void {
+  for (const method of ['log', 'info', 'debug', 'warn'] as const) {
+    console[method] = (...args: unknown[]) => {
+      logger.debug('library console output', { text: format(...args).slice(0, 500) });
+    };
+  }
 }

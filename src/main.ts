@@ -1,7 +1,7 @@
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { loadConfig, ConfigError } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
 import { openDatabase } from './uptake/database.js';
@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  routeConsoleTo(logger);
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
     try {

@@ -3,12 +3,22 @@
 // with an error that cannot be told from a knowledge bug; this finds the offending places so that
 // the caller gets a 400 naming them. It runs only after an evaluation failed: well-formed calls pay
 // nothing for it. Leniency stays where real EHR data needs it: unknown elements, unknown resource
-// types, nulls and the `_element` primitive extensions are not reported.
+// types, nulls standing for an absent value and the `_element` primitive extensions are not reported.
 //
 // Messages name locations and FHIR types only, never a value: they go back to the caller.
 import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from '../knowledge/cql/fhir-model.js';
+import { validateUcumUnit } from '../knowledge/cql/ucum.js';
 
 const MAX_DEPTH = 40;
+/** CQL's Decimal holds 28 digits before the point. */
+const MAX_DECIMAL = 1e28;
+
+/** The JSON type of a FHIR primitive: numbers and booleans as such, every other primitive (and code) as a string. */
+function jsonTypeOf(name: string): 'string' | 'number' | 'boolean' {
+  if (name === 'boolean') return 'boolean';
+  if (name === 'integer' || name === 'positiveInt' || name === 'unsignedInt' || name === 'decimal') return 'number';
+  return 'string';
+}
 
 /** A location, joined into text only when a problem is reported there: most data has none. */
 type Path = string | { parent: Path; key: string | number };
@@ -70,7 +80,11 @@ function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path
         continue;
       }
       const item = type.elementType;
-      for (let i = 0; i < child.length; i++) if (child[i] !== null) checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
+      for (let i = 0; i < child.length; i++) {
+        // null stands in a list only to line a primitive up with its `_element` extensions.
+        if (child[i] === null && item?.isNamed && isPrimitive(item)) continue;
+        checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
+      }
     } else if (Array.isArray(child)) {
       report(walk, { parent: path, key }, `: expected one ${nameOf(type)}, got an array`);
     } else {
@@ -82,7 +96,9 @@ function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path
 function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path, walk: Walk, depth: number): void {
   if (!type?.isNamed) return;
   if (isPrimitive(type)) {
-    if (typeof value === 'object') report(walk, path, `: expected a ${type.name} value (a string, number or boolean), got ${describe(value)}`);
+    const expected = jsonTypeOf(type.name ?? '');
+    if (typeof value !== expected) report(walk, path, `: expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
+    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL)) report(walk, path, `: the ${type.name} is out of the range CQL can compute with (below 10^28)`);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -95,7 +111,24 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
     return;
   }
   const info = typeClass(type);
-  if (info) checkObject(value as Record<string, unknown>, info, path, walk, depth);
+  if (!info) return;
+  checkObject(value as Record<string, unknown>, info, path, walk, depth);
+  if (QUANTITY_TYPES.has(type.name ?? '')) checkUcumCode(value, path, walk);
+}
+
+const QUANTITY_TYPES = new Set(['Quantity', 'SimpleQuantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity']);
+const UCUM = 'http://unitsofmeasure.org';
+const ucumVerdicts = new Map<string, boolean>();
+
+/** A Quantity coded in UCUM must carry a UCUM code: the engine computes with it. */
+function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Path, walk: Walk): void {
+  if (quantity.system !== UCUM || typeof quantity.code !== 'string') return;
+  let valid = ucumVerdicts.get(quantity.code);
+  if (valid === undefined) {
+    valid = validateUcumUnit(quantity.code) === null;
+    if (ucumVerdicts.size < 10_000) ucumVerdicts.set(quantity.code, valid);
+  }
+  if (!valid) report(walk, { parent: path, key: 'code' }, `: not a UCUM unit, though the system says UCUM`);
 }
 
 // The model info's look-ups walk base classes and try every split of a choice name: one look-up per

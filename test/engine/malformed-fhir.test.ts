@@ -69,11 +69,40 @@ describe('fhirShapeProblems', () => {
 
   it('reports primitives given as objects, single values given as arrays, and resources without a type', () => {
     expect(fhirShapeProblems({ resourceType: 'Observation', status: { value: 'final' }, subject: [{ reference: 'Patient/1' }], effectiveDateTime: ['2026'] }, 'o')).toEqual([
-      'o.status: expected a ObservationStatus value (a string, number or boolean), got an object',
+      'o.status: expected a ObservationStatus (a JSON string), got an object',
       'o.subject: expected one Reference, got an array',
       'o.effectiveDateTime: expected one dateTime, got an array',
     ]);
     expect(fhirShapeProblems({ resourceType: 'Bundle', entry: [{ resource: { id: 'x' } }] }, 'b')).toEqual(['b.entry[0].resource.resourceType: expected the resource type as a string, got a undefined']);
+  });
+
+  it('reports primitives of the wrong JSON type, numbers CQL cannot hold, and nulls among complex values', () => {
+    const observation = {
+      resourceType: 'Observation',
+      issued: 20260601,
+      valueQuantity: { value: 1e308, unit: 'mg' },
+      code: { coding: [null, { code: 5, userSelected: 'yes' }] },
+      performer: [null],
+    };
+    expect(fhirShapeProblems(observation, 'o')).toEqual([
+      'o.issued: expected a instant (a JSON string), got a number',
+      'o.valueQuantity.value: the decimal is out of the range CQL can compute with (below 10^28)',
+      'o.code.coding[0]: expected a Coding (a JSON object), got null',
+      'o.code.coding[1].code: expected a code (a JSON string), got a number',
+      'o.code.coding[1].userSelected: expected a boolean (a JSON boolean), got a string',
+      'o.performer[0]: expected a Reference (a JSON object), got null',
+    ]);
+    // A null lines a primitive up with its extensions: allowed.
+    expect(fhirShapeProblems({ resourceType: 'Patient', name: [{ given: ['A', null], _given: [null, { extension: [] }] }] }, 'p')).toEqual([]);
+  });
+
+  it('reports a Quantity whose system is UCUM and whose code is not a UCUM unit', () => {
+    const ok = egfrObservation('o1', 25, '2026-05-01');
+    expect(fhirShapeProblems(ok, 'o')).toEqual([]);
+    const bad = { ...ok, valueQuantity: { value: 25, system: 'http://unitsofmeasure.org', code: 'mL per min' } };
+    expect(fhirShapeProblems(bad, 'o')).toEqual(['o.valueQuantity.code: not a UCUM unit, though the system says UCUM']);
+    // Without the UCUM system the code is the sender's own.
+    expect(fhirShapeProblems({ ...ok, valueQuantity: { value: 25, code: 'mL per min' } }, 'o')).toEqual([]);
   });
 
   it('stops at the limit', () => {
