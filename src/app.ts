@@ -12,6 +12,7 @@ import { createMemoryJtiStore, createTokenVerifier, type JtiStore, type TrustedC
 import { cdsClientGuards } from './http/client-auth.js';
 import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
+import { createMetrics } from './http/metrics.js';
 import { uptakeRoutes } from './http/uptake.js';
 import type { UptakeStore } from './uptake/index.js';
 
@@ -35,9 +36,11 @@ export interface AppDeps {
   uptake?: UptakeStore;
   /** Hot reload of the knowledge (POST /admin/reload, reload status in /ready). */
   reloader?: KnowledgeReloader;
+  /** The process's own metrics (memory, event loop, GC) in GET /metrics besides the server's. */
+  processMetrics?: boolean;
 }
 
-export function createApp({ config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader }: AppDeps): Express {
+export function createApp({ config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader, processMetrics = false }: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -58,9 +61,14 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
     const limit = adminRateLimit(config.adminRateLimitPerMinute);
     app.use('/admin', limit);
     app.use('/uptake', limit);
+    app.use('/metrics', limit);
   }
   app.use('/admin', admin.requireRole('knowledge'));
   app.use('/uptake', admin.requireRole('quality'));
+  app.use('/metrics', admin.requireRole('operations'));
+  const metrics = createMetrics({ knowledge, reloadStatus: reloader ? () => reloader.status() : undefined, uptake, processMetrics });
+  app.use(metrics.observe);
+  app.get('/metrics', metrics.handler);
   const verifier =
     config.auth === 'on' && trustedClients
       ? createTokenVerifier({

@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
-  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore });
+  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore, processMetrics: true });
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   const onListening = (): void => {
     logger.info('listening', { url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });

@@ -2,8 +2,8 @@
 // of the keys are configured (CDS_ADMIN_KEYS="role:hex,role:hex"), so the configuration leaks no key.
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** `quality` reads uptake reports; `knowledge` may reload knowledge and manage rollout. */
-export const ADMIN_ROLES = ['quality', 'knowledge'] as const;
+/** `quality` reads uptake reports; `knowledge` may reload knowledge and manage rollout; `operations` reads /metrics. */
+export const ADMIN_ROLES = ['quality', 'knowledge', 'operations'] as const;
 export type AdminRole = (typeof ADMIN_ROLES)[number];
 
 export interface AdminKey {

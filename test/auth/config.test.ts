@@ -57,7 +57,7 @@ describe('security configuration', () => {
       'CDS_JWT_CLOCK_SKEW_S="lots" must be a whole number from 0 to 600',
       'CDS_AUTH="maybe" must be on or off',
       'CDS_PUBLIC_BASE_URL="cds.example.org" must be an absolute http(s) URL without query or fragment, e.g. https://cds.example.org',
-      'CDS_ADMIN_KEYS entry 1 has role "auditor"; roles are quality, knowledge',
+      'CDS_ADMIN_KEYS entry 1 has role "auditor"; roles are quality, knowledge, operations',
       "CDS_ADMIN_KEYS entry 2 must give the key's SHA-256 as 64 hex digits, not the key itself",
       'CDS_ADMIN_KEYS entry 3 must be role:sha256-hex (e.g. quality:<64 hex digits>)',
       'CDS_TLS_CERT and CDS_TLS_KEY must be given together',

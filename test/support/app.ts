@@ -50,7 +50,7 @@ export function testApp({ knowledge, config, now, fetchImpl, auth = 'off', trust
 }
 
 /** Admin keys every test app accepts, by role; send them with asAdmin(role). */
-export const TEST_ADMIN_KEY_VALUES = { quality: 'test-quality-key-7c1e', knowledge: 'test-knowledge-key-52ad' } as const;
+export const TEST_ADMIN_KEY_VALUES = { quality: 'test-quality-key-7c1e', knowledge: 'test-knowledge-key-52ad', operations: 'test-operations-key-9b30' } as const;
 export const TEST_ADMIN_KEYS: AdminKey[] = (Object.keys(TEST_ADMIN_KEY_VALUES) as AdminRole[]).map((role) => ({ role, sha256: hashAdminKey(TEST_ADMIN_KEY_VALUES[role]) }));
 
 /** The Authorization header of a test admin key: `request(app).get('/uptake/...').set(asAdmin('quality'))`. */

@@ -1,0 +1,146 @@
+// Prometheus metrics (GET /metrics, admin key with the `operations` role): hook calls and their
+// latency per service and status, cards served per rule set, version, rule and indicator, calls
+// with malformed FHIR data, feedback calls, knowledge reloads and what serves now, and the uptake
+// recorder's queue. Labels hold only names from the knowledge and status codes: never request data,
+// and never a service id a caller made up (those count as "(unknown)").
+import type { RequestHandler } from 'express';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { servicesById, type KnowledgeHolder, type ReloadStatus, type Service } from '../knowledge/index.js';
+import { KNOWLEDGE_EXTENSION } from '../cards/index.js';
+import type { Evaluation } from '../engine/index.js';
+import type { UptakeStore } from '../uptake/index.js';
+
+export interface MetricsDeps {
+  knowledge: KnowledgeHolder;
+  reloadStatus?: () => ReloadStatus;
+  uptake?: UptakeStore;
+  /** The Node.js process's own metrics (memory, event loop lag, GC): on in the server, off in tests. */
+  processMetrics?: boolean;
+}
+
+export interface Metrics {
+  /** Counts each CDS Hooks call when its answer is done; mount before the routes. */
+  observe: RequestHandler;
+  /** GET /metrics in the Prometheus text format. */
+  handler: RequestHandler;
+}
+
+const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics = false }: MetricsDeps): Metrics {
+  const registry = new Registry();
+  if (processMetrics) collectDefaultMetrics({ register: registry });
+
+  const calls = new Counter({ name: 'cds_hook_calls_total', help: 'CDS Hooks service calls answered, by service and HTTP status', labelNames: ['service', 'status'], registers: [registry] });
+  const duration = new Histogram({ name: 'cds_hook_call_duration_seconds', help: 'Time from request to answer of CDS Hooks service calls, prefetch included', labelNames: ['service'], buckets: LATENCY_BUCKETS, registers: [registry] });
+  const cards = new Counter({ name: 'cds_cards_served_total', help: 'Cards served, by service, rule set, version, rule and indicator', labelNames: ['service', 'rule_set', 'version', 'rule', 'indicator'], registers: [registry] });
+  const malformed = new Counter({ name: 'cds_malformed_fhir_calls_total', help: 'Calls whose FHIR data was malformed but evaluated anyway (CDS_FHIR_CHECK=warn)', labelNames: ['service'], registers: [registry] });
+  const feedback = new Counter({ name: 'cds_feedback_calls_total', help: 'Feedback calls answered, by service and HTTP status', labelNames: ['service', 'status'], registers: [registry] });
+
+  new Counter({
+    name: 'cds_knowledge_reloads_total',
+    help: 'Knowledge reloads since start, by outcome (ok: the new set serves; refused: the last good set kept serving)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const status = reloadStatus?.();
+      this.reset();
+      this.inc({ outcome: 'ok' }, status ? status.reloads - status.failures : 0);
+      this.inc({ outcome: 'refused' }, status?.failures ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'cds_knowledge_loaded_timestamp_seconds',
+    help: 'When the knowledge serving now was loaded',
+    registers: [registry],
+    collect() {
+      this.set(knowledge.current().loadedAt.getTime() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'cds_knowledge_service_info',
+    help: 'The services served now and the rule set version behind each (value 1); unavailable ones have version ""',
+    labelNames: ['service', 'hook', 'rule_set', 'version', 'available'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const current = knowledge.current();
+      for (const s of current.services) this.set({ service: s.definition.id, hook: s.definition.hook, rule_set: s.ruleSet.id, version: s.ruleSet.version, available: 'true' }, 1);
+      for (const u of current.unavailable) this.set({ service: u.id, hook: u.hook, rule_set: '', version: '', available: 'false' }, 1);
+    },
+  });
+  if (uptake) {
+    // One database check per scrape, shared by the gauges below (collected together).
+    let pending: { at: number; status: ReturnType<UptakeStore['status']> } | undefined;
+    const status = (): ReturnType<UptakeStore['status']> => {
+      if (!pending || Date.now() - pending.at > 1000) pending = { at: Date.now(), status: uptake.status() };
+      return pending.status;
+    };
+    const gauge = (name: string, help: string, read: (s: Awaited<ReturnType<UptakeStore['status']>>) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          this.set(read(await status()));
+        },
+      });
+    };
+    gauge('cds_uptake_up', 'Whether the uptake database answers (1) or not (0)', (s) => (s.status === 'ok' ? 1 : 0));
+    gauge('cds_uptake_recorder_failing', 'Whether the uptake recorder is failing to write (1) or not (0)', (s) => (s.recorder.state === 'failing' ? 1 : 0));
+    gauge('cds_uptake_queued', 'Ledger entries waiting to be written', (s) => s.recorder.queued);
+    gauge('cds_uptake_dropped', 'Ledger entries dropped since start because the queue was full while the database failed', (s) => s.recorder.dropped);
+  }
+
+  /** The service label: an id from the knowledge, or "(unknown)" for ids no service has. */
+  const serviceLabel = (id: unknown, service: Service | undefined): string => {
+    if (service) return service.definition.id;
+    if (typeof id !== 'string') return '(unknown)';
+    const current = knowledge.current();
+    return servicesById(current, id).length > 0 || current.unavailable.some((u) => u.id === id) ? id : '(unknown)';
+  };
+
+  const observe: RequestHandler = (req, res, next) => {
+    if (req.method !== 'POST' || !req.path.startsWith('/cds-services/')) {
+      next();
+      return;
+    }
+    const started = process.hrtime.bigint();
+    res.on('close', () => {
+      const isFeedback = req.path.endsWith('/feedback');
+      const service = serviceLabel(res.locals.serviceId ?? decodeSegment(req.path.split('/')[2]), res.locals.service as Service | undefined);
+      const status = String(res.writableFinished ? res.statusCode : 499);
+      if (isFeedback) {
+        feedback.inc({ service, status });
+        return;
+      }
+      calls.inc({ service, status });
+      duration.observe({ service }, Number(process.hrtime.bigint() - started) / 1e9);
+      const evaluation = res.locals.evaluation as Evaluation | undefined;
+      if (!evaluation || !res.writableFinished) return;
+      if (evaluation.trace.dataProblems) malformed.inc({ service });
+      for (const card of evaluation.cards) {
+        const origin = (card.extension as Record<string, { ruleSet?: string; version?: string; rule?: string }> | undefined)?.[KNOWLEDGE_EXTENSION];
+        cards.inc({ service, rule_set: origin?.ruleSet ?? '', version: origin?.version ?? '', rule: origin?.rule ?? '', indicator: card.indicator });
+      }
+    });
+    next();
+  };
+
+  const handler: RequestHandler = async (_req, res) => {
+    const text = await registry.metrics();
+    res.setHeader('Content-Type', registry.contentType);
+    res.send(text);
+  };
+
+  return { observe, handler };
+}
+
+function decodeSegment(segment: string | undefined): string | undefined {
+  if (segment === undefined) return undefined;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
