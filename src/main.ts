@@ -4,7 +4,6 @@ import { loadConfig, ConfigError } from './config.js';
 import { createLogger, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
-import { openDatabase } from './uptake/database.js';
 import { createThreadedCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
 import { fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
@@ -61,7 +60,7 @@ async function main(): Promise<void> {
   // Parse the FHIR model info now rather than on the first hook call.
   fhirDataModel();
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.
-  const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }).db) : undefined;
+  const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(uptake.database) : undefined;
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
   const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });

@@ -1,6 +1,7 @@
 // The uptake store: the ledger database, the batching recorder, feedback ingestion and reports.
 // Built once by createUptakeStore(config) and passed to whoever needs it; close() flushes.
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import type { UptakeDatabase } from './schema.js';
 import { CdsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
@@ -30,6 +31,8 @@ export interface UptakeStatus {
 
 export interface UptakeStore {
   readonly dialect: Dialect;
+  /** The store's database connection, for other tables that live beside the ledger (used JWT ids). */
+  readonly database: Kysely<UptakeDatabase>;
   /** Queues one hook call for the ledger; never waits, never throws. */
   record(invocation: InvocationInput): void;
   /** Writes everything queued; rejects when the database cannot take it. */
@@ -130,6 +133,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
 
   return {
     dialect,
+    database: db,
     recordServed(fingerprints) {
       const fresh = fingerprints.filter((f) => !fingerprinted.has(keyOf(f)));
       if (fresh.length === 0) return;
