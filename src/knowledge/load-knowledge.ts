@@ -9,6 +9,7 @@ import { hasValueSet, loadValueSets } from './value-sets.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CqlTranslator } from './cql/translator.js';
 import { parsePath, placeholdersIn, stringsIn } from './template-path.js';
+import { resolveFactPath } from './fact-path.js';
 import { isKnownHook } from '../hooks/catalogue.js';
 import { fingerprintKey, type Fingerprint, type Knowledge, type LibraryRef, type RuleDefinition, type RuleSet, type ServedFingerprints, type Service, type ServiceDefinition, type UnavailableService } from './types.js';
 
@@ -180,7 +181,7 @@ function loadRuleSet(
   const errors = own.filter((p) => p.severity === 'error');
   if (errors.length > 0) return errors.map(formatProblem);
 
-  const engine = new Engine([], { allowUndefinedFacts: true });
+  const engine = new Engine([], { allowUndefinedFacts: true, pathResolver: resolveFactPath });
   raw.rules.forEach((rule, i) => {
     engine.addRule({
       name: rule.id,

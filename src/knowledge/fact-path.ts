@@ -1,0 +1,39 @@
+// How rule conditions read into a fact (`"path": "$['Latest eGFR'].value"`). json-rules-engine
+// evaluates every path with jsonpath-plus, which parses it again on every condition of every call,
+// and which misreads quoted names holding `]`, `,`, `;` (undefined: the rule silently does not fire)
+// or `@`, `^` (it throws: the call fails). CQL define names may hold any of these. The paths rule
+// sets use are plain ($.name, $['name'], [index]): those are parsed once and read directly, with
+// jsonpath-plus's results otherwise (`.length` of a list or string included); anything else
+// (filters, wildcards, recursive descent) still goes to jsonpath-plus.
+import { JSONPath } from 'jsonpath-plus';
+import { parsePath, type PathSegment } from './template-path.js';
+
+const parsed = new Map<string, PathSegment[] | null>();
+
+function plainPath(path: string): PathSegment[] | null {
+  let segments = parsed.get(path);
+  if (segments === undefined) {
+    // parsePath wants a leading name: stand one in for the `$`.
+    segments = path.startsWith('$') ? (parsePath(`_${path.slice(1)}`)?.slice(1) ?? null) : null;
+    if (parsed.size < 10_000) parsed.set(path, segments);
+  }
+  return segments;
+}
+
+/** json-rules-engine's pathResolver, with jsonpath-plus's results (`wrap: false`). */
+export function resolveFactPath(value: unknown, path: string): unknown {
+  const segments = plainPath(path);
+  if (!segments) return JSONPath<unknown>({ path, json: value as object, wrap: false });
+  let current = value;
+  for (const segment of segments) {
+    if (typeof current === 'string' || Array.isArray(current)) {
+      // Lists and strings: an index, or their length (as jsonpath-plus reads them).
+      current = segment === 'length' ? current.length : typeof segment === 'number' ? current[segment] : undefined;
+    } else if (current !== null && typeof current === 'object' && Object.hasOwn(current, segment)) {
+      current = (current as Record<string | number, unknown>)[segment];
+    } else {
+      return undefined;
+    }
+  }
+  return current;
+}
