@@ -18,6 +18,10 @@ export function cardProblems(card: Card): string[] {
   if (typeof card.summary === 'string') need([...card.summary].length < 140, `summary has ${[...card.summary].length} characters; fewer than 140 are allowed`);
   need(INDICATORS.has(card.indicator), `indicator '${String(card.indicator)}' is not info, warning or critical`);
   need(!!card.source && text(card.source.label), 'source.label is required');
+  for (const field of ['url', 'icon'] as const) {
+    const value = card.source?.[field];
+    if (typeof value === 'string') need(/^https?:\/\/[^\s]+$/.test(value), `source.${field} must be an absolute http(s) URL`);
+  }
   if (card.suggestions !== undefined) {
     need(SELECTION.has(card.selectionBehavior ?? ''), 'a card with suggestions needs selectionBehavior at-most-one or any');
     card.suggestions.forEach((s, i) => {

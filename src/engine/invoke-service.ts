@@ -29,14 +29,15 @@ export async function invokeService(
   deps: InvokeOptions,
 ): Promise<{ request: HookRequest; service: Service; evaluation: Evaluation; prefetch: Record<string, PrefetchStatus> }> {
   const services = servicesById(knowledge, serviceId);
+  const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
+  const unavailable = () => new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: its knowledge failed to load (see /ready)`);
   if (services.length === 0) {
-    const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
-    if (broken.length > 0) {
-      throw new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: its knowledge failed to load (see /ready)`);
-    }
+    if (broken.length > 0) throw unavailable();
     throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' (see GET /cds-services)`);
   }
-  const request = validateHookRequest(body, services.map((s) => s.definition.hook));
+  // One id may serve several hooks; a hook whose knowledge failed is unavailable, not unknown.
+  const request = validateHookRequest(body, [...services.map((s) => s.definition.hook), ...broken.map((b) => b.hook)]);
+  if (!services.some((s) => s.definition.hook === request.hook)) throw unavailable();
   const service = services.find((s) => s.definition.hook === request.hook)!;
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
   const check = deps.fhirCheck ?? 'warn';

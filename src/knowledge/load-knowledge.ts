@@ -10,7 +10,8 @@ import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } 
 import type { CqlTranslator } from './cql/translator.js';
 import { parsePath, placeholdersIn, stringsIn } from './template-path.js';
 import { resolveFactPath } from './fact-path.js';
-import { isKnownHook } from '../hooks/catalogue.js';
+import { HOOKS, isKnownHook } from '../hooks/catalogue.js';
+import { templateProblems } from '../prefetch/template.js';
 import { fingerprintKey, type Fingerprint, type Knowledge, type LibraryRef, type RuleDefinition, type RuleSet, type ServedFingerprints, type Service, type ServiceDefinition, type UnavailableService } from './types.js';
 
 const require = createRequire(import.meta.url);
@@ -79,6 +80,14 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     if (seen.has(routeKey)) reasons.push(`service '${definition.id}' is defined twice for hook '${definition.hook}'`);
     seen.add(routeKey);
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
+    else {
+      for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
+        for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens)) {
+          problems.push({ file: 'cds-services.json', pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `service '${definition.id}', prefetch '${key}': ${problem}`, severity: 'error' });
+          reasons.push(`prefetch '${key}': ${problem}`);
+        }
+      }
+    }
     const wanted = `${definition.knowledge.ruleSet}@${definition.knowledge.version}`;
     const ruleSet = ruleSets.get(wanted);
     if (ruleSet === undefined) reasons.push(`rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`);
@@ -86,7 +95,7 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     else reasons.push(...checkParameters(definition, ruleSet));
     if (reasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
       // A broken rule set's own problems are already reported against its files.
-      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons;
+      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons.filter((r) => !r.startsWith('prefetch '));
       for (const reason of summary) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
       knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons } satisfies UnavailableService);
       return;

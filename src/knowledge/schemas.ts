@@ -12,7 +12,8 @@ function loadSchema(name: string): object {
   return JSON.parse(readFileSync(join(packageRoot(), 'schemas', name), 'utf8')) as object;
 }
 
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+// verbose: errors carry their schema, whose description says what a pattern stands for.
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
 
 export const validateServiceCatalogue: ValidateFunction = ajv.compile(loadSchema('cds-services.schema.json'));
 export const validateRuleSetFile: ValidateFunction = ajv.compile(loadSchema('rule-set.schema.json'));
@@ -31,6 +32,10 @@ export function describeAjvError(e: ErrorObject): string {
       return `unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
     case 'enum':
       return `${e.message ?? 'invalid value'}: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`;
+    case 'pattern': {
+      const description = (e.parentSchema as { description?: string } | undefined)?.description;
+      return description ? `must be ${description}` : (e.message ?? 'invalid');
+    }
     default:
       return e.message ?? 'invalid';
   }

@@ -20,6 +20,24 @@ export function isSupportedToken(token: string): boolean {
 }
 
 /**
+ * Why a template cannot be filled for a hook whose context offers `contextTokens` as prefetch tokens
+ * (empty when it can). Checked when knowledge loads: at call time a bad token fails every call, or
+ * silently leaves the data out.
+ */
+export function templateProblems(template: string, hook: string, contextTokens: string[]): string[] {
+  const allowed = [...contextTokens.map((t) => `context.${t}`), ...Object.keys(USER_TOKENS)];
+  const problems: string[] = [];
+  for (const token of templateTokens(template)) {
+    if (Object.hasOwn(USER_TOKENS, token) || (token.startsWith('context.') && contextTokens.includes(token.slice('context.'.length)))) continue;
+    problems.push(`{{${token}}} is not a prefetch token of hook '${hook}' (it has ${allowed.map((t) => `{{${t}}}`).join(', ')})`);
+  }
+  if (/^[a-z][a-z0-9+.-]*:/i.test(template) || template.startsWith('/')) {
+    problems.push('a prefetch template is a FHIR query relative to the FHIR server (e.g. Patient/{{context.patientId}}), not an absolute URL or path');
+  }
+  return problems;
+}
+
+/**
  * Fills a template with values from the context. Returns undefined when a token has no value
  * (e.g. {{userPractitionerRoleId}} when the user is a Practitioner): there is nothing to fetch.
  */

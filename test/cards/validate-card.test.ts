@@ -139,6 +139,13 @@ describe('cardProblems: each rule on its own', () => {
     expect(onlyProblem(card('no-label', { source: { url: 'https://no-label.example/about' } }))).toMatch(/source\.label/);
   });
 
+  it('reports a source url or icon that is not an absolute URL', () => {
+    expect(cardProblems(card('relative', { source: { label: 'Local', url: '/guidelines/nsaid', icon: 'icon.png' } }))).toEqual([
+      'source.url must be an absolute http(s) URL',
+      'source.icon must be an absolute http(s) URL',
+    ]);
+  });
+
   it('reports a card without a source', () => {
     const c = card('no-source');
     delete (c as Partial<Card>).source;

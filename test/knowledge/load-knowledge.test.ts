@@ -122,12 +122,68 @@ describe('loading knowledge', () => {
     expect(await problemsOf(dir)).toContainEqual("rules/renal-test/1.0.0.json /version: error: version '1.0.1' does not match its file name 1.0.0.json");
   });
 
+  it('reports prefetch tokens the hook does not offer and absolute URLs, and does not serve that service', async () => {
+    const dir = variant((d) =>
+      editJson(d, 'cds-services.json', (j) => {
+        j.services[1].prefetch = { a: 'Medication/{{context.medication.id}}', b: 'Observation?patient={{context.draftOrders}}', c: '{{bogus}}', d: 'https://elsewhere.example/Patient/{{context.patientId}}', ok: 'Practitioner/{{userPractitionerId}}' };
+      }),
+    );
+    const knowledge = await knowledgeFrom(dir);
+    const problems = knowledge.problems.map(formatProblem);
+    const tokens = '{{context.userId}}, {{context.patientId}}, {{context.encounterId}}, {{userPractitionerId}}, {{userPractitionerRoleId}}, {{userPatientId}}, {{userRelatedPersonId}}';
+    expect(problems).toEqual([
+      `cds-services.json /services/1/prefetch/a: error: service 'greeter', prefetch 'a': {{context.medication.id}} is not a prefetch token of hook 'patient-view' (it has ${tokens})`,
+      `cds-services.json /services/1/prefetch/b: error: service 'greeter', prefetch 'b': {{context.draftOrders}} is not a prefetch token of hook 'patient-view' (it has ${tokens})`,
+      `cds-services.json /services/1/prefetch/c: error: service 'greeter', prefetch 'c': {{bogus}} is not a prefetch token of hook 'patient-view' (it has ${tokens})`,
+      "cds-services.json /services/1/prefetch/d: error: service 'greeter', prefetch 'd': a prefetch template is a FHIR query relative to the FHIR server (e.g. Patient/{{context.patientId}}), not an absolute URL or path",
+    ]);
+    expect(knowledge.unavailable.map((u) => u.id)).toEqual(['greeter']);
+    expect(knowledge.services.map((s) => s.definition.id)).toEqual(['renal-test']);
+  });
+
+  it('reports a card source or link URL that is not absolute, at its JSON pointer', async () => {
+    const dir = variant((d) =>
+      editJson(d, 'rules/renal-test/1.0.0.json', (j) => {
+        j.rules[0].card.source.url = '/guidelines/renal';
+        j.rules[0].card.links = [{ label: 'Guideline', url: 'guideline.html', type: 'absolute' }, { label: 'Prior', url: '{{cql["Latest eGFR"].value}}', type: 'absolute' }];
+      }),
+    );
+    const problems = await problemsOf(dir);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'rules/renal-test/1.0.0.json /rules/0/card/source/url: error: must be an absolute http(s) URL, or a placeholder that gives one',
+        'rules/renal-test/1.0.0.json /rules/0/card/links/0/url: error: must be an absolute http(s) URL, or a placeholder that gives one',
+      ]),
+    );
+    expect(problems.filter((p) => p.includes('/links/1/'))).toEqual([]);
+  });
+
   it('reports a service whose rule set version does not exist', async () => {
     const dir = variant((d) => editJson(d, 'cds-services.json', (j) => {
       j.services[0].knowledge.version = '9.9.9';
     }));
     const knowledge = await knowledgeFrom(dir);
     expect(knowledge.unavailable[0].reasons).toEqual(['rule set renal-test@9.9.9 not found (expected rules/renal-test/9.9.9.json)']);
+  });
+
+  it('serves one id for several hooks, and answers 503 for a hook whose knowledge failed while the others serve', async () => {
+    const dir = variant((d) =>
+      editJson(d, 'cds-services.json', (j) => {
+        j.services.push({ ...j.services[1], hook: 'encounter-start' });
+        j.services.push({ ...j.services[1], hook: 'order-sign', knowledge: { ruleSet: 'greeter', version: '9.9.9' } });
+      }),
+    );
+    const knowledge = await knowledgeFrom(dir);
+    expect(knowledge.problems.map(formatProblem)).toEqual(["cds-services.json /services/3: error: service 'greeter': rule set greeter@9.9.9 not found (expected rules/greeter/9.9.9.json)"]);
+    const app = testApp({ knowledge });
+    const call = (hook: string, context: Record<string, unknown>) => request(app).post('/cds-services/greeter').send({ hook, hookInstance: 'c0a8d5b2-1111-4aaa-8bbb-000000000001', context });
+    await call('patient-view', { userId: 'Practitioner/1', patientId: 'p1' }).expect(200);
+    await call('encounter-start', { userId: 'Practitioner/1', patientId: 'p1', encounterId: 'e1' }).expect(200);
+    const res = await call('order-sign', { userId: 'Practitioner/1', patientId: 'p1', draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [] } }).expect(503);
+    expect(res.body.issue[0].diagnostics).toBe("service 'greeter' is not available: its knowledge failed to load (see /ready)");
+    await call('order-select', { userId: 'Practitioner/1', patientId: 'p1', selections: [], draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [] } }).expect(400);
+    const duplicate = variant((d) => editJson(d, 'cds-services.json', (j) => j.services.push({ ...j.services[1] })));
+    expect((await knowledgeFrom(duplicate)).problems.map(formatProblem)).toContain("cds-services.json /services/2: error: service 'greeter': service 'greeter' is defined twice for hook 'patient-view'");
   });
 
   it('reports a parameter binding to a parameter the library does not declare', async () => {
