@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Express } from 'express';
 import type { Knowledge } from '../../src/knowledge/index.js';
 import { asAdmin, knowledgeFrom, testApp, testKnowledge } from '../support/app.js';
@@ -50,6 +51,15 @@ describe('POST /cds-services/{id}/feedback', () => {
     // Served when the answer went out (the clock's 12:00 plus the evaluation), accepted at 12:01.
     expect(row.timeToFeedbackSeconds.median).toBeGreaterThan(0);
     expect(row.timeToFeedbackSeconds.median).toBeLessThanOrEqual(60);
+  });
+
+  it.each(['feedback-accepted.json', 'feedback-overridden-no-reason.json', 'feedback-overridden-with-reason.json'])('stores the spec example %s, with an extension added, for a card it served', async (file) => {
+    const card = await serveRenalCard();
+    const example = JSON.parse(readFileSync(new URL(`./examples/${file}`, import.meta.url), 'utf8')) as { feedback: Array<Record<string, unknown>> };
+    const item = { ...example.feedback[0], card: card.uuid, extension: { 'org.example.reviewed': true } };
+    if (item.acceptedSuggestions) item.acceptedSuggestions = [{ id: card.suggestions[0].uuid }];
+    const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [item] }).expect(200);
+    expect(res.body.issue[0].diagnostics.startsWith(`feedback[0]: stored (card ${card.uuid})`)).toBe(true);
   });
 
   it('answers 400 naming each invalid item and field, and still stores the valid items of the batch', async () => {
