@@ -33,6 +33,10 @@ async function main(): Promise<void> {
       throw err;
     }
     logger.info('trusted clients loaded', { file: config.trustedClientsFile, clients: trustedClients.map((c) => c.iss), publicBaseUrl: config.publicBaseUrl });
+    if (config.publicBaseUrl?.startsWith('http://')) {
+      // EHRs then send their JWTs, FHIR access tokens and patient data in the clear.
+      logger.warn('CDS_PUBLIC_BASE_URL is plain http: EHR calls carry tokens and patient data; serve them over HTTPS (CDS_TLS_CERT and CDS_TLS_KEY, or a TLS proxy in front)', { publicBaseUrl: config.publicBaseUrl });
+    }
   } else {
     logger.warn(AUTH_OFF_WARNING);
     console.error(`\n  *** ${AUTH_OFF_WARNING} ***\n`);

@@ -56,7 +56,7 @@ describe('POST /cds-services/{id}/feedback', () => {
   it.each(['feedback-accepted.json', 'feedback-overridden-no-reason.json', 'feedback-overridden-with-reason.json'])('stores the spec example %s, with an extension added, for a card it served', async (file) => {
     const card = await serveRenalCard();
     const example = JSON.parse(readFileSync(new URL(`./examples/${file}`, import.meta.url), 'utf8')) as { feedback: Array<Record<string, unknown>> };
-    const item = { ...example.feedback[0], card: card.uuid, extension: { 'org.example.reviewed': true } };
+    const item: Record<string, unknown> = { ...example.feedback[0], card: card.uuid, extension: { 'org.example.reviewed': true } };
     if (item.acceptedSuggestions) item.acceptedSuggestions = [{ id: card.suggestions[0].uuid }];
     const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [item] }).expect(200);
     expect(res.body.issue[0].diagnostics.startsWith(`feedback[0]: stored (card ${card.uuid})`)).toBe(true);
