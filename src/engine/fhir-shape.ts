@@ -1,9 +1,10 @@
 // Where client-sent FHIR JSON does not have the shape FHIR R4 gives it: an array where one value
 // belongs, a string where a CodeableConcept belongs, and so on. The CQL engine fails on such data
 // with an error that cannot be told from a knowledge bug; this finds the offending places so that
-// the caller gets a 400 naming them. It runs only after an evaluation failed: well-formed calls pay
-// nothing for it. Leniency stays where real EHR data needs it: unknown elements, unknown resource
-// types, nulls standing for an absent value and the `_element` primitive extensions are not reported.
+// the caller gets a 400 naming them; by default (CDS_FHIR_CHECK=warn) it also runs on every call and
+// what it finds is logged. Leniency stays where real EHR data needs it: unknown elements, unknown
+// resource types, nulls standing for an absent value and the `_element` primitive extensions are
+// not reported. Its cost is linear in the size of the data, whatever the data.
 //
 // Messages name locations and FHIR types only, never a value: they go back to the caller.
 import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from '../knowledge/cql/fhir-model.js';
@@ -13,10 +14,20 @@ const MAX_DEPTH = 40;
 /** CQL's Decimal holds 28 digits before the point. */
 const MAX_DECIMAL = 1e28;
 
-/** The JSON type of a FHIR primitive: numbers and booleans as such, every other primitive (and code) as a string. */
+/** FHIR element names (camelCase, short) and resource type names: anything else is not looked up. */
+const ELEMENT_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
+const RESOURCE_TYPE = /^[A-Z][A-Za-z]{0,63}$/;
+/** No UCUM code is this long; longer ones are refused without asking the UCUM library. */
+const MAX_UCUM_CODE = 256;
+
+/**
+ * The JSON type of a primitive: numbers and booleans as such, every other primitive (and code) as a
+ * string. FHIR primitives (boolean, decimal, ...) and the System types some elements have
+ * (Element.id, Extension.url: System.String) alike.
+ */
 function jsonTypeOf(name: string): 'string' | 'number' | 'boolean' {
-  if (name === 'boolean') return 'boolean';
-  if (name === 'integer' || name === 'positiveInt' || name === 'unsignedInt' || name === 'decimal') return 'number';
+  if (name === 'boolean' || name === 'Boolean') return 'boolean';
+  if (name === 'integer' || name === 'positiveInt' || name === 'unsignedInt' || name === 'decimal' || name === 'Integer' || name === 'Decimal') return 'number';
   return 'string';
 }
 
@@ -95,7 +106,7 @@ function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path
 
 function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path, walk: Walk, depth: number): void {
   if (!type?.isNamed) return;
-  if (isPrimitive(type)) {
+  if (type.namespace === 'System' || isPrimitive(type)) {
     const expected = jsonTypeOf(type.name ?? '');
     if (typeof value !== expected) report(walk, path, `: expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
     else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL)) report(walk, path, `: the ${type.name} is out of the range CQL can compute with (below 10^28)`);
@@ -123,10 +134,10 @@ const ucumVerdicts = new Map<string, boolean>();
 /** A Quantity coded in UCUM must carry a UCUM code: the engine computes with it. */
 function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Path, walk: Walk): void {
   if (quantity.system !== UCUM || typeof quantity.code !== 'string') return;
-  let valid = ucumVerdicts.get(quantity.code);
+  let valid = quantity.code.length <= MAX_UCUM_CODE ? ucumVerdicts.get(quantity.code) : false;
   if (valid === undefined) {
     valid = validateUcumUnit(quantity.code) === null;
-    if (ucumVerdicts.size < 10_000) ucumVerdicts.set(quantity.code, valid);
+    if (ucumVerdicts.size < 10_000 && quantity.code.length <= 64) ucumVerdicts.set(quantity.code, valid);
   }
   if (!valid) report(walk, { parent: path, key: 'code' }, `: not a UCUM unit, though the system says UCUM`);
 }
@@ -136,6 +147,8 @@ function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Pat
 const elementTypes = new Map<ClassInfo, Map<string, TypeSpecifier | null>>();
 
 function elementType(info: ClassInfo, key: string): TypeSpecifier | undefined {
+  // The model's choice-name look-up is quadratic in the name's length; no element name is long.
+  if (!ELEMENT_NAME.test(key)) return undefined;
   let types = elementTypes.get(info);
   if (!types) elementTypes.set(info, (types = new Map()));
   let type = types.get(key);
@@ -150,6 +163,7 @@ function elementType(info: ClassInfo, key: string): TypeSpecifier | undefined {
 const resourceClasses = new Map<string, ClassInfo | null>();
 
 function resourceClass(resourceType: string): ClassInfo | undefined {
+  if (!RESOURCE_TYPE.test(resourceType)) return undefined;
   let info = resourceClasses.get(resourceType);
   if (info === undefined) resourceClasses.set(resourceType, (info = fhirModelInfo().findClass(`FHIR.${resourceType}`) ?? null));
   return info ?? undefined;

@@ -24,10 +24,14 @@ export interface HookDefinition {
   context: Record<string, unknown>;
   /** Context fields that may be used as prefetch tokens ({{context.X}}). */
   prefetchTokens: string[];
+  /** The resource types userId may name (none when the hook has no userId): the user tokens it can fill. */
+  userTypes: string[];
 }
 
-const practitionerUser = reference(['Practitioner', 'PractitionerRole']);
-const anyUser = reference(['Practitioner', 'PractitionerRole', 'Patient', 'RelatedPerson']);
+const PRACTITIONER_USERS = ['Practitioner', 'PractitionerRole'];
+const ANY_USERS = ['Practitioner', 'PractitionerRole', 'Patient', 'RelatedPerson'];
+const practitionerUser = reference(PRACTITIONER_USERS);
+const anyUser = reference(ANY_USERS);
 
 function contextSchema(required: string[], properties: Record<string, unknown>): Record<string, unknown> {
   return { type: 'object', required, properties };
@@ -38,6 +42,7 @@ export const HOOKS: Record<string, HookDefinition> = {
     name: 'patient-view',
     context: contextSchema(['userId', 'patientId'], { userId: anyUser, patientId: fhirId, encounterId: fhirId }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: ANY_USERS,
   },
   'order-select': {
     name: 'order-select',
@@ -49,11 +54,13 @@ export const HOOKS: Record<string, HookDefinition> = {
       draftOrders: bundle,
     }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: PRACTITIONER_USERS,
   },
   'order-sign': {
     name: 'order-sign',
     context: contextSchema(['userId', 'patientId', 'draftOrders'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId, draftOrders: bundle }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: PRACTITIONER_USERS,
   },
   'order-dispatch': {
     name: 'order-dispatch',
@@ -64,21 +71,25 @@ export const HOOKS: Record<string, HookDefinition> = {
       fulfillmentTasks: { type: 'array', items: { type: 'object', required: ['resourceType'], properties: { resourceType: { const: 'Task' } } } },
     }),
     prefetchTokens: ['patientId', 'performer'],
+    userTypes: [],
   },
   'appointment-book': {
     name: 'appointment-book',
     context: contextSchema(['userId', 'patientId', 'appointments'], { userId: anyUser, patientId: fhirId, encounterId: fhirId, appointments: bundle }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: ANY_USERS,
   },
   'encounter-start': {
     name: 'encounter-start',
     context: contextSchema(['userId', 'patientId', 'encounterId'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: PRACTITIONER_USERS,
   },
   'encounter-discharge': {
     name: 'encounter-discharge',
     context: contextSchema(['userId', 'patientId', 'encounterId'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
+    userTypes: PRACTITIONER_USERS,
   },
 };
 

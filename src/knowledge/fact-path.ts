@@ -13,8 +13,8 @@ const parsed = new Map<string, PathSegment[] | null>();
 function plainPath(path: string): PathSegment[] | null {
   let segments = parsed.get(path);
   if (segments === undefined) {
-    // parsePath wants a leading name: stand one in for the `$`.
-    segments = path.startsWith('$') ? (parsePath(`_${path.slice(1)}`)?.slice(1) ?? null) : null;
+    // parsePath wants a leading name: stand one in for the `$` (which must be followed by . or [).
+    segments = path === '$' ? [] : /^\$[.[]/.test(path) ? (parsePath(`_${path.slice(1)}`)?.slice(1) ?? null) : null;
     if (parsed.size < 10_000) parsed.set(path, segments);
   }
   return segments;
@@ -27,8 +27,11 @@ export function resolveFactPath(value: unknown, path: string): unknown {
   let current = value;
   for (const segment of segments) {
     if (typeof current === 'string' || Array.isArray(current)) {
-      // Lists and strings: an index, or their length (as jsonpath-plus reads them).
-      current = segment === 'length' ? current.length : typeof segment === 'number' ? current[segment] : undefined;
+      // Lists and strings: an index (['1'] as well as [1]), or their length, as jsonpath-plus reads
+      // them (which reads nothing inside an empty string).
+      const index = typeof segment === 'number' ? segment : /^\d+$/.test(segment) ? Number(segment) : undefined;
+      if (current.length === 0 && typeof current === 'string') return undefined;
+      current = segment === 'length' ? current.length : index !== undefined ? current[index] : undefined;
     } else if (current !== null && typeof current === 'object' && Object.hasOwn(current, segment)) {
       current = (current as Record<string | number, unknown>)[segment];
     } else {

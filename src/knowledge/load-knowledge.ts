@@ -82,7 +82,7 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
     else {
       for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
-        for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens)) {
+        for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens, HOOKS[definition.hook].userTypes)) {
           problems.push({ file: 'cds-services.json', pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `service '${definition.id}', prefetch '${key}': ${problem}`, severity: 'error' });
           reasons.push(`prefetch '${key}': ${problem}`);
         }

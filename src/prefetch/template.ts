@@ -21,14 +21,15 @@ export function isSupportedToken(token: string): boolean {
 
 /**
  * Why a template cannot be filled for a hook whose context offers `contextTokens` as prefetch tokens
- * (empty when it can). Checked when knowledge loads: at call time a bad token fails every call, or
- * silently leaves the data out.
+ * and whose userId may name `userTypes` (empty when it can). Checked when knowledge loads: at call
+ * time a bad token fails every call, or silently leaves the data out.
  */
-export function templateProblems(template: string, hook: string, contextTokens: string[]): string[] {
-  const allowed = [...contextTokens.map((t) => `context.${t}`), ...Object.keys(USER_TOKENS)];
+export function templateProblems(template: string, hook: string, contextTokens: string[], userTypes: string[]): string[] {
+  const userTokens = Object.keys(USER_TOKENS).filter((t) => userTypes.includes(USER_TOKENS[t]));
+  const allowed = [...contextTokens.map((t) => `context.${t}`), ...userTokens];
   const problems: string[] = [];
   for (const token of templateTokens(template)) {
-    if (Object.hasOwn(USER_TOKENS, token) || (token.startsWith('context.') && contextTokens.includes(token.slice('context.'.length)))) continue;
+    if (userTokens.includes(token) || (token.startsWith('context.') && contextTokens.includes(token.slice('context.'.length)))) continue;
     problems.push(`{{${token}}} is not a prefetch token of hook '${hook}' (it has ${allowed.map((t) => `{{${t}}}`).join(', ')})`);
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(template) || template.startsWith('/')) {

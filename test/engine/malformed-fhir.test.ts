@@ -1,11 +1,12 @@
 // FHIR JSON of the wrong shape makes the CQL engine fail. The caller gets a 400 naming where its
 // data is wrong (never the values), not a 500 that reads like a server fault.
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import request from 'supertest';
 import type { Express } from 'express';
 import { knowledgeFrom, testApp, testKnowledge } from '../support/app.js';
 import { egfrObservation, medicationRequest, renalRequest, searchset } from '../support/requests.js';
 import { fhirShapeProblems } from '../../src/engine/fhir-shape.js';
+import { fhirModelInfo } from '../../src/knowledge/cql/fhir-model.js';
 import type { Knowledge } from '../../src/knowledge/index.js';
 import type { Config } from '../../src/config.js';
 import type { Logger } from '../../src/logger.js';
@@ -103,6 +104,25 @@ describe('fhirShapeProblems', () => {
     expect(fhirShapeProblems(bad, 'o')).toEqual(['o.valueQuantity.code: not a UCUM unit, though the system says UCUM']);
     // Without the UCUM system the code is the sender's own.
     expect(fhirShapeProblems({ ...ok, valueQuantity: { value: 25, code: 'mL per min' } }, 'o')).toEqual([]);
+  });
+
+  it('accepts ids on elements and extension urls (System types in the model), and checks their JSON type', () => {
+    const patient = { resourceType: 'Patient', id: 'p', name: [{ id: 'n1', family: 'X', extension: [{ id: 'e', url: 'http://example.org/x', valueString: 'y' }] }], telecom: [{ id: 't', system: 'phone', value: '1' }] };
+    expect(fhirShapeProblems(patient, 'p')).toEqual([]);
+    expect(fhirShapeProblems({ ...patient, name: [{ id: 5 }] }, 'p')).toEqual(['p.name[0].id: expected a String (a JSON string), got a number']);
+  });
+
+  it('does not look up long or odd element names and resource types in the model (its look-up is quadratic in the length)', () => {
+    const patientClass = fhirModelInfo().findClass('FHIR.Patient')!;
+    const lookUp = vi.spyOn(patientClass, 'findElement');
+    const key = `a0${'B'.repeat(16000)}`;
+    expect(fhirShapeProblems({ resourceType: 'Patient', [key]: 1, 'odd-name': 2, gender: 'other' }, 'p')).toEqual([]);
+    expect(lookUp.mock.calls.map(([name]) => name)).toEqual(['gender']);
+    lookUp.mockRestore();
+    const findClass = vi.spyOn(fhirModelInfo(), 'findClass');
+    expect(fhirShapeProblems({ resourceType: 'X'.repeat(100000) }, 'p')).toEqual([]);
+    expect(findClass).not.toHaveBeenCalled();
+    findClass.mockRestore();
   });
 
   it('stops at the limit', () => {

@@ -9,6 +9,8 @@ const facts = {
   empty: null,
   zero: 0,
   text: 'abc',
+  blank: '',
+  $x: 'dollar',
   "it's": { ok: 1 },
 };
 
@@ -31,6 +33,13 @@ const PATHS = [
   '$.constructor',
   '$.__proto__',
   '$.text[0]',
+  '$.blank.length',
+  '$.blank[0]',
+  "$.list['1'].code",
+  "$.text['1']",
+  '$x',
+  '$foo',
+  '$_foo',
   '$.text[0].length',
   '$.text[9]',
   '$.list[0].code.length',

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { CdsError } from '../../src/errors.js';
 import { fillTemplate, isSupportedToken, templateTokens } from '../../src/prefetch/index.js';
+import { templateProblems } from '../../src/prefetch/template.js';
+import { HOOKS } from '../../src/hooks/catalogue.js';
 
 describe('fillTemplate', () => {
   it('fills a context token with the value of that context field', () => {
@@ -120,5 +122,25 @@ describe('isSupportedToken', () => {
 
   it.each(['context.medication.id', 'Patient.id', 'user', 'context.', 'today() - 90 days', '%encounter.id', 'userOrganizationId'])('rejects %s', (token) => {
     expect(isSupportedToken(token)).toBe(false);
+  });
+});
+
+describe('templateProblems', () => {
+  const check = (template: string, hook: string) => templateProblems(template, hook, HOOKS[hook].prefetchTokens, HOOKS[hook].userTypes);
+
+  it('accepts the context tokens and the user tokens a hook can fill', () => {
+    expect(check('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}', 'order-sign')).toEqual([]);
+    expect(check('PractitionerRole/{{userPractitionerRoleId}}', 'order-sign')).toEqual([]);
+    expect(check('Patient/{{userPatientId}}', 'patient-view')).toEqual([]);
+    expect(check('Practitioner/{{context.performer}}', 'order-dispatch')).toEqual([]);
+  });
+
+  it('refuses user tokens the hook cannot fill: no userId, or a userId that cannot name that type', () => {
+    expect(check('Practitioner/{{userPractitionerId}}', 'order-dispatch')).toEqual([
+      "{{userPractitionerId}} is not a prefetch token of hook 'order-dispatch' (it has {{context.patientId}}, {{context.performer}})",
+    ]);
+    expect(check('Patient/{{userPatientId}}', 'order-sign')).toEqual([
+      "{{userPatientId}} is not a prefetch token of hook 'order-sign' (it has {{context.userId}}, {{context.patientId}}, {{context.encounterId}}, {{userPractitionerId}}, {{userPractitionerRoleId}})",
+    ]);
   });
 });

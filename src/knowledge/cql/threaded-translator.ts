@@ -10,17 +10,22 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+interface Thread {
+  worker: Worker;
+  /** The jobs sent to this thread and not answered yet: a thread that dies fails only its own. */
+  pending: Map<number, Pending>;
+}
+
 export function createThreadedCqlTranslator(): CqlTranslator {
-  let worker: Worker | undefined;
-  const pending = new Map<number, Pending>();
+  let thread: Thread | undefined;
   let nextId = 0;
 
-  const failAll = (err: Error): void => {
-    for (const p of pending.values()) p.reject(err);
-    pending.clear();
-  };
-
-  const start = (): Worker => {
+  const start = (): Thread => {
+    const pending = new Map<number, Pending>();
+    const failAll = (err: Error): void => {
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+    };
     // Built: translator-thread.js beside this file. From source (tests, `npm run dev`): the .ts file through tsx.
     const fromSource = import.meta.url.endsWith('.ts');
     const entry = new URL(`./translator-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
@@ -36,34 +41,37 @@ export function createThreadedCqlTranslator(): CqlTranslator {
       if (message.results) waiting.resolve(message.results);
       else waiting.reject(new Error(`the CQL translator failed: ${message.error ?? 'unknown error'}`));
     });
+    // Discarded, not buffered without end.
+    started.stdout.resume();
+    const own: Thread = { worker: started, pending };
     started.on('error', (err) => {
-      if (worker === started) worker = undefined;
+      if (thread === own) thread = undefined;
       failAll(new Error(`the CQL translator failed: ${err.message}`));
     });
     started.on('exit', (code) => {
-      if (worker === started) worker = undefined;
+      if (thread === own) thread = undefined;
       failAll(new Error(`the CQL translator stopped (exit code ${code})`));
     });
     started.unref();
-    return started;
+    return own;
   };
 
   return {
     compileAll(jobs: CompileJob[]): Promise<CompileResult[]> {
-      worker ??= start();
+      thread ??= start();
       const id = nextId++;
-      const target = worker;
+      const { worker, pending } = thread;
       return new Promise<CompileResult[]>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         // While a compile is pending the thread keeps the process alive (a CLI awaiting it); idle, it does not.
-        target.ref();
-        target.postMessage({ id, jobs });
+        worker.ref();
+        worker.postMessage({ id, jobs });
       });
     },
     async close(): Promise<void> {
-      const closing = worker;
-      worker = undefined;
-      if (closing) await closing.terminate();
+      const closing = thread;
+      thread = undefined;
+      if (closing) await closing.worker.terminate();
     },
   };
 }
