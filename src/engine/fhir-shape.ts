@@ -40,20 +40,31 @@ function pathText(path: Path): string {
   return typeof path.key === 'number' ? `${base}[${path.key}]` : `${base}.${path.key}`;
 }
 
+/** One malformed place: where (e.g. `prefetch.egfr.entry[0].resource.valueQuantity`) and what is wrong there. */
+export interface ShapeProblem {
+  at: string;
+  message: string;
+}
+
 interface Walk {
-  problems: string[];
+  problems: ShapeProblem[];
   limit: number;
 }
 
 /** Problems of a FHIR resource at `path` (a Bundle's entries included), at most `limit` of them. */
-export function fhirShapeProblems(value: unknown, path: string, limit = 10): string[] {
+export function fhirShapeIssues(value: unknown, path: string, limit = 10): ShapeProblem[] {
   const walk: Walk = { problems: [], limit };
   checkResource(value, path, walk, 0);
   return walk.problems;
 }
 
-function report(walk: Walk, path: Path, problem: string): void {
-  if (walk.problems.length < walk.limit) walk.problems.push(`${pathText(path)}${problem}`);
+/** The same, each as `where: what`. */
+export function fhirShapeProblems(value: unknown, path: string, limit = 10): string[] {
+  return fhirShapeIssues(value, path, limit).map((p) => `${p.at}: ${p.message}`);
+}
+
+function report(walk: Walk, path: Path, message: string): void {
+  if (walk.problems.length < walk.limit) walk.problems.push({ at: pathText(path), message });
 }
 
 function describe(value: unknown): string {
@@ -65,12 +76,12 @@ function describe(value: unknown): string {
 
 function checkResource(value: unknown, path: Path, walk: Walk, depth: number): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    report(walk, path, `: expected a FHIR resource (a JSON object), got ${describe(value)}`);
+    report(walk, path, `expected a FHIR resource (a JSON object), got ${describe(value)}`);
     return;
   }
   const type = (value as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string') {
-    report(walk, path, `.resourceType: expected the resource type as a string, got ${describe(type)}`);
+    report(walk, { parent: path, key: 'resourceType' }, `expected the resource type as a string, got ${describe(type)}`);
     return;
   }
   const info = resourceClass(type);
@@ -87,7 +98,7 @@ function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path
     if (!type) continue;
     if (type.isList) {
       if (!Array.isArray(child)) {
-        report(walk, { parent: path, key }, `: expected an array of ${nameOf(type.elementType)}, got ${describe(child)}`);
+        report(walk, { parent: path, key }, `expected an array of ${nameOf(type.elementType)}, got ${describe(child)}`);
         continue;
       }
       const item = type.elementType;
@@ -97,7 +108,7 @@ function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path
         checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
       }
     } else if (Array.isArray(child)) {
-      report(walk, { parent: path, key }, `: expected one ${nameOf(type)}, got an array`);
+      report(walk, { parent: path, key }, `expected one ${nameOf(type)}, got an array`);
     } else {
       checkValue(child, type, { parent: path, key }, walk, depth + 1);
     }
@@ -108,12 +119,12 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
   if (!type?.isNamed) return;
   if (type.namespace === 'System' || isPrimitive(type)) {
     const expected = jsonTypeOf(type.name ?? '');
-    if (typeof value !== expected) report(walk, path, `: expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
-    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL)) report(walk, path, `: the ${type.name} is out of the range CQL can compute with (below 10^28)`);
+    if (typeof value !== expected) report(walk, path, `expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
+    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL)) report(walk, path, `the ${type.name} is out of the range CQL can compute with (below 10^28)`);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    report(walk, path, type.name === 'Resource' ? `: expected a FHIR resource (a JSON object), got ${describe(value)}` : `: expected a ${type.name} (a JSON object), got ${describe(value)}`);
+    report(walk, path, type.name === 'Resource' ? `expected a FHIR resource (a JSON object), got ${describe(value)}` : `expected a ${type.name} (a JSON object), got ${describe(value)}`);
     return;
   }
   // A resource where the element's type is Resource (Bundle.entry.resource, contained) or a resource type.
@@ -139,7 +150,7 @@ function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Pat
     valid = validateUcumUnit(quantity.code) === null;
     if (ucumVerdicts.size < 10_000 && quantity.code.length <= 64) ucumVerdicts.set(quantity.code, valid);
   }
-  if (!valid) report(walk, { parent: path, key: 'code' }, `: not a UCUM unit, though the system says UCUM`);
+  if (!valid) report(walk, { parent: path, key: 'code' }, `not a UCUM unit, though the system says UCUM`);
 }
 
 // The model info's look-ups walk base classes and try every split of a choice name: one look-up per

@@ -5,7 +5,7 @@ import { servicesById, type Knowledge, type Service } from '../knowledge/index.j
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { fhirShapeProblems } from './fhir-shape.js';
+import { fhirShapeIssues, type ShapeProblem } from './fhir-shape.js';
 
 export interface InvokeOptions {
   clock: () => Date;
@@ -37,8 +37,8 @@ export async function invokeService(
   }
   // One id may serve several hooks; a hook whose knowledge failed is unavailable, not unknown.
   const request = validateHookRequest(body, [...services.map((s) => s.definition.hook), ...broken.map((b) => b.hook)]);
-  if (!services.some((s) => s.definition.hook === request.hook)) throw unavailable();
-  const service = services.find((s) => s.definition.hook === request.hook)!;
+  const service = services.find((s) => s.definition.hook === request.hook);
+  if (!service) throw unavailable();
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
   const check = deps.fhirCheck ?? 'warn';
   const malformed = check === 'off' ? undefined : malformedData(request, prefetch.data, prefetch.status);
@@ -58,25 +58,24 @@ export async function invokeService(
   return { request, service, evaluation, prefetch: prefetch.status };
 }
 
-
 /**
  * The places where the call's FHIR data does not have its FHIR R4 shape, as the error that names
  * them: 400 for data the client sent, 412 for data fetched from the FHIR server. Undefined when all is well.
  */
 function malformedData(request: HookRequest, data: Record<string, unknown>, status: Record<string, PrefetchStatus>): CdsError | undefined {
-  const sent: string[] = [];
+  const sent: ShapeProblem[] = [];
   for (const [name, value] of Object.entries(request.context)) {
-    if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) sent.push(...fhirShapeProblems(value, `context.${name}`));
+    if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) sent.push(...fhirShapeIssues(value, `context.${name}`));
   }
-  const fetched: string[] = [];
+  const fetched: ShapeProblem[] = [];
   for (const [key, value] of Object.entries(data)) {
     if (value === null || value === undefined) continue;
-    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeProblems(value, `prefetch.${key}`));
+    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeIssues(value, `prefetch.${key}`));
   }
   const problems = (sent.length > 0 ? sent : fetched).slice(0, 10);
   if (problems.length === 0) return undefined;
-  const issues = problems.map((p) => ({ severity: 'error' as const, code: 'structure', diagnostics: p, expression: [p.slice(0, p.indexOf(': '))] }));
+  const issues = problems.map((p) => ({ severity: 'error' as const, code: 'structure', diagnostics: `${p.at}: ${p.message}`, expression: [p.at] }));
   return sent.length > 0
-    ? new CdsError(400, 'invalid-fhir', `the request's FHIR data is not valid FHIR R4 JSON: ${problems[0]}`, issues)
-    : new CdsError(412, 'invalid-fhir', `the FHIR server's answer is not valid FHIR R4 JSON: ${problems[0]}`, issues);
+    ? new CdsError(400, 'invalid-fhir', `the request's FHIR data is not valid FHIR R4 JSON: ${issues[0].diagnostics}`, issues)
+    : new CdsError(412, 'invalid-fhir', `the FHIR server's answer is not valid FHIR R4 JSON: ${issues[0].diagnostics}`, issues);
 }

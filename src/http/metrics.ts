@@ -6,7 +6,6 @@
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { servicesById, type KnowledgeHolder, type ReloadStatus, type Service } from '../knowledge/index.js';
-import { KNOWLEDGE_EXTENSION } from '../cards/index.js';
 import type { Evaluation } from '../engine/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 
@@ -116,12 +115,14 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
       }
       calls.inc({ service, status });
       duration.observe({ service }, Number(process.hrtime.bigint() - started) / 1e9);
+      // The service that answered and the rule behind each card, as the evaluation recorded them.
       const evaluation = res.locals.evaluation as Evaluation | undefined;
-      if (!evaluation || !res.writableFinished) return;
+      const answered = res.locals.service as Service | undefined;
+      if (!evaluation || !answered || !res.writableFinished) return;
       if (evaluation.trace.dataProblems) malformed.inc({ service });
+      const { id: ruleSet, version } = answered.ruleSet;
       for (const card of evaluation.cards) {
-        const origin = (card.extension as Record<string, { ruleSet?: string; version?: string; rule?: string }> | undefined)?.[KNOWLEDGE_EXTENSION];
-        cards.inc({ service, rule_set: origin?.ruleSet ?? '', version: origin?.version ?? '', rule: origin?.rule ?? '', indicator: card.indicator });
+        cards.inc({ service, rule_set: ruleSet, version, rule: evaluation.origins.get(card.uuid ?? '')?.rule ?? '', indicator: card.indicator });
       }
     });
     next();

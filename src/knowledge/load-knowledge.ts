@@ -80,11 +80,13 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     if (seen.has(routeKey)) reasons.push(`service '${definition.id}' is defined twice for hook '${definition.hook}'`);
     seen.add(routeKey);
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
-    else {
+    // Reported at each template's own pointer, so not again in the service's summary below.
+    const templateReasons: string[] = [];
+    if (isKnownHook(definition.hook)) {
       for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
         for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens, HOOKS[definition.hook].userTypes)) {
           problems.push({ file: 'cds-services.json', pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `service '${definition.id}', prefetch '${key}': ${problem}`, severity: 'error' });
-          reasons.push(`prefetch '${key}': ${problem}`);
+          templateReasons.push(`prefetch '${key}': ${problem}`);
         }
       }
     }
@@ -93,11 +95,11 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     if (ruleSet === undefined) reasons.push(`rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`);
     else if (Array.isArray(ruleSet)) reasons.push(...ruleSet);
     else reasons.push(...checkParameters(definition, ruleSet));
-    if (reasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
+    if (reasons.length > 0 || templateReasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
       // A broken rule set's own problems are already reported against its files.
-      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons.filter((r) => !r.startsWith('prefetch '));
+      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons;
       for (const reason of summary) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
-      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons } satisfies UnavailableService);
+      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons: [...templateReasons, ...reasons] } satisfies UnavailableService);
       return;
     }
     knowledge.services.push({ definition, ruleSet } satisfies Service);

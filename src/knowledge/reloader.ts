@@ -54,7 +54,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
   let timer: NodeJS.Timeout | undefined;
 
   const run = async (trigger: string): Promise<ReloadOutcome> => {
-    // Let the calls already in the event loop finish before the (synchronous) compile starts.
+    // With a translator in this thread the compile is synchronous: let the calls already queued finish first.
     await new Promise((resolve) => setImmediate(resolve));
     const started = performance.now();
     let next: Knowledge | undefined;

@@ -16,9 +16,14 @@ export function libraryHeader(text: string): { name: string; version?: string } 
   return m ? { name: unquote(m[1]), version: m[2] } : undefined;
 }
 
+/** A library version's key, `name@version`: the form includesOf gives too. */
+export function libraryKey(name: string, version: string): string {
+  return `${name}@${version}`;
+}
+
 /** The libraries a source includes, as `name@version` (`name@` when no version is given). */
 export function includesOf(text: string): string[] {
-  return [...stripCqlComments(text).matchAll(INCLUDE)].map((m) => `${unquote(m[1])}@${m[2] ?? ''}`);
+  return [...stripCqlComments(text).matchAll(INCLUDE)].map((m) => libraryKey(unquote(m[1]), m[2] ?? ''));
 }
 
 /** Orders versions numerically part by part (1.10.0 after 1.9.0); non-numeric parts compare as text. */

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { listFiles, readJson, sha256, type Problem } from '../files.js';
 import type { CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
-import { libraryHeader } from './cql-text.js';
+import { libraryHeader, libraryKey } from './cql-text.js';
 import { loadTranslatorOptions } from './options.js';
 
 export interface CqlLibraryArtifact {
@@ -33,9 +33,7 @@ interface SourceEntry {
   text: string;
 }
 
-export function libraryKey(name: string, version: string): string {
-  return `${name}@${version}`;
-}
+export { libraryKey };
 
 /** Reads every CQL source and ELM file under cql/ and compiles the sources; one translator session per load. */
 export async function loadLibrarySet(root: string, translator: CqlTranslator): Promise<LibrarySet> {

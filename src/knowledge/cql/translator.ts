@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { convertUcum, validateUcumUnit } from './ucum.js';
-import { compareVersions, includesOf } from './cql-text.js';
+import { compareVersions, includesOf, libraryKey } from './cql-text.js';
 import { sha256 } from '../files.js';
 import { optionsKey, type TranslatorOptions } from './options.js';
 
@@ -76,9 +76,9 @@ export interface Compiler {
 }
 
 function lookupAmong(sources: LibrarySource[]): SourceLookup {
-  const byKey = new Map(sources.map((s) => [`${s.name}@${s.version}`, s.text]));
+  const byKey = new Map(sources.map((s) => [libraryKey(s.name, s.version), s.text]));
   return ({ name, version }) => {
-    if (version !== null) return byKey.get(`${name}@${version}`);
+    if (version !== null) return byKey.get(libraryKey(name, version));
     const candidates = sources.filter((s) => s.name === name).sort((a, b) => compareVersions(b.version, a.version));
     return candidates[0]?.text;
   };
@@ -142,7 +142,7 @@ export async function createCompiler(): Promise<Compiler> {
         toElm.createLibrarySourceProvider((name: string, _system: string | null, version: string | null) => {
           const text = currentLookup({ name, version });
           if (text === undefined) return null;
-          made.compiledFrom.set(`${name}@${version ?? ''}`, { hash: sha256(text), includes: includesOf(text) });
+          made.compiledFrom.set(libraryKey(name, version ?? ''), { hash: sha256(text), includes: includesOf(text) });
           return toElm.stringAsSource(text);
         }),
       );
@@ -178,7 +178,7 @@ function dropStale(entry: ManagerEntry, lookup: SourceLookup): void {
   }
   if (stale.size === 0) return;
   const view = entry.manager.compiledLibraries.asJsMapView() as Map<{ id: string; version?: string | null }, unknown>;
-  for (const id of [...view.keys()]) if (stale.has(`${id.id}@${id.version ?? ''}`)) view.delete(id);
+  for (const id of [...view.keys()]) if (stale.has(libraryKey(id.id, id.version ?? ''))) view.delete(id);
   for (const key of stale) entry.compiledFrom.delete(key);
 }
 
@@ -204,7 +204,6 @@ function splitKey(key: string): [string, string] {
   const at = key.lastIndexOf('@');
   return [key.slice(0, at), key.slice(at + 1)];
 }
-
 
 function compilerOptions(toElm: Translator, options: Required<TranslatorOptions>): Translator {
   const result = new toElm.CqlCompilerOptions();
