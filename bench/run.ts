@@ -1,64 +1,13 @@
 // npm run bench: load on loopback (autocannon) per service at concurrency 1 and 10, then the
 // in-process evaluation time of the same requests without HTTP. Medians are what to compare.
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import autocannon from 'autocannon';
 import { fixtureRequests, type FixtureRequest } from './fixtures.js';
+import { byService, load, percentile, startServer } from './http.js';
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
 import { invokeService } from '../src/engine/index.js';
 
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const NOW = new Date('2026-06-01T12:00:00Z');
-
-async function startServer(uptake: boolean): Promise<{ port: number; stop: () => void }> {
-  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '' };
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], { stdio: ['ignore', 'pipe', 'inherit'], env });
-  const lines = createInterface({ input: child.stdout });
-  const port = await new Promise<number>((resolve, reject) => {
-    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { port, stop: () => child.kill('SIGTERM') };
-}
-
-function byService(requests: FixtureRequest[]): Map<string, FixtureRequest[]> {
-  const map = new Map<string, FixtureRequest[]>();
-  for (const r of requests) map.set(r.service, [...(map.get(r.service) ?? []), r]);
-  return map;
-}
-
-interface LoadResult {
-  latencies: number[];
-  requestsPerSecond: number;
-  non2xx: number;
-  errors: number;
-}
-
-async function load(port: number, requests: FixtureRequest[], connections: number): Promise<LoadResult> {
-  const latencies: number[] = [];
-  const options: autocannon.Options = {
-    url: `http://127.0.0.1:${port}`,
-    connections,
-    duration: DURATION,
-    requests: requests.map((r) => ({
-      method: 'POST' as const,
-      path: `/cds-services/${r.service}`,
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(r.body),
-    })),
-  };
-  const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(options, (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error('load run failed')) : resolve(res)));
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
-  });
-  latencies.sort((a, b) => a - b);
-  return { latencies, requestsPerSecond: result.requests.average, non2xx: result.non2xx, errors: result.errors };
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
 
 async function inProcess(requests: FixtureRequest[], rounds: number): Promise<Array<{ service: string; name: string; p50: number; p95: number }>> {
   const config = defaultConfig();
@@ -84,13 +33,13 @@ async function main(): Promise<void> {
   const services = byService(requests);
   // The same runs without and with the uptake ledger (SQLite), one after the other: what recording costs.
   for (const uptake of [false, true]) {
-    const server = await startServer(uptake);
+    const server = await startServer({ uptake });
     try {
       console.log(`HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`);
       console.log(`${'service'.padEnd(28)} conc      p50      p95      p99    req/s   non-2xx`);
       for (const [service, list] of services) {
         for (const connections of [1, 10]) {
-          const r = await load(server.port, list, connections);
+          const r = await load(server.port, list, connections, DURATION);
           const l = r.latencies;
           console.log(
             `${service.padEnd(28)} ${String(connections).padStart(4)} ${fmt(percentile(l, 50))} ${fmt(percentile(l, 95))} ${fmt(percentile(l, 99))} ${fmt(r.requestsPerSecond)} ${String(r.non2xx + r.errors).padStart(9)}`,

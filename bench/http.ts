@@ -1,0 +1,63 @@
+// Load over loopback for the benchmarks: start bench/server.ts (of this checkout or another one)
+// in its own process, and send the example requests at it with autocannon.
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import autocannon from 'autocannon';
+import type { FixtureRequest } from './fixtures.js';
+
+export interface BenchServer {
+  port: number;
+  stop: () => void;
+}
+
+/** bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite. */
+export async function startServer({ dir = process.cwd(), uptake = false }: { dir?: string; uptake?: boolean } = {}): Promise<BenchServer> {
+  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '' };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], env });
+  const lines = createInterface({ input: child.stdout });
+  const port = await new Promise<number>((resolve, reject) => {
+    lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { port, stop: () => child.kill('SIGTERM') };
+}
+
+export function byService(requests: FixtureRequest[]): Map<string, FixtureRequest[]> {
+  const map = new Map<string, FixtureRequest[]>();
+  for (const r of requests) map.set(r.service, [...(map.get(r.service) ?? []), r]);
+  return map;
+}
+
+export interface LoadResult {
+  /** Response times in ms, sorted. */
+  latencies: number[];
+  requestsPerSecond: number;
+  non2xx: number;
+  errors: number;
+}
+
+export async function load(port: number, requests: FixtureRequest[], connections: number, seconds: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const options: autocannon.Options = {
+    url: `http://127.0.0.1:${port}`,
+    connections,
+    duration: seconds,
+    requests: requests.map((r) => ({
+      method: 'POST' as const,
+      path: `/cds-services/${r.service}`,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(r.body),
+    })),
+  };
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error('load run failed')) : resolve(res)));
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+  });
+  latencies.sort((a, b) => a - b);
+  return { latencies, requestsPerSecond: result.requests.average, non2xx: result.non2xx, errors: result.errors };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
