@@ -45,7 +45,8 @@ export interface LibraryRef {
 
 /** The content hash of one artifact version: what "this version" means once it has been served. */
 export interface Fingerprint {
-  kind: 'rule-set' | 'cql';
+  /** An experiment's fingerprint (name: its id, version: 'arms') freezes its unit, arms and weights once it has assigned a call. */
+  kind: 'rule-set' | 'cql' | 'experiment';
   name: string;
   version: string;
   hash: string;
@@ -92,12 +93,61 @@ export interface ServiceDefinition {
   usageRequirements?: string;
   prefetch?: Record<string, string>;
   knowledge: { ruleSet: string; version: string; parameters?: Record<string, ParameterSource> };
+  rollout?: RolloutDefinition;
   extension?: Record<string, unknown>;
+}
+
+/** How new versions of a service's rule set are tried, as declared in cds-services.json. */
+export interface RolloutDefinition {
+  /** Versions evaluated after each answer and recorded, never shown. */
+  shadow?: Array<{ version: string }>;
+  experiment?: ExperimentDefinition;
+  /** `cds release` of a version of this service refuses until it has run this long in shadow. */
+  releaseAfter?: { shadowDays?: number; shadowCalls?: number };
+}
+
+export type ExperimentUnit = 'patient' | 'practitioner' | 'encounter' | 'client';
+
+export interface ExperimentDefinition {
+  id: string;
+  unit: ExperimentUnit;
+  /** The first arm is the reference of every comparison. */
+  arms: Array<{ name: string; version: string; weight: number; show?: boolean }>;
+  /** ISO date-times; outside them the service serves `knowledge`. */
+  start?: string;
+  end?: string;
+}
+
+/** A service's rollout with its versions loaded. */
+export interface Rollout {
+  shadows: RuleSet[];
+  experiment?: Experiment;
+  releaseAfter?: { shadowDays?: number; shadowCalls?: number };
+}
+
+export interface Experiment {
+  id: string;
+  unit: ExperimentUnit;
+  arms: ExperimentArm[];
+  start?: Date;
+  end?: Date;
+  /** Content hash of unit, arms (name, version, weight, show): what may not change once the experiment has assigned calls. */
+  hash: string;
+}
+
+export interface ExperimentArm {
+  name: string;
+  weight: number;
+  /** false: evaluated and recorded (suppressed), never sent. */
+  show: boolean;
+  ruleSet: RuleSet;
 }
 
 export interface Service {
   definition: ServiceDefinition;
   ruleSet: RuleSet;
+  /** Shadow versions and the experiment; absent when the service declares no rollout. */
+  rollout?: Rollout;
 }
 
 export interface UnavailableService {

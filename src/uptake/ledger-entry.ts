@@ -65,6 +65,10 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
       patient_pseudonym: patient,
       user_pseudonym: user,
       encounter_pseudonym: encounter,
+      experiment_id: null,
+      experiment_arm: null,
+      experiment_unit: null,
+      experiment_reason: null,
     },
     explanations: Object.entries(input.explanations ?? {})
       .filter(([uuid]) => cards.some((c) => c.uuid === uuid))
@@ -90,6 +94,8 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
           suggestion_count: suggestions.length,
           disposition: 'shown',
           arm: null,
+          experiment_id: null,
+          evaluation_id: null,
           served_at: servedAt,
           client_iss: iss,
           client_tenant: tenant,

@@ -115,6 +115,60 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0004-rollout': {
+      async up(db: Kysely<any>): Promise<void> {
+        // One row per rule set version evaluated in a call: the one shown, an experiment arm whose
+        // cards are kept but never sent (suppressed), and each shadow version. Rows exist for
+        // evaluations without cards too: firing rates and concordance need the calls that did not fire.
+        await db.schema
+          .createTable('uptake_evaluation')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('invocation_id', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('hook', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('cql', 'text', (c) => c.notNull())
+          .addColumn('disposition', 'text', (c) => c.notNull())
+          .addColumn('experiment_id', 'text')
+          .addColumn('arm', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('card_count', 'integer', (c) => c.notNull())
+          .addColumn('signature', 'text', (c) => c.notNull())
+          .addColumn('evaluated_at', bigint, (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('patient_pseudonym', 'text')
+          .addColumn('user_pseudonym', 'text')
+          .addColumn('encounter_pseudonym', 'text')
+          .addColumn('unit_pseudonym', 'text')
+          .execute();
+        await db.schema.createIndex('uptake_evaluation_invocation').on('uptake_evaluation').columns(['invocation_id']).execute();
+        await db.schema.createIndex('uptake_evaluation_experiment').on('uptake_evaluation').columns(['experiment_id', 'arm']).execute();
+        await db.schema
+          .createIndex('uptake_evaluation_service')
+          .on('uptake_evaluation')
+          .columns(['service_id', 'disposition', 'evaluated_at'])
+          .execute();
+        // The experiment a call was in (arm and unit pseudonym), or why it was not (experiment_reason).
+        await db.schema.alterTable('uptake_invocation').addColumn('experiment_id', 'text').execute();
+        await db.schema.alterTable('uptake_invocation').addColumn('experiment_arm', 'text').execute();
+        await db.schema.alterTable('uptake_invocation').addColumn('experiment_unit', 'text').execute();
+        await db.schema.alterTable('uptake_invocation').addColumn('experiment_reason', 'text').execute();
+        await db.schema.createIndex('uptake_invocation_experiment').on('uptake_invocation').columns(['experiment_id', 'experiment_arm']).execute();
+        await db.schema.alterTable('uptake_card').addColumn('experiment_id', 'text').execute();
+        await db.schema.alterTable('uptake_card').addColumn('evaluation_id', 'text').execute();
+        await db.schema.createIndex('uptake_card_experiment').on('uptake_card').columns(['experiment_id', 'arm']).execute();
+        // Stopping an experiment is stored, so every instance sharing the database stops it.
+        await db.schema
+          .createTable('experiment_stop')
+          .addColumn('experiment_id', 'text', (c) => c.primaryKey())
+          .addColumn('stopped_at', bigint, (c) => c.notNull())
+          .addColumn('stopped_by', 'text')
+          .addColumn('reason', 'text')
+          .execute();
+      },
+    },
   };
 }
 

@@ -20,6 +20,13 @@ export interface InvocationTable {
   patient_pseudonym: string | null;
   user_pseudonym: string | null;
   encounter_pseudonym: string | null;
+  /** The experiment the service ran when the call came: with an arm when the call was in it. */
+  experiment_id: string | null;
+  experiment_arm: string | null;
+  /** Pseudonym of the call's randomisation unit (patient, practitioner, encounter or client). */
+  experiment_unit: string | null;
+  /** Why a call of a service with an experiment was not in it: 'not-started', 'ended', 'stopped', 'no-unit'. */
+  experiment_reason: string | null;
 }
 
 export interface CardTable {
@@ -43,6 +50,9 @@ export interface CardTable {
   disposition: string;
   /** Experiment arm, when the card came from a randomised comparison. */
   arm: string | null;
+  experiment_id: string | null;
+  /** The uptake_evaluation row that made the card. */
+  evaluation_id: string | null;
   served_at: number;
   client_iss: string | null;
   client_tenant: string | null;
@@ -96,10 +106,46 @@ export interface ExplanationTable {
   explanation: string;
 }
 
+export interface EvaluationTable {
+  id: string;
+  invocation_id: string;
+  service_id: string;
+  hook: string;
+  rule_set: string;
+  rule_set_version: string;
+  /** JSON: [{library, version}]. */
+  cql: string;
+  /** 'shown' (the answer), 'suppressed' (an arm with show: false) or 'shadow'. */
+  disposition: string;
+  experiment_id: string | null;
+  arm: string | null;
+  /** 'ok', or 'failed' when the version could not be evaluated (a shadow version's error). */
+  status: string;
+  card_count: number;
+  /** JSON: [{rule, indicator, suggestions: [label]}] sorted; what concordance compares. */
+  signature: string;
+  evaluated_at: number;
+  client_iss: string | null;
+  client_tenant: string | null;
+  patient_pseudonym: string | null;
+  user_pseudonym: string | null;
+  encounter_pseudonym: string | null;
+  unit_pseudonym: string | null;
+}
+
+export interface ExperimentStopTable {
+  experiment_id: string;
+  stopped_at: number;
+  stopped_by: string | null;
+  reason: string | null;
+}
+
 export interface UptakeDatabase {
   uptake_invocation: InvocationTable;
   uptake_card: CardTable;
   uptake_feedback: FeedbackTable;
   knowledge_fingerprint: FingerprintTable;
   uptake_explanation: ExplanationTable;
+  uptake_evaluation: EvaluationTable;
+  experiment_stop: ExperimentStopTable;
 }
