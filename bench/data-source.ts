@@ -6,7 +6,7 @@ import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
 import { fhirDataModel, patientRecord } from '../src/engine/index.js';
-import { fhirShapeProblems } from '../src/engine/fhir-shape.js';
+import { fhirShapeProblems } from '../src/fhir/index.js';
 import { generateLargePatient } from '../fixtures/generate.js';
 
 const require = createRequire(import.meta.url);

@@ -1,7 +1,7 @@
 // Card templates → cards: fills {{placeholders}} from the facts of one evaluation.
 import { randomUUID } from 'node:crypto';
-import { parsePath, replacePlaceholders, resolvePath, soloPlaceholder } from '../knowledge/template-path.js';
-import type { CardTemplate } from '../knowledge/types.js';
+import { parsePath, replacePlaceholders, resolvePath, soloPlaceholder } from './template-path.js';
+import type { CardTemplate } from './types.js';
 import type { Card } from './types.js';
 
 export class TemplateError extends Error {

@@ -1,4 +1,25 @@
-import type { Coding } from '../knowledge/types.js';
+// The card template language (what a rule's event carries) and the CDS Hooks cards it renders to.
+
+export interface Coding {
+  system: string;
+  code: string;
+  display?: string;
+}
+
+export interface CardTemplate {
+  summary: string;
+  detail?: string;
+  indicator: 'info' | 'warning' | 'critical';
+  source: { label: string; url?: string; icon?: string; topic?: Coding };
+  selectionBehavior?: 'at-most-one' | 'any';
+  suggestions?: Array<{
+    label: string;
+    isRecommended?: boolean;
+    actions?: Array<{ type: 'create' | 'update' | 'delete'; description: string; resource?: unknown; resourceId?: string }>;
+  }>;
+  overrideReasons?: Coding[];
+  links?: Array<{ label: string; url: string; type: 'absolute' | 'smart'; appContext?: string; autolaunchable?: boolean }>;
+}
 
 export interface Action {
   type: 'create' | 'update' | 'delete';

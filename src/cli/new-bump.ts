@@ -4,8 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { CdsError } from '../errors.js';
-import { compareVersions } from '../knowledge/cql/cql-text.js';
-import { libraryHeader } from '../knowledge/cql/cql-text.js';
+import { compareVersions, libraryHeader } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir } from './knowledge.js';
 

@@ -3,16 +3,13 @@
 // the code service are shared and never mutated.
 import { createRequire } from 'node:module';
 import type { PatientContext as PatientContextType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
-import type { Knowledge, RuleDefinition, Service } from '../knowledge/types.js';
-import type { ValueSetIndex } from '../knowledge/value-sets.js';
-import { parsePath, resolvePath } from '../knowledge/template-path.js';
-import type { HookRequest } from '../hooks/types.js';
-import { renderCard, TemplateError } from '../cards/render.js';
-import { cardProblems } from '../cards/validate-card.js';
-import { KNOWLEDGE_EXTENSION, type Card } from '../cards/types.js';
+import type { Knowledge, RuleDefinition, Service, ValueSetIndex } from '../knowledge/index.js';
+import type { HookRequest } from '../hooks/index.js';
+import { cardProblems, parsePath, renderCard, resolvePath, TemplateError, KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
+import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
 import { CdsError } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
-import { fhirDataModel, type FhirResource } from './cql/patient-data.js';
+import { fhirDataModel } from './cql/patient-data.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as {
@@ -200,12 +197,6 @@ export function patientRecord(data: Record<string, unknown>, patientId: string |
   return [patient, ...all.filter((r) => r !== patient && r.resourceType !== 'Patient')];
 }
 
-export function resourcesOf(bundle: unknown): FhirResource[] {
-  if (!isResource(bundle) || bundle.resourceType !== 'Bundle') return [];
-  const entries = Array.isArray(bundle.entry) ? (bundle.entry as Array<{ resource?: unknown }>) : [];
-  return entries.map((e) => e?.resource).filter(isResource);
-}
-
 function selectedResources(selections: unknown, draftOrders: FhirResource[]): FhirResource[] {
   if (!Array.isArray(selections)) return [];
   return selections
@@ -227,10 +218,6 @@ function bindParameter(
   const [list, type] = source.split(':');
   const resources = list === 'selections' ? selections : draftOrders;
   return resources.filter((r) => !type || r.resourceType === type).map(wrap);
-}
-
-function isResource(value: unknown): value is FhirResource {
-  return !!value && typeof value === 'object' && !Array.isArray(value) && typeof (value as FhirResource).resourceType === 'string';
 }
 
 function safeMessage(err: unknown): string {

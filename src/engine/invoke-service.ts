@@ -5,7 +5,7 @@ import { servicesById, type Knowledge, type Service } from '../knowledge/index.j
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
-import { fhirShapeIssues, type ShapeProblem } from './fhir-shape.js';
+import { fhirShapeIssues, type ShapeProblem } from '../fhir/index.js';
 
 export interface InvokeOptions {
   clock: () => Date;

@@ -6,7 +6,7 @@
 // jsonpath-plus's results otherwise (`.length` of a list or string included); anything else
 // (filters, wildcards, recursive descent) still goes to jsonpath-plus.
 import { JSONPath } from 'jsonpath-plus';
-import { parsePath, type PathSegment } from './template-path.js';
+import { parsePath, type PathSegment } from '../cards/index.js';
 
 const parsed = new Map<string, PathSegment[] | null>();
 

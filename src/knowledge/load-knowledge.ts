@@ -8,10 +8,10 @@ import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from '.
 import { hasValueSet, loadValueSets } from './value-sets.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CqlTranslator } from './cql/translator.js';
-import { parsePath, placeholdersIn, stringsIn } from './template-path.js';
+import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
-import { HOOKS, isKnownHook } from '../hooks/catalogue.js';
-import { templateProblems } from '../prefetch/template.js';
+import { HOOKS, isKnownHook } from '../hooks/index.js';
+import { templateProblems } from '../prefetch/index.js';
 import { fingerprintKey, type Fingerprint, type Knowledge, type LibraryRef, type RuleDefinition, type RuleSet, type ServedFingerprints, type Service, type ServiceDefinition, type UnavailableService } from './types.js';
 
 const require = createRequire(import.meta.url);

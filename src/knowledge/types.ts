@@ -2,27 +2,9 @@ import type { Engine } from 'json-rules-engine';
 import type { Library } from 'cql-execution';
 import type { Problem } from './files.js';
 import type { ValueSetIndex } from './value-sets.js';
+import type { CardTemplate, Coding } from '../cards/index.js';
 
-export interface Coding {
-  system: string;
-  code: string;
-  display?: string;
-}
-
-export interface CardTemplate {
-  summary: string;
-  detail?: string;
-  indicator: 'info' | 'warning' | 'critical';
-  source: { label: string; url?: string; icon?: string; topic?: Coding };
-  selectionBehavior?: 'at-most-one' | 'any';
-  suggestions?: Array<{
-    label: string;
-    isRecommended?: boolean;
-    actions?: Array<{ type: 'create' | 'update' | 'delete'; description: string; resource?: unknown; resourceId?: string }>;
-  }>;
-  overrideReasons?: Coding[];
-  links?: Array<{ label: string; url: string; type: 'absolute' | 'smart'; appContext?: string; autolaunchable?: boolean }>;
-}
+export type { CardTemplate, Coding };
 
 export interface RuleDefinition {
   id: string;

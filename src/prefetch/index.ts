@@ -1,2 +1,2 @@
 export { resolvePrefetch, type PrefetchResult, type PrefetchStatus, type PrefetchOptions } from './resolve-prefetch.js';
-export { fillTemplate, templateTokens, isSupportedToken } from './template.js';
+export { fillTemplate, templateTokens, isSupportedToken, templateProblems } from './template.js';

@@ -1,7 +1,8 @@
 // Completes a request's prefetch key by key: present values are used as sent, null means "no data",
 // absent keys and OperationOutcome values are fetched from fhirServer; what cannot be had → 412.
 import { CdsError, type Issue } from '../errors.js';
-import type { HookRequest } from '../hooks/types.js';
+import { isResource } from '../fhir/index.js';
+import type { HookRequest } from '../hooks/index.js';
 import { fetchFhir, followPages, FhirFetchError } from './fhir-client.js';
 import { fillTemplate } from './template.js';
 
@@ -106,9 +107,6 @@ function describe(value: unknown): string {
   return 'not a FHIR resource';
 }
 
-function isResource(value: unknown): boolean {
-  return !!value && typeof value === 'object' && !Array.isArray(value) && typeof (value as { resourceType?: unknown }).resourceType === 'string';
-}
 
 function isOperationOutcome(value: unknown): boolean {
   return !!value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'OperationOutcome';

@@ -1,7 +1,7 @@
 // Prefetch templates: {{context.<field>}} and the user tokens of CDS Hooks 2.0.
 import { CdsError } from '../errors.js';
+import { placeholdersIn, replacePlaceholders } from '../cards/index.js';
 
-const TOKEN = /\{\{\s*([^{}]+?)\s*\}\}/g;
 
 const USER_TOKENS: Record<string, string> = {
   userPractitionerId: 'Practitioner',
@@ -12,7 +12,7 @@ const USER_TOKENS: Record<string, string> = {
 
 /** Tokens a template may use (for validating the service catalogue). */
 export function templateTokens(template: string): string[] {
-  return [...template.matchAll(TOKEN)].map((m) => m[1]);
+  return placeholdersIn(template);
 }
 
 export function isSupportedToken(token: string): boolean {
@@ -44,7 +44,7 @@ export function templateProblems(template: string, hook: string, contextTokens: 
  */
 export function fillTemplate(template: string, context: Record<string, unknown>): string | undefined {
   let missing = false;
-  const url = template.replace(TOKEN, (_all, token: string) => {
+  const url = replacePlaceholders(template, (token) => {
     const value = tokenValue(token, context);
     if (value === undefined) {
       missing = true;

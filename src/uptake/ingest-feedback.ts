@@ -3,7 +3,12 @@
 import { withoutNul } from './text.js';
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { badRequest, type Issue } from '../errors.js';
-import type { Coding } from '../knowledge/types.js';
+/** A coding as feedback and cards carry it. */
+interface Coding {
+  system?: string;
+  code: string;
+  display?: string;
+}
 import { itemHash, itemProblems, type FeedbackItem } from './feedback-item.js';
 import type { Client } from './ledger-entry.js';
 import type { FeedbackTable, UptakeDatabase } from './schema.js';

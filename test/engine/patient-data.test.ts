@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
 import { fixtureRequests } from '../../bench/fixtures.js';
 import { generateLargePatient } from '../../fixtures/generate.js';
-import { cqlToJson, fhirDataModel, patientRecord, resourcesOf } from '../../src/engine/index.js';
+import { cqlToJson, fhirDataModel, patientRecord } from '../../src/engine/index.js';
+import { resourcesOf } from '../../src/fhir/index.js';
 import type { Knowledge, Service } from '../../src/knowledge/index.js';
 import { knowledgeFrom, repoRoot } from '../support/app.js';
 

@@ -7,7 +7,7 @@
 // resources whose raw JSON cannot match a retrieve's codes before wrapping them, and wraps each
 // resource at most once.
 import { createRequire } from 'node:module';
-import { fhirModelInfo, type ClassInfo, type FhirModelInfo } from '../../knowledge/cql/fhir-model.js';
+import { fhirModelInfo, type ClassInfo, type FhirModelInfo, type FhirResource } from '../../fhir/index.js';
 import { installFhirDistinctKeys } from './distinct-keys.js';
 
 const require = createRequire(import.meta.url);
@@ -15,12 +15,6 @@ const require = createRequire(import.meta.url);
 interface CqlExecFhir {
   PatientSource: { prototype: { currentPatient(this: unknown): unknown } };
   FHIRWrapper: { FHIRv401(): { wrap(json: unknown, type?: string): unknown } };
-}
-
-export interface FhirResource {
-  resourceType: string;
-  id?: string;
-  [key: string]: unknown;
 }
 
 export interface PatientSourceLike {

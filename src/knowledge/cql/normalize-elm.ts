@@ -8,7 +8,7 @@
 //    ([MedicationRequest: status in {'active'}]): cql-execution calls hasMatch on each string
 //    ("c.hasMatch is not a function"). The retrieve becomes a query with the same filter in a where clause.
 import type { ElmLibrary } from './translator.js';
-import { fhirModelInfo, isPrimitiveType } from './fhir-model.js';
+import { fhirModelInfo, isPrimitiveType } from '../../fhir/index.js';
 
 type Node = Record<string, any>;
 

@@ -3,7 +3,7 @@
 // later libraries take tens of milliseconds.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
-import { convertUcum, validateUcumUnit } from './ucum.js';
+import { convertUcum, validateUcumUnit } from '../../fhir/index.js';
 import { compareVersions, includesOf, libraryKey } from './cql-text.js';
 import { sha256 } from '../files.js';
 import { optionsKey, type TranslatorOptions } from './options.js';

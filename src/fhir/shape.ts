@@ -7,8 +7,8 @@
 // not reported. Its cost is linear in the size of the data, whatever the data.
 //
 // Messages name locations and FHIR types only, never a value: they go back to the caller.
-import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from '../knowledge/cql/fhir-model.js';
-import { validateUcumUnit } from '../knowledge/cql/ucum.js';
+import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from './model-info.js';
+import { validateUcumUnit } from './ucum.js';
 
 const MAX_DEPTH = 40;
 /** CQL's Decimal holds 28 digits before the point. */
