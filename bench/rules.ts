@@ -5,7 +5,7 @@ import { Engine } from 'json-rules-engine';
 import { fixtureRequests } from './fixtures.js';
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
-import { invokeService } from '../src/engine/index.js';
+import { invokeService, primaryEvaluation } from '../src/engine/index.js';
 
 const ROUNDS = 400;
 const knowledge = await loadKnowledge(defaultConfig().knowledgeDir, { translator: await createCqlTranslator() });
@@ -25,7 +25,9 @@ console.log(`Rule evaluation per call (median µs of ${ROUNDS} runs)`);
 console.log(`${'service / request'.padEnd(60)} jsonpath-plus   this engine`);
 const totals = [0, 0];
 for (const r of fixtureRequests()) {
-  const { service, evaluation, request } = await invokeService(knowledge, r.service, r.body, { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } });
+  const { outcome } = await invokeService(knowledge, r.service, r.body, { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } });
+  const { service, request } = outcome;
+  const evaluation = primaryEvaluation(outcome);
   const context = request.context;
   const facts = { cql: evaluation.trace.cql, context, hook: request.hook, draftOrders: [], selections: [], user: null };
   // The same rules in an engine that reads paths with jsonpath-plus (json-rules-engine's default).

@@ -77,7 +77,7 @@ async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
   for (let i = 0; i < perRun * FEEDBACK_RUNS; i++) {
     const card = servedCard(i);
     cards.push(card);
-    store.record({ serviceId: 'bench', hook: 'order-sign', startedAt: new Date(), durationMs: 10, status: 200, context: { patientId: `p${i % 500}`, userId: `Practitioner/u${i % 40}` }, cards: [card] });
+    store.record({ serviceId: 'bench', hook: 'order-sign', startedAt: new Date(), durationMs: 10, status: 200, context: { patientId: `p${i % 500}`, userId: `Practitioner/u${i % 40}` }, evaluations: [{ disposition: 'shown', ruleSet: 'bench', version: '1.0.0', cql: [], status: 'ok', cards: [{ card, rule: `rule-${i % 3}` }] }] });
   }
   await store.flush();
   const rates: number[] = [];

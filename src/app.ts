@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import type { KnowledgeHolder, KnowledgeReloader } from './knowledge/index.js';
 import { adminRoutes } from './http/admin.js';
-import { accessLog } from './http/access-log.js';
+import { accessLog, accessLogObserver } from './http/access-log.js';
 import { routes } from './http/routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
 import { createMemoryJtiStore, createTokenVerifier, type JtiStore, type TrustedClient } from './auth/index.js';
@@ -13,8 +13,9 @@ import { cdsClientGuards } from './http/client-auth.js';
 import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
-import { uptakeRoutes } from './http/uptake.js';
+import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
 import type { UptakeStore } from './uptake/index.js';
+import { createShadowQueue, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -38,9 +39,18 @@ export interface AppDeps {
   reloader?: KnowledgeReloader;
   /** The process's own metrics (memory, event loop, GC) in GET /metrics besides the server's. */
   processMetrics?: boolean;
+  /** Where shadow versions wait to be evaluated after the answer; made from config.shadowQueueLimit when absent. */
+  shadowQueue?: ShadowQueue;
 }
 
-export function createApp({ config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader, processMetrics = false }: AppDeps): Express {
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader } = deps;
+  const processMetrics = deps.processMetrics ?? false;
+  const shadowQueue = deps.shadowQueue ?? createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { reason: err instanceof Error ? err.message : String(err) }));
+  // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
+  const rollout: RolloutControl | undefined = uptake
+    ? { assign: (experiment, unitId) => uptake.assignArm(experiment.id, unitId, experiment.arms), isStopped: (id) => uptake.isStopped(id) }
+    : undefined;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -66,7 +76,7 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
   app.use('/admin', admin.requireRole('knowledge'));
   app.use('/uptake', admin.requireRole('quality'));
   app.use('/metrics', admin.requireRole('operations'));
-  const metrics = createMetrics({ knowledge, reloadStatus: reloader ? () => reloader.status() : undefined, uptake, processMetrics });
+  const metrics = createMetrics({ knowledge, reloadStatus: reloader ? () => reloader.status() : undefined, uptake, processMetrics, shadowQueue });
   app.use(metrics.observe);
   app.get('/metrics', metrics.handler);
   const verifier =
@@ -94,10 +104,14 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
       authStatus: config.auth === 'on' ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 } : { verification: 'off', warning: AUTH_OFF_WARNING },
       uptake,
       reloadStatus: reloader ? () => reloader.status() : undefined,
+      callObservers: [accessLogObserver(logger), metrics.callObserver, ...(uptake ? [uptakeObserver(uptake, shadowQueue)] : [])],
+      rollout,
+      logger,
+      shadowQueue,
     }),
   );
   if (uptake) app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
-  if (reloader || uptake) app.use('/admin', adminRoutes({ reloader, uptake }));
+  if (reloader || uptake) app.use('/admin', adminRoutes({ knowledge, reloader, uptake }));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;

@@ -56,6 +56,8 @@ export interface Config {
   uptakeFlushMs: number;
   /** Most hook calls held in memory while the uptake database is unavailable. */
   uptakeQueueLimit: number;
+  /** Most calls whose shadow versions wait to be evaluated; beyond it shadow work is dropped and counted. */
+  shadowQueueLimit: number;
 }
 
 export interface ConfigVariable {
@@ -95,6 +97,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'CDS_UPTAKE_MIN_CELL', description: 'uptake exports withhold counts below this (small-cell suppression, k)', default: '11' },
   { name: 'CDS_UPTAKE_FLUSH_MS', description: 'most time a served card waits in memory before it is written to the ledger', default: '250' },
   { name: 'CDS_UPTAKE_QUEUE_LIMIT', description: 'most hook calls held in memory while the uptake database is unavailable', default: '100000' },
+  { name: 'CDS_SHADOW_QUEUE_LIMIT', description: 'most calls whose shadow versions wait to be evaluated after the answer; beyond it shadow work is dropped and counted (`/metrics`, `/ready`)', default: '1000' },
 ];
 
 export class ConfigError extends Error {
@@ -170,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { requireAuthSe
     uptakeMinCell: int('CDS_UPTAKE_MIN_CELL', 11, 1, 1000),
     uptakeFlushMs: int('CDS_UPTAKE_FLUSH_MS', 250, 1, 60000),
     uptakeQueueLimit: int('CDS_UPTAKE_QUEUE_LIMIT', 100000, 1, 10000000),
+    shadowQueueLimit: int('CDS_SHADOW_QUEUE_LIMIT', 1000, 1, 1000000),
   };
   problems.push(...readUptakeSettings(env, config));
   problems.push(...readSecuritySettings(env, config, requireAuthSettings));

@@ -3,7 +3,7 @@
 // fact values they saw, and time per phase.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { invokeService } from '../engine/index.js';
+import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
 import { CdsError } from '../errors.js';
 import type { CliIo } from './io.js';
@@ -37,23 +37,23 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const config = loadConfig(env, { requireAuthSettings: false });
       const knowledge = await loadFrom(knowledgeDir(options.dir, env));
       const started = performance.now();
-      const result = await invokeService(knowledge, options.service, body, {
+      const { outcome } = await invokeService(knowledge, options.service, body, {
         clock: () => now,
         prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
         fhirCheck: config.fhirCheck,
       });
       const total = performance.now() - started;
-      const { cards, trace } = result.evaluation;
+      const { cards, trace } = primaryEvaluation(outcome);
       if (options.json) {
-        io.stdout(`${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: result.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`);
+        io.stdout(`${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: outcome.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`);
       } else {
-        io.stdout(explain(options.service, now, result.prefetch, cards, trace, total));
+        io.stdout(explain(options.service, now, outcome.prefetch, cards, trace, total));
       }
       if (trace.problems.length > 0) throw new CommanderError(1, 'cds.knowledge-problems', 'cards were not served because of knowledge problems');
     });
 }
 
-type Trace = Awaited<ReturnType<typeof invokeService>>['evaluation']['trace'];
+type Trace = EvaluationTrace;
 
 function explain(service: string, now: Date, prefetch: Record<string, string>, cards: unknown[], trace: Trace, total: number): string {
   const lines: string[] = [];

@@ -4,8 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { invokeService } from '../engine/index.js';
-import { KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
+import { invokeService, primaryEvaluation } from '../engine/index.js';
 import { formatProblem, type Knowledge, type RuleSet } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
@@ -62,17 +61,18 @@ export function testCasesFor(knowledge: Knowledge, ruleSet: RuleSet): TestCase[]
 
 export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCase: TestCase): Promise<TestOutcome> {
   const diff: string[] = [];
-  let cards: Card[] = [];
+  let actual: Array<{ rule: string; indicator: string; summary: string }> = [];
   try {
     const body = JSON.parse(readFileSync(testCase.requestFile, 'utf8')) as unknown;
     const now = testCase.asOf ? new Date(testCase.asOf) : new Date();
-    const result = await invokeService(knowledge, testCase.service, body, { clock: () => now, prefetch: { timeoutMs: 3000, maxPages: 10 } });
-    cards = result.evaluation.cards;
-    diff.push(...result.evaluation.trace.problems.map((p) => `  problem: ${p}`));
+    const { outcome } = await invokeService(knowledge, testCase.service, body, { clock: () => now, prefetch: { timeoutMs: 3000, maxPages: 10 } });
+    const evaluation = primaryEvaluation(outcome);
+    // The rule of each card as the evaluation recorded it, not as the wire format says.
+    actual = evaluation.cards.map((c) => ({ rule: evaluation.origins.get(c.uuid ?? '')?.rule ?? '?', indicator: c.indicator, summary: c.summary }));
+    diff.push(...evaluation.trace.problems.map((p) => `  problem: ${p}`));
   } catch (err) {
     diff.push(`  error: ${(err as Error).message}`);
   }
-  const actual = cards.map((c) => ({ rule: (c.extension?.[KNOWLEDGE_EXTENSION] as { rule?: string } | undefined)?.rule ?? '?', indicator: c.indicator, summary: c.summary }));
   const length = Math.max(actual.length, testCase.expect.length);
   for (let i = 0; i < length; i++) {
     const want = testCase.expect[i];

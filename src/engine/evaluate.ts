@@ -3,7 +3,7 @@
 // the code service are shared and never mutated.
 import { createRequire } from 'node:module';
 import type { PatientContext as PatientContextType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
-import type { Knowledge, RuleDefinition, Service, ValueSetIndex } from '../knowledge/index.js';
+import type { Knowledge, RuleDefinition, RuleSet, Service, ValueSetIndex } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import { cardProblems, parsePath, renderCard, resolvePath, TemplateError, KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
 import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
@@ -54,6 +54,10 @@ export interface Evaluation {
 export interface EvaluateOptions {
   /** "Now" for the logic (CQL Now()/Today(), lookback windows). */
   now: Date;
+  /** The version to evaluate: an experiment arm or a shadow version (default: the service's live one). */
+  ruleSet?: RuleSet;
+  /** The experiment arm the call is in: named in each card's provenance extension. */
+  experiment?: { id: string; arm: string };
 }
 
 const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
@@ -76,9 +80,9 @@ export async function evaluate(
   service: Service,
   request: HookRequest,
   data: Record<string, unknown>,
-  { now }: EvaluateOptions,
+  { now, ruleSet = service.ruleSet, experiment }: EvaluateOptions,
 ): Promise<Evaluation> {
-  const { ruleSet, definition } = service;
+  const { definition } = service;
   const trace: EvaluationTrace = { timings: { cql: 0, rules: 0, cards: 0 }, defineTimings: {}, cql: {}, rules: [], problems: [] };
   const context = request.context;
   const draftOrders = resourcesOf(context.draftOrders);
@@ -145,6 +149,7 @@ export async function evaluate(
         version: ruleSet.version,
         rule: rule.id,
         ...(ruleSet.libraries.length > 0 ? { cql: ruleSet.libraries } : {}),
+        ...(experiment ? { experiment: experiment.id, arm: experiment.arm } : {}),
       },
     };
     for (const item of itemsFor(rule, facts)) {

@@ -1,11 +1,13 @@
 // One service call without HTTP: validate the request, complete prefetch, evaluate. The HTTP
 // handler and the `cds eval` command both call this.
 import { CdsError } from '../errors.js';
-import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
+import { servicesById, type Knowledge } from '../knowledge/index.js';
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, type Evaluation } from './evaluate.js';
 import { fhirShapeIssues, type ShapeProblem } from '../fhir/index.js';
+import type { CallOutcome, EvaluationOutcome } from './outcome.js';
+import { chooseVersion, type CallingClient, type RolloutControl } from './rollout.js';
 
 export interface InvokeOptions {
   clock: () => Date;
@@ -17,17 +19,26 @@ export interface InvokeOptions {
    * can make a rule silently not fire, so `warn` keeps it visible.
    */
   fhirCheck?: FhirCheck;
+  /** Assignment to experiment arms and stored stops; without it every call gets the live version. */
+  rollout?: RolloutControl;
+  /** The verified caller (a site, for experiments randomised by client). */
+  client?: CallingClient;
+}
+
+/** A call's outcome, with the work left for after the answer: its shadow versions. */
+export interface InvokeResult {
+  outcome: CallOutcome;
+  /**
+   * Evaluates the service's shadow versions on the same data, for after the answer has gone out.
+   * Holds the call's data until it is run or dropped; absent when the service has no shadow version.
+   */
+  shadows?: () => Promise<EvaluationOutcome[]>;
 }
 
 export type FhirCheck = 'off' | 'warn' | 'reject';
 
 /** The whole service call without HTTP: validate, complete prefetch, evaluate. */
-export async function invokeService(
-  knowledge: Knowledge,
-  serviceId: string,
-  body: unknown,
-  deps: InvokeOptions,
-): Promise<{ request: HookRequest; service: Service; evaluation: Evaluation; prefetch: Record<string, PrefetchStatus> }> {
+export async function invokeService(knowledge: Knowledge, serviceId: string, body: unknown, deps: InvokeOptions): Promise<InvokeResult> {
   const services = servicesById(knowledge, serviceId);
   const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
   const unavailable = () => new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: its knowledge failed to load (see /ready)`);
@@ -39,13 +50,19 @@ export async function invokeService(
   const request = validateHookRequest(body, [...services.map((s) => s.definition.hook), ...broken.map((b) => b.hook)]);
   const service = services.find((s) => s.definition.hook === request.hook);
   if (!service) throw unavailable();
+  let t = performance.now();
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
+  const prefetchMs = performance.now() - t;
   const check = deps.fhirCheck ?? 'warn';
   const malformed = check === 'off' ? undefined : malformedData(request, prefetch.data, prefetch.status);
   if (check === 'reject' && malformed) throw malformed;
+  const now = deps.clock();
+  const choice = chooseVersion(service, request, now, deps.client, deps.rollout);
+  const arm = choice.experiment?.arm ? { id: choice.experiment.id, arm: choice.experiment.arm } : undefined;
+  t = performance.now();
   let evaluation: Evaluation;
   try {
-    evaluation = await evaluate(knowledge, service, request, prefetch.data, { now: deps.clock() });
+    evaluation = await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet: choice.ruleSet, experiment: arm });
   } catch (err) {
     // An evaluation that failed on malformed data is the caller's problem, not the server's.
     if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') throw err;
@@ -54,8 +71,32 @@ export async function invokeService(
     explained.internal = err.internal;
     throw explained;
   }
-  if (malformed) evaluation.trace.dataProblems = malformed.issues.map((i) => i.diagnostics);
-  return { request, service, evaluation, prefetch: prefetch.status };
+  const dataProblems = malformed?.issues.map((i) => i.diagnostics);
+  if (dataProblems) evaluation.trace.dataProblems = dataProblems;
+  const outcome: CallOutcome = {
+    service,
+    request,
+    evaluations: [{ disposition: choice.disposition, ruleSet: choice.ruleSet, ...(arm ? { experiment: arm } : {}), evaluation }],
+    prefetch: prefetch.status,
+    ...(dataProblems ? { dataProblems } : {}),
+    ...(choice.experiment ? { experiment: choice.experiment } : {}),
+    timings: { prefetch: prefetchMs, evaluate: performance.now() - t },
+  };
+  const shadowVersions = service.rollout?.shadows ?? [];
+  if (shadowVersions.length === 0) return { outcome };
+  const shadows = async (): Promise<EvaluationOutcome[]> => {
+    const done: EvaluationOutcome[] = [];
+    for (const ruleSet of shadowVersions) {
+      try {
+        done.push({ disposition: 'shadow', ruleSet, evaluation: await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet }) });
+      } catch (err) {
+        const cause = err instanceof CdsError ? (err.internal ?? err.message) : err instanceof Error ? err.message : String(err);
+        done.push({ disposition: 'shadow', ruleSet, error: cause });
+      }
+    }
+    return done;
+  };
+  return { outcome, shadows };
 }
 
 /**

@@ -1,23 +1,46 @@
 import type { RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
+import type { CallObserver } from './call.js';
 
-/** One JSON line per request: method, path, status, duration, service id and hookInstance. Never a body. */
+/**
+ * One JSON line per request: method, path, status, duration. Never a body. Hook calls are logged by
+ * accessLogObserver from their call object (with service id and hookInstance), all others here.
+ */
 export function accessLog(logger: Logger): RequestHandler {
   return (req, res, next) => {
     const started = process.hrtime.bigint();
     res.locals.logger = logger;
+    res.locals.receivedAt = performance.now();
     // 'close' comes for answered calls and for calls the client gave up on (logged as 499).
     res.on('close', () => {
+      if (res.locals.call) return;
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         method: req.method,
         path: req.path,
         status: res.writableFinished ? res.statusCode : 499,
-        durationMs: Math.round(durationMs * 10) / 10,
-        ...(res.locals.serviceId ? { serviceId: res.locals.serviceId } : {}),
-        ...(res.locals.hookInstance ? { hookInstance: res.locals.hookInstance } : {}),
+        durationMs: round(durationMs),
+        ...(res.locals.feedbackServiceId ? { serviceId: res.locals.feedbackServiceId } : {}),
       });
     });
     next();
   };
 }
+
+/** The access line of a hook call. */
+export function accessLogObserver(logger: Logger): CallObserver {
+  return {
+    finished({ call, status, durationMs }) {
+      logger.info('request', {
+        method: call.method,
+        path: call.path,
+        status,
+        durationMs: round(durationMs),
+        serviceId: call.serviceId,
+        ...(call.hookInstance ? { hookInstance: call.hookInstance } : {}),
+      });
+    },
+  };
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;

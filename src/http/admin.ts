@@ -1,15 +1,21 @@
-// The admin surface (knowledge role): reload the knowledge without a restart; explain a served card.
-import { Router } from 'express';
+// The admin surface (knowledge role): reload the knowledge without a restart; explain a served card;
+// stop an experiment.
+import express, { Router } from 'express';
 import { CdsError } from '../errors.js';
-import type { KnowledgeReloader } from '../knowledge/index.js';
+import type { Experiment, KnowledgeHolder, KnowledgeReloader } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
+import { methodNotAllowed } from './error-handler.js';
 
 export interface AdminDeps {
+  /** The knowledge serving now: which experiments can be stopped. */
+  knowledge?: KnowledgeHolder;
   reloader?: KnowledgeReloader;
   uptake?: UptakeStore;
 }
 
-export function adminRoutes({ reloader, uptake }: AdminDeps): Router {
+const MAX_REASON = 500;
+
+export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router {
   const router = Router();
   if (reloader) {
     router.post('/reload', async (_req, res) => {
@@ -30,6 +36,29 @@ export function adminRoutes({ reloader, uptake }: AdminDeps): Router {
       if (!found) throw new CdsError(404, 'unknown-card', `no served card with uuid '${card.slice(0, 64)}'`);
       res.json(found);
     });
+    // Stored, so that every instance sharing the database stops serving the experiment's arms
+    // (within STOP_REFRESH_MS); the calls after it get the live version, recorded as 'stopped'.
+    if (knowledge) router.post('/experiments/:id/stop', express.json({ limit: '16kb', strict: true }), async (req, res) => {
+      const id = String(req.params.id);
+      const experiment = experimentById(knowledge, id);
+      if (!experiment) throw new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`);
+      const body = (req.body ?? {}) as { reason?: unknown };
+      if (typeof body !== 'object' || Array.isArray(body)) throw new CdsError(400, 'invalid-request', 'the body must be a JSON object, e.g. {"reason": "..."}, or empty');
+      if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)) {
+        throw new CdsError(400, 'invalid-request', `reason: must be a string of at most ${MAX_REASON} characters`, [
+          { severity: 'error', code: 'invalid', diagnostics: `reason: must be a string of at most ${MAX_REASON} characters`, expression: ['reason'] },
+        ]);
+      }
+      const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason as string | undefined);
+      res.locals.logger?.info('experiment stopped', { experiment: experiment.id, by: stop.stoppedBy, already: stop.already });
+      res.json({ experiment: experiment.id, stoppedAt: stop.stoppedAt, stoppedBy: stop.stoppedBy, reason: stop.reason, alreadyStopped: stop.already });
+    });
+    if (knowledge) router.all('/experiments/:id/stop', methodNotAllowed(['POST']));
   }
   return router;
+}
+
+/** The experiment of this id declared by any service of the knowledge serving now. */
+function experimentById(holder: KnowledgeHolder, id: string): Experiment | undefined {
+  return holder.current().services.find((s) => s.rollout?.experiment?.id === id)?.rollout?.experiment;
 }

@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import { CdsError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { AuthFailure, type TokenVerifier } from '../auth/index.js';
 import { perClientRateLimit } from './rate-limit.js';
 
@@ -22,7 +21,7 @@ export function unauthorized(): CdsError {
  */
 export function requireCdsClient({ verifier, publicBaseUrl }: ClientAuthOptions): RequestHandler {
   return async (req, res, next) => {
-    const log = (res.locals.logger as Logger | undefined)?.child({ check: 'client-jwt' });
+    const log = res.locals.logger?.child({ check: 'client-jwt' });
     const path = req.originalUrl.split('?')[0];
     const refuse = (reason: string, detail: Record<string, unknown> = {}): void => {
       log?.warn('authentication failed', { reason, path, ...detail });

@@ -13,7 +13,7 @@ interface BodyParserError extends Error {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const error = toCdsError(err);
-    const log = (res.locals.logger as Logger | undefined) ?? logger;
+    const log = res.locals.logger ?? logger;
     if (error.status >= 500) {
       log.error('request failed', { code: error.code, reason: error.message, detail: error.internal ?? (err instanceof CdsError ? undefined : describeUnknown(err)) });
     } else {

@@ -7,27 +7,28 @@ import type { RequestHandler } from 'express';
 import { CdsError, type Issue, type OperationOutcome } from '../errors.js';
 import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
-import { parseFeedbackBody, type Client, type FeedbackItemResult, type UptakeStore } from '../uptake/index.js';
+import { parseFeedbackBody, type FeedbackItemResult, type UptakeStore } from '../uptake/index.js';
 
 export interface FeedbackDeps {
   knowledge: KnowledgeHolder;
   uptake?: UptakeStore;
+  logger: Logger;
 }
 
-export function feedbackHandler({ knowledge, uptake }: FeedbackDeps): RequestHandler {
+export function feedbackHandler({ knowledge, uptake, logger }: FeedbackDeps): RequestHandler {
   return async (req, res) => {
     const serviceId = String(req.params.id);
-    res.locals.serviceId = serviceId;
+    res.locals.feedbackServiceId = serviceId;
     const current = knowledge.current();
     if (servicesById(current, serviceId).length === 0 && !current.unavailable.some((u) => u.id === serviceId)) {
       throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' (see GET /cds-services)`);
     }
     if (!uptake) throw new CdsError(503, 'uptake-disabled', 'this server keeps no uptake ledger, so it cannot take feedback');
     const items = parseFeedbackBody(req.body);
-    const client = res.locals.client as Client | undefined;
+    const { client } = res.locals;
     const results = await uptake.ingestFeedback(serviceId, items, client ? { iss: client.iss, tenant: client.tenant } : undefined);
     const count = (kind: FeedbackItemResult['result']) => results.filter((r) => r.result === kind).length;
-    (res.locals.logger as Logger).info('feedback', { serviceId, items: results.length, stored: count('stored'), duplicates: count('duplicate'), rejected: count('rejected') });
+    (res.locals.logger ?? logger).info('feedback', { serviceId, items: results.length, stored: count('stored'), duplicates: count('duplicate'), rejected: count('rejected') });
     res.status(count('rejected') > 0 ? 400 : 200).json(feedbackOutcome(results));
   };
 }

@@ -2,6 +2,7 @@ import type { RequestHandler } from 'express';
 import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
 import { formatProblem } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
+import type { ShadowQueue } from '../engine/index.js';
 
 export function healthHandler(): RequestHandler {
   return (_req, res) => {
@@ -16,7 +17,13 @@ export type AuthStatus = { verification: 'on'; trustedClients: number } | { veri
  * Ready when the knowledge loaded. "degraded" (still 200, still serving the others) when some
  * services could not be loaded; 503 when the knowledge as a whole could not be loaded.
  */
-export function readyHandler(holder: KnowledgeHolder, auth?: AuthStatus, uptake?: UptakeStore, reloadStatus?: () => ReloadStatus): RequestHandler {
+export function readyHandler(
+  holder: KnowledgeHolder,
+  auth?: AuthStatus,
+  uptake?: UptakeStore,
+  reloadStatus?: () => ReloadStatus,
+  shadowQueue?: ShadowQueue,
+): RequestHandler {
   return async (_req, res) => {
     const knowledge = holder.current();
     // An uptake database that is down leaves hook calls working: "degraded", not 503.
@@ -26,7 +33,14 @@ export function readyHandler(holder: KnowledgeHolder, auth?: AuthStatus, uptake?
       status: knowledge.fatal ? 'unavailable' : knowledge.unavailable.length > 0 || uptakeStatus?.status === 'unavailable' ? 'degraded' : 'ready',
       knowledge: {
         loadedAt: knowledge.loadedAt.toISOString(),
-        services: knowledge.services.map((s) => ({ id: s.definition.id, hook: s.definition.hook, ruleSet: s.ruleSet.id, version: s.ruleSet.version })),
+        services: knowledge.services.map((s) => ({
+          id: s.definition.id,
+          hook: s.definition.hook,
+          ruleSet: s.ruleSet.id,
+          version: s.ruleSet.version,
+          ...(s.rollout?.shadows.length ? { shadow: s.rollout.shadows.map((r) => r.version) } : {}),
+          ...(s.rollout?.experiment ? { experiment: s.rollout.experiment.id } : {}),
+        })),
         unavailable: knowledge.unavailable,
         ...(knowledge.fatal ? { error: knowledge.fatal } : {}),
         problems: errors,
@@ -34,6 +48,7 @@ export function readyHandler(holder: KnowledgeHolder, auth?: AuthStatus, uptake?
       },
       ...(auth ? { auth } : {}),
       ...(uptakeStatus ? { uptake: uptakeStatus } : {}),
+      ...(shadowQueue ? { shadow: shadowQueue.status() } : {}),
     };
     res.status(knowledge.fatal ? 503 : 200).json(body);
   };

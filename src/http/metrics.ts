@@ -5,8 +5,9 @@
 // and never a service id a caller made up (those count as "(unknown)").
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { servicesById, type KnowledgeHolder, type ReloadStatus, type Service } from '../knowledge/index.js';
-import type { Evaluation } from '../engine/index.js';
+import type { Knowledge, KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
+import { isKnownServiceId, type CallObserver } from './call.js';
+import type { ShadowQueue } from '../engine/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 
 export interface MetricsDeps {
@@ -15,18 +16,21 @@ export interface MetricsDeps {
   uptake?: UptakeStore;
   /** The Node.js process's own metrics (memory, event loop lag, GC): on in the server, off in tests. */
   processMetrics?: boolean;
+  shadowQueue?: ShadowQueue;
 }
 
 export interface Metrics {
-  /** Counts each CDS Hooks call when its answer is done; mount before the routes. */
+  /** Counts each feedback call when its answer is done; mount before the routes. */
   observe: RequestHandler;
+  /** Counts each hook call, its latency and the cards it served, from the call object. */
+  callObserver: CallObserver;
   /** GET /metrics in the Prometheus text format. */
   handler: RequestHandler;
 }
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics = false }: MetricsDeps): Metrics {
+export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics = false, shadowQueue }: MetricsDeps): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
 
@@ -68,6 +72,34 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
       for (const u of current.unavailable) this.set({ service: u.id, hook: u.hook, rule_set: '', version: '', available: 'false' }, 1);
     },
   });
+  if (shadowQueue) {
+    new Gauge({
+      name: 'cds_shadow_queued',
+      help: 'Calls whose shadow versions wait to be evaluated after their answer',
+      registers: [registry],
+      collect() {
+        this.set(shadowQueue.status().queued);
+      },
+    });
+    new Counter({
+      name: 'cds_shadow_dropped_total',
+      help: 'Calls whose shadow versions were not evaluated because the shadow queue was full (CDS_SHADOW_QUEUE_LIMIT)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(shadowQueue.status().dropped);
+      },
+    });
+    new Counter({
+      name: 'cds_shadow_evaluated_total',
+      help: 'Calls whose shadow versions were evaluated after their answer',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(shadowQueue.status().evaluated);
+      },
+    });
+  }
   if (uptake) {
     // One database check per scrape, shared by the gauges below (collected together).
     let pending: { at: number; status: ReturnType<UptakeStore['status']> } | undefined;
@@ -92,40 +124,39 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
   }
 
   /** The service label: an id from the knowledge, or "(unknown)" for ids no service has. */
-  const serviceLabel = (id: unknown, service: Service | undefined): string => {
-    if (service) return service.definition.id;
-    if (typeof id !== 'string') return '(unknown)';
-    const current = knowledge.current();
-    return servicesById(current, id).length > 0 || current.unavailable.some((u) => u.id === id) ? id : '(unknown)';
-  };
+  const serviceLabel = (id: string | undefined, known: Knowledge): string =>
+    id !== undefined && isKnownServiceId(known, id) ? id : '(unknown)';
 
+  // Feedback calls; hook calls are counted by the call observer below.
   const observe: RequestHandler = (req, res, next) => {
-    if (req.method !== 'POST' || !req.path.startsWith('/cds-services/')) {
+    if (req.method !== 'POST' || !req.path.startsWith('/cds-services/') || !req.path.endsWith('/feedback')) {
       next();
       return;
     }
-    const started = process.hrtime.bigint();
     res.on('close', () => {
-      const isFeedback = req.path.endsWith('/feedback');
-      const service = serviceLabel(res.locals.serviceId ?? decodeSegment(req.path.split('/')[2]), res.locals.service as Service | undefined);
-      const status = String(res.writableFinished ? res.statusCode : 499);
-      if (isFeedback) {
-        feedback.inc({ service, status });
-        return;
-      }
-      calls.inc({ service, status });
-      duration.observe({ service }, Number(process.hrtime.bigint() - started) / 1e9);
-      // The service that answered and the rule behind each card, as the evaluation recorded them.
-      const evaluation = res.locals.evaluation as Evaluation | undefined;
-      const answered = res.locals.service as Service | undefined;
-      if (!evaluation || !answered || !res.writableFinished) return;
-      if (evaluation.trace.dataProblems) malformed.inc({ service });
-      const { id: ruleSet, version } = answered.ruleSet;
-      for (const card of evaluation.cards) {
-        cards.inc({ service, rule_set: ruleSet, version, rule: evaluation.origins.get(card.uuid ?? '')?.rule ?? '', indicator: card.indicator });
-      }
+      const id = res.locals.feedbackServiceId ?? decodeSegment(req.path.split('/')[2]);
+      feedback.inc({ service: serviceLabel(id, knowledge.current()), status: String(res.writableFinished ? res.statusCode : 499) });
     });
     next();
+  };
+
+  const callObserver: CallObserver = {
+    finished({ call, status, durationMs }) {
+      const outcome = call.outcome;
+      const service = outcome ? outcome.service.definition.id : serviceLabel(call.serviceId, call.knowledge);
+      calls.inc({ service, status: String(status) });
+      duration.observe({ service }, durationMs / 1000);
+      if (!outcome || status !== 200) return;
+      if (outcome.dataProblems) malformed.inc({ service });
+      // The version that answered and the rule behind each card, as the evaluation recorded them.
+      const shown = outcome.evaluations[0];
+      if (shown?.disposition !== 'shown' || !shown.evaluation) return;
+      const { id: ruleSet, version } = shown.ruleSet;
+      for (const card of shown.evaluation.cards) {
+        const rule = shown.evaluation.origins.get(card.uuid ?? '')?.rule ?? '';
+        cards.inc({ service, rule_set: ruleSet, version, rule, indicator: card.indicator });
+      }
+    },
   };
 
   const handler: RequestHandler = async (_req, res) => {
@@ -134,7 +165,7 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
     res.send(text);
   };
 
-  return { observe, handler };
+  return { observe, callObserver, handler };
 }
 
 function decodeSegment(segment: string | undefined): string | undefined {

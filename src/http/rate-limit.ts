@@ -1,7 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { CdsError } from '../errors.js';
-import type { VerifiedClient } from '../auth/index.js';
 
 /**
  * At most `perMinute` CDS Hooks calls a minute per client: keyed by the verified iss (placed after
@@ -9,7 +8,7 @@ import type { VerifiedClient } from '../auth/index.js';
  */
 export function perClientRateLimit(perMinute: number): RequestHandler {
   return limiter(perMinute, 'too many calls from this client', (req, res) => {
-    const client = res.locals.client as VerifiedClient | undefined;
+    const client = res.locals.client;
     return client ? `iss:${client.iss}` : `ip:${ipKeyGenerator(req.ip ?? '')}`;
   });
 }

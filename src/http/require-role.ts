@@ -1,6 +1,5 @@
 import type { RequestHandler } from 'express';
 import { CdsError } from '../errors.js';
-import type { Logger } from '../logger.js';
 import { rolesForKey, type AdminKey, type AdminRole } from '../auth/index.js';
 import { bearerToken } from './client-auth.js';
 
@@ -19,7 +18,7 @@ export function adminAccess(keys: AdminKey[]): AdminAccess {
 
 function requireRole(role: AdminRole, keys: AdminKey[]): RequestHandler {
   return (req, res, next) => {
-    const log = res.locals.logger as Logger | undefined;
+    const log = res.locals.logger;
     const key = bearerToken(req.headers.authorization);
     const { roles, keyId } = key ? rolesForKey(key, keys) : { roles: new Set<AdminRole>(), keyId: undefined };
     if (!keyId) {

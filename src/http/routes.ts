@@ -8,8 +8,10 @@ import { invokeHandler } from './invoke.js';
 import { jsonBody } from './json-body.js';
 import { methodNotAllowed } from './error-handler.js';
 import { feedbackHandler } from './feedback.js';
-import { recordInvocation } from './uptake.js';
 import type { UptakeStore } from '../uptake/index.js';
+import type { RolloutControl, ShadowQueue } from '../engine/index.js';
+import type { Logger } from '../logger.js';
+import { callContext, type CallObserver } from './call.js';
 
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
@@ -24,18 +26,24 @@ export interface RouteDeps {
   uptake?: UptakeStore;
   /** Reported by /ready: reloads, failures and the last outcome. */
   reloadStatus?: () => ReloadStatus;
+  /** Told of every hook call when it finishes: the access log, the metrics, the uptake recorder. */
+  callObservers: CallObserver[];
+  rollout?: RolloutControl;
+  logger: Logger;
+  /** Reported by /ready: shadow work waiting, dropped and done. */
+  shadowQueue?: ShadowQueue;
 }
 
 export function routes(deps: RouteDeps): Router {
   const router = Router();
   router.get('/health', healthHandler());
-  router.get('/ready', readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus));
+  router.get('/ready', readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus, deps.shadowQueue));
   router.get('/cds-services', discoveryHandler(deps.knowledge));
   router.all('/cds-services', methodNotAllowed(['GET']));
   router.post('/cds-services/:id/feedback', ...jsonBody(deps.bodyLimitBytes), feedbackHandler(deps));
   router.all('/cds-services/:id/feedback', methodNotAllowed(['POST']));
-  const record = deps.uptake ? [recordInvocation(deps.uptake, deps.knowledge, deps.clock)] : [];
-  router.post('/cds-services/:id', ...record, ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
+  const call = callContext({ knowledge: deps.knowledge, clock: deps.clock, observers: deps.callObservers, logger: deps.logger });
+  router.post('/cds-services/:id', call, ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
   router.all('/cds-services/:id', methodNotAllowed(['POST']));
   return router;
 }

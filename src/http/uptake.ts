@@ -1,54 +1,96 @@
 // The uptake surface over HTTP: recording each hook call once it has been answered, and the
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
-import { Router, type RequestHandler } from 'express';
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
 import { CdsError } from '../errors.js';
-import { explainCards, type Evaluation } from '../engine/index.js';
-import { servicesById, type KnowledgeHolder, type Service } from '../knowledge/index.js';
-import { parseReportQuery, reportToCsv, suppressSmallCells, type Client, type UptakeStore } from '../uptake/index.js';
+import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
+import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
+import { parseReportQuery, reportToCsv, suppressSmallCells, type EvaluationInput, type UptakeStore } from '../uptake/index.js';
+import { isKnownServiceId, type CallObserver } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
 
 /**
- * Records the call in the uptake ledger after the answer has gone out (on 'finish'), so the caller
- * never waits for it. Failed calls are recorded too, when the service id is one this server knows.
+ * Records each hook call in the uptake ledger once it has been answered (or failed, when the service
+ * id is one this server knows), with every version it evaluated; then queues its shadow versions,
+ * which are evaluated and recorded off the request path.
  */
-export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder, clock: () => Date): RequestHandler {
-  return (req, res, next) => {
-    const startedAt = clock();
-    const started = performance.now();
-    // Read now: express restores req.params when the error handler has answered.
-    const serviceId = String(req.params.id);
-    // The knowledge this call runs on: a reload while it runs must not change what it is credited to.
-    const current = knowledge.current();
-    for (const s of servicesById(current, serviceId)) uptake.noteInUse(s.ruleSet.fingerprints);
-    // 'close' also comes when the client gave up before the answer: such calls are recorded too (499).
-    res.on('close', () => {
-      const services = servicesById(current, serviceId);
-      if (services.length === 0 && !current.unavailable.some((u) => u.id === serviceId)) return;
-      const body = (req.body && typeof req.body === 'object' ? req.body : {}) as { hook?: unknown; hookInstance?: unknown; context?: unknown };
-      const hook = typeof body.hook === 'string' ? body.hook : undefined;
-      const service = (res.locals.service as Service | undefined) ?? services.find((s) => s.definition.hook === hook) ?? (services.length === 1 ? services[0] : undefined);
-      const evaluation = res.locals.evaluation as Evaluation | undefined;
-      const client = res.locals.client as Client | undefined;
-      const context = body.context && typeof body.context === 'object' && !Array.isArray(body.context) ? (body.context as Record<string, unknown>) : undefined;
-      const answered = res.writableFinished && res.statusCode === 200;
-      if (answered && service) uptake.recordServed(service.ruleSet.fingerprints);
+export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue): CallObserver {
+  return {
+    started(call) {
+      // The versions this call may run on: a reload while it runs must not swap in other content under them.
+      for (const s of servicesById(call.knowledge, call.serviceId)) uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
+    },
+    finished({ call, status, durationMs, service, hook, context, client }) {
+      if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
+      const outcome = status === 200 ? call.outcome : undefined;
+      const answered = outcome?.evaluations[0];
+      if (outcome) {
+        const served = outcome.evaluations.filter((e) => e.disposition !== 'shadow').flatMap((e) => e.ruleSet.fingerprints);
+        const experiment = service?.rollout?.experiment;
+        if (experiment && outcome.experiment?.arm) served.push({ kind: 'experiment', name: experiment.id, version: 'arms', hash: experiment.hash, file: 'cds-services.json' });
+        uptake.recordServed(served);
+      }
+      const ruleSet = answered?.ruleSet ?? service?.ruleSet;
+      const invocationId = randomUUID();
+      const caller = client ? { iss: client.iss, tenant: client.tenant } : undefined;
       uptake.record({
-        serviceId,
+        id: invocationId,
+        serviceId: call.serviceId,
         hook,
-        hookInstance: typeof body.hookInstance === 'string' ? body.hookInstance : undefined,
-        ruleSet: service?.ruleSet.id,
-        ruleSetVersion: service?.ruleSet.version,
-        cql: service?.ruleSet.libraries,
-        client: client ? { iss: client.iss, tenant: client.tenant } : undefined,
-        startedAt,
-        durationMs: performance.now() - started,
-        status: res.writableFinished ? res.statusCode : 499,
+        hookInstance: call.hookInstance,
+        ruleSet: ruleSet?.id,
+        ruleSetVersion: ruleSet?.version,
+        cql: ruleSet?.libraries,
+        client: caller,
+        startedAt: call.startedAt,
+        durationMs,
+        status,
         context,
-        cards: answered ? evaluation?.cards : undefined,
-        explanations: answered && evaluation && service ? explainCards(evaluation, service.ruleSet.rules) : undefined,
+        experiment: call.outcome?.experiment,
+        evaluations: outcome?.evaluations.map(evaluationInput),
       });
-    });
-    next();
+      const work = outcome ? call.shadows : undefined;
+      // Dropping the reference lets the call's data go once its shadow work has run.
+      call.shadows = undefined;
+      if (!work || !outcome) return;
+      const queued = shadows.enqueue(async () => {
+        const evaluations = await work();
+        for (const e of evaluations) {
+          if (e.error) call.logger.warn('shadow version failed', { ruleSet: e.ruleSet.id, version: e.ruleSet.version, reason: e.error });
+        }
+        uptake.recordShadow({ invocationId, serviceId: call.serviceId, hook, client: caller, context, evaluatedAt: new Date(), evaluations: evaluations.map(evaluationInput) });
+      });
+      if (!queued) call.logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
+    },
+  };
+}
+
+/** Every version a service may evaluate: live, experiment arms, shadows. */
+function versionsOf(service: Service): RuleSet[] {
+  const rollout = service.rollout;
+  return [service.ruleSet, ...(rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []), ...(rollout?.shadows ?? [])];
+}
+
+/** One evaluation as the ledger keeps it: each card with the rule that made it and why, from the evaluation itself. */
+function evaluationInput(e: EvaluationOutcome): EvaluationInput {
+  const base = {
+    disposition: e.disposition,
+    ruleSet: e.ruleSet.id,
+    version: e.ruleSet.version,
+    cql: e.ruleSet.libraries,
+    ...(e.experiment ? { experiment: e.experiment } : {}),
+  };
+  if (!e.evaluation) return { ...base, status: 'failed', cards: [] };
+  const evaluation = e.evaluation;
+  const explanations = explainCards(evaluation, e.ruleSet.rules);
+  return {
+    ...base,
+    status: 'ok',
+    cards: evaluation.cards.map((card) => ({
+      card,
+      rule: evaluation.origins.get(card.uuid ?? '')?.rule ?? '',
+      explanation: explanations[card.uuid ?? ''],
+    })),
   };
 }
 

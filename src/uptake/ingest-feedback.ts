@@ -64,6 +64,8 @@ export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: stri
         .selectFrom('uptake_card')
         .select(['card_uuid', 'service_id', 'suggestion_uuids', 'override_reasons'])
         .where('card_uuid', 'in', uuids.slice(i, i + LOOKUP_CHUNK))
+        // Suppressed and shadow cards were never sent: no EHR can have seen them.
+        .where('disposition', '=', 'shown')
         .execute();
       for (const row of rows) cards.set(row.card_uuid, row);
     }

@@ -1,16 +1,51 @@
 // One hook call → the rows the ledger keeps. Identifiers are pseudonymised here, before anything
-// is queued, so raw ids never wait in memory for the database.
+// is queued, so raw ids never wait in memory for the database. What produced each card comes from
+// the evaluation that made it (rule set @ version, rule, CQL), never back out of the card's wire form.
 import { randomUUID } from 'node:crypto';
-import { KNOWLEDGE_EXTENSION, type Card } from '../cards/types.js';
 import type { LedgerEntry } from './recorder.js';
-import type { Pseudonymize } from './pseudonym.js';
+import type { IdentifierKind, Pseudonymize } from './pseudonym.js';
+import type { CardTable, EvaluationTable } from './schema.js';
 
 export interface Client {
   iss?: string;
   tenant?: string;
 }
 
+export type Disposition = 'shown' | 'suppressed' | 'shadow';
+
+/** A card as the ledger keeps it (the fields of a CDS Hooks card it reads). */
+export interface RecordedCard {
+  uuid?: string;
+  indicator: string;
+  summary: string;
+  overrideReasons?: unknown[];
+  suggestions?: Array<{ uuid?: string; label?: string }>;
+}
+
+/** One rule set version evaluated in a call, with the cards it produced and where each came from. */
+export interface EvaluationInput {
+  disposition: Disposition;
+  ruleSet: string;
+  version: string;
+  cql: Array<{ library: string; version: string }>;
+  experiment?: { id: string; arm: string };
+  /** 'failed': the version could not be evaluated (a shadow version; the call was answered all the same). */
+  status: 'ok' | 'failed';
+  cards: Array<{ card: RecordedCard; rule: string; explanation?: unknown }>;
+}
+
+/** The call's experiment: its arm and unit when it was in it, the reason when not. */
+export interface ExperimentInput {
+  id: string;
+  arm?: string;
+  /** The unit's raw id, pseudonymised here (a site: issuer and tenant). */
+  unit?: { kind: string; id: string };
+  reason?: string;
+}
+
 export interface InvocationInput {
+  /** The invocation's id; shadow evaluations recorded later refer to it. Made here when absent. */
+  id?: string;
   serviceId: string;
   hook?: string;
   hookInstance?: string;
@@ -24,29 +59,38 @@ export interface InvocationInput {
   status: number;
   /** The hook context: patientId, userId and encounterId are read from it and pseudonymised. */
   context?: Record<string, unknown>;
-  /** Cards in the answer (only for a 200). */
-  cards?: Card[];
-  /** Why each card was served, by card uuid, already without identifiers (engine explainCards). */
-  explanations?: Record<string, unknown>;
+  experiment?: ExperimentInput;
+  /** Every version evaluated (only for a 200): the answer's first. */
+  evaluations?: EvaluationInput[];
 }
 
-interface CardKnowledge {
-  service?: string;
-  ruleSet?: string;
-  version?: string;
-  rule?: string;
-  cql?: Array<{ library: string; version: string }>;
+/** Shadow evaluations finished after their call was recorded. */
+export interface ShadowInput {
+  invocationId: string;
+  serviceId: string;
+  hook?: string;
+  client?: Client;
+  context?: Record<string, unknown>;
+  evaluatedAt: Date;
+  evaluations: EvaluationInput[];
+}
+
+interface People {
+  patient: string | null;
+  user: string | null;
+  encounter: string | null;
+  iss: string | null;
+  tenant: string | null;
 }
 
 export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize): LedgerEntry {
-  const id = randomUUID();
-  const cards = input.cards ?? [];
-  const patient = pseudonymize('patient', input.context?.patientId);
-  const user = pseudonymize('user', input.context?.userId);
-  const encounter = pseudonymize('encounter', input.context?.encounterId);
+  const id = input.id ?? randomUUID();
+  const people = peopleOf(input.context, input.client, pseudonymize);
   const servedAt = input.startedAt.getTime() + Math.round(input.durationMs);
-  const iss = text(input.client?.iss);
-  const tenant = text(input.client?.tenant);
+  const evaluations = input.evaluations ?? [];
+  const shown = evaluations.filter((e) => e.disposition === 'shown').reduce((n, e) => n + e.cards.length, 0);
+  const unit = input.experiment?.unit ? pseudonymize(UNIT_KINDS[input.experiment.unit.kind] ?? 'client', input.experiment.unit.id) : null;
+  const rows = evaluationRows(id, input.serviceId, input.hook, evaluations, servedAt, people, unit);
   return {
     invocation: {
       id,
@@ -56,65 +100,133 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
       rule_set: text(input.ruleSet),
       rule_set_version: text(input.ruleSetVersion),
       cql: input.cql ? JSON.stringify(input.cql) : null,
-      client_iss: iss,
-      client_tenant: tenant,
+      client_iss: people.iss,
+      client_tenant: people.tenant,
       started_at: input.startedAt.getTime(),
       duration_ms: Math.round(input.durationMs * 1000) / 1000,
       status: input.status,
-      card_count: cards.length,
-      patient_pseudonym: patient,
-      user_pseudonym: user,
-      encounter_pseudonym: encounter,
-      experiment_id: null,
-      experiment_arm: null,
-      experiment_unit: null,
-      experiment_reason: null,
+      card_count: shown,
+      patient_pseudonym: people.patient,
+      user_pseudonym: people.user,
+      encounter_pseudonym: people.encounter,
+      experiment_id: text(input.experiment?.id),
+      experiment_arm: text(input.experiment?.arm),
+      experiment_unit: unit,
+      experiment_reason: text(input.experiment?.reason),
     },
-    explanations: Object.entries(input.explanations ?? {})
-      .filter(([uuid]) => cards.some((c) => c.uuid === uuid))
-      .map(([card_uuid, explanation]) => ({ card_uuid, explanation: JSON.stringify(explanation) })),
-    cards: cards
-      .filter((card) => typeof card.uuid === 'string')
-      .map((card) => {
-        const k = (card.extension?.[KNOWLEDGE_EXTENSION] ?? {}) as CardKnowledge;
-        const suggestions = (card.suggestions ?? []).map((s) => s.uuid).filter((u): u is string => typeof u === 'string');
-        return {
-          card_uuid: card.uuid!,
-          invocation_id: id,
-          service_id: k.service ?? input.serviceId,
-          hook: input.hook ?? '',
-          rule_set: k.ruleSet ?? input.ruleSet ?? '',
-          rule_set_version: k.version ?? input.ruleSetVersion ?? '',
-          rule: k.rule ?? '',
-          cql: JSON.stringify(k.cql ?? input.cql ?? []),
-          indicator: card.indicator,
-          summary: card.summary,
-          override_reasons: JSON.stringify(card.overrideReasons ?? []),
-          suggestion_uuids: JSON.stringify(suggestions),
-          suggestion_count: suggestions.length,
-          disposition: 'shown',
-          arm: null,
-          experiment_id: null,
-          evaluation_id: null,
-          served_at: servedAt,
-          client_iss: iss,
-          client_tenant: tenant,
-          patient_pseudonym: patient,
-          user_pseudonym: user,
-          encounter_pseudonym: encounter,
-          feedback_count: 0,
-          outcome: null,
-          outcome_at: null,
-          outcome_client_iss: null,
-          outcome_client_tenant: null,
-          accepted_suggestion_count: 0,
-          override_system: null,
-          override_code: null,
-          override_display: null,
-          override_client_added: null,
-          override_comment: null,
-        };
-      }),
+    ...rows,
+  };
+}
+
+/** The rows of shadow evaluations that finished after their call's own rows were queued. */
+export function shadowEntry(input: ShadowInput, pseudonymize: Pseudonymize): LedgerEntry {
+  const people = peopleOf(input.context, input.client, pseudonymize);
+  return evaluationRows(input.invocationId, input.serviceId, input.hook, input.evaluations, input.evaluatedAt.getTime(), people, null);
+}
+
+function evaluationRows(
+  invocationId: string,
+  serviceId: string,
+  hook: string | undefined,
+  evaluations: EvaluationInput[],
+  at: number,
+  people: People,
+  unit: string | null,
+): Required<Omit<LedgerEntry, 'invocation'>> {
+  const evaluationRows: EvaluationTable[] = [];
+  const cards: CardTable[] = [];
+  const explanations: LedgerEntry['explanations'] = [];
+  for (const e of evaluations) {
+    const evaluationId = randomUUID();
+    const cql = JSON.stringify(e.cql);
+    const recorded = e.cards.filter((c) => typeof c.card.uuid === 'string');
+    evaluationRows.push({
+      id: evaluationId,
+      invocation_id: invocationId,
+      service_id: serviceId,
+      hook: hook ?? '',
+      rule_set: e.ruleSet,
+      rule_set_version: e.version,
+      cql,
+      disposition: e.disposition,
+      experiment_id: e.experiment?.id ?? null,
+      arm: e.experiment?.arm ?? null,
+      status: e.status,
+      card_count: recorded.length,
+      signature: JSON.stringify(signature(recorded)),
+      evaluated_at: at,
+      client_iss: people.iss,
+      client_tenant: people.tenant,
+      patient_pseudonym: people.patient,
+      user_pseudonym: people.user,
+      encounter_pseudonym: people.encounter,
+      unit_pseudonym: unit,
+    });
+    for (const { card, rule, explanation } of recorded) {
+      const suggestions = (card.suggestions ?? []).map((s) => s.uuid).filter((u): u is string => typeof u === 'string');
+      cards.push({
+        card_uuid: card.uuid!,
+        invocation_id: invocationId,
+        service_id: serviceId,
+        hook: hook ?? '',
+        rule_set: e.ruleSet,
+        rule_set_version: e.version,
+        rule,
+        cql,
+        indicator: card.indicator,
+        summary: card.summary,
+        override_reasons: JSON.stringify(card.overrideReasons ?? []),
+        suggestion_uuids: JSON.stringify(suggestions),
+        suggestion_count: suggestions.length,
+        disposition: e.disposition,
+        arm: e.experiment?.arm ?? null,
+        experiment_id: e.experiment?.id ?? null,
+        evaluation_id: evaluationId,
+        served_at: at,
+        client_iss: people.iss,
+        client_tenant: people.tenant,
+        patient_pseudonym: people.patient,
+        user_pseudonym: people.user,
+        encounter_pseudonym: people.encounter,
+        feedback_count: 0,
+        outcome: null,
+        outcome_at: null,
+        outcome_client_iss: null,
+        outcome_client_tenant: null,
+        accepted_suggestion_count: 0,
+        override_system: null,
+        override_code: null,
+        override_display: null,
+        override_client_added: null,
+        override_comment: null,
+      });
+      if (explanation !== undefined) explanations.push({ card_uuid: card.uuid!, explanation: JSON.stringify(explanation) });
+    }
+  }
+  return { evaluations: evaluationRows, cards, explanations };
+}
+
+/** What concordance compares between two versions: each card's rule, indicator and suggestion labels. */
+function signature(cards: EvaluationInput['cards']): Array<{ rule: string; indicator: string; suggestions: string[] }> {
+  return cards
+    .map(({ card, rule }) => ({
+      rule,
+      indicator: card.indicator,
+      suggestions: (card.suggestions ?? []).map((s) => (typeof s.label === 'string' ? s.label : '')).sort(),
+    }))
+    .sort((a, b) => (a.rule + a.indicator).localeCompare(b.rule + b.indicator) || a.suggestions.join().localeCompare(b.suggestions.join()));
+}
+
+/** A unit's pseudonym is the person's own (a patient unit's is the card's patient pseudonym). */
+const UNIT_KINDS: Record<string, IdentifierKind> = { patient: 'patient', practitioner: 'user', encounter: 'encounter', client: 'client' };
+
+function peopleOf(context: Record<string, unknown> | undefined, client: Client | undefined, pseudonymize: Pseudonymize): People {
+  return {
+    patient: pseudonymize('patient', context?.patientId),
+    user: pseudonymize('user', context?.userId),
+    encounter: pseudonymize('encounter', context?.encounterId),
+    iss: text(client?.iss),
+    tenant: text(client?.tenant),
   };
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 export const PSEUDONYM_KEY_FILE = 'pseudonym.key';
 export const MIN_KEY_LENGTH = 32;
 
-export type IdentifierKind = 'patient' | 'user' | 'encounter';
+export type IdentifierKind = 'patient' | 'user' | 'encounter' | 'client';
 export type Pseudonymize = (kind: IdentifierKind, id: unknown) => string | null;
 
 export function createPseudonymizer(key: string): Pseudonymize {

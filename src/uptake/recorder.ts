@@ -1,11 +1,13 @@
 // Records invocations and served cards off the request path: record() only queues; a timer
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
 import type { Kysely } from 'kysely';
-import type { CardTable, ExplanationTable, InvocationTable, UptakeDatabase } from './schema.js';
+import type { CardTable, EvaluationTable, ExplanationTable, InvocationTable, UptakeDatabase } from './schema.js';
 import { withoutNul } from './text.js';
 
 export interface LedgerEntry {
-  invocation: InvocationTable;
+  /** Absent for shadow evaluations recorded after their call. */
+  invocation?: InvocationTable;
+  evaluations: EvaluationTable[];
   cards: CardTable[];
   explanations: ExplanationTable[];
 }
@@ -99,15 +101,19 @@ export class Recorder {
     while (batch.length < this.queue.length && rows < BATCH_ROWS) {
       const entry = this.queue[batch.length];
       batch.push(entry);
-      rows += 1 + entry.cards.length;
+      rows += 1 + entry.evaluations.length + entry.cards.length;
     }
     try {
       await this.options.prepare();
       await this.db.transaction().execute(async (trx) => {
-        const invocations = batch.map((e) => withoutNul(e.invocation));
+        const invocations = batch.flatMap((e) => (e.invocation ? [withoutNul(e.invocation)] : []));
+        const evaluations = batch.flatMap((e) => e.evaluations.map(withoutNul));
         const cards = batch.flatMap((e) => e.cards.map(withoutNul));
         for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_invocation').values(invocations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
+        }
+        for (let i = 0; i < evaluations.length; i += BATCH_ROWS) {
+          await trx.insertInto('uptake_evaluation').values(evaluations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
         }
         for (let i = 0; i < cards.length; i += BATCH_ROWS) {
           await trx.insertInto('uptake_card').values(cards.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();

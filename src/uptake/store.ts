@@ -6,7 +6,8 @@ import { CdsError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
 import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
-import { ledgerEntry, type Client, type InvocationInput } from './ledger-entry.js';
+import { ledgerEntry, shadowEntry, type Client, type InvocationInput, type ShadowInput } from './ledger-entry.js';
+import { createArmAssigner, type ArmAssigner } from './assignment.js';
 import { migrateToLatest } from './migrations.js';
 import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
 import { describe, Recorder, type RecorderStatus } from './recorder.js';
@@ -35,6 +36,16 @@ export interface UptakeStore {
   readonly database: Kysely<UptakeDatabase>;
   /** Queues one hook call for the ledger; never waits, never throws. */
   record(invocation: InvocationInput): void;
+  /** Queues shadow evaluations that finished after their call was recorded; never waits, never throws. */
+  recordShadow(shadow: ShadowInput): void;
+  /** Assigns experiment arms with the pseudonym key: the same on every instance sharing it. */
+  readonly assignArm: ArmAssigner;
+  /** Stops an experiment for every instance sharing the database; the first stop is the one kept. */
+  stopExperiment(id: string, stoppedBy: string | undefined, reason?: string): Promise<ExperimentStop & { already: boolean }>;
+  /** Whether an experiment is stopped, as last read from the database (re-read every STOP_REFRESH_MS). */
+  isStopped(id: string): boolean;
+  /** Every stored stop, by experiment id. */
+  experimentStops(): Promise<Map<string, ExperimentStop>>;
   /** Writes everything queued; rejects when the database cannot take it. */
   flush(): Promise<void>;
   /** Stores the valid items durably before it resolves; one result per item. */
@@ -65,6 +76,12 @@ export interface StoredExplanation {
   explanation: unknown;
 }
 
+export interface ExperimentStop {
+  stoppedAt: string;
+  stoppedBy: string | null;
+  reason: string | null;
+}
+
 export interface ServedFingerprint {
   kind: string;
   name: string;
@@ -78,6 +95,8 @@ export interface UptakeDeps {
 }
 
 const PING_TIMEOUT_MS = 1000;
+/** How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment. */
+export const STOP_REFRESH_MS = 2000;
 
 /**
  * Opens the store and runs its migrations. A database that cannot be reached does not stop the
@@ -125,6 +144,32 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     error.internal = describe(err);
     return error;
   };
+
+  const stops = new Map<string, ExperimentStop>();
+  const readStops = async (): Promise<Map<string, ExperimentStop>> => {
+    await migrate();
+    const rows = await db.selectFrom('experiment_stop').select(['experiment_id', 'stopped_at', 'stopped_by', 'reason']).execute();
+    for (const r of rows) {
+      stops.set(r.experiment_id, { stoppedAt: new Date(Number(r.stopped_at)).toISOString(), stoppedBy: r.stopped_by, reason: r.reason });
+    }
+    return stops;
+  };
+  let stopsFailing = false;
+  const refreshStops = (): void => {
+    readStops().then(
+      () => {
+        if (stopsFailing) logger.info('experiment stops read again');
+        stopsFailing = false;
+      },
+      (err: unknown) => {
+        if (!stopsFailing) logger.error('reading experiment stops failed; will retry', { reason: describe(err) });
+        stopsFailing = true;
+      },
+    );
+  };
+  refreshStops();
+  const stopTimer = setInterval(refreshStops, STOP_REFRESH_MS);
+  stopTimer.unref();
 
   const fingerprinted = new Set<string>();
   const inUse = new Map<string, string>();
@@ -202,6 +247,39 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         logger.error('uptake recording skipped', { reason: describe(err) });
       }
     },
+    recordShadow(shadow) {
+      try {
+        recorder.record(shadowEntry(shadow, pseudonymize));
+      } catch (err) {
+        logger.error('uptake recording of shadow evaluations skipped', { reason: describe(err) });
+      }
+    },
+    assignArm: createArmAssigner(pseudonymKey.key),
+    async stopExperiment(id, stoppedBy, reason) {
+      try {
+        await migrate();
+        const at = clock().getTime();
+        const inserted = await db
+          .insertInto('experiment_stop')
+          .values({ experiment_id: id, stopped_at: at, stopped_by: stoppedBy ?? null, reason: reason ?? null })
+          .onConflict((oc) => oc.column('experiment_id').doNothing())
+          .returning(['experiment_id'])
+          .execute();
+        await readStops();
+        const stop = stops.get(id)!;
+        return { ...stop, already: inserted.length === 0 };
+      } catch (err) {
+        throw unavailable(err, 'the experiment was not stopped');
+      }
+    },
+    isStopped: (id) => stops.has(id),
+    async experimentStops() {
+      try {
+        return new Map(await readStops());
+      } catch (err) {
+        throw unavailable(err, 'the experiment stops could not be read');
+      }
+    },
     flush: () => recorder.flush(),
     async ingestFeedback(serviceId, items, client) {
       try {
@@ -237,6 +315,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       return { status: ok ? 'ok' : 'unavailable', database: dialect, recorder: recorderStatus, ...(error ? { error } : !ok ? { error: recorderStatus.lastError } : {}) };
     },
     async close() {
+      clearInterval(stopTimer);
       await Promise.allSettled([...pendingFingerprints]);
       const { unwritten } = await recorder.close();
       if (unwritten > 0) logger.error('uptake ledger entries could not be written before shutdown', { unwritten });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invokeService } from '../../src/engine/index.js';
+import { invokeService, primaryEvaluation } from '../../src/engine/index.js';
 import { knowledgeFrom, testKnowledge } from '../support/app.js';
 import { renalRequest } from '../support/requests.js';
 
@@ -26,7 +26,7 @@ async function knowledgeWithDefine(name: string) {
 describe('rule condition paths', () => {
   it.each(['eGFR, latest', 'eGFR; latest', 'eGFR @ latest', 'eGFR ^ latest', 'eGFR [latest]'])('read the define named %s', async (name) => {
     const knowledge = await knowledgeWithDefine(name);
-    const { evaluation } = await invokeService(knowledge, 'renal-test', renalRequest(), { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } });
+    const evaluation = primaryEvaluation((await invokeService(knowledge, 'renal-test', renalRequest(), { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } })).outcome);
     expect(evaluation.trace.rules[0]).toMatchObject({ rule: 'low-egfr', fired: true });
     expect(evaluation.cards).toHaveLength(1);
   });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import express from 'express';
 import { createKnowledgeHolder, createKnowledgeReloader, createThreadedCqlTranslator } from '../../src/knowledge/index.js';
-import { invokeService } from '../../src/engine/index.js';
+import { answerCards, invokeService } from '../../src/engine/index.js';
 import { adminRoutes } from '../../src/http/admin.js';
 import { createLogger } from '../../src/logger.js';
 import { asAdmin, knowledgeFrom, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
@@ -29,7 +29,7 @@ async function setUp() {
 }
 
 const summaryOf = async (holder: ReturnType<typeof createKnowledgeHolder>) =>
-  (await invokeService(holder.current(), 'renal-test', renalRequest(), call)).evaluation.cards[0].summary;
+  answerCards((await invokeService(holder.current(), 'renal-test', renalRequest(), call)).outcome)[0].summary;
 
 describe('hot reload', () => {
   it('serves the new knowledge after a reload, without a restart', async () => {
@@ -58,7 +58,7 @@ describe('hot reload', () => {
     setSummary('New wording');
     await reloader.reload('test');
     const old = await invokeService(snapshot, 'renal-test', renalRequest(), call);
-    expect(old.evaluation.cards[0].summary).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+    expect(answerCards(old.outcome)[0].summary).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
     expect(await summaryOf(holder)).toBe('New wording');
   });
 

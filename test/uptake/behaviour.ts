@@ -135,7 +135,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('writes every recorded call when flushes overlap', async () => {
     for (let i = 0; i < 30; i++) {
-      t.store.record({ serviceId: 'svc-c', hook: 'patient-view', startedAt: new Date('2026-06-03T08:00:00Z'), durationMs: 5, status: 200, cards: [] });
+      t.store.record({ serviceId: 'svc-c', hook: 'patient-view', startedAt: new Date('2026-06-03T08:00:00Z'), durationMs: 5, status: 200, evaluations: [] });
       if (i % 10 === 0) void t.store.flush().catch(() => undefined);
     }
     await Promise.all([t.store.flush(), t.store.flush(), t.store.flush()]);

@@ -1,7 +1,7 @@
 // Text from clients reaches the ledger (hookInstance, card summaries built from draft orders,
 // override comments). A NUL byte must not stop the ledger: PostgreSQL refuses it in text.
 import { afterEach, describe, expect, it } from 'vitest';
-import { PG_URL, testUptakeStore, type StoreKind, type TestStore } from './support.js';
+import { PG_URL, shownEvaluations, testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
 const kinds: StoreKind[] = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
 let current: TestStore | undefined;
@@ -19,7 +19,7 @@ describe.each(kinds)('uptake ledger on %s', (kind) => {
     store.record({
       ...base,
       hookInstance: 'bad\u0000nul',
-      cards: [{ uuid: '9a4f2c1e-1111-4aaa-8bbb-000000000001', summary: 'Drug\u0000name', indicator: 'info', source: { label: 'x' } }],
+      evaluations: shownEvaluations([{ uuid: '9a4f2c1e-1111-4aaa-8bbb-000000000001', summary: 'Drug\u0000name', indicator: 'info', source: { label: 'x' } }]),
     });
     store.record({ ...base, hookInstance: 'after' });
     await store.flush();

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Card } from '../../src/cards/index.js';
 import type { UptakeStore } from '../../src/uptake/index.js';
+import { shownEvaluations } from './support.js';
 
 export const OR1 = { system: 'http://example.org/override', code: 'or1', display: 'Benefit outweighs risk' };
 export const OR2 = { system: 'http://example.org/override', code: 'or2', display: 'Patient declined' };
@@ -69,7 +70,7 @@ export async function seedInvocations(store: UptakeStore): Promise<Seeded> {
       durationMs: 0,
       status,
       context: { patientId: isA ? `patient-a${i % 10}` : `patient-b${i % 5}`, userId: `Practitioner/u${isA ? i % 3 : i % 4}`, encounterId: `encounter-${i}` },
-      cards: status === 200 ? cards : undefined,
+      evaluations: status === 200 ? shownEvaluations(cards) : undefined,
     });
     for (const c of cards) {
       const rule = (c.extension!['org.cdsengine.knowledge'] as { rule: 'r1' | 'r2' | 'r3' }).rule;

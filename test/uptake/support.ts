@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createLogger } from '../../src/logger.js';
-import { createUptakeStore, type UptakeConfig, type UptakeStore } from '../../src/uptake/index.js';
+import { createUptakeStore, type EvaluationInput, type UptakeConfig, type UptakeStore } from '../../src/uptake/index.js';
+import { KNOWLEDGE_EXTENSION, type Card } from '../../src/cards/index.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
 
@@ -87,4 +88,25 @@ export async function pgAdmin(sql: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/**
+ * The `evaluations` of a recorded call whose cards were shown: one evaluation per rule set version,
+ * each card's rule taken from the provenance extension the test wrote on it.
+ */
+export function shownEvaluations(cards: Card[], fallback: { ruleSet?: string; version?: string } = {}): EvaluationInput[] {
+  const byVersion = new Map<string, EvaluationInput>();
+  for (const card of cards) {
+    const k = (card.extension?.[KNOWLEDGE_EXTENSION] ?? {}) as { ruleSet?: string; version?: string; rule?: string; cql?: EvaluationInput['cql'] };
+    const ruleSet = k.ruleSet ?? fallback.ruleSet ?? '';
+    const version = k.version ?? fallback.version ?? '';
+    const key = `${ruleSet}@${version}`;
+    let evaluation = byVersion.get(key);
+    if (!evaluation) {
+      evaluation = { disposition: 'shown', ruleSet, version, cql: k.cql ?? [], status: 'ok', cards: [] };
+      byVersion.set(key, evaluation);
+    }
+    evaluation.cards.push({ card, rule: k.rule ?? '' });
+  }
+  return [...byVersion.values()];
 }

@@ -1,0 +1,136 @@
+// One hook call as one typed object, from the first middleware of the service route to the ledger
+// row: the knowledge snapshot it runs on (taken once), its logger, and the engine's CallOutcome once
+// there is one. When the answer is done (or the caller gave up), onCallFinished hands the call and
+// its status to every observer: the access log, the metrics, the uptake recorder.
+import type { RequestHandler } from 'express';
+import type { VerifiedClient } from '../auth/index.js';
+import type { CallOutcome, EvaluationOutcome } from '../engine/index.js';
+import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
+import type { Logger } from '../logger.js';
+
+export interface CallContext {
+  readonly serviceId: string;
+  /** The knowledge this call runs on: a reload while it runs does not change what it is credited to. */
+  readonly knowledge: Knowledge;
+  readonly startedAt: Date;
+  /** performance.now() when the call started. */
+  readonly started: number;
+  readonly method: string;
+  readonly path: string;
+  logger: Logger;
+  hookInstance?: string;
+  /** The engine's account of the call; absent when it failed before an answer. */
+  outcome?: CallOutcome;
+  /** The shadow versions' evaluation, to run after the answer (holds the call's data until then). */
+  shadows?: () => Promise<EvaluationOutcome[]>;
+}
+
+/** A finished call as observers see it. */
+export interface FinishedCall {
+  call: CallContext;
+  /** The HTTP status answered, or 499 when the caller gave up before the answer. */
+  status: number;
+  durationMs: number;
+  /** The service that answered, or would have answered a failed call (by its hook). */
+  service?: Service;
+  /** What the request said, read leniently (a failed call's body may be anything). */
+  hook?: string;
+  context?: Record<string, unknown>;
+  client?: VerifiedClient;
+}
+
+export interface CallObserver {
+  /** When the call starts, before its body is read. */
+  started?(call: CallContext): void;
+  finished(finished: FinishedCall): void;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Locals {
+      /** The request's logger (a child per hook call carrying service id and hookInstance). */
+      logger?: Logger;
+      /** performance.now() when the request arrived (set by the access log). */
+      receivedAt?: number;
+      /** The verified EHR (set by client authentication when verification is on). */
+      client?: VerifiedClient;
+      /** The FHIR servers the verified client may name. */
+      allowedFhirServers?: string[];
+      /** The admin key that was accepted, by id. */
+      adminKeyId?: string;
+      /** The hook call (service routes only). */
+      call?: CallContext;
+      /** The service a feedback call is for. */
+      feedbackServiceId?: string;
+    }
+  }
+}
+
+export interface CallContextDeps {
+  knowledge: { current(): Knowledge };
+  clock: () => Date;
+  observers: CallObserver[];
+  /** Used when no request logger was set before (always set by the access log in the app). */
+  logger: Logger;
+}
+
+/** The first middleware of POST /cds-services/{id}: makes the call object and reports its end once. */
+export function callContext({ knowledge, clock, observers, logger }: CallContextDeps): RequestHandler {
+  return (req, res, next) => {
+    const serviceId = String(req.params.id);
+    const call: CallContext = {
+      serviceId,
+      knowledge: knowledge.current(),
+      startedAt: clock(),
+      started: res.locals.receivedAt ?? performance.now(),
+      method: req.method,
+      path: req.path,
+      logger: (res.locals.logger ?? logger).child({ serviceId }),
+    };
+    res.locals.call = call;
+    res.locals.logger = call.logger;
+    for (const o of observers) o.started?.(call);
+    // 'close' comes for answered calls and for calls the client gave up on (499).
+    res.on('close', () => onCallFinished(observers, finishedCall(call, res.writableFinished ? res.statusCode : 499, req.body, res.locals.client)));
+    next();
+  };
+}
+
+/** Hands a finished call to every observer; one observer's failure never keeps the others from it. */
+export function onCallFinished(observers: CallObserver[], finished: FinishedCall): void {
+  for (const o of observers) {
+    try {
+      o.finished(finished);
+    } catch (err) {
+      finished.call.logger.error('a call observer failed', { reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
+}
+
+function finishedCall(call: CallContext, status: number, body: unknown, client: VerifiedClient | undefined): FinishedCall {
+  const request = call.outcome?.request;
+  const raw = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as { hook?: unknown; context?: unknown };
+  const hook = request?.hook ?? (typeof raw.hook === 'string' ? raw.hook : undefined);
+  const rawContext = raw.context && typeof raw.context === 'object' && !Array.isArray(raw.context) ? (raw.context as Record<string, unknown>) : undefined;
+  return {
+    call,
+    status,
+    durationMs: performance.now() - call.started,
+    service: call.outcome?.service ?? serviceForHook(call.knowledge, call.serviceId, hook),
+    hook,
+    context: request?.context ?? rawContext,
+    client,
+  };
+}
+
+/** The service of this id that serves `hook`, or the only one of this id. */
+function serviceForHook(knowledge: Knowledge, serviceId: string, hook: string | undefined): Service | undefined {
+  const services = servicesById(knowledge, serviceId);
+  return services.find((s) => s.definition.hook === hook) ?? (services.length === 1 ? services[0] : undefined);
+}
+
+/** Whether a service id is one the knowledge names (served or unavailable): only those are labelled and recorded. */
+export function isKnownServiceId(knowledge: Knowledge, serviceId: string): boolean {
+  return servicesById(knowledge, serviceId).length > 0 || knowledge.unavailable.some((u) => u.id === serviceId);
+}
