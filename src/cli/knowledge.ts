@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
 import { createCqlTranslator, loadKnowledge, type CqlTranslator, type Knowledge, type ServedFingerprints } from '../knowledge/index.js';
-import { packageRoot } from '../paths.js';
+import { readCliSettings } from '../config.js';
 
 /** The knowledge directory a command works on: its argument, else CDS_KNOWLEDGE_DIR, else the shipped knowledge. */
 export function knowledgeDir(arg: string | undefined, env: NodeJS.ProcessEnv): string {
-  return resolve(arg ?? env.CDS_KNOWLEDGE_DIR ?? packageRoot());
+  return resolve(arg ?? readCliSettings(env).knowledgeDir);
 }
 
 // The translator is immutable once built and costs seconds to build: one per process.

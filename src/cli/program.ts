@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import winston from 'winston';
 import { CdsError } from '../errors.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, readCliSettings, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { CliIo } from './io.js';
 import { uptakeCommand } from './uptake.js';
@@ -23,7 +23,7 @@ export async function runCli(args: string[], { io = processIo, env = process.env
   // Logs go to stderr so that stdout holds only the report.
   const getLogger = (): Logger =>
     winston.createLogger({
-      level: env.CDS_LOG_LEVEL === 'debug' || env.CDS_LOG_LEVEL === 'info' ? env.CDS_LOG_LEVEL : 'warn',
+      level: readCliSettings(env).logLevel,
       format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
       transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
     });

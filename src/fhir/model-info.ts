@@ -1,4 +1,5 @@
 // The FHIR 4.0.1 model info as cql-exec-fhir parses it: ~100 ms, so once per process.
+// `_modelInfo` is private to cql-exec-fhir: see CQL_EXEC_FHIR_DRIVEN_FOR in engine/cql/patient-data.ts.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

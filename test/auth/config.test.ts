@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, CONFIG_VARIABLES, loadConfig } from '../../src/config.js';
+import { ConfigError, CONFIG_VARIABLES, loadConfig, type ConfigVariable } from '../../src/config.js';
 import { hashAdminKey } from '../../src/auth/index.js';
 import { repoRoot } from '../support/app.js';
 
@@ -73,25 +73,56 @@ describe('security configuration', () => {
     const config = loadConfig({ CDS_AUTH: 'off', CDS_TLS_CERT: join(dir, 'cert.pem'), CDS_TLS_KEY: join(dir, 'key.pem') });
     expect(config).toMatchObject({ tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem') });
   });
-
-  it('documents every variable it reads', () => {
-    const names = CONFIG_VARIABLES.map((v) => v.name);
-    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
-      expect(names).toContain(name);
-    }
-  });
 });
 
-describe('the README', () => {
-  it('documents every variable the server reads', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    expect(CONFIG_VARIABLES.map((v) => v.name).filter((name) => !readme.includes(`\`${name}\``))).toEqual([]);
+/** The README's configuration table: variable → its default, `none` when it has none. */
+function readmeDefaults(): Record<string, string> {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = /^## Configuration\n([\s\S]*?)(?=^## )/m.exec(readme)?.[1];
+  if (!section) return expect.fail('README.md has no "## Configuration" section');
+  const defaults: Record<string, string> = {};
+  for (const row of section.split('\n').filter((line) => line.startsWith('| `CDS_'))) {
+    const [names, fallback] = row.split('|').slice(1).map((cell) => cell.trim());
+    // `none (plain HTTP)` and `none; required when ...` mean none; otherwise the default is the first `code`.
+    const value = /^none\b/.test(fallback) ? 'none' : (/`([^`]+)`/.exec(fallback)?.[1] ?? fallback);
+    for (const [, name] of names.matchAll(/`(CDS_\w+)`/g)) {
+      expect(defaults, `${name} has two rows`).not.toHaveProperty(name);
+      defaults[name] = value;
+    }
+  }
+  return defaults;
+}
+
+const ENV_READ = /\benv\??\.\s*CDS_|\benv\s*\[\s*['"`]CDS_|\{[^}]*\bCDS_\w+[^}]*\}\s*=\s*(process\.)?env\b/;
+
+/** `file:line` of each line that reads a CDS_ variable from the environment. */
+function environmentReads(file: string, text: string): string[] {
+  return text.split('\n').flatMap((line, i) => (ENV_READ.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : []));
+}
+
+describe('the configuration table', () => {
+  it('is what the README documents: the same variables with the same defaults', () => {
+    const variables: ConfigVariable[] = Object.values(CONFIG_VARIABLES);
+    const table = Object.fromEntries(variables.map((v) => [v.name, v.default ?? 'none']));
+    expect(Object.keys(table), 'a variable is in the table twice').toHaveLength(variables.length);
+    expect(readmeDefaults()).toEqual(table);
   });
 
-  it('documents every security variable', () => {
-    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-    for (const name of ['CDS_AUTH', 'CDS_TRUSTED_CLIENTS', 'CDS_PUBLIC_BASE_URL', 'CDS_JWT_CLOCK_SKEW_S', 'CDS_JWT_MAX_LIFETIME_S', 'CDS_PREFETCH_DEADLINE_MS', 'CDS_ADMIN_KEYS', 'CDS_RATE_LIMIT_PER_MINUTE', 'CDS_ADMIN_RATE_LIMIT_PER_MINUTE', 'CDS_TLS_CERT', 'CDS_TLS_KEY']) {
-      expect(readme).toContain(`\`${name}\``);
-    }
+  it('is the only place in src/ that reads a CDS_ variable from the environment', () => {
+    const sample = 'const a = 1;\nport = process.env.CDS_PORT;\nenv["CDS_X"];\nconst { CDS_Y } = process.env;';
+    expect(environmentReads('a.ts', sample)).toEqual([
+      'a.ts:2: port = process.env.CDS_PORT;',
+      'a.ts:3: env["CDS_X"];',
+      'a.ts:4: const { CDS_Y } = process.env;',
+    ]);
+    const src = join(repoRoot, 'src');
+    const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((file) =>
+      statSync(join(src, file)).isFile(),
+    );
+    expect(files).toContain(join('cli', 'program.ts'));
+    const reads = files
+      .filter((file) => file !== 'config.ts')
+      .flatMap((file) => environmentReads(`src/${file}`, readFileSync(join(src, file), 'utf8')));
+    expect(reads, 'read these through src/config.ts (CONFIG_VARIABLES, readCliSettings)').toEqual([]);
   });
 });

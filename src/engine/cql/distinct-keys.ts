@@ -8,6 +8,13 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The cql-execution version whose internals this was written against: lib/util/immutableUtil's
+ * toNormalizedKey, called through its module object by lib/elm/list's toDistinctList.
+ * test/engine/dependency-patches.test.ts fails when the installed version differs.
+ */
+export const CQL_EXECUTION_PATCHED_FOR = '3.3.2';
+
 interface ImmutableUtil {
   toNormalizedKey: (value: unknown) => unknown;
   __fhirKeys?: boolean;

@@ -12,6 +12,15 @@ import { installFhirDistinctKeys } from './distinct-keys.js';
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The cql-exec-fhir version whose private members this drives: PatientSource.prototype.currentPatient
+ * on a state of _index, _bundles, _modelInfo and _patientSourceOptions; Patient.findRecords, replaced
+ * per patient; and FHIRObject, reached through Patient's prototype chain. The model info comes from
+ * PatientSource's _modelInfo (knowledge/cql/fhir-model.ts). test/engine/dependency-patches.test.ts
+ * fails when the installed version differs.
+ */
+export const CQL_EXEC_FHIR_DRIVEN_FOR = '2.2.0';
+
 interface CqlExecFhir {
   PatientSource: { prototype: { currentPatient(this: unknown): unknown } };
   FHIRWrapper: { FHIRv401(): { wrap(json: unknown, type?: string): unknown } };
