@@ -3,6 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from './schema.js';
 import { CdsError } from '../errors.js';
+import { fingerprintKey } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
 import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
@@ -129,15 +130,14 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
   const fingerprinted = new Set<string>();
   const inUse = new Map<string, string>();
   const pendingFingerprints = new Set<Promise<unknown>>();
-  const keyOf = (f: { kind: string; name: string; version: string }) => `${f.kind}:${f.name}@${f.version}`;
 
   return {
     dialect,
     database: db,
     recordServed(fingerprints) {
-      const fresh = fingerprints.filter((f) => !fingerprinted.has(keyOf(f)));
+      const fresh = fingerprints.filter((f) => !fingerprinted.has(fingerprintKey(f)));
       if (fresh.length === 0) return;
-      for (const f of fresh) fingerprinted.add(keyOf(f));
+      for (const f of fresh) fingerprinted.add(fingerprintKey(f));
       const at = clock().getTime();
       const write = migrate()
         .then(() =>
@@ -148,7 +148,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
             .execute(),
         )
         .catch((err: unknown) => {
-          for (const f of fresh) fingerprinted.delete(keyOf(f));
+          for (const f of fresh) fingerprinted.delete(fingerprintKey(f));
           logger.error('recording knowledge fingerprints failed; will retry on the next call', { reason: describe(err) });
         })
         .finally(() => pendingFingerprints.delete(write));
@@ -185,14 +185,16 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       }
     },
     noteInUse(fingerprints) {
-      for (const f of fingerprints) if (!inUse.has(keyOf(f))) inUse.set(keyOf(f), f.hash);
+      for (const f of fingerprints) if (!inUse.has(fingerprintKey(f))) inUse.set(fingerprintKey(f), f.hash);
     },
     async servedFingerprints() {
       await migrate();
       const rows = await db.selectFrom('knowledge_fingerprint').select(['kind', 'name', 'version', 'hash', 'first_served_at']).execute();
       const served = new Map<string, { hash: string; firstServedAt: string }>();
       for (const [key, hash] of inUse) served.set(key, { hash, firstServedAt: 'in use by a call on this server' });
-      for (const r of rows) served.set(keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+      for (const r of rows) {
+        served.set(fingerprintKey(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+      }
       return served;
     },
     record(invocation) {
