@@ -4,10 +4,11 @@
 // 200 when every item was stored (only after the write is durable); 400 when any was rejected,
 // the valid ones being stored all the same.
 import type { RequestHandler } from 'express';
+import type { VerifiedClient } from '../auth/index.js';
 import { CdsError, type Issue, type OperationOutcome } from '../errors.js';
 import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
-import { parseFeedbackBody, type Client, type FeedbackItemResult, type UptakeStore } from '../uptake/index.js';
+import { parseFeedbackBody, type FeedbackItemResult, type UptakeStore } from '../uptake/index.js';
 
 export interface FeedbackDeps {
   knowledge: KnowledgeHolder;
@@ -24,8 +25,7 @@ export function feedbackHandler({ knowledge, uptake }: FeedbackDeps): RequestHan
     }
     if (!uptake) throw new CdsError(503, 'uptake-disabled', 'this server keeps no uptake ledger, so it cannot take feedback');
     const items = parseFeedbackBody(req.body);
-    const client = res.locals.client as Client | undefined;
-    const results = await uptake.ingestFeedback(serviceId, items, client ? { iss: client.iss, tenant: client.tenant } : undefined);
+    const results = await uptake.ingestFeedback(serviceId, items, res.locals.client as VerifiedClient | undefined);
     const count = (kind: FeedbackItemResult['result']) => results.filter((r) => r.result === kind).length;
     (res.locals.logger as Logger).info('feedback', { serviceId, items: results.length, stored: count('stored'), duplicates: count('duplicate'), rejected: count('rejected') });
     res.status(count('rejected') > 0 ? 400 : 200).json(feedbackOutcome(results));

@@ -1,10 +1,11 @@
 // The uptake surface over HTTP: recording each hook call once it has been answered, and the
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { Router, type RequestHandler } from 'express';
+import type { VerifiedClient } from '../auth/index.js';
 import { CdsError } from '../errors.js';
 import { explainCards, type Evaluation } from '../engine/index.js';
 import { servicesById, type KnowledgeHolder, type Service } from '../knowledge/index.js';
-import { parseReportQuery, reportToCsv, suppressSmallCells, type Client, type UptakeStore } from '../uptake/index.js';
+import { parseReportQuery, reportToCsv, suppressSmallCells, type UptakeStore } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
 
 /**
@@ -28,7 +29,6 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
       const hook = typeof body.hook === 'string' ? body.hook : undefined;
       const service = (res.locals.service as Service | undefined) ?? services.find((s) => s.definition.hook === hook) ?? (services.length === 1 ? services[0] : undefined);
       const evaluation = res.locals.evaluation as Evaluation | undefined;
-      const client = res.locals.client as Client | undefined;
       const context = body.context && typeof body.context === 'object' && !Array.isArray(body.context) ? (body.context as Record<string, unknown>) : undefined;
       const answered = res.writableFinished && res.statusCode === 200;
       if (answered && service) uptake.recordServed(service.ruleSet.fingerprints);
@@ -39,7 +39,7 @@ export function recordInvocation(uptake: UptakeStore, knowledge: KnowledgeHolder
         ruleSet: service?.ruleSet.id,
         ruleSetVersion: service?.ruleSet.version,
         cql: service?.ruleSet.libraries,
-        client: client ? { iss: client.iss, tenant: client.tenant } : undefined,
+        client: res.locals.client as VerifiedClient | undefined,
         startedAt,
         durationMs: performance.now() - started,
         status: res.writableFinished ? res.statusCode : 499,

@@ -1,5 +1,5 @@
 export { createUptakeStore, type UptakeStore, type UptakeConfig, type UptakeStatus, type StoredExplanation } from './store.js';
-export type { InvocationInput, Client } from './ledger-entry.js';
+export type { InvocationInput } from './ledger-entry.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';
 export { parseFeedbackBody } from './ingest-feedback.js';
 export { parseReportQuery, GROUP_KEYS, type GroupKey, type ReportQuery } from './report-query.js';

@@ -1,14 +1,10 @@
 // One hook call → the rows the ledger keeps. Identifiers are pseudonymised here, before anything
 // is queued, so raw ids never wait in memory for the database.
 import { randomUUID } from 'node:crypto';
-import { KNOWLEDGE_EXTENSION, type Card } from '../cards/types.js';
+import type { VerifiedClient } from '../auth/index.js';
+import { KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
 import type { LedgerEntry } from './recorder.js';
 import type { Pseudonymize } from './pseudonym.js';
-
-export interface Client {
-  iss?: string;
-  tenant?: string;
-}
 
 export interface InvocationInput {
   serviceId: string;
@@ -18,7 +14,7 @@ export interface InvocationInput {
   ruleSet?: string;
   ruleSetVersion?: string;
   cql?: Array<{ library: string; version: string }>;
-  client?: Client;
+  client?: VerifiedClient;
   startedAt: Date;
   durationMs: number;
   status: number;

@@ -2,12 +2,13 @@
 // Built once by createUptakeStore(config) and passed to whoever needs it; close() flushes.
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from './schema.js';
+import type { VerifiedClient } from '../auth/index.js';
 import { CdsError } from '../errors.js';
 import { fingerprintKey } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
 import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
-import { ledgerEntry, type Client, type InvocationInput } from './ledger-entry.js';
+import { ledgerEntry, type InvocationInput } from './ledger-entry.js';
 import { migrateToLatest } from './migrations.js';
 import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
 import { describe, Recorder, type RecorderStatus } from './recorder.js';
@@ -39,7 +40,7 @@ export interface UptakeStore {
   /** Writes everything queued; rejects when the database cannot take it. */
   flush(): Promise<void>;
   /** Stores the valid items durably before it resolves; one result per item. */
-  ingestFeedback(serviceId: string, items: unknown[], client?: Client): Promise<FeedbackItemResult[]>;
+  ingestFeedback(serviceId: string, items: unknown[], client?: VerifiedClient): Promise<FeedbackItemResult[]>;
   report(query: ReportQuery): Promise<Report>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
