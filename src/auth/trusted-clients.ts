@@ -2,10 +2,9 @@
 // tenants they may claim and which FHIR servers may be called on their behalf. Read once at start-up;
 // every problem is reported at once, with its JSON path.
 import { readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { dirname, resolve } from 'node:path';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
-import { packageRoot } from '../paths.js';
+import { createAjv, readSchema, schemaPointerProblems, type SchemaWording } from '../json-schema.js';
 
 export interface TrustedClient {
   /** The `iss` claim, compared exactly. */
@@ -38,10 +37,13 @@ interface ClientEntry {
   fhirServers?: string[];
 }
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validateFile = ajv.compile<{ clients: ClientEntry[] }>(
-  JSON.parse(readFileSync(join(packageRoot(), 'schemas', 'trusted-clients.schema.json'), 'utf8')) as object,
-);
+const validateFile = createAjv().compile<{ clients: ClientEntry[] }>(readSchema('trusted-clients.schema.json'));
+
+const wording: SchemaWording = {
+  // The only anyOf is "some source of keys": one message instead of one per alternative.
+  skip: (e) => /\/anyOf\/\d+\//.test(e.schemaPath),
+  text: (e) => (e.keyword === 'anyOf' ? 'needs at least one way to find its keys: jku, jwks or jwksFile' : undefined),
+};
 
 /** Reads and checks the trusted-clients file; throws TrustedClientsError listing every problem. */
 export async function loadTrustedClients(file: string): Promise<TrustedClient[]> {
@@ -66,7 +68,8 @@ export async function loadTrustedClients(file: string): Promise<TrustedClient[]>
 /** Checks a parsed trusted-clients document; jwksFile paths are relative to baseDir. */
 export async function checkTrustedClients(json: unknown, baseDir: string): Promise<{ clients: TrustedClient[]; problems: string[] }> {
   if (!validateFile(json)) {
-    return { clients: [], problems: schemaProblems(validateFile.errors) };
+    const problems = schemaPointerProblems(validateFile.errors, wording).map((p) => `${p.pointer}: ${p.message}`);
+    return { clients: [], problems };
   }
   const problems: string[] = [];
   const clients: TrustedClient[] = [];
@@ -176,26 +179,4 @@ function originProblem(origin: string): string | undefined {
   if (problem) return problem;
   if (new URL(origin).origin !== origin.toLowerCase()) return `'${origin}' must be an origin only, such as https://fhir.example.org (scheme, host and port; no path, no trailing slash)`;
   return undefined;
-}
-
-function schemaProblems(errors: ErrorObject[] | null | undefined): string[] {
-  return (errors ?? [])
-    // The only anyOf is "some source of keys": one message instead of one per alternative.
-    .filter((e) => !/\/anyOf\/\d+\//.test(e.schemaPath))
-    .map((e) => `${e.instancePath || '/'}: ${describe(e)}`);
-}
-
-function describe(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'required':
-      return `missing required property '${(e.params as { missingProperty: string }).missingProperty}'`;
-    case 'additionalProperties':
-      return `unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-    case 'anyOf':
-      return 'needs at least one way to find its keys: jku, jwks or jwksFile';
-    case 'enum':
-      return `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`;
-    default:
-      return e.message ?? 'invalid';
-  }
 }

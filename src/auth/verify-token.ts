@@ -8,7 +8,7 @@ import type { TrustedClient } from './trusted-clients.js';
 /** Asymmetric algorithms only: `none` and every HS* are never accepted (alg confusion). */
 export const ACCEPTED_ALGORITHMS = ['ES384', 'RS384', 'ES256', 'ES512', 'RS256', 'RS512', 'PS256', 'PS384', 'PS512'];
 
-/** The caller as far as the server trusts it: put on res.locals.client. */
+/** The calling client as far as the server trusts it: put on res.locals.client, kept with its calls and feedback. */
 export interface VerifiedClient {
   iss: string;
   tenant?: string;

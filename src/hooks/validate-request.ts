@@ -1,11 +1,10 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ValidateFunction } from 'ajv';
 import { badRequest, type Issue } from '../errors.js';
+import { createAjv, schemaIssues } from '../json-schema.js';
 import { HOOKS } from './catalogue.js';
 import type { HookRequest } from './types.js';
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
+const ajv = createAjv();
 
 // Never additionalProperties: false on requests: hooks and the spec add optional fields over time.
 const requestSchema = {
@@ -14,13 +13,13 @@ const requestSchema = {
   properties: {
     hook: { type: 'string', minLength: 1 },
     hookInstance: { type: 'string', minLength: 1, maxLength: 256 },
-    fhirServer: { type: 'string', format: 'uri', pattern: '^https?://' },
+    fhirServer: { type: 'string', format: 'uri', pattern: '^https?://', description: 'an http(s) URL' },
     fhirAuthorization: {
       type: 'object',
       required: ['access_token', 'token_type', 'expires_in', 'scope', 'subject'],
       properties: {
         access_token: { type: 'string', minLength: 1 },
-        token_type: { type: 'string', pattern: '^[Bb][Ee][Aa][Rr][Ee][Rr]$' },
+        token_type: { type: 'string', pattern: '^[Bb][Ee][Aa][Rr][Ee][Rr]$', description: 'Bearer' },
         expires_in: { type: 'integer' },
         scope: { type: 'string' },
         subject: { type: 'string' },
@@ -43,7 +42,7 @@ export function validateHookRequest(body: unknown, servedHooks: string[]): HookR
     throw badRequest('the request body must be a JSON object');
   }
   // Every problem at once: the envelope, then the context of the hook named (when it is one served here).
-  const issues: Issue[] = validateEnvelope(body) ? [] : issuesFrom(validateEnvelope.errors, '');
+  const issues: Issue[] = validateEnvelope(body) ? [] : schemaIssues(validateEnvelope.errors, '');
   const request = body as HookRequest;
   if (typeof request.hook === 'string' && request.hook.length > 0 && !servedHooks.includes(request.hook)) {
     issues.push({
@@ -56,7 +55,7 @@ export function validateHookRequest(body: unknown, servedHooks: string[]): HookR
   const validateContext = servedHooks.includes(request.hook) ? contextValidators.get(request.hook) : undefined;
   const contextIsObject = !!request.context && typeof request.context === 'object' && !Array.isArray(request.context);
   if (validateContext && contextIsObject && !validateContext(request.context)) {
-    issues.push(...issuesFrom(validateContext.errors, 'context'));
+    issues.push(...schemaIssues(validateContext.errors, 'context'));
   }
   if (issues.length > 0) throw invalid(issues);
   if (request.hook === 'order-select') checkSelections(request);
@@ -77,54 +76,4 @@ function checkSelections(request: HookRequest): void {
 
 function invalid(issues: Issue[]) {
   return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), issues);
-}
-
-function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Issue[] {
-  const seen = new Set<string>();
-  const issues: Issue[] = [];
-  for (const e of errors ?? []) {
-    const base = toExpression(root, e.instancePath);
-    let location = base;
-    let diagnostics: string;
-    let code = 'invalid';
-    switch (e.keyword) {
-      case 'required': {
-        const missing = (e.params as { missingProperty: string }).missingProperty;
-        location = base ? `${base}.${missing}` : missing;
-        diagnostics = `${location} is required`;
-        code = 'required';
-        break;
-      }
-      case 'dependencies': {
-        const missing = (e.params as { missingProperty: string }).missingProperty;
-        location = missing;
-        diagnostics = `${missing} is required when fhirAuthorization is given`;
-        code = 'required';
-        break;
-      }
-      case 'pattern':
-        diagnostics = `${base || 'value'} is not ${(e.parentSchema as { description?: string })?.description ?? `in the expected form (${(e.params as { pattern: string }).pattern})`}`;
-        break;
-      case 'const':
-        diagnostics = `${base} must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`;
-        break;
-      case 'format':
-        diagnostics = `${base} must be a ${(e.params as { format: string }).format}`;
-        break;
-      default:
-        diagnostics = `${base || 'request'} ${e.message ?? 'is invalid'}`;
-    }
-    const key = `${location}|${diagnostics}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    issues.push({ severity: 'error', code, diagnostics, expression: [location || root || 'request'] });
-  }
-  return issues;
-}
-
-function toExpression(root: string, instancePath: string): string {
-  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  let out = root;
-  for (const part of parts) out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
-  return out;
 }

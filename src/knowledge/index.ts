@@ -5,6 +5,7 @@ export { createKnowledgeHolder, servicesById, type KnowledgeHolder } from './kno
 export { formatProblem, type Problem } from './files.js';
 export type { ValueSetIndex } from './value-sets.js';
 export { compareVersions, libraryHeader } from './cql/cql-text.js';
+export type { Coding } from './types.js';
 export type { Knowledge, Service, ServiceDefinition, RuleSet, RuleDefinition, CardTemplate, LibraryRef, UnavailableService, Fingerprint, ServedFingerprints, RolloutDefinition, ExperimentDefinition, ExperimentUnit, Rollout, Experiment, ExperimentArm } from './types.js';
 export { fingerprintKey } from './types.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';

@@ -1,42 +1,29 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../paths.js';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { createAjv, readSchema, schemaPointerProblems, type SchemaWording } from '../json-schema.js';
 import type { Problem } from './files.js';
 
-// ajv-formats is CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+const ajv = createAjv();
 
-function loadSchema(name: string): object {
-  return JSON.parse(readFileSync(join(packageRoot(), 'schemas', name), 'utf8')) as object;
-}
+export const validateServiceCatalogue: ValidateFunction = ajv.compile(readSchema('cds-services.schema.json'));
+export const validateRuleSetFile: ValidateFunction = ajv.compile(readSchema('rule-set.schema.json'));
 
-// verbose: errors carry their schema, whose description says what a pattern stands for.
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
+const wording: SchemaWording = {
+  // A condition is one of several shapes: what is wrong with each says more than "matches none of them".
+  skip: (e) => e.keyword === 'oneOf',
+  // Knowledge files name a wrong value with ajv's words, then the values allowed.
+  text(e) {
+    if (e.keyword !== 'enum') return undefined;
+    const allowed = (e.params as { allowedValues?: unknown[] }).allowedValues ?? [];
+    return `${e.message ?? 'invalid value'}: ${allowed.join(', ')}`;
+  },
+};
 
-export const validateServiceCatalogue: ValidateFunction = ajv.compile(loadSchema('cds-services.schema.json'));
-export const validateRuleSetFile: ValidateFunction = ajv.compile(loadSchema('rule-set.schema.json'));
-
+/** A knowledge file's schema errors as problems, each at its JSON pointer. */
 export function schemaProblems(file: string, errors: ErrorObject[] | null | undefined): Problem[] {
-  return (errors ?? [])
-    .filter((e) => e.keyword !== 'if' && e.keyword !== 'oneOf')
-    .map((e) => ({ file, pointer: e.instancePath || '/', message: describeAjvError(e), severity: 'error' as const }));
-}
-
-export function describeAjvError(e: ErrorObject): string {
-  switch (e.keyword) {
-    case 'required':
-      return `missing required property '${(e.params as { missingProperty: string }).missingProperty}'`;
-    case 'additionalProperties':
-      return `unknown property '${(e.params as { additionalProperty: string }).additionalProperty}'`;
-    case 'enum':
-      return `${e.message ?? 'invalid value'}: ${((e.params as { allowedValues: unknown[] }).allowedValues ?? []).join(', ')}`;
-    case 'pattern': {
-      const description = (e.parentSchema as { description?: string } | undefined)?.description;
-      return description ? `must be ${description}` : (e.message ?? 'invalid');
-    }
-    default:
-      return e.message ?? 'invalid';
-  }
+  return schemaPointerProblems(errors, wording).map(({ pointer, message }) => ({
+    file,
+    pointer,
+    message,
+    severity: 'error',
+  }));
 }

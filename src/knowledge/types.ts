@@ -38,7 +38,8 @@ export interface Fingerprint {
 /** Fingerprints recorded when versions were first served, by fingerprintKey(). */
 export type ServedFingerprints = Map<string, { hash: string; firstServedAt?: string }>;
 
-export function fingerprintKey(f: Pick<Fingerprint, 'kind' | 'name' | 'version'>): string {
+/** The one key of a version's fingerprint, here and in the uptake store (whose rows hold kind as text). */
+export function fingerprintKey(f: { kind: string; name: string; version: string }): string {
   return `${f.kind}:${f.name}@${f.version}`;
 }
 

@@ -2,8 +2,8 @@
 // others. Lenient where the spec and real clients are (a reason Coding without system), strict on
 // what the figures depend on.
 import { createHash } from 'node:crypto';
-import { Ajv, type ErrorObject } from 'ajv';
 import type { Issue } from '../errors.js';
+import { createAjv, schemaIssues, type SchemaWording } from '../json-schema.js';
 
 export interface FeedbackItem {
   card: string;
@@ -12,8 +12,6 @@ export interface FeedbackItem {
   overrideReason?: { reason?: { system?: string; code: string; display?: string }; userComment?: string };
   outcomeTimestamp: string;
 }
-
-const ajv = new Ajv({ allErrors: true, strict: false });
 
 /** Identifiers are printable text: a control character (NUL above all: PostgreSQL refuses it) is refused. */
 const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
@@ -43,13 +41,31 @@ const itemSchema = {
         userComment: { type: 'string', maxLength: 4000 },
       },
     },
-    outcomeTimestamp: { type: 'string', pattern: UTC_TIMESTAMP },
+    outcomeTimestamp: {
+      type: 'string',
+      pattern: UTC_TIMESTAMP,
+      description: 'an RFC 3339 date and time in UTC, e.g. 2026-06-01T12:00:00Z',
+    },
   },
   if: { properties: { outcome: { const: 'accepted' } }, required: ['outcome'] },
   then: { required: ['acceptedSuggestions'], properties: { acceptedSuggestions: { minItems: 1 } } },
 };
 
-const validateItem = ajv.compile(itemSchema);
+const validateItem = createAjv().compile(itemSchema);
+
+const wording: SchemaWording = {
+  text(e) {
+    if (e.keyword === 'pattern' && (e.params as { pattern: string }).pattern === PRINTABLE) {
+      return 'must not contain control characters';
+    }
+    // The `then` says what an accepted outcome needs.
+    if (e.schemaPath === '#/then/required') return 'is required when the outcome is accepted';
+    if (e.schemaPath === '#/then/properties/acceptedSuggestions/minItems') {
+      return 'must name at least one accepted suggestion when the outcome is accepted';
+    }
+    return undefined;
+  },
+};
 
 /** Problems of one item (empty when valid), each naming `feedback[index].field`. */
 export function itemProblems(item: unknown, index: number): Issue[] {
@@ -58,7 +74,7 @@ export function itemProblems(item: unknown, index: number): Issue[] {
     return [{ severity: 'error', code: 'invalid', diagnostics: `${root} must be an object`, expression: [root] }];
   }
   const issues: Issue[] = [];
-  if (!validateItem(item)) issues.push(...issuesFrom(validateItem.errors, root));
+  if (!validateItem(item)) issues.push(...schemaIssues(validateItem.errors, root, wording));
   const it = item as Partial<FeedbackItem>;
   if (typeof it.outcomeTimestamp === 'string' && new RegExp(UTC_TIMESTAMP).test(it.outcomeTimestamp) && Number.isNaN(Date.parse(it.outcomeTimestamp))) {
     issues.push({ severity: 'error', code: 'invalid', diagnostics: `${root}.outcomeTimestamp is not a real date and time`, expression: [`${root}.outcomeTimestamp`] });
@@ -71,45 +87,6 @@ export function itemProblems(item: unknown, index: number): Issue[] {
     issues.push({ severity: 'error', code: 'required', diagnostics: `${root}.overrideReason needs a reason or a userComment`, expression: [`${root}.overrideReason`] });
   }
   return issues;
-}
-
-function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Issue[] {
-  const out = new Map<string, Issue>();
-  for (const e of errors ?? []) {
-    if (e.keyword === 'if') continue;
-    let location = toExpression(root, e.instancePath);
-    let diagnostics: string;
-    let code = 'invalid';
-    switch (e.keyword) {
-      case 'required':
-        location = `${location}.${(e.params as { missingProperty: string }).missingProperty}`;
-        diagnostics = location.endsWith('.acceptedSuggestions') ? `${location} is required when the outcome is accepted` : `${location} is required`;
-        code = 'required';
-        break;
-      case 'enum':
-        diagnostics = `${location} must be one of ${(e.params as { allowedValues: string[] }).allowedValues.join(', ')}`;
-        break;
-      case 'pattern':
-        diagnostics =
-          (e.params as { pattern: string }).pattern === PRINTABLE
-            ? `${location} must not contain control characters`
-            : `${location} must be an RFC 3339 date and time in UTC, e.g. 2026-06-01T12:00:00Z`;
-        break;
-      case 'minItems':
-        diagnostics = `${location} must name at least one accepted suggestion when the outcome is accepted`;
-        break;
-      default:
-        diagnostics = `${location} ${e.message ?? 'is invalid'}`;
-    }
-    out.set(`${location}|${diagnostics}`, { severity: 'error', code, diagnostics, expression: [location] });
-  }
-  return [...out.values()];
-}
-
-function toExpression(root: string, instancePath: string): string {
-  let out = root;
-  for (const part of instancePath.split('/').slice(1)) out += /^\d+$/.test(part) ? `[${part}]` : `.${part.replace(/~1/g, '/').replace(/~0/g, '~')}`;
-  return out;
 }
 
 /** The item's identity for idempotency: equal items, however their JSON is laid out, hash the same. */

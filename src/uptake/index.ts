@@ -1,5 +1,5 @@
 export { createUptakeStore, type UptakeStore, type UptakeConfig, type UptakeStatus, type StoredExplanation } from './store.js';
-export type { InvocationInput, Client, EvaluationInput, ExperimentInput, RecordedCard, ShadowInput, Disposition } from './ledger-entry.js';
+export type { InvocationInput, EvaluationInput, ExperimentInput, RecordedCard, ShadowInput, Disposition } from './ledger-entry.js';
 export { createArmAssigner, type ArmAssigner } from './assignment.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';
 export { parseFeedbackBody } from './ingest-feedback.js';

@@ -3,14 +3,9 @@
 import { withoutNul } from './text.js';
 import { sql, type Insertable, type Kysely } from 'kysely';
 import { badRequest, type Issue } from '../errors.js';
-/** A coding as feedback and cards carry it. */
-interface Coding {
-  system?: string;
-  code: string;
-  display?: string;
-}
+import type { VerifiedClient } from '../auth/index.js';
+import type { Coding } from '../knowledge/index.js';
 import { itemHash, itemProblems, type FeedbackItem } from './feedback-item.js';
-import type { Client } from './ledger-entry.js';
 import type { FeedbackTable, UptakeDatabase } from './schema.js';
 
 export interface FeedbackItemResult {
@@ -23,7 +18,7 @@ export interface FeedbackItemResult {
 }
 
 export interface IngestOptions {
-  client?: Client;
+  client?: VerifiedClient;
   now: Date;
 }
 

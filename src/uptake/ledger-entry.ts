@@ -2,14 +2,10 @@
 // is queued, so raw ids never wait in memory for the database. What produced each card comes from
 // the evaluation that made it (rule set @ version, rule, CQL), never back out of the card's wire form.
 import { randomUUID } from 'node:crypto';
+import type { VerifiedClient } from '../auth/index.js';
 import type { LedgerEntry } from './recorder.js';
 import type { IdentifierKind, Pseudonymize } from './pseudonym.js';
 import type { CardTable, EvaluationTable } from './schema.js';
-
-export interface Client {
-  iss?: string;
-  tenant?: string;
-}
 
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
 
@@ -53,7 +49,7 @@ export interface InvocationInput {
   ruleSet?: string;
   ruleSetVersion?: string;
   cql?: Array<{ library: string; version: string }>;
-  client?: Client;
+  client?: VerifiedClient;
   startedAt: Date;
   durationMs: number;
   status: number;
@@ -69,7 +65,7 @@ export interface ShadowInput {
   invocationId: string;
   serviceId: string;
   hook?: string;
-  client?: Client;
+  client?: VerifiedClient;
   context?: Record<string, unknown>;
   evaluatedAt: Date;
   evaluations: EvaluationInput[];
@@ -220,7 +216,7 @@ function signature(cards: EvaluationInput['cards']): Array<{ rule: string; indic
 /** A unit's pseudonym is the person's own (a patient unit's is the card's patient pseudonym). */
 const UNIT_KINDS: Record<string, IdentifierKind> = { patient: 'patient', practitioner: 'user', encounter: 'encounter', client: 'client' };
 
-function peopleOf(context: Record<string, unknown> | undefined, client: Client | undefined, pseudonymize: Pseudonymize): People {
+function peopleOf(context: Record<string, unknown> | undefined, client: VerifiedClient | undefined, pseudonymize: Pseudonymize): People {
   return {
     patient: pseudonymize('patient', context?.patientId),
     user: pseudonymize('user', context?.userId),

@@ -2,11 +2,13 @@
 // Built once by createUptakeStore(config) and passed to whoever needs it; close() flushes.
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from './schema.js';
+import type { VerifiedClient } from '../auth/index.js';
 import { CdsError } from '../errors.js';
+import { fingerprintKey } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
 import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
-import { ledgerEntry, shadowEntry, type Client, type InvocationInput, type ShadowInput } from './ledger-entry.js';
+import { ledgerEntry, shadowEntry, type InvocationInput, type ShadowInput } from './ledger-entry.js';
 import { createArmAssigner, type ArmAssigner } from './assignment.js';
 import { migrateToLatest } from './migrations.js';
 import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
@@ -49,7 +51,7 @@ export interface UptakeStore {
   /** Writes everything queued; rejects when the database cannot take it. */
   flush(): Promise<void>;
   /** Stores the valid items durably before it resolves; one result per item. */
-  ingestFeedback(serviceId: string, items: unknown[], client?: Client): Promise<FeedbackItemResult[]>;
+  ingestFeedback(serviceId: string, items: unknown[], client?: VerifiedClient): Promise<FeedbackItemResult[]>;
   report(query: ReportQuery): Promise<Report>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
@@ -174,15 +176,14 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
   const fingerprinted = new Set<string>();
   const inUse = new Map<string, string>();
   const pendingFingerprints = new Set<Promise<unknown>>();
-  const keyOf = (f: { kind: string; name: string; version: string }) => `${f.kind}:${f.name}@${f.version}`;
 
   return {
     dialect,
     database: db,
     recordServed(fingerprints) {
-      const fresh = fingerprints.filter((f) => !fingerprinted.has(keyOf(f)));
+      const fresh = fingerprints.filter((f) => !fingerprinted.has(fingerprintKey(f)));
       if (fresh.length === 0) return;
-      for (const f of fresh) fingerprinted.add(keyOf(f));
+      for (const f of fresh) fingerprinted.add(fingerprintKey(f));
       const at = clock().getTime();
       const write = migrate()
         .then(() =>
@@ -193,7 +194,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
             .execute(),
         )
         .catch((err: unknown) => {
-          for (const f of fresh) fingerprinted.delete(keyOf(f));
+          for (const f of fresh) fingerprinted.delete(fingerprintKey(f));
           logger.error('recording knowledge fingerprints failed; will retry on the next call', { reason: describe(err) });
         })
         .finally(() => pendingFingerprints.delete(write));
@@ -230,14 +231,16 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       }
     },
     noteInUse(fingerprints) {
-      for (const f of fingerprints) if (!inUse.has(keyOf(f))) inUse.set(keyOf(f), f.hash);
+      for (const f of fingerprints) if (!inUse.has(fingerprintKey(f))) inUse.set(fingerprintKey(f), f.hash);
     },
     async servedFingerprints() {
       await migrate();
       const rows = await db.selectFrom('knowledge_fingerprint').select(['kind', 'name', 'version', 'hash', 'first_served_at']).execute();
       const served = new Map<string, { hash: string; firstServedAt: string }>();
       for (const [key, hash] of inUse) served.set(key, { hash, firstServedAt: 'in use by a call on this server' });
-      for (const r of rows) served.set(keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+      for (const r of rows) {
+        served.set(fingerprintKey(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+      }
       return served;
     },
     record(invocation) {

@@ -69,6 +69,13 @@ describe('the trusted-clients file', () => {
     ]);
   });
 
+  it('names the value a key must have', async () => {
+    const signer = await newSigner('ES384');
+    const key = { ...signer.publicJwk, use: 'enc' };
+    const file = writeClients({ clients: [{ iss: 'https://ehr.example', jwks: { keys: [key] } }] });
+    expect(await problemsOf(file)).toEqual(['/clients/0/jwks/keys/0/use: must be "sig"']);
+  });
+
   it('refuses private keys and keys that do not parse', async () => {
     const signer = await newSigner('ES384');
     const { exportJWK } = await import('jose');

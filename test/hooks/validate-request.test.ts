@@ -267,6 +267,18 @@ describe('validateHookRequest: the request envelope', () => {
     expect(locations(err)).toEqual(['fhirServer']);
   });
 
+  it('says what a field of the wrong form must be', () => {
+    const context = { ...minimalContext('patient-view', 'form'), patientId: 'pt/form' };
+    const body = request('patient-view', context, { fhirServer: 'ftp://fhir.form.example/r4' });
+
+    const err = rejection(body, ['patient-view']);
+
+    expect(err.issues.map((i) => i.diagnostics).sort()).toEqual([
+      'context.patientId must be a FHIR id',
+      'fhirServer must be an http(s) URL',
+    ]);
+  });
+
   it('rejects a prefetch that is not an object', () => {
     const err = rejection(request('patient-view', minimalContext('patient-view', 'prefetch-array'), { prefetch: [] }), ['patient-view']);
 

@@ -95,6 +95,17 @@ describe('loading knowledge', () => {
     expect(problems).toContainEqual("rules/renal-test/1.0.0.json /: error: missing required property 'provenance'");
   });
 
+  it('lists a broken condition once per problem, although each shape of condition finds it', async () => {
+    const dir = variant((d) => editJson(d, 'rules/greeter/1.0.0.json', (j) => {
+      j.rules[0].conditions.all[0] = { fakt: 'user' };
+    }));
+    const at = 'rules/greeter/1.0.0.json /rules/0/conditions/all/0: error:';
+    const problems = (await problemsOf(dir)).filter((p) => p.startsWith(at));
+    expect(problems).toContain(`${at} unknown property 'fakt'`);
+    expect(problems).toContain(`${at} missing required property 'fact'`);
+    expect(problems).toEqual([...new Set(problems)]);
+  });
+
   it('reports a rule that reads a define the library does not have', async () => {
     const dir = variant((d) => editJson(d, 'rules/renal-test/1.0.0.json', (j) => {
       j.rules[0].conditions.all[1].path = "$['Latest eGFR Value'].value";

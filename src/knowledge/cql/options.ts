@@ -8,7 +8,7 @@
 // Anything left out takes the translator's own default.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
+import { createAjv } from '../../json-schema.js';
 import { readJson, type Problem } from '../files.js';
 import { schemaProblems } from '../schemas.js';
 
@@ -66,7 +66,7 @@ const fileSchema = {
   ...optionsSchema,
   properties: { ...optionsSchema.properties, $schema: { type: 'string' }, libraries: { type: 'object', additionalProperties: optionsSchema } },
 };
-const validateFile = new Ajv({ allErrors: true, strict: false }).compile(fileSchema);
+const validateFile = createAjv().compile(fileSchema);
 
 export interface OptionsManifest {
   /** Effective options for a library (its overrides over the directory's defaults over the translator's). */
