@@ -15,7 +15,7 @@ import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
 import type { UptakeStore } from './uptake/index.js';
-import { createShadowQueue, type RolloutControl, type ShadowQueue } from './engine/index.js';
+import { createShadowQueue, errorName, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -46,7 +46,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const { config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader } = deps;
   const processMetrics = deps.processMetrics ?? false;
-  const shadowQueue = deps.shadowQueue ?? createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { reason: err instanceof Error ? err.message : String(err) }));
+  const shadowQueue = deps.shadowQueue ?? createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { error: errorName(err) }));
   // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
   const rollout: RolloutControl | undefined = uptake
     ? { assign: (experiment, unitId) => uptake.assignArm(experiment.id, unitId, experiment.arms), isStopped: (id) => uptake.isStopped(id) }
@@ -104,7 +104,7 @@ export function createApp(deps: AppDeps): Express {
       authStatus: config.auth === 'on' ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 } : { verification: 'off', warning: AUTH_OFF_WARNING },
       uptake,
       reloadStatus: reloader ? () => reloader.status() : undefined,
-      callObservers: [accessLogObserver(logger), metrics.callObserver, ...(uptake ? [uptakeObserver(uptake, shadowQueue)] : [])],
+      callObservers: [accessLogObserver(logger), metrics.callObserver, ...(uptake ? [uptakeObserver(uptake, shadowQueue, clock)] : [])],
       rollout,
       logger,
       shadowQueue,

@@ -214,7 +214,7 @@ export const CONFIG_VARIABLES = {
   },
   shadowQueueLimit: {
     name: 'CDS_SHADOW_QUEUE_LIMIT',
-    default: '1000',
+    default: '200',
     parse: int(1, 1000000),
     doc: 'most calls whose shadow versions wait to be evaluated after the answer; beyond it shadow work is dropped and counted (`/metrics`, `/ready`)',
   },

@@ -5,7 +5,7 @@ import { createLogger, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
 import { createThreadedCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
-import { fhirDataModel } from './engine/index.js';
+import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
 async function main(): Promise<void> {
@@ -70,7 +70,8 @@ async function main(): Promise<void> {
   const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
-  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore, processMetrics: true });
+  const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { error: errorName(err) }));
+  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore, processMetrics: true, shadowQueue });
   const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
   const onListening = (): void => {
     logger.info('listening', { url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });
@@ -84,7 +85,11 @@ async function main(): Promise<void> {
     // The uptake ledger is flushed before exit: the cards of the last calls are not lost.
     let closing: Promise<void> | undefined;
     const exit = (code: number): void => {
-      closing ??= uptake.close();
+      // Shadow work still queued is evaluated and recorded first (bounded by the exit timer below).
+      closing ??= shadowQueue.close(5_000).then((left) => {
+        if (left > 0) logger.warn('shadow evaluations not done before shutdown', { calls: left });
+        return uptake.close();
+      });
       void closing.finally(() => process.exit(code));
     };
     server.close(() => exit(0));

@@ -8,6 +8,7 @@ import { evaluate, type Evaluation } from './evaluate.js';
 import { fhirShapeIssues, type ShapeProblem } from '../fhir/index.js';
 import type { CallOutcome, EvaluationOutcome } from './outcome.js';
 import { chooseVersion, type CallingClient, type RolloutControl } from './rollout.js';
+import { errorName } from './shadow-queue.js';
 
 export interface InvokeOptions {
   clock: () => Date;
@@ -60,23 +61,23 @@ export async function invokeService(knowledge: Knowledge, serviceId: string, bod
   const choice = chooseVersion(service, request, now, deps.client, deps.rollout);
   const arm = choice.experiment?.arm ? { id: choice.experiment.id, arm: choice.experiment.arm } : undefined;
   t = performance.now();
-  let evaluation: Evaluation;
+  let evaluation: Evaluation | undefined;
+  let failure: string | undefined;
   try {
     evaluation = await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet: choice.ruleSet, experiment: arm });
   } catch (err) {
-    // An evaluation that failed on malformed data is the caller's problem, not the server's.
-    if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') throw err;
-    const explained = check === 'off' ? malformedData(request, prefetch.data, prefetch.status) : malformed;
-    if (!explained) throw err;
-    explained.internal = err.internal;
-    throw explained;
+    // A suppressed arm answers no cards whatever happens: its failure is recorded, the call still answered.
+    if (choice.disposition !== 'suppressed') throw explainedFailure(err, check === 'off' ? () => malformedData(request, prefetch.data, prefetch.status) : () => malformed);
+    failure = errorName(err);
   }
   const dataProblems = malformed?.issues.map((i) => i.diagnostics);
-  if (dataProblems) evaluation.trace.dataProblems = dataProblems;
+  if (dataProblems && evaluation) evaluation.trace.dataProblems = dataProblems;
   const outcome: CallOutcome = {
     service,
     request,
-    evaluations: [{ disposition: choice.disposition, ruleSet: choice.ruleSet, ...(arm ? { experiment: arm } : {}), evaluation }],
+    evaluations: [
+      { disposition: choice.disposition, ruleSet: choice.ruleSet, ...(arm ? { experiment: arm } : {}), ...(evaluation ? { evaluation } : { error: failure }) },
+    ],
     prefetch: prefetch.status,
     ...(dataProblems ? { dataProblems } : {}),
     ...(choice.experiment ? { experiment: choice.experiment } : {}),
@@ -97,6 +98,15 @@ export async function invokeService(knowledge: Knowledge, serviceId: string, bod
     return done;
   };
   return { outcome, shadows };
+}
+
+/** An evaluation that failed on malformed data is the caller's problem, not the server's: 400 / 412 naming where. */
+function explainedFailure(err: unknown, malformed: () => CdsError | undefined): unknown {
+  if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') return err;
+  const explained = malformed();
+  if (!explained) return err;
+  explained.internal = err.internal;
+  return explained;
 }
 
 /**

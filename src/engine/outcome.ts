@@ -12,7 +12,7 @@ import type { Evaluation } from './evaluate.js';
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
 
 /** Why a call of a service with an experiment was not in it. */
-export type NotInExperiment = 'not-started' | 'ended' | 'stopped' | 'no-unit';
+export type NotInExperiment = 'not-started' | 'ended' | 'stopped' | 'stops-unknown' | 'no-unit';
 
 export interface ExperimentAssignment {
   id: string;

@@ -8,8 +8,11 @@ import type { Disposition, ExperimentAssignment } from './outcome.js';
 export interface RolloutControl {
   /** The arm a unit is assigned to: the same unit always gets the same arm (shares follow the weights). */
   assign(experiment: Experiment, unitId: string): ExperimentArm;
-  /** Whether the experiment has been stopped (on any instance sharing the database). */
-  isStopped(experimentId: string): boolean;
+  /**
+   * Whether the experiment has been stopped (on any instance sharing the database); 'unknown' while
+   * the stored stops could not be read: no call is randomised then, since a stopped arm may be harmful.
+   */
+  isStopped(experimentId: string): boolean | 'unknown';
 }
 
 /** The calling client as the server trusts it (a site, for experiments randomised by client). */
@@ -42,7 +45,9 @@ export function chooseVersion(
   });
   if (experiment.start && now < experiment.start) return notIn('not-started');
   if (experiment.end && now >= experiment.end) return notIn('ended');
-  if (control.isStopped(experiment.id)) return notIn('stopped');
+  const stopped = control.isStopped(experiment.id);
+  if (stopped === 'unknown') return notIn('stops-unknown');
+  if (stopped) return notIn('stopped');
   const unitId = unitIdOf(experiment.unit, request, client);
   if (unitId === undefined) return notIn('no-unit');
   const arm = control.assign(experiment, unitId);

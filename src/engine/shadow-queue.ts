@@ -2,9 +2,9 @@
 // bounded queue: when it is full, the new shadow work is dropped and counted; the live answer is
 // never delayed by it beyond sharing the process.
 export interface ShadowQueueStatus {
-  /** Calls whose shadow versions wait to be evaluated. */
+  /** Calls whose shadow versions wait to be evaluated (the one being evaluated included). */
   queued: number;
-  /** Calls whose shadow evaluation was dropped because the queue was full. */
+  /** Calls whose shadow evaluation was dropped: the queue was full, or the server was shutting down. */
   dropped: number;
   /** Calls whose shadow versions were evaluated. */
   evaluated: number;
@@ -12,19 +12,35 @@ export interface ShadowQueueStatus {
 }
 
 export interface ShadowQueue {
-  /** Queues one call's shadow work; false (and counted) when the queue is full. */
+  /** Queues one call's shadow work; false (and counted) when the queue is full or closed. */
   enqueue(work: () => Promise<void>): boolean;
   status(): ShadowQueueStatus;
-  /** Resolves when everything queued so far has run (tests, shutdown). */
+  /** Resolves when everything queued so far has run (tests). */
   drain(): Promise<void>;
+  /** Takes no more work and waits up to `ms` for what is queued; resolves with the calls left undone. */
+  close(ms: number): Promise<number>;
+}
+
+/** The name of an error, never its message: messages of the engine may quote patient data. */
+export function errorName(err: unknown): string {
+  return err instanceof Error ? err.name : typeof err;
 }
 
 export function createShadowQueue(limit: number, onError: (err: unknown) => void): ShadowQueue {
   const queue: Array<() => Promise<void>> = [];
   let running = false;
+  let closed = false;
   let dropped = 0;
   let evaluated = 0;
   let idle: Array<() => void> = [];
+
+  const report = (err: unknown): void => {
+    try {
+      onError(err);
+    } catch {
+      // An error reporter that fails must not take the process down with an unhandled rejection.
+    }
+  };
 
   const runNext = (): void => {
     const work = queue.shift();
@@ -34,18 +50,24 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
       idle = [];
       return;
     }
-    work()
-      .catch(onError)
-      .finally(() => {
-        evaluated++;
-        // Yield to the event loop between calls: answers waiting to be sent go first.
-        setImmediate(runNext);
-      });
+    let job: Promise<void>;
+    try {
+      job = work();
+    } catch (err) {
+      job = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    void job.catch(report).finally(() => {
+      evaluated++;
+      // Yield to the event loop between calls: answers waiting to be sent go first.
+      setImmediate(runNext);
+    });
   };
+
+  const drain = (): Promise<void> => (running ? new Promise<void>((resolve) => idle.push(resolve)) : Promise.resolve());
 
   return {
     enqueue(work) {
-      if (queue.length >= limit) {
+      if (closed || queue.length >= limit) {
         dropped++;
         return false;
       }
@@ -56,7 +78,21 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
       }
       return true;
     },
-    status: () => ({ queued: queue.length, dropped, evaluated, limit }),
-    drain: () => (running ? new Promise<void>((resolve) => idle.push(resolve)) : Promise.resolve()),
+    status: () => ({ queued: queue.length + (running ? 1 : 0), dropped, evaluated, limit }),
+    drain,
+    async close(ms) {
+      closed = true;
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        timer.unref();
+      });
+      await Promise.race([drain(), timeout]);
+      clearTimeout(timer);
+      const left = queue.length + (running ? 1 : 0);
+      dropped += queue.length;
+      queue.length = 0;
+      return left;
+    },
   };
 }

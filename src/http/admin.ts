@@ -1,6 +1,7 @@
 // The admin surface (knowledge role): reload the knowledge without a restart; explain a served card;
 // stop an experiment.
-import express, { Router } from 'express';
+import { Router } from 'express';
+import { optionalJsonBody } from './json-body.js';
 import { CdsError } from '../errors.js';
 import type { Experiment, KnowledgeHolder, KnowledgeReloader } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
@@ -38,7 +39,7 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
     });
     // Stored, so that every instance sharing the database stops serving the experiment's arms
     // (within STOP_REFRESH_MS); the calls after it get the live version, recorded as 'stopped'.
-    if (knowledge) router.post('/experiments/:id/stop', express.json({ limit: '16kb', strict: true }), async (req, res) => {
+    if (knowledge) router.post('/experiments/:id/stop', ...optionalJsonBody(16 * 1024), async (req, res) => {
       const id = String(req.params.id);
       const experiment = experimentById(knowledge, id);
       if (!experiment) throw new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`);
@@ -49,7 +50,7 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
           { severity: 'error', code: 'invalid', diagnostics: `reason: must be a string of at most ${MAX_REASON} characters`, expression: ['reason'] },
         ]);
       }
-      const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason as string | undefined);
+      const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason);
       res.locals.logger?.info('experiment stopped', { experiment: experiment.id, by: stop.stoppedBy, already: stop.already });
       res.json({ experiment: experiment.id, stoppedAt: stop.stoppedAt, stoppedBy: stop.stoppedBy, reason: stop.reason, alreadyStopped: stop.already });
     });

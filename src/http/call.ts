@@ -4,7 +4,7 @@
 // its status to every observer: the access log, the metrics, the uptake recorder.
 import type { RequestHandler } from 'express';
 import type { VerifiedClient } from '../auth/index.js';
-import type { CallOutcome, EvaluationOutcome } from '../engine/index.js';
+import { errorName, type CallOutcome, type EvaluationOutcome } from '../engine/index.js';
 import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 
@@ -35,6 +35,8 @@ export interface FinishedCall {
   service?: Service;
   /** What the request said, read leniently (a failed call's body may be anything). */
   hook?: string;
+  /** As the request sent it (the call's own `hookInstance` is set only for values fit for a log line). */
+  hookInstance?: string;
   context?: Record<string, unknown>;
   client?: VerifiedClient;
 }
@@ -92,7 +94,13 @@ export function callContext({ knowledge, clock, observers, logger }: CallContext
     res.locals.logger = call.logger;
     for (const o of observers) o.started?.(call);
     // 'close' comes for answered calls and for calls the client gave up on (499).
-    res.on('close', () => onCallFinished(observers, finishedCall(call, res.writableFinished ? res.statusCode : 499, req.body, res.locals.client)));
+    res.on('close', () => {
+      try {
+        onCallFinished(observers, finishedCall(call, res.writableFinished ? res.statusCode : 499, req.body, res.locals.client));
+      } catch (err) {
+        call.logger.error('recording the end of a call failed', { error: errorName(err) });
+      }
+    });
     next();
   };
 }
@@ -103,14 +111,14 @@ export function onCallFinished(observers: CallObserver[], finished: FinishedCall
     try {
       o.finished(finished);
     } catch (err) {
-      finished.call.logger.error('a call observer failed', { reason: err instanceof Error ? err.message : String(err) });
+      finished.call.logger.error('a call observer failed', { error: errorName(err) });
     }
   }
 }
 
 function finishedCall(call: CallContext, status: number, body: unknown, client: VerifiedClient | undefined): FinishedCall {
   const request = call.outcome?.request;
-  const raw = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as { hook?: unknown; context?: unknown };
+  const raw = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as { hook?: unknown; hookInstance?: unknown; context?: unknown };
   const hook = request?.hook ?? (typeof raw.hook === 'string' ? raw.hook : undefined);
   const rawContext = raw.context && typeof raw.context === 'object' && !Array.isArray(raw.context) ? (raw.context as Record<string, unknown>) : undefined;
   return {
@@ -119,6 +127,7 @@ function finishedCall(call: CallContext, status: number, body: unknown, client: 
     durationMs: performance.now() - call.started,
     service: call.outcome?.service ?? serviceForHook(call.knowledge, call.serviceId, hook),
     hook,
+    hookInstance: typeof raw.hookInstance === 'string' ? raw.hookInstance : undefined,
     context: request?.context ?? rawContext,
     client,
   };

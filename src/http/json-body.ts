@@ -1,7 +1,7 @@
 import express, { type RequestHandler } from 'express';
 import { CdsError } from '../errors.js';
 
-const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
+export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
 
 /** Parses JSON bodies (application/json and application/fhir+json); anything else is 415. */
 export function jsonBody(limitBytes: number): RequestHandler[] {
@@ -13,4 +13,14 @@ export function jsonBody(limitBytes: number): RequestHandler[] {
     next();
   };
   return [requireJson, express.json({ limit: limitBytes, type: JSON_TYPES, strict: true })];
+}
+
+/** A JSON body that may also be left out: an empty request is let through, any other media type is 415. */
+export function optionalJsonBody(limitBytes: number): RequestHandler[] {
+  const requireJsonIfAny: RequestHandler = (req, res, next) => {
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !req.is(JSON_TYPES)) return jsonBody(limitBytes)[0](req, res, next);
+    next();
+  };
+  return [requireJsonIfAny, express.json({ limit: limitBytes, type: JSON_TYPES, strict: true })];
 }

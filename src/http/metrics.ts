@@ -127,15 +127,25 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
   const serviceLabel = (id: string | undefined, known: Knowledge): string =>
     id !== undefined && isKnownServiceId(known, id) ? id : '(unknown)';
 
-  // Feedback calls; hook calls are counted by the call observer below.
+  // Feedback calls, and hook calls refused before they became a call (401, 429): the call observer
+  // below counts every hook call that did.
   const observe: RequestHandler = (req, res, next) => {
-    if (req.method !== 'POST' || !req.path.startsWith('/cds-services/') || !req.path.endsWith('/feedback')) {
+    if (req.method !== 'POST' || !req.path.startsWith('/cds-services/')) {
       next();
       return;
     }
+    const started = process.hrtime.bigint();
     res.on('close', () => {
-      const id = res.locals.feedbackServiceId ?? decodeSegment(req.path.split('/')[2]);
-      feedback.inc({ service: serviceLabel(id, knowledge.current()), status: String(res.writableFinished ? res.statusCode : 499) });
+      const status = String(res.writableFinished ? res.statusCode : 499);
+      if (req.path.endsWith('/feedback')) {
+        const id = res.locals.feedbackServiceId ?? decodeSegment(req.path.split('/')[2]);
+        feedback.inc({ service: serviceLabel(id, knowledge.current()), status });
+        return;
+      }
+      if (res.locals.call) return;
+      const service = serviceLabel(decodeSegment(req.path.split('/')[2]), knowledge.current());
+      calls.inc({ service, status });
+      duration.observe({ service }, Number(process.hrtime.bigint() - started) / 1e9);
     });
     next();
   };

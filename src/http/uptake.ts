@@ -14,13 +14,13 @@ import { methodNotAllowed } from './error-handler.js';
  * id is one this server knows), with every version it evaluated; then queues its shadow versions,
  * which are evaluated and recorded off the request path.
  */
-export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue): CallObserver {
+export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock: () => Date): CallObserver {
   return {
     started(call) {
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
       for (const s of servicesById(call.knowledge, call.serviceId)) uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
     },
-    finished({ call, status, durationMs, service, hook, context, client }) {
+    finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
       const outcome = status === 200 ? call.outcome : undefined;
       const answered = outcome?.evaluations[0];
@@ -37,7 +37,7 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue): CallO
         id: invocationId,
         serviceId: call.serviceId,
         hook,
-        hookInstance: call.hookInstance,
+        hookInstance,
         ruleSet: ruleSet?.id,
         ruleSetVersion: ruleSet?.version,
         cql: ruleSet?.libraries,
@@ -50,17 +50,21 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue): CallO
         evaluations: outcome?.evaluations.map(evaluationInput),
       });
       const work = outcome ? call.shadows : undefined;
-      // Dropping the reference lets the call's data go once its shadow work has run.
+      // The queued job holds only what it needs (the closure keeps the request and its data), not the call.
       call.shadows = undefined;
       if (!work || !outcome) return;
+      const { serviceId, logger } = call;
       const queued = shadows.enqueue(async () => {
         const evaluations = await work();
         for (const e of evaluations) {
-          if (e.error) call.logger.warn('shadow version failed', { ruleSet: e.ruleSet.id, version: e.ruleSet.version, reason: e.error });
+          const where = { ruleSet: e.ruleSet.id, version: e.ruleSet.version };
+          // The engine's error may quote patient data: only that it failed is logged.
+          if (!e.evaluation) logger.warn('shadow version failed to evaluate', where);
+          for (const problem of e.evaluation?.trace.problems ?? []) logger.error('knowledge problem in a shadow version', { ...where, problem });
         }
-        uptake.recordShadow({ invocationId, serviceId: call.serviceId, hook, client: caller, context, evaluatedAt: new Date(), evaluations: evaluations.map(evaluationInput) });
+        uptake.recordShadow({ invocationId, serviceId, hook, client: caller, context, evaluatedAt: clock(), evaluations: evaluations.map(evaluationInput) });
       });
-      if (!queued) call.logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
+      if (!queued) logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
     },
   };
 }
@@ -85,7 +89,8 @@ function evaluationInput(e: EvaluationOutcome): EvaluationInput {
   const explanations = explainCards(evaluation, e.ruleSet.rules);
   return {
     ...base,
-    status: 'ok',
+    // A card that could not be rendered makes the evaluation's firing untrustworthy: not a clean "did not fire".
+    status: evaluation.trace.problems.length > 0 ? 'failed' : 'ok',
     cards: evaluation.cards.map((card) => ({
       card,
       rule: evaluation.origins.get(card.uuid ?? '')?.rule ?? '',

@@ -12,16 +12,18 @@ export type ArmAssigner = <A extends WeightedArm>(experimentId: string, unitId: 
 
 export function createArmAssigner(key: string): ArmAssigner {
   return (experimentId, unitId, arms) => {
-    if (arms.length === 0) throw new Error(`experiment '${experimentId}' has no arms`);
+    // Arms without a positive weight get no unit (the loader refuses them; this keeps it true regardless).
+    const weighted = arms.filter((arm) => Number.isFinite(arm.weight) && arm.weight > 0);
+    if (weighted.length === 0) return arms[0];
     const digest = createHmac('sha256', key).update(`arm\u0000${experimentId}\u0000${unitId}`).digest();
     // 48 bits: far finer than any weight ratio, and exact in a double.
     const u = digest.readUIntBE(0, 6) / 2 ** 48;
-    const total = arms.reduce((sum, arm) => sum + arm.weight, 0);
+    const total = weighted.reduce((sum, arm) => sum + arm.weight, 0);
     let cumulative = 0;
-    for (const arm of arms) {
+    for (const arm of weighted) {
       cumulative += arm.weight / total;
       if (u < cumulative) return arm;
     }
-    return arms[arms.length - 1];
+    return weighted[weighted.length - 1];
   };
 }

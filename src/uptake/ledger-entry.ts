@@ -210,7 +210,12 @@ function signature(cards: EvaluationInput['cards']): Array<{ rule: string; indic
       indicator: card.indicator,
       suggestions: (card.suggestions ?? []).map((s) => (typeof s.label === 'string' ? s.label : '')).sort(),
     }))
-    .sort((a, b) => (a.rule + a.indicator).localeCompare(b.rule + b.indicator) || a.suggestions.join().localeCompare(b.suggestions.join()));
+    .sort((a, b) => compare(a.rule, b.rule) || compare(a.indicator, b.indicator) || compare(JSON.stringify(a.suggestions), JSON.stringify(b.suggestions)));
+}
+
+/** Code-unit order: the same on every instance, whatever its locale. */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** A unit's pseudonym is the person's own (a patient unit's is the card's patient pseudonym). */

@@ -44,8 +44,11 @@ export interface UptakeStore {
   readonly assignArm: ArmAssigner;
   /** Stops an experiment for every instance sharing the database; the first stop is the one kept. */
   stopExperiment(id: string, stoppedBy: string | undefined, reason?: string): Promise<ExperimentStop & { already: boolean }>;
-  /** Whether an experiment is stopped, as last read from the database (re-read every STOP_REFRESH_MS). */
-  isStopped(id: string): boolean;
+  /**
+   * Whether an experiment is stopped, as last read from the database (re-read every STOP_REFRESH_MS);
+   * 'unknown' until the stops have been read once.
+   */
+  isStopped(id: string): boolean | 'unknown';
   /** Every stored stop, by experiment id. */
   experimentStops(): Promise<Map<string, ExperimentStop>>;
   /** Writes everything queued; rejects when the database cannot take it. */
@@ -157,20 +160,27 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     return stops;
   };
   let stopsFailing = false;
-  const refreshStops = (): void => {
-    readStops().then(
+  let stopsRead = false;
+  let stopsReading: Promise<void> | undefined;
+  const refreshStops = (): Promise<void> => {
+    stopsReading ??= readStops().then(
       () => {
         if (stopsFailing) logger.info('experiment stops read again');
         stopsFailing = false;
+        stopsRead = true;
+        stopsReading = undefined;
       },
       (err: unknown) => {
         if (!stopsFailing) logger.error('reading experiment stops failed; will retry', { reason: describe(err) });
         stopsFailing = true;
+        stopsReading = undefined;
       },
     );
+    return stopsReading;
   };
-  refreshStops();
-  const stopTimer = setInterval(refreshStops, STOP_REFRESH_MS);
+  // Read before the first call: a restarted instance must not randomise into an experiment stopped elsewhere.
+  await withTimeout(refreshStops(), PING_TIMEOUT_MS).catch(() => undefined);
+  const stopTimer = setInterval(() => void refreshStops(), STOP_REFRESH_MS);
   stopTimer.unref();
 
   const fingerprinted = new Set<string>();
@@ -275,7 +285,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         throw unavailable(err, 'the experiment was not stopped');
       }
     },
-    isStopped: (id) => stops.has(id),
+    isStopped: (id) => (stops.has(id) ? true : stopsRead ? false : 'unknown'),
     async experimentStops() {
       try {
         return new Map(await readStops());
@@ -319,6 +329,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     },
     async close() {
       clearInterval(stopTimer);
+      await stopsReading?.catch(() => undefined);
       await Promise.allSettled([...pendingFingerprints]);
       const { unwritten } = await recorder.close();
       if (unwritten > 0) logger.error('uptake ledger entries could not be written before shutdown', { unwritten });
