@@ -10,7 +10,7 @@ import type { HookRequest } from '../hooks/types.js';
 import { renderCard, TemplateError } from '../cards/render.js';
 import { cardProblems } from '../cards/validate-card.js';
 import { KNOWLEDGE_EXTENSION, type Card } from '../cards/types.js';
-import { CdsError } from '../errors.js';
+import { evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
 import { fhirDataModel, type FhirResource } from './cql/patient-data.js';
 
@@ -111,9 +111,7 @@ export async function evaluate(
       }
     } catch (err) {
       // The engine's message may quote patient data: it goes to the log, not to the caller.
-      const error = new CdsError(500, 'evaluation-failed', `evaluating CQL library ${ruleSet.cql?.library} ${ruleSet.cql?.version} failed`);
-      error.internal = safeMessage(err);
-      throw error;
+      throw evaluationFailed(ruleSet.cql, { internal: safeMessage(err), cause: err });
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }

@@ -76,7 +76,7 @@ function checkSelections(request: HookRequest): void {
 }
 
 function invalid(issues: Issue[]) {
-  return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), issues);
+  return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), { issues });
 }
 
 function issuesFrom(errors: ErrorObject[] | null | undefined, root: string): Issue[] {

@@ -1,6 +1,6 @@
 // The admin surface (knowledge role): reload the knowledge without a restart; explain a served card.
 import { Router } from 'express';
-import { CdsError } from '../errors.js';
+import { unknownCard } from '../errors.js';
 import type { KnowledgeReloader } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 
@@ -27,7 +27,7 @@ export function adminRoutes({ reloader, uptake }: AdminDeps): Router {
     router.get('/explain/:card', async (req, res) => {
       const card = String(req.params.card);
       const found = await uptake.explanation(card);
-      if (!found) throw new CdsError(404, 'unknown-card', `no served card with uuid '${card.slice(0, 64)}'`);
+      if (!found) throw unknownCard(card);
       res.json(found);
     });
   }

@@ -1,7 +1,7 @@
 // The uptake surface over HTTP: recording each hook call once it has been answered, and the
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { Router, type RequestHandler } from 'express';
-import { CdsError } from '../errors.js';
+import { invalidField } from '../errors.js';
 import { explainCards, type Evaluation } from '../engine/index.js';
 import { servicesById, type KnowledgeHolder, type Service } from '../knowledge/index.js';
 import { parseReportQuery, reportToCsv, suppressSmallCells, type Client, type UptakeStore } from '../uptake/index.js';
@@ -64,9 +64,7 @@ export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
   router.get('/report', async (req, res) => {
     const { format = 'json', ...rest } = req.query as Record<string, unknown>;
     if (format !== 'json' && format !== 'csv') {
-      throw new CdsError(400, 'invalid-request', `format: '${String(format)}' must be json or csv`, [
-        { severity: 'error', code: 'invalid', diagnostics: `format: '${String(format)}' must be json or csv`, expression: ['format'] },
-      ]);
+      throw invalidField('format', `format: '${String(format)}' must be json or csv`);
     }
     const report = suppressSmallCells(await uptake.report(parseReportQuery(rest)), minCell);
     res.setHeader('Cache-Control', 'no-store');

@@ -2,7 +2,7 @@
 // Built once by createUptakeStore(config) and passed to whoever needs it; close() flushes.
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from './schema.js';
-import { CdsError } from '../errors.js';
+import { CdsError, uptakeUnavailable } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
 import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
@@ -120,11 +120,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     onRecovered: (detail) => logger.info('uptake recording recovered', detail),
   });
 
-  const unavailable = (err: unknown, what: string): CdsError => {
-    const error = new CdsError(503, 'uptake-unavailable', `${what}: the uptake database is unavailable (see /ready); try again later`);
-    error.internal = describe(err);
-    return error;
-  };
+  const unavailable = (err: unknown, what: string): CdsError => uptakeUnavailable(what, { internal: describe(err), cause: err });
 
   const fingerprinted = new Set<string>();
   const inUse = new Map<string, string>();
