@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { StartupError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseAdminKeys, type AdminKey } from './auth/admin-keys.js';
 
@@ -97,7 +98,7 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'CDS_UPTAKE_QUEUE_LIMIT', description: 'most hook calls held in memory while the uptake database is unavailable', default: '100000' },
 ];
 
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';

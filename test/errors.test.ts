@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import * as errors from '../src/errors.js';
-import { CdsError, type Issue } from '../src/errors.js';
+import { CdsError, StartupError, type Issue } from '../src/errors.js';
+import { ConfigError } from '../src/config.js';
+import { TrustedClientsError } from '../src/auth/index.js';
+import { PseudonymKeyError } from '../src/uptake/index.js';
 
 const fhirIssues: Issue[] = [
   {
@@ -399,5 +402,20 @@ describe('error factories', () => {
   it('has no internal detail unless one is given', () => {
     expect(errors.unknownService('svc-1').internal).toBeUndefined();
     expect(errors.unknownService('svc-1').cause).toBeUndefined();
+  });
+});
+
+describe('start-up errors', () => {
+  it('are one kind, with the exit status the server and the cds command end with', () => {
+    const made = [
+      [new ConfigError(['CDS_PORT="x" must be a whole number']), 2, 'invalid configuration:\n  CDS_PORT="x"'],
+      [new TrustedClientsError(['/etc/cds/clients.json: cannot be read']), 2, 'invalid trusted-clients file:\n  /etc'],
+      [new PseudonymKeyError('pseudonym key file /data/pseudonym.key holds fewer than 32 characters'), 1, 'pseudonym'],
+    ] as const;
+    for (const [error, exitCode, start] of made) {
+      expect(error).toBeInstanceOf(StartupError);
+      expect(error.exitCode).toBe(exitCode);
+      expect(error.message.startsWith(start)).toBe(true);
+    }
   });
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
+import { StartupError } from '../errors.js';
 import { packageRoot } from '../paths.js';
 
 export interface TrustedClient {
@@ -21,7 +22,7 @@ export interface TrustedClient {
   fhirServers?: string[];
 }
 
-export class TrustedClientsError extends Error {
+export class TrustedClientsError extends StartupError {
   constructor(readonly problems: string[]) {
     super(`invalid trusted-clients file:\n  ${problems.join('\n  ')}`);
     this.name = 'TrustedClientsError';
