@@ -3,12 +3,13 @@
 // table). Adding a variable is one entry here and one row in the README.
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { StartupError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { parseAdminKeys } from './auth/admin-keys.js';
 
 const repoRoot = packageRoot();
 
-export class ConfigError extends Error {
+export class ConfigError extends StartupError {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';

@@ -1,37 +1,21 @@
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { loadConfig, ConfigError } from './config.js';
+import { loadConfig } from './config.js';
+import { StartupError } from './errors.js';
 import { createLogger, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
-import { createDatabaseJtiStore, loadTrustedClients, TrustedClientsError, type TrustedClient } from './auth/index.js';
+import { createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
 import { createThreadedCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
 import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfig();
   const logger = createLogger(config.logLevel);
   routeConsoleTo(logger);
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
-    try {
-      trustedClients = await loadTrustedClients(config.trustedClientsFile!);
-    } catch (err) {
-      if (err instanceof TrustedClientsError) {
-        console.error(err.message);
-        process.exit(2);
-      }
-      throw err;
-    }
+    trustedClients = await loadTrustedClients(config.trustedClientsFile!);
     logger.info('trusted clients loaded', { file: config.trustedClientsFile, clients: trustedClients.map((c) => c.iss), publicBaseUrl: config.publicBaseUrl });
     if (config.publicBaseUrl?.startsWith('http://')) {
       // EHRs then send their JWTs, FHIR access tokens and patient data in the clear.
@@ -101,6 +85,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  // A start-up error names what to fix; anything else is unexpected. Neither shows a stack.
+  if (err instanceof StartupError) {
+    console.error(err.message);
+    process.exit(err.exitCode);
+  }
   console.error('failed to start:', err instanceof Error ? err.message : err);
   process.exit(1);
 });

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import { createAjv, readSchema, schemaPointerProblems, type SchemaWording } from '../json-schema.js';
+import { StartupError } from '../errors.js';
 
 export interface TrustedClient {
   /** The `iss` claim, compared exactly. */
@@ -20,7 +21,7 @@ export interface TrustedClient {
   fhirServers?: string[];
 }
 
-export class TrustedClientsError extends Error {
+export class TrustedClientsError extends StartupError {
   constructor(readonly problems: string[]) {
     super(`invalid trusted-clients file:\n  ${problems.join('\n  ')}`);
     this.name = 'TrustedClientsError';

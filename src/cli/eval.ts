@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
-import { CdsError } from '../errors.js';
+import { invalidAsOf, unreadableRequestFile } from '../errors.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
 
@@ -27,12 +27,12 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('--json', 'print cards and explanation as one JSON document')
     .action(async (options: EvalOptions) => {
       const now = options.asOf ? new Date(options.asOf) : new Date();
-      if (Number.isNaN(now.getTime())) throw new CdsError(400, 'invalid-option', `--as-of '${options.asOf}' is not an ISO 8601 time`);
+      if (Number.isNaN(now.getTime())) throw invalidAsOf(options.asOf);
       let body: unknown;
       try {
         body = JSON.parse(readFileSync(options.request, 'utf8'));
       } catch (err) {
-        throw new CdsError(400, 'invalid-request-file', `cannot read ${options.request}: ${(err as Error).message}`);
+        throw unreadableRequestFile(options.request, (err as Error).message);
       }
       const config = loadConfig(env, { requireAuthSettings: false });
       const knowledge = await loadFrom(knowledgeDir(options.dir, env));

@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
-import { CdsError } from '../errors.js';
+import { cqlFileExists, invalidRuleSetId, ruleSetExists, unknownLibrary, unknownRuleSet } from '../errors.js';
 import { compareVersions, libraryHeader } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir } from './knowledge.js';
@@ -21,13 +21,13 @@ export function newCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .option('--title <title>', 'title of the rule set')
     .action((id: string, options: { dir?: string; title?: string }) => {
-      if (!ID.test(id)) throw new CdsError(400, 'bad-id', `'${id}' is not a rule set id: use lower-case letters, digits and dashes`);
+      if (!ID.test(id)) throw invalidRuleSetId(id);
       const dir = knowledgeDir(options.dir, env);
       const ruleDir = join(dir, 'rules', id);
-      if (existsSync(ruleDir)) throw new CdsError(400, 'exists', `rules/${id}/ exists already: use 'cds bump ${id}' for a new version`);
+      if (existsSync(ruleDir)) throw ruleSetExists(id);
       const library = libraryName(id);
       const cqlFile = join(dir, 'cql', `${library}-0.1.0.cql`);
-      if (existsSync(cqlFile)) throw new CdsError(400, 'exists', `cql/${library}-0.1.0.cql exists already`);
+      if (existsSync(cqlFile)) throw cqlFileExists(library, '0.1.0');
       mkdirSync(ruleDir, { recursive: true });
       mkdirSync(join(dir, 'cql'), { recursive: true });
       writeFileSync(
@@ -89,7 +89,7 @@ export function bumpCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         ? readdirSync(ruleDir).filter((f) => /^\d+\.\d+\.\d+\.json$/.test(f)).map((f) => f.replace(/\.json$/, '')).sort(compareVersions)
         : [];
       const current = versions.at(-1);
-      if (!current) throw new CdsError(400, 'unknown-rule-set', `no versions under rules/${id}/ (start one with 'cds new ${id}')`);
+      if (!current) throw unknownRuleSet(id);
       const next = bumpVersion(current, options.level);
       const doc = JSON.parse(readFileSync(join(ruleDir, `${current}.json`), 'utf8')) as { version: string; status: string; cql?: { library: string; version: string } };
       doc.version = next;
@@ -97,10 +97,10 @@ export function bumpCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const written = [`rules/${id}/${next}.json`];
       if (options.withCql && doc.cql) {
         const from = findLibraryFile(join(dir, 'cql'), doc.cql.library, doc.cql.version);
-        if (!from) throw new CdsError(400, 'unknown-library', `cannot find the source of ${doc.cql.library} ${doc.cql.version} in cql/`);
+        if (!from) throw unknownLibrary(doc.cql.library, doc.cql.version);
         const cqlNext = bumpVersion(doc.cql.version, options.level);
         const target = join(dir, 'cql', `${doc.cql.library}-${cqlNext}.cql`);
-        if (existsSync(target)) throw new CdsError(400, 'exists', `cql/${doc.cql.library}-${cqlNext}.cql exists already`);
+        if (existsSync(target)) throw cqlFileExists(doc.cql.library, cqlNext);
         writeFileSync(target, readFileSync(from, 'utf8').replace(/(library\s+\S+\s+version\s+')[^']+(')/, `$1${cqlNext}$2`));
         doc.cql = { ...doc.cql, version: cqlNext };
         written.push(`cql/${doc.cql.library}-${cqlNext}.cql`);

@@ -1,8 +1,8 @@
 // The `cds` command: one file per subcommand, each calling the same modules as the server.
 import { Command, CommanderError } from 'commander';
 import winston from 'winston';
-import { CdsError } from '../errors.js';
-import { ConfigError, loadConfig, readCliSettings, type Config } from '../config.js';
+import { CdsError, StartupError } from '../errors.js';
+import { loadConfig, readCliSettings, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { CliIo } from './io.js';
 import { uptakeCommand } from './uptake.js';
@@ -42,9 +42,9 @@ export async function runCli(args: string[], { io = processIo, env = process.env
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof ConfigError) {
+    if (err instanceof StartupError) {
       io.stderr(`${err.message}\n`);
-      return 2;
+      return err.exitCode;
     }
     if (err instanceof CdsError) {
       // The database's own reason helps whoever runs the command; it names no patient data.

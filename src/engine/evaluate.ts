@@ -7,7 +7,7 @@ import type { Knowledge, RuleDefinition, RuleSet, Service, ValueSetIndex } from 
 import type { HookRequest } from '../hooks/index.js';
 import { cardProblems, parsePath, renderCard, resolvePath, TemplateError, KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
 import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
-import { CdsError } from '../errors.js';
+import { evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
 import { fhirDataModel } from './cql/patient-data.js';
 
@@ -112,9 +112,7 @@ export async function evaluate(
       }
     } catch (err) {
       // The engine's message may quote patient data: it goes to the log, not to the caller.
-      const error = new CdsError(500, 'evaluation-failed', `evaluating CQL library ${ruleSet.cql?.library} ${ruleSet.cql?.version} failed`);
-      error.internal = safeMessage(err);
-      throw error;
+      throw evaluationFailed(ruleSet.cql, { internal: safeMessage(err), cause: err });
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }

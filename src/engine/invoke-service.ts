@@ -1,6 +1,6 @@
 // One service call without HTTP: validate the request, complete prefetch, evaluate. The HTTP
 // handler and the `cds eval` command both call this.
-import { CdsError } from '../errors.js';
+import { CdsError, invalidFhir, serviceUnavailable, unknownService } from '../errors.js';
 import { servicesById, type Knowledge } from '../knowledge/index.js';
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
@@ -42,10 +42,10 @@ export type FhirCheck = 'off' | 'warn' | 'reject';
 export async function invokeService(knowledge: Knowledge, serviceId: string, body: unknown, deps: InvokeOptions): Promise<InvokeResult> {
   const services = servicesById(knowledge, serviceId);
   const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
-  const unavailable = () => new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: its knowledge failed to load (see /ready)`);
+  const unavailable = () => serviceUnavailable(serviceId);
   if (services.length === 0) {
     if (broken.length > 0) throw unavailable();
-    throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' (see GET /cds-services)`);
+    throw unknownService(serviceId);
   }
   // One id may serve several hooks; a hook whose knowledge failed is unavailable, not unknown.
   const request = validateHookRequest(body, [...services.map((s) => s.definition.hook), ...broken.map((b) => b.hook)]);
@@ -105,8 +105,7 @@ function explainedFailure(err: unknown, malformed: () => CdsError | undefined): 
   if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') return err;
   const explained = malformed();
   if (!explained) return err;
-  explained.internal = err.internal;
-  return explained;
+  return invalidFhir(explained.status === 400 ? 'request' : 'fhir-server', explained.issues, { internal: err.internal, cause: err });
 }
 
 /**
@@ -127,6 +126,6 @@ function malformedData(request: HookRequest, data: Record<string, unknown>, stat
   if (problems.length === 0) return undefined;
   const issues = problems.map((p) => ({ severity: 'error' as const, code: 'structure', diagnostics: `${p.at}: ${p.message}`, expression: [p.at] }));
   return sent.length > 0
-    ? new CdsError(400, 'invalid-fhir', `the request's FHIR data is not valid FHIR R4 JSON: ${issues[0].diagnostics}`, issues)
-    : new CdsError(412, 'invalid-fhir', `the FHIR server's answer is not valid FHIR R4 JSON: ${issues[0].diagnostics}`, issues);
+    ? invalidFhir('request', issues)
+    : invalidFhir('fhir-server', issues);
 }

@@ -75,5 +75,5 @@ function checkSelections(request: HookRequest): void {
 }
 
 function invalid(issues: Issue[]) {
-  return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), issues);
+  return badRequest(issues.map((i) => `${i.expression?.[0] ?? 'request'}: ${i.diagnostics}`).join('; '), { issues });
 }

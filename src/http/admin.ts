@@ -2,7 +2,7 @@
 // stop an experiment.
 import { Router } from 'express';
 import { optionalJsonBody } from './json-body.js';
-import { CdsError } from '../errors.js';
+import { badRequest, invalidField, unknownCard, unknownExperiment } from '../errors.js';
 import type { Experiment, KnowledgeHolder, KnowledgeReloader } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
@@ -34,7 +34,7 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
     router.get('/explain/:card', async (req, res) => {
       const card = String(req.params.card);
       const found = await uptake.explanation(card);
-      if (!found) throw new CdsError(404, 'unknown-card', `no served card with uuid '${card.slice(0, 64)}'`);
+      if (!found) throw unknownCard(card);
       res.json(found);
     });
     // Stored, so that every instance sharing the database stops serving the experiment's arms
@@ -42,13 +42,11 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
     if (knowledge) router.post('/experiments/:id/stop', ...optionalJsonBody(16 * 1024), async (req, res) => {
       const id = String(req.params.id);
       const experiment = experimentById(knowledge, id);
-      if (!experiment) throw new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`);
+      if (!experiment) throw unknownExperiment(id);
       const body = (req.body ?? {}) as { reason?: unknown };
-      if (typeof body !== 'object' || Array.isArray(body)) throw new CdsError(400, 'invalid-request', 'the body must be a JSON object, e.g. {"reason": "..."}, or empty');
+      if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object, e.g. {"reason": "..."}, or empty');
       if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)) {
-        throw new CdsError(400, 'invalid-request', `reason: must be a string of at most ${MAX_REASON} characters`, [
-          { severity: 'error', code: 'invalid', diagnostics: `reason: must be a string of at most ${MAX_REASON} characters`, expression: ['reason'] },
-        ]);
+        throw invalidField('reason', `reason: must be a string of at most ${MAX_REASON} characters`);
       }
       const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason);
       res.locals.logger?.info('experiment stopped', { experiment: experiment.id, by: stop.stoppedBy, already: stop.already });

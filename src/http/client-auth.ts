@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { CdsError } from '../errors.js';
+import { unauthorized } from '../errors.js';
 import { AuthFailure, type TokenVerifier } from '../auth/index.js';
 import { perClientRateLimit } from './rate-limit.js';
 
@@ -7,11 +7,6 @@ export interface ClientAuthOptions {
   verifier: TokenVerifier;
   /** The server's public base URL without a trailing slash; aud must be this + the path invoked. */
   publicBaseUrl: string;
-}
-
-/** The one answer to every authentication failure: the reason goes to the log, never to the caller. */
-export function unauthorized(): CdsError {
-  return new CdsError(401, 'unauthorized', 'unauthorized');
 }
 
 /**

@@ -1,5 +1,15 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { CdsError } from '../errors.js';
+import {
+  bodyTooLarge,
+  CdsError,
+  internalError,
+  malformedJson,
+  noSuchEndpoint,
+  requestAborted,
+  unreadableRequest,
+  unsupportedEncoding,
+  wrongMethod,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 
 interface BodyParserError extends Error {
@@ -31,19 +41,18 @@ function toCdsError(err: unknown): CdsError {
     case 'entity.parse.failed': {
       // The parser's message can quote the body (patient data): report the position only.
       const position = /position (\d+)/.exec(e.message ?? '');
-      const where = position && typeof e.body === 'string' ? ` (${lineColumn(e.body, Number(position[1]))})` : '';
-      return new CdsError(400, 'malformed-json', `the request body is not valid JSON${where}`);
+      return malformedJson(position && typeof e.body === 'string' ? lineColumn(e.body, Number(position[1])) : undefined);
     }
     case 'entity.too.large':
-      return new CdsError(413, 'body-too-large', `the request body is larger than the limit of ${e.limit} bytes`);
+      return bodyTooLarge(e.limit);
     case 'encoding.unsupported':
     case 'charset.unsupported':
-      return new CdsError(415, 'unsupported-encoding', 'the request body encoding or charset is not supported; send UTF-8 JSON');
+      return unsupportedEncoding();
     case 'request.aborted':
-      return new CdsError(400, 'request-aborted', 'the request was aborted by the client');
+      return requestAborted();
     default:
-      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return new CdsError(e.status, 'bad-request', 'the request could not be read');
-      return new CdsError(500, 'internal-error', 'an unexpected error occurred; it has been logged');
+      if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return unreadableRequest(e.status);
+      return internalError();
   }
 }
 
@@ -58,12 +67,12 @@ function describeUnknown(err: unknown): string {
 }
 
 export function notFoundHandler(): RequestHandler {
-  return (req, _res, next) => next(new CdsError(404, 'not-found', `no such endpoint: ${req.method} ${req.path}`));
+  return (req, _res, next) => next(noSuchEndpoint(req.method, req.path));
 }
 
 export function methodNotAllowed(allowed: string[]): RequestHandler {
   return (req, res, next) => {
     res.setHeader('Allow', allowed.join(', '));
-    next(new CdsError(405, 'method-not-allowed', `${req.method} is not allowed on ${req.path}; use ${allowed.join(' or ')}`));
+    next(wrongMethod(req.method, req.path, allowed));
   };
 }

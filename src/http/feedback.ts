@@ -4,7 +4,7 @@
 // 200 when every item was stored (only after the write is durable); 400 when any was rejected,
 // the valid ones being stored all the same.
 import type { RequestHandler } from 'express';
-import { CdsError, type Issue, type OperationOutcome } from '../errors.js';
+import { unknownService, uptakeDisabled, type Issue, type OperationOutcome } from '../errors.js';
 import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 import { parseFeedbackBody, type FeedbackItemResult, type UptakeStore } from '../uptake/index.js';
@@ -21,9 +21,9 @@ export function feedbackHandler({ knowledge, uptake, logger }: FeedbackDeps): Re
     res.locals.feedbackServiceId = serviceId;
     const current = knowledge.current();
     if (servicesById(current, serviceId).length === 0 && !current.unavailable.some((u) => u.id === serviceId)) {
-      throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' (see GET /cds-services)`);
+      throw unknownService(serviceId);
     }
-    if (!uptake) throw new CdsError(503, 'uptake-disabled', 'this server keeps no uptake ledger, so it cannot take feedback');
+    if (!uptake) throw uptakeDisabled();
     const items = parseFeedbackBody(req.body);
     const { client } = res.locals;
     const results = await uptake.ingestFeedback(serviceId, items, client ? { iss: client.iss, tenant: client.tenant } : undefined);

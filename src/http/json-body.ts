@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from 'express';
-import { CdsError } from '../errors.js';
+import { unsupportedMediaType } from '../errors.js';
 
 export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
 
@@ -7,7 +7,7 @@ export const JSON_TYPES = ['application/json', 'application/fhir+json', 'applica
 export function jsonBody(limitBytes: number): RequestHandler[] {
   const requireJson: RequestHandler = (req, _res, next) => {
     if (!req.is(JSON_TYPES)) {
-      next(new CdsError(415, 'unsupported-media-type', `Content-Type must be application/json or application/fhir+json (got ${req.headers['content-type'] ? `'${String(req.headers['content-type']).slice(0, 80)}'` : 'none'})`));
+      next(unsupportedMediaType(req.headers['content-type'] ? String(req.headers['content-type']) : undefined));
       return;
     }
     next();

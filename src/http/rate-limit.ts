@@ -1,6 +1,6 @@
 import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
-import { CdsError } from '../errors.js';
+import { rateLimited } from '../errors.js';
 
 /**
  * At most `perMinute` CDS Hooks calls a minute per client: keyed by the verified iss (placed after
@@ -31,7 +31,7 @@ function limiter(perMinute: number, what: string, key: (req: Request, res: Respo
     handler: (req, _res, next) => {
       const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
       const wait = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : 60;
-      next(new CdsError(429, 'rate-limited', `${what}: at most ${perMinute} a minute are served; try again in ${wait} s`));
+      next(rateLimited(what, perMinute, wait));
     },
   });
 }

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { CdsError } from '../errors.js';
+import { adminKeyRequired, forbidden } from '../errors.js';
 import { rolesForKey, type AdminKey, type AdminRole } from '../auth/index.js';
 import { bearerToken } from './client-auth.js';
 
@@ -24,12 +24,12 @@ function requireRole(role: AdminRole, keys: AdminKey[]): RequestHandler {
     if (!keyId) {
       log?.warn('admin authentication failed', { path: req.originalUrl.split('?')[0], reason: key ? 'unknown key' : 'no bearer key' });
       res.setHeader('WWW-Authenticate', 'Bearer');
-      next(new CdsError(401, 'unauthorized', 'a valid admin bearer key is required'));
+      next(adminKeyRequired());
       return;
     }
     if (!roles.has(role)) {
       log?.warn('admin access refused', { path: req.originalUrl.split('?')[0], keyId, needs: role });
-      next(new CdsError(403, 'forbidden', `this key does not have the '${role}' role`));
+      next(forbidden(role));
       return;
     }
     res.locals.adminKeyId = keyId;

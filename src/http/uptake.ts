@@ -2,7 +2,7 @@
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { CdsError } from '../errors.js';
+import { invalidField } from '../errors.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
 import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
 import { parseReportQuery, reportToCsv, suppressSmallCells, type EvaluationInput, type UptakeStore } from '../uptake/index.js';
@@ -111,9 +111,7 @@ export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
   router.get('/report', async (req, res) => {
     const { format = 'json', ...rest } = req.query as Record<string, unknown>;
     if (format !== 'json' && format !== 'csv') {
-      throw new CdsError(400, 'invalid-request', `format: '${String(format)}' must be json or csv`, [
-        { severity: 'error', code: 'invalid', diagnostics: `format: '${String(format)}' must be json or csv`, expression: ['format'] },
-      ]);
+      throw invalidField('format', `format: '${String(format)}' must be json or csv`);
     }
     const report = suppressSmallCells(await uptake.report(parseReportQuery(rest)), minCell);
     res.setHeader('Cache-Control', 'no-store');

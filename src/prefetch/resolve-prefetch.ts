@@ -1,6 +1,6 @@
 // Completes a request's prefetch key by key: present values are used as sent, null means "no data",
 // absent keys and OperationOutcome values are fetched from fhirServer; what cannot be had → 412.
-import { CdsError, type Issue } from '../errors.js';
+import { prefetchUnavailable, type Issue } from '../errors.js';
 import { isResource } from '../fhir/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import { fetchFhir, followPages, FhirFetchError } from './fhir-client.js';
@@ -87,7 +87,7 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
     }),
   );
   if (issues.length > 0) {
-    throw new CdsError(412, 'prefetch-unavailable', issues.map((i) => i.diagnostics).join('; '), issues);
+    throw prefetchUnavailable(issues);
   }
   return { data, status };
 }

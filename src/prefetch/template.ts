@@ -1,5 +1,5 @@
 // Prefetch templates: {{context.<field>}} and the user tokens of CDS Hooks 2.0.
-import { CdsError } from '../errors.js';
+import { invalidPrefetchToken } from '../errors.js';
 import { placeholdersIn, replacePlaceholders } from '../cards/index.js';
 
 
@@ -61,10 +61,10 @@ function tokenValue(token: string, context: Record<string, unknown>): string | u
     const value = context[token.slice('context.'.length)];
     if (typeof value === 'string' || typeof value === 'number') return String(value);
     if (value === undefined) return undefined;
-    throw new CdsError(500, 'prefetch-template', `prefetch token {{${token}}} does not name a primitive context field`);
+    throw invalidPrefetchToken(token, 'not-a-primitive-context-field');
   }
   const type = USER_TOKENS[token];
-  if (!type) throw new CdsError(500, 'prefetch-template', `unsupported prefetch token {{${token}}}`);
+  if (!type) throw invalidPrefetchToken(token, 'unsupported');
   const userId = context.userId;
   if (typeof userId !== 'string') return undefined;
   const [userType, ...rest] = userId.split('/');

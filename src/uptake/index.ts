@@ -6,4 +6,4 @@ export { parseFeedbackBody } from './ingest-feedback.js';
 export { parseReportQuery, GROUP_KEYS, type GroupKey, type ReportQuery } from './report-query.js';
 export type { Report, ReportRow, Group } from './report.js';
 export { suppressSmallCells, reportToCsv } from './export.js';
-export { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
+export { createPseudonymizer, loadPseudonymKey, PseudonymKeyError } from './pseudonym.js';

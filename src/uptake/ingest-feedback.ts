@@ -2,7 +2,7 @@
 // different outcome for the same card is kept as history and becomes the one that counts.
 import { withoutNul } from './text.js';
 import { sql, type Insertable, type Kysely } from 'kysely';
-import { badRequest, type Issue } from '../errors.js';
+import { badRequest, invalidField, type Issue } from '../errors.js';
 import type { VerifiedClient } from '../auth/index.js';
 import type { Coding } from '../knowledge/index.js';
 import { itemHash, itemProblems, type FeedbackItem } from './feedback-item.js';
@@ -30,12 +30,12 @@ export function parseFeedbackBody(body: unknown): unknown[] {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object {"feedback": [...]}');
   const feedback = (body as { feedback?: unknown }).feedback;
   if (!Array.isArray(feedback)) {
-    throw badRequest('feedback must be an array of feedback items', [
-      { severity: 'error', code: feedback === undefined ? 'required' : 'invalid', diagnostics: feedback === undefined ? 'feedback is required' : 'feedback must be an array', expression: ['feedback'] },
-    ]);
+    throw badRequest('feedback must be an array of feedback items', {
+      issues: [{ severity: 'error', code: feedback === undefined ? 'required' : 'invalid', diagnostics: feedback === undefined ? 'feedback is required' : 'feedback must be an array', expression: ['feedback'] }],
+    });
   }
   if (feedback.length === 0) {
-    throw badRequest('feedback must hold at least one item', [{ severity: 'error', code: 'required', diagnostics: 'feedback must hold at least one item', expression: ['feedback'] }]);
+    throw invalidField('feedback', 'feedback must hold at least one item', { issueCode: 'required' });
   }
   return feedback;
 }

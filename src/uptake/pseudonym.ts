@@ -3,9 +3,18 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { StartupError } from '../errors.js';
 
 export const PSEUDONYM_KEY_FILE = 'pseudonym.key';
 export const MIN_KEY_LENGTH = 32;
+
+/** The key file holds no usable key; the server and the `cds` command stop (exit status 1). */
+export class PseudonymKeyError extends StartupError {
+  constructor(message: string) {
+    super(message, { exitCode: 1 });
+    this.name = 'PseudonymKeyError';
+  }
+}
 
 export type IdentifierKind = 'patient' | 'user' | 'encounter' | 'client';
 export type Pseudonymize = (kind: IdentifierKind, id: unknown) => string | null;
@@ -26,7 +35,9 @@ export function loadPseudonymKey(configured: string | undefined, dataDir: string
   const file = join(dataDir, PSEUDONYM_KEY_FILE);
   if (existsSync(file)) {
     const key = readFileSync(file, 'utf8').trim();
-    if (key.length < MIN_KEY_LENGTH) throw new Error(`pseudonym key file ${file} holds fewer than ${MIN_KEY_LENGTH} characters`);
+    if (key.length < MIN_KEY_LENGTH) {
+      throw new PseudonymKeyError(`pseudonym key file ${file} holds fewer than ${MIN_KEY_LENGTH} characters`);
+    }
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
     return { key, source: 'file', file };
   }

@@ -82,6 +82,6 @@ export function parseReportQuery(raw: Record<string, unknown>): ReportQuery {
     if (comments === 'true') query.includeComments = true;
     else if (comments !== 'false') problem('comments', 'must be true or false');
   }
-  if (issues.length > 0) throw badRequest(issues.map((i) => i.diagnostics).join('; '), issues);
+  if (issues.length > 0) throw badRequest(issues.map((i) => i.diagnostics).join('; '), { issues });
   return query;
 }

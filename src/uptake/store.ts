@@ -3,7 +3,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from './schema.js';
 import type { VerifiedClient } from '../auth/index.js';
-import { CdsError } from '../errors.js';
+import { CdsError, uptakeUnavailable } from '../errors.js';
 import { fingerprintKey } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
 import { openDatabase } from './database.js';
@@ -144,11 +144,7 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     onRecovered: (detail) => logger.info('uptake recording recovered', detail),
   });
 
-  const unavailable = (err: unknown, what: string): CdsError => {
-    const error = new CdsError(503, 'uptake-unavailable', `${what}: the uptake database is unavailable (see /ready); try again later`);
-    error.internal = describe(err);
-    return error;
-  };
+  const unavailable = (err: unknown, what: string): CdsError => uptakeUnavailable(what, { internal: describe(err), cause: err });
 
   const stops = new Map<string, ExperimentStop>();
   const readStops = async (): Promise<Map<string, ExperimentStop>> => {

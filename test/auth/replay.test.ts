@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Kysely, SqliteDialect } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
 import { createDatabaseJtiStore, createMemoryJtiStore, type JtiStore } from '../../src/auth/index.js';
+import { StartupError } from '../../src/errors.js';
 
 const opened: Array<Kysely<any>> = [];
 afterEach(async () => {
@@ -60,5 +61,18 @@ describe('the jti table shared by two instances', () => {
     const second = await createDatabaseJtiStore(open(file), clock);
     expect(await first.firstUse('https://ehr.example', 'across', new Date('2026-03-01T10:05:00Z'))).toBe(true);
     expect(await second.firstUse('https://ehr.example', 'across', new Date('2026-03-01T10:05:00Z'))).toBe(false);
+  });
+});
+
+describe('the jti table in a database that cannot take it', () => {
+  it('stops the start with the database\'s reason (exit status 1)', async () => {
+    const file = sqliteFile();
+    new SqliteDatabase(file).close();
+    const readOnly = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file, { readonly: true }) }) });
+    opened.push(readOnly);
+    const failure = await createDatabaseJtiStore(readOnly).then(() => undefined, (err: unknown) => err);
+    expect(failure).toBeInstanceOf(StartupError);
+    expect((failure as StartupError).exitCode).toBe(1);
+    expect((failure as StartupError).message).toMatch(/^the database cannot keep the used JWT ids: .*readonly/);
   });
 });

@@ -32,8 +32,9 @@ describe('shadow queue', () => {
       throw new Error('thrown before a promise');
     });
     let ran = false;
-    queue.enqueue(async () => {
+    queue.enqueue(() => {
       ran = true;
+      return Promise.resolve();
     });
     await queue.drain();
     expect(ran).toBe(true);
