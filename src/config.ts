@@ -12,6 +12,8 @@ export interface Config {
   knowledgeDir: string;
   /** Reload the knowledge when files under it change. */
   knowledgeWatch: boolean;
+  /** Serve services whose live version is a draft (development only); retired versions are never served. */
+  serveDrafts: boolean;
   /** Largest accepted request body, in bytes. */
   bodyLimitBytes: number;
   /** Origins allowed by CORS; ['*'] allows any. */
@@ -72,6 +74,11 @@ export const CONFIG_VARIABLES: ConfigVariable[] = [
   { name: 'CDS_HOST', description: 'interface to bind', default: '0.0.0.0' },
   { name: 'CDS_KNOWLEDGE_DIR', description: 'directory with cds-services.json, cql/ and rules/', default: '(the repository root)' },
   { name: 'CDS_KNOWLEDGE_WATCH', description: 'on: reload the knowledge when its files change; off: only on SIGHUP or POST /admin/reload', default: 'on' },
+  {
+    name: 'CDS_SERVE_DRAFTS',
+    description: 'on: also serve services whose live rule set version is a draft (development only)',
+    default: 'off',
+  },
   { name: 'CDS_BODY_LIMIT', description: 'largest request body, e.g. 500kb, 8mb', default: '8mb' },
   { name: 'CDS_CORS_ORIGINS', description: 'comma-separated origins allowed by CORS, or *', default: '*' },
   { name: 'CDS_LOG_LEVEL', description: 'error, warn, info, debug', default: 'info' },
@@ -153,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, { requireAuthSe
     host: env.CDS_HOST || '0.0.0.0',
     knowledgeDir: resolve(env.CDS_KNOWLEDGE_DIR || repoRoot),
     knowledgeWatch: onOff('CDS_KNOWLEDGE_WATCH', true),
+    serveDrafts: onOff('CDS_SERVE_DRAFTS', false),
     bodyLimitBytes: bytes('CDS_BODY_LIMIT', 8 * 1024 * 1024),
     corsOrigins: (env.CDS_CORS_ORIGINS || '*').split(',').map((s) => s.trim()).filter(Boolean),
     logLevel,

@@ -30,7 +30,8 @@ export async function invokeService(
 ): Promise<{ request: HookRequest; service: Service; evaluation: Evaluation; prefetch: Record<string, PrefetchStatus> }> {
   const services = servicesById(knowledge, serviceId);
   const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
-  const unavailable = () => new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: its knowledge failed to load (see /ready)`);
+  const why = 'its knowledge failed to load, or is a draft or retired (see /ready)';
+  const unavailable = () => new CdsError(503, 'service-unavailable', `service '${serviceId}' is not available: ${why}`);
   if (services.length === 0) {
     if (broken.length > 0) throw unavailable();
     throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' (see GET /cds-services)`);

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
-import { formatProblem } from '../knowledge/index.js';
+import { formatProblem, SERVE_DRAFTS_WARNING } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 
 export function healthHandler(): RequestHandler {
@@ -26,7 +26,15 @@ export function readyHandler(holder: KnowledgeHolder, auth?: AuthStatus, uptake?
       status: knowledge.fatal ? 'unavailable' : knowledge.unavailable.length > 0 || uptakeStatus?.status === 'unavailable' ? 'degraded' : 'ready',
       knowledge: {
         loadedAt: knowledge.loadedAt.toISOString(),
-        services: knowledge.services.map((s) => ({ id: s.definition.id, hook: s.definition.hook, ruleSet: s.ruleSet.id, version: s.ruleSet.version })),
+        services: knowledge.services.map((s) => ({
+          id: s.definition.id,
+          hook: s.definition.hook,
+          ruleSet: s.ruleSet.id,
+          version: s.ruleSet.version,
+          status: s.ruleSet.status,
+        })),
+        // Whether services whose live version is a draft are served (CDS_SERVE_DRAFTS).
+        drafts: knowledge.serveDrafts ? { served: true, warning: SERVE_DRAFTS_WARNING } : { served: false },
         unavailable: knowledge.unavailable,
         ...(knowledge.fatal ? { error: knowledge.fatal } : {}),
         problems: errors,

@@ -82,6 +82,14 @@ describe('security configuration', () => {
   });
 });
 
+describe('serving drafts', () => {
+  it('does not serve drafts unless CDS_SERVE_DRAFTS=on, and refuses any other value', () => {
+    expect(loadConfig({ CDS_AUTH: 'off' }).serveDrafts).toBe(false);
+    expect(loadConfig({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'on' }).serveDrafts).toBe(true);
+    expect(problems({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'yes' })).toEqual(['CDS_SERVE_DRAFTS="yes" must be on or off']);
+  });
+});
+
 describe('the README', () => {
   it('documents every variable the server reads', () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
