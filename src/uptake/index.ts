@@ -1,4 +1,11 @@
-export { createUptakeStore, type UptakeStore, type UptakeConfig, type UptakeStatus, type StoredExplanation } from './store.js';
+export {
+  createUptakeStore,
+  type UptakeStore,
+  type UptakeConfig,
+  type UptakeStatus,
+  type StoredExplanation,
+  type ShadowHistory,
+} from './store.js';
 export type { InvocationInput, Client } from './ledger-entry.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';
 export { parseFeedbackBody } from './ingest-feedback.js';

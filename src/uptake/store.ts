@@ -54,6 +54,11 @@ export interface UptakeStore {
    * the call runs must not swap in different content under the same versions.
    */
   noteInUse(fingerprints: ServedFingerprint[]): void;
+  /**
+   * How long a rule set version has run in shadow in a service: the time of its first successful
+   * shadow evaluation and how many there have been (uptake_evaluation, disposition 'shadow', status 'ok').
+   */
+  shadowHistory(serviceId: string, ruleSet: string, version: string): Promise<ShadowHistory>;
   /** The fingerprints of every version served so far (and of those in use by this process). */
   servedFingerprints(): Promise<Map<string, { hash: string; firstServedAt: string }>>;
   /** Flushes and closes the database. */
@@ -63,6 +68,11 @@ export interface UptakeStore {
 export interface StoredExplanation {
   card: { uuid: string; service: string; hook: string; ruleSet: string; version: string; rule: string; cql: unknown; indicator: string; summary: string; servedAt: string };
   explanation: unknown;
+}
+
+export interface ShadowHistory {
+  firstAt?: Date;
+  calls: number;
 }
 
 export interface ServedFingerprint {
@@ -194,6 +204,25 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       for (const [key, hash] of inUse) served.set(key, { hash, firstServedAt: 'in use by a call on this server' });
       for (const r of rows) served.set(keyOf(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
       return served;
+    },
+    async shadowHistory(serviceId, ruleSet, version) {
+      try {
+        await recorder.flush().catch(() => undefined);
+        await migrate();
+        const row = await db
+          .selectFrom('uptake_evaluation')
+          .select((eb) => [eb.fn.min('evaluated_at').as('first_at'), eb.fn.countAll().as('calls')])
+          .where('service_id', '=', serviceId)
+          .where('rule_set', '=', ruleSet)
+          .where('rule_set_version', '=', version)
+          .where('disposition', '=', 'shadow')
+          .where('status', '=', 'ok')
+          .executeTakeFirst();
+        const first = row?.first_at;
+        return { ...(first !== null && first !== undefined ? { firstAt: new Date(Number(first)) } : {}), calls: Number(row?.calls ?? 0) };
+      } catch (err) {
+        throw unavailable(err, 'the shadow history could not be read');
+      }
     },
     record(invocation) {
       try {
