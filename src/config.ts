@@ -119,6 +119,12 @@ export const CONFIG_VARIABLES = {
     parse: onOff,
     doc: '`on`: reload the knowledge when its files change; `off`: only on `SIGHUP` or `POST /admin/reload`',
   },
+  serveDrafts: {
+    name: 'CDS_SERVE_DRAFTS',
+    default: 'off',
+    parse: onOff,
+    doc: '`on`: also serve services whose live version is a draft (development only; announced at start-up and in `/ready`); retired versions are never served',
+  },
   bodyLimitBytes: {
     name: 'CDS_BODY_LIMIT',
     default: '8mb',

@@ -186,7 +186,7 @@ export function serviceUnavailable(id: string): CdsError {
   return new CdsError(
     503,
     'service-unavailable',
-    `service '${id}' is not available: its knowledge failed to load (see /ready)`,
+    `service '${id}' is not available: its knowledge failed to load, or is a draft or retired (see /ready)`,
   );
 }
 

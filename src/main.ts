@@ -5,7 +5,15 @@ import { StartupError } from './errors.js';
 import { createLogger, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_OFF_WARNING } from './app.js';
 import { createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
-import { createThreadedCqlTranslator, createKnowledgeHolder, createKnowledgeReloader, formatProblem, loadKnowledge, type ServedFingerprints } from './knowledge/index.js';
+import {
+  createThreadedCqlTranslator,
+  createKnowledgeHolder,
+  createKnowledgeReloader,
+  formatProblem,
+  loadKnowledge,
+  SERVE_DRAFTS_WARNING,
+  type ServedFingerprints,
+} from './knowledge/index.js';
 import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
@@ -25,6 +33,10 @@ async function main(): Promise<void> {
     logger.warn(AUTH_OFF_WARNING);
     console.error(`\n  *** ${AUTH_OFF_WARNING} ***\n`);
   }
+  if (config.serveDrafts) {
+    logger.warn(SERVE_DRAFTS_WARNING);
+    console.error(`\n  *** ${SERVE_DRAFTS_WARNING} ***\n`);
+  }
   const uptake = await createUptakeStore(config, { logger });
   // Versions already served must not have changed: their fingerprints are in the uptake ledger.
   const servedFingerprints = (): Promise<ServedFingerprints | undefined> =>
@@ -35,7 +47,11 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
   const translator = createThreadedCqlTranslator();
-  const knowledge = await loadKnowledge(config.knowledgeDir, { translator, served: await servedFingerprints() });
+  const knowledge = await loadKnowledge(config.knowledgeDir, {
+    translator,
+    served: await servedFingerprints(),
+    serveDrafts: config.serveDrafts,
+  });
   for (const problem of knowledge.problems) {
     logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
   }
@@ -51,7 +67,14 @@ async function main(): Promise<void> {
   const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(uptake.database) : undefined;
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
-  const reloader = createKnowledgeReloader({ dir: config.knowledgeDir, translator, holder, logger, servedFingerprints: async () => (await servedFingerprints()) ?? new Map() });
+  const reloader = createKnowledgeReloader({
+    dir: config.knowledgeDir,
+    translator,
+    holder,
+    logger,
+    servedFingerprints: async () => (await servedFingerprints()) ?? new Map(),
+    serveDrafts: config.serveDrafts,
+  });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
   const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { error: errorName(err) }));

@@ -241,7 +241,7 @@ const cases: Record<string, Expected[]> = {
       error: errors.serviceUnavailable('broken-service'),
       status: 503,
       code: 'service-unavailable',
-      message: "service 'broken-service' is not available: its knowledge failed to load (see /ready)",
+      message: "service 'broken-service' is not available: its knowledge failed to load, or is a draft or retired (see /ready)",
     },
   ],
   unknownCard: [

@@ -10,7 +10,13 @@ export function knowledgeDir(arg: string | undefined, env: NodeJS.ProcessEnv): s
 // The translator is immutable once built and costs seconds to build: one per process.
 let translator: Promise<CqlTranslator> | undefined;
 
-export async function loadFrom(dir: string, served?: ServedFingerprints): Promise<Knowledge> {
+export interface LoadFromOptions {
+  served?: ServedFingerprints;
+  /** Commands evaluate drafts (the default); `cds validate` checks as the server would (CDS_SERVE_DRAFTS). */
+  serveDrafts?: boolean;
+}
+
+export async function loadFrom(dir: string, { served, serveDrafts = true }: LoadFromOptions = {}): Promise<Knowledge> {
   translator ??= createCqlTranslator();
-  return loadKnowledge(dir, { translator: await translator, served });
+  return loadKnowledge(dir, { translator: await translator, served, serveDrafts });
 }

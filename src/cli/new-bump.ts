@@ -71,7 +71,8 @@ export function newCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       };
       writeFileSync(join(ruleDir, '0.1.0.json'), `${JSON.stringify(ruleSet, null, 2)}\n`);
       io.stdout(`created rules/${id}/0.1.0.json and cql/${library}-0.1.0.cql\n`);
-      io.stdout(`next: bind it to a service in cds-services.json, add test cases, then 'cds validate' and 'cds test ${id}'\n`);
+      io.stdout(`next: bind it to a service in cds-services.json, add test cases, then 'cds test ${id}'\n`);
+      io.stdout(`a draft is served only with CDS_SERVE_DRAFTS=on: 'cds release ${id}@0.1.0' turns it active\n`);
     });
 }
 

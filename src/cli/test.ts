@@ -1,11 +1,12 @@
 // cds test [rule-set[@version]]: runs the test cases of each rule set — the example requests of the
-// services that use it (fixtures/requests/<service-id>/<case>.json with <case>.expected.json) and
-// the cases listed in the rule set's own "tests" — and prints pass / fail with a readable diff.
+// services that serve it live (fixtures/requests/<service-id>/<case>.json with <case>.expected.json)
+// and the cases listed in the rule set's own "tests" — and prints pass / fail with a readable diff.
+// Shadow and experiment versions are tested too, each on its own rule set version.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { invokeService, primaryEvaluation } from '../engine/index.js';
-import { formatProblem, type Knowledge, type RuleSet } from '../knowledge/index.js';
+import { formatProblem, type Knowledge, type RuleSet, type Service } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
 
@@ -30,11 +31,24 @@ export interface TestOutcome {
   diff: string[];
 }
 
-/** The test cases of one rule set version, found beside the knowledge. */
+/** The rule set versions a service evaluates: its live version, its shadow versions, its experiment's arms. */
+export function versionsOf(service: Service): RuleSet[] {
+  const rollout = service.rollout;
+  const arms = rollout?.experiment?.arms.map((a) => a.ruleSet) ?? [];
+  return [...new Set([service.ruleSet, ...(rollout?.shadows ?? []), ...arms])];
+}
+
+/**
+ * The test cases of one rule set version, found beside the knowledge: the example requests of the
+ * services it is live in (their expected cards are the live version's), and its own tests, whose
+ * service is by default the first that evaluates the version.
+ */
 export function testCasesFor(knowledge: Knowledge, ruleSet: RuleSet): TestCase[] {
   const cases: TestCase[] = [];
-  const services = knowledge.services.filter((s) => s.ruleSet === ruleSet).map((s) => s.definition.id);
-  for (const service of [...new Set(services)]) {
+  const live = knowledge.services.filter((s) => s.ruleSet === ruleSet).map((s) => s.definition.id);
+  const evaluating = knowledge.services.filter((s) => versionsOf(s).includes(ruleSet)).map((s) => s.definition.id);
+  const services = [...live, ...evaluating];
+  for (const service of [...new Set(live)]) {
     const dir = join(knowledge.dir, 'fixtures', 'requests', service);
     if (!existsSync(dir)) continue;
     for (const file of readdirSync(dir).sort()) {
@@ -65,7 +79,7 @@ export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCa
   try {
     const body = JSON.parse(readFileSync(testCase.requestFile, 'utf8')) as unknown;
     const now = testCase.asOf ? new Date(testCase.asOf) : new Date();
-    const { outcome } = await invokeService(knowledge, testCase.service, body, { clock: () => now, prefetch: { timeoutMs: 3000, maxPages: 10 } });
+    const { outcome } = await invokeService(onVersion(knowledge, testCase.service, ruleSet), testCase.service, body, { clock: () => now, prefetch: { timeoutMs: 3000, maxPages: 10 } });
     const evaluation = primaryEvaluation(outcome);
     // The rule of each card as the evaluation recorded it, not as the wire format says.
     actual = evaluation.cards.map((c) => ({ rule: evaluation.origins.get(c.uuid ?? '')?.rule ?? '?', indicator: c.indicator, summary: c.summary }));
@@ -88,6 +102,14 @@ export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCa
   return { ruleSet: `${ruleSet.id}@${ruleSet.version}`, testCase, passed: diff.length === 0, diff };
 }
 
+/** The knowledge with the service evaluating exactly this rule set version (no shadows, no experiment). */
+function onVersion(knowledge: Knowledge, serviceId: string, ruleSet: RuleSet): Knowledge {
+  const services = knowledge.services.map((s) =>
+    s.definition.id === serviceId && s.ruleSet.id === ruleSet.id ? { definition: s.definition, ruleSet } : s,
+  );
+  return { ...knowledge, services };
+}
+
 export function testCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command('test')
     .description("run rule sets' test cases: each request must get exactly its expected cards")
@@ -97,7 +119,7 @@ export function testCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const knowledge = await loadFrom(knowledgeDir(options.dir, env));
       for (const problem of knowledge.problems.filter((p) => p.severity === 'error')) io.stderr(`${formatProblem(problem)}\n`);
       const [wantedId, wantedVersion] = (filter ?? '').split('@');
-      const ruleSets = [...new Set(knowledge.services.map((s) => s.ruleSet))].filter(
+      const ruleSets = [...new Set(knowledge.services.flatMap(versionsOf))].filter(
         (r) => (!wantedId || r.id === wantedId) && (!wantedVersion || r.version === wantedVersion),
       );
       if (filter && ruleSets.length === 0) throw new CommanderError(2, 'cds.no-rule-set', `no served rule set matches '${filter}'`);

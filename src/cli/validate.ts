@@ -31,7 +31,9 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .argument('[dir]', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .action(async (dirArg: string | undefined) => {
       const dir = knowledgeDir(dirArg, env);
-      const knowledge = await loadFrom(dir, await servedFingerprints(env, io));
+      // As the server would load it: drafts count as served only with CDS_SERVE_DRAFTS=on.
+      const { serveDrafts } = loadConfig(env, { requireAuthSettings: false });
+      const knowledge = await loadFrom(dir, { served: await servedFingerprints(env, io), serveDrafts });
       for (const problem of knowledge.problems) io.stdout(`${formatProblem(problem)}\n`);
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
       const warnings = knowledge.problems.length - errors;

@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
-import { formatProblem } from '../knowledge/index.js';
+import { formatProblem, SERVE_DRAFTS_WARNING } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 import type { ShadowQueue } from '../engine/index.js';
 
@@ -40,7 +40,10 @@ export function readyHandler(
           version: s.ruleSet.version,
           ...(s.rollout?.shadows.length ? { shadow: s.rollout.shadows.map((r) => r.version) } : {}),
           ...(s.rollout?.experiment ? { experiment: s.rollout.experiment.id } : {}),
+          status: s.ruleSet.status,
         })),
+        // Whether services whose live version is a draft are served (CDS_SERVE_DRAFTS).
+        drafts: knowledge.serveDrafts ? { served: true, warning: SERVE_DRAFTS_WARNING } : { served: false },
         unavailable: knowledge.unavailable,
         ...(knowledge.fatal ? { error: knowledge.fatal } : {}),
         problems: errors,

@@ -9,3 +9,5 @@ export type { Coding } from './types.js';
 export type { Knowledge, Service, ServiceDefinition, RuleSet, RuleDefinition, CardTemplate, LibraryRef, UnavailableService, Fingerprint, ServedFingerprints, RolloutDefinition, ExperimentDefinition, ExperimentUnit, Rollout, Experiment, ExperimentArm } from './types.js';
 export { fingerprintKey } from './types.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
+export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';
+export { experimentHash, experimentFingerprintKey } from './rollout.js';

@@ -3,8 +3,12 @@ import { basename, dirname, join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { Engine } from 'json-rules-engine';
 import type { Library as CqlLibraryType, Repository as CqlRepositoryType } from 'cql-execution';
-import { formatProblem, listFiles, readJson, sha256, type Problem } from './files.js';
+import type { ErrorObject } from 'ajv';
+import { formatProblem, listFiles, readJson, type Problem } from './files.js';
 import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from './schemas.js';
+import { legacyRuleSetHashes, lifecycleReason, ruleSetHash } from './lifecycle.js';
+import { checkParameters } from './parameters.js';
+import { createExperimentRegistry, describeRolloutSchemaError, resolveRollout } from './rollout.js';
 import { hasValueSet, loadValueSets } from './value-sets.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CqlTranslator } from './cql/translator.js';
@@ -12,7 +16,19 @@ import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
 import { HOOKS, isKnownHook } from '../hooks/index.js';
 import { templateProblems } from '../prefetch/index.js';
-import { fingerprintKey, type Fingerprint, type Knowledge, type LibraryRef, type RuleDefinition, type RuleSet, type ServedFingerprints, type Service, type ServiceDefinition, type UnavailableService } from './types.js';
+import {
+  fingerprintKey,
+  type Fingerprint,
+  type Knowledge,
+  type LibraryRef,
+  type Rollout,
+  type RuleDefinition,
+  type RuleSet,
+  type ServedFingerprints,
+  type Service,
+  type ServiceDefinition,
+  type UnavailableService,
+} from './types.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as { Library: typeof CqlLibraryType; Repository: typeof CqlRepositoryType };
@@ -27,6 +43,11 @@ interface LoadOptions {
    * content differs is refused: a served version never changes in place.
    */
   served?: ServedFingerprints;
+  /**
+   * Serve services whose live version is a draft (CDS_SERVE_DRAFTS=on; `cds eval` and `cds test`).
+   * Off: such a service is unavailable. A retired version is never served either way.
+   */
+  serveDrafts?: boolean;
 }
 
 /**
@@ -34,9 +55,21 @@ interface LoadOptions {
  * every problem is reported with its file and line or JSON pointer, and a service whose
  * knowledge is broken is listed as unavailable while the others are served.
  */
-export async function loadKnowledge(dir: string, { translator, served }: LoadOptions): Promise<Knowledge> {
+export async function loadKnowledge(
+  dir: string,
+  { translator, served, serveDrafts = false }: LoadOptions,
+): Promise<Knowledge> {
   const problems: Problem[] = [];
-  const knowledge: Knowledge = { dir, loadedAt: new Date(), services: [], unavailable: [], problems, valueSets: {} };
+  const knowledge: Knowledge = {
+    dir,
+    loadedAt: new Date(),
+    services: [],
+    unavailable: [],
+    problems,
+    valueSets: {},
+    serveDrafts,
+    ruleSets: [],
+  };
 
   const catalogueFile = join(dir, 'cds-services.json');
   if (!existsSync(catalogueFile)) {
@@ -50,11 +83,21 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     knowledge.fatal = formatProblem(catalogue.problem);
     return knowledge;
   }
+  // Errors inside a service's rollout make that service unavailable; any other schema error, the whole catalogue.
+  const rolloutErrors = new Map<number, ErrorObject[]>();
   if (!validateServiceCatalogue(catalogue.value)) {
-    const found = schemaProblems('cds-services.json', validateServiceCatalogue.errors);
-    problems.push(...found);
-    knowledge.fatal = found.map(formatProblem).join('; ');
-    return knowledge;
+    const errors = validateServiceCatalogue.errors ?? [];
+    const serviceOf = (e: ErrorObject) => /^\/services\/(\d+)\/rollout(?:\/|$)/.exec(e.instancePath)?.[1];
+    if (errors.length === 0 || errors.some((e) => serviceOf(e) === undefined)) {
+      const found = schemaProblems('cds-services.json', errors);
+      problems.push(...found);
+      knowledge.fatal = found.map(formatProblem).join('; ');
+      return knowledge;
+    }
+    for (const e of errors) {
+      const index = Number(serviceOf(e));
+      rolloutErrors.set(index, [...(rolloutErrors.get(index) ?? []), e]);
+    }
   }
   const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
 
@@ -71,7 +114,9 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
     ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems, served));
   }
+  for (const ruleSet of ruleSets.values()) if (!Array.isArray(ruleSet)) knowledge.ruleSets?.push(ruleSet);
 
+  const claimExperiment = createExperimentRegistry();
   const seen = new Set<string>();
   definitions.forEach((definition, index) => {
     const pointer = `/services/${index}`;
@@ -80,29 +125,55 @@ export async function loadKnowledge(dir: string, { translator, served }: LoadOpt
     if (seen.has(routeKey)) reasons.push(`service '${definition.id}' is defined twice for hook '${definition.hook}'`);
     seen.add(routeKey);
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
-    // Reported at each template's own pointer, so not again in the service's summary below.
-    const templateReasons: string[] = [];
+    // Reported at their own pointers (prefetch templates, lifecycle, rollout), so not again in the summary below.
+    const placedReasons: string[] = [];
     if (isKnownHook(definition.hook)) {
       for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
         for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens, HOOKS[definition.hook].userTypes)) {
           problems.push({ file: 'cds-services.json', pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `service '${definition.id}', prefetch '${key}': ${problem}`, severity: 'error' });
-          templateReasons.push(`prefetch '${key}': ${problem}`);
+          placedReasons.push(`prefetch '${key}': ${problem}`);
         }
       }
     }
+    // Reported at their own pointers too: the live version's lifecycle and the rollout.
+    const place = (at: string, message: string, reason = message): void => {
+      const problem = `service '${definition.id}': ${message}`;
+      problems.push({ file: 'cds-services.json', pointer: `${pointer}${at}`, message: problem, severity: 'error' });
+      placedReasons.push(reason);
+    };
     const wanted = `${definition.knowledge.ruleSet}@${definition.knowledge.version}`;
     const ruleSet = ruleSets.get(wanted);
     if (ruleSet === undefined) reasons.push(`rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`);
     else if (Array.isArray(ruleSet)) reasons.push(...ruleSet);
-    else reasons.push(...checkParameters(definition, ruleSet));
-    if (reasons.length > 0 || templateReasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
+    else {
+      reasons.push(...checkParameters(definition, ruleSet));
+      const unreleased = lifecycleReason(ruleSet, serveDrafts);
+      if (unreleased) place('/knowledge/version', unreleased);
+    }
+    let rollout: Rollout | undefined;
+    const invalidRollout = rolloutErrors.get(index);
+    if (invalidRollout) {
+      for (const e of invalidRollout) {
+        const at = e.instancePath.slice(pointer.length);
+        const message = describeRolloutSchemaError(e, definition.rollout);
+        place(at, message, `${at.slice(1)}: ${message}`);
+      }
+    } else if (definition.rollout) {
+      const find = (version: string) => ruleSets.get(`${definition.knowledge.ruleSet}@${version}`);
+      const resolved = resolveRollout(definition, { find, serveDrafts, served });
+      for (const p of resolved.problems) place(p.pointer, p.message);
+      const shared = definition.rollout.experiment && claimExperiment(definition.id, definition.rollout.experiment);
+      if (shared) place(shared.pointer, shared.message);
+      rollout = resolved.rollout;
+    }
+    if (reasons.length > 0 || placedReasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
       // A broken rule set's own problems are already reported against its files.
       const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons;
       for (const reason of summary) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
-      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons: [...templateReasons, ...reasons] } satisfies UnavailableService);
+      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons: [...placedReasons, ...reasons] } satisfies UnavailableService);
       return;
     }
-    knowledge.services.push({ definition, ruleSet } satisfies Service);
+    knowledge.services.push({ definition, ruleSet, ...(rollout ? { rollout } : {}) } satisfies Service);
   });
   return knowledge;
 }
@@ -136,7 +207,8 @@ function loadRuleSet(
 
   let library: CqlLibraryType | undefined;
   let libraries: LibraryRef[] = [];
-  const fingerprints: Fingerprint[] = [{ kind: 'rule-set', name: raw.id, version: raw.version, hash: sha256(read.text), file: rel }];
+  const hash = ruleSetHash(read.value);
+  const fingerprints: Fingerprint[] = [{ kind: 'rule-set', name: raw.id, version: raw.version, hash, file: rel }];
   let defines: string[] = [];
   if (raw.cql) {
     const key = libraryKey(raw.cql.library, raw.cql.version);
@@ -170,9 +242,14 @@ function loadRuleSet(
       }
     }
   }
-  for (const f of fingerprints) {
+  // A draft is edited freely: nothing is frozen through it, neither its own content nor its CQL (a
+  // library is frozen by the active or retired rule sets that run it). Served versions recorded by
+  // earlier versions of the product carry the hash of the file's bytes: accepted too.
+  const frozen = raw.status === 'draft' ? [] : fingerprints;
+  const legacy = legacyRuleSetHashes(read.text);
+  for (const f of frozen) {
     const first = served?.get(fingerprintKey(f));
-    if (first && first.hash !== f.hash) {
+    if (first && first.hash !== f.hash && !(f.kind === 'rule-set' && legacy.includes(first.hash))) {
       own.push({
         file: f.file,
         message: `${f.kind === 'cql' ? 'CQL library' : 'rule set'} ${f.name} ${f.version} has changed since it was first served${first.firstServedAt ? ` (${first.firstServedAt})` : ''}: a served version never changes; restore it and make a new version (cds bump)`,
@@ -202,7 +279,7 @@ function loadRuleSet(
       priority: (rule.priority ?? 1) * 10000 + (raw.rules.length - i),
     });
   });
-  return { ...raw, file: rel, hash: sha256(read.text), engine, library, libraries, fingerprints, defines };
+  return { ...raw, file: rel, hash, engine, library, libraries, fingerprints: frozen, defines };
 }
 
 /** The library and everything it includes, depth first, each once. */
@@ -286,17 +363,4 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
     problems.push({ file, pointer: `${at}/card/summary`, message: `summary is ${rule.card.summary.length} characters; CDS Hooks allows fewer than 140`, severity: 'error' });
   }
   return problems;
-}
-
-function checkParameters(definition: ServiceDefinition, ruleSet: RuleSet): string[] {
-  const parameters = definition.knowledge.parameters ?? {};
-  if (Object.keys(parameters).length === 0) return [];
-  if (!ruleSet.cql || !ruleSet.library) return ['knowledge.parameters are given, but the rule set has no CQL library'];
-  const main = ruleSet.libraries[0];
-  const declared = new Set(
-    ((ruleSet.library as unknown as { source?: { library?: { parameters?: { def?: Array<{ name: string }> } } } }).source?.library?.parameters?.def ?? []).map((p) => p.name),
-  );
-  return Object.keys(parameters)
-    .filter((name) => !declared.has(name))
-    .map((name) => `knowledge.parameters.${name}: library ${main.library} ${main.version} declares no parameter "${name}"`);
 }

@@ -44,9 +44,12 @@ export interface ReloaderDeps {
   logger: Logger;
   /** Fingerprints of the versions already served (uptake ledger): changed ones are refused. */
   servedFingerprints?: () => Promise<ServedFingerprints>;
+  /** Serve drafts (CDS_SERVE_DRAFTS=on), as the first load did. */
+  serveDrafts?: boolean;
 }
 
-export function createKnowledgeReloader({ dir, translator, holder, logger, servedFingerprints }: ReloaderDeps): KnowledgeReloader {
+export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
+  const { dir, translator, holder, logger, servedFingerprints, serveDrafts } = deps;
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
@@ -61,7 +64,7 @@ export function createKnowledgeReloader({ dir, translator, holder, logger, serve
     let errors: string[];
     try {
       const served = servedFingerprints ? await servedFingerprints() : undefined;
-      next = await loadKnowledge(dir, { translator, served });
+      next = await loadKnowledge(dir, { translator, served, serveDrafts });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.

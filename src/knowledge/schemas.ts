@@ -18,6 +18,11 @@ const wording: SchemaWording = {
   },
 };
 
+/** One schema error of a knowledge file in words, without where (the pointer says that). */
+export function describeAjvError(e: ErrorObject): string {
+  return schemaPointerProblems([e], wording)[0]?.message ?? e.message ?? 'is invalid';
+}
+
 /** A knowledge file's schema errors as problems, each at its JSON pointer. */
 export function schemaProblems(file: string, errors: ErrorObject[] | null | undefined): Problem[] {
   return schemaPointerProblems(errors, wording).map(({ pointer, message }) => ({

@@ -60,7 +60,10 @@ export interface RuleSet {
   /** The rule set's CQL library, ready to execute, and every library version it pulls in. */
   library?: Library;
   libraries: LibraryRef[];
-  /** The rule set version and every CQL library version it runs, with their content hashes. */
+  /**
+   * The rule set version and every CQL library version it runs, with their content hashes: what is
+   * frozen once served. Empty for a draft, which may be edited freely.
+   */
   fingerprints: Fingerprint[];
   /** Names of the expression defines of the library (Patient context), i.e. the keys of the `cql` fact. */
   defines: string[];
@@ -150,4 +153,8 @@ export interface Knowledge {
   valueSets: ValueSetIndex;
   /** Set when nothing could be loaded at all (e.g. cds-services.json is missing or invalid). */
   fatal?: string;
+  /** Loaded with drafts served (CDS_SERVE_DRAFTS=on, or `cds eval` / `cds test`). */
+  serveDrafts?: boolean;
+  /** Every rule set version that loaded without errors, whether a service uses it or not. */
+  ruleSets?: RuleSet[];
 }

@@ -1,4 +1,11 @@
-export { createUptakeStore, type UptakeStore, type UptakeConfig, type UptakeStatus, type StoredExplanation } from './store.js';
+export {
+  createUptakeStore,
+  type UptakeStore,
+  type UptakeConfig,
+  type UptakeStatus,
+  type StoredExplanation,
+  type ShadowHistory,
+} from './store.js';
 export type { InvocationInput, EvaluationInput, ExperimentInput, RecordedCard, ShadowInput, Disposition } from './ledger-entry.js';
 export { createArmAssigner, type ArmAssigner } from './assignment.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';

@@ -70,6 +70,11 @@ export interface UptakeStore {
    * the call runs must not swap in different content under the same versions.
    */
   noteInUse(fingerprints: ServedFingerprint[]): void;
+  /**
+   * How long a rule set version has run in shadow in a service: the time of its first successful
+   * shadow evaluation and how many there have been (uptake_evaluation, disposition 'shadow', status 'ok').
+   */
+  shadowHistory(serviceId: string, ruleSet: string, version: string): Promise<ShadowHistory>;
   /** The fingerprints of every version served so far (and of those in use by this process). */
   servedFingerprints(): Promise<Map<string, { hash: string; firstServedAt: string }>>;
   /** Flushes and closes the database. */
@@ -85,6 +90,11 @@ export interface ExperimentStop {
   stoppedAt: string;
   stoppedBy: string | null;
   reason: string | null;
+}
+
+export interface ShadowHistory {
+  firstAt?: Date;
+  calls: number;
 }
 
 export interface ServedFingerprint {
@@ -248,6 +258,25 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         served.set(fingerprintKey(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
       }
       return served;
+    },
+    async shadowHistory(serviceId, ruleSet, version) {
+      try {
+        await recorder.flush().catch(() => undefined);
+        await migrate();
+        const row = await db
+          .selectFrom('uptake_evaluation')
+          .select((eb) => [eb.fn.min('evaluated_at').as('first_at'), eb.fn.countAll().as('calls')])
+          .where('service_id', '=', serviceId)
+          .where('rule_set', '=', ruleSet)
+          .where('rule_set_version', '=', version)
+          .where('disposition', '=', 'shadow')
+          .where('status', '=', 'ok')
+          .executeTakeFirst();
+        const first = row?.first_at;
+        return { ...(first !== null && first !== undefined ? { firstAt: new Date(Number(first)) } : {}), calls: Number(row?.calls ?? 0) };
+      } catch (err) {
+        throw unavailable(err, 'the shadow history could not be read');
+      }
     },
     record(invocation) {
       try {

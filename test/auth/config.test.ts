@@ -75,6 +75,14 @@ describe('security configuration', () => {
   });
 });
 
+describe('serving drafts', () => {
+  it('does not serve drafts unless CDS_SERVE_DRAFTS=on, and refuses any other value', () => {
+    expect(loadConfig({ CDS_AUTH: 'off' }).serveDrafts).toBe(false);
+    expect(loadConfig({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'on' }).serveDrafts).toBe(true);
+    expect(problems({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'yes' })).toEqual(['CDS_SERVE_DRAFTS="yes" must be on or off']);
+  });
+});
+
 /** The README's configuration table: variable → its default, `none` when it has none. */
 function readmeDefaults(): Record<string, string> {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');

@@ -1,9 +1,11 @@
 // The server as `npm start` runs it (src/main.ts, in its own process): starts on the shipped
 // knowledge, answers, keeps stdout to JSON log lines, and shuts down cleanly on SIGTERM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../support/app.js';
+import { repoRoot, testKnowledge } from '../support/app.js';
+import { withStatus } from '../../src/knowledge/index.js';
 import { startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const fixture = (): { prefetch: { egfr: { entry: Array<{ resource: Record<string, unknown> }> } } } =>
@@ -45,4 +47,30 @@ describe('the server process', () => {
     expect(await server.exited).toBe(0);
     expect(server.stdout()).toContain('"message":"shutting down"');
   });
+});
+
+describe('the server process with CDS_SERVE_DRAFTS=on', () => {
+  it('announces at start-up that drafts are served, serves a draft, and says so in /ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-drafts-'));
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const file = join(dir, 'rules/greeter/1.0.0.json');
+    writeFileSync(file, withStatus(readFileSync(file, 'utf8'), 'draft'));
+    const drafts = await startServerProcess({ env: () => ({ CDS_SERVE_DRAFTS: 'on', CDS_KNOWLEDGE_DIR: dir }) });
+    try {
+      const url = `http://127.0.0.1:${drafts.port}`;
+      const warning = drafts.stdout().split('\n').find((line) => line.includes('CDS_SERVE_DRAFTS=on'));
+      expect(JSON.parse(warning ?? '{}')).toMatchObject({ level: 'warn', message: expect.stringContaining('Draft knowledge is SERVED') });
+      const ready = (await (await fetch(`${url}/ready`)).json()) as { knowledge: { drafts: { served: boolean } } };
+      expect(ready.knowledge.drafts.served).toBe(true);
+      const call = await fetch(`${url}/cds-services/greeter`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hook: 'patient-view', hookInstance: 'c0a8d5b2-3333-4aaa-8bbb-000000000001', context: { userId: 'Practitioner/7', patientId: 'p1' } }),
+      });
+      expect(call.status).toBe(200);
+    } finally {
+      drafts.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

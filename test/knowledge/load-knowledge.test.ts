@@ -191,7 +191,7 @@ describe('loading knowledge', () => {
     await call('patient-view', { userId: 'Practitioner/1', patientId: 'p1' }).expect(200);
     await call('encounter-start', { userId: 'Practitioner/1', patientId: 'p1', encounterId: 'e1' }).expect(200);
     const res = await call('order-sign', { userId: 'Practitioner/1', patientId: 'p1', draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [] } }).expect(503);
-    expect(res.body.issue[0].diagnostics).toBe("service 'greeter' is not available: its knowledge failed to load (see /ready)");
+    expect(res.body.issue[0].diagnostics).toBe("service 'greeter' is not available: its knowledge failed to load, or is a draft or retired (see /ready)");
     await call('order-select', { userId: 'Practitioner/1', patientId: 'p1', selections: [], draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [] } }).expect(400);
     const duplicate = variant((d) => editJson(d, 'cds-services.json', (j) => j.services.push({ ...j.services[1] })));
     expect((await knowledgeFrom(duplicate)).problems.map(formatProblem)).toContain("cds-services.json /services/2: error: service 'greeter': service 'greeter' is defined twice for hook 'patient-view'");

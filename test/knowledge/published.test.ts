@@ -93,6 +93,9 @@ async function defineValues(knowledge: Knowledge, name: string): Promise<Record<
   return evaluation.trace.cql;
 }
 
+// The published library's local wrapper is still a draft: loaded as `cds test` loads it.
+const DRAFTS = { serveDrafts: true };
+
 function variant(change: (d: string) => void): string {
   const d = mkdtempSync(join(tmpdir(), 'cds-published-'));
   cpSync(dir, d, { recursive: true });
@@ -102,7 +105,7 @@ function variant(change: (d: string) => void): string {
 
 let knowledge: Knowledge;
 beforeAll(async () => {
-  knowledge = await knowledgeFrom(dir);
+  knowledge = await knowledgeFrom(dir, DRAFTS);
 });
 
 describe('published-style multi-library CQL', () => {
@@ -153,13 +156,13 @@ describe('published-style multi-library CQL', () => {
 describe('translator configuration', () => {
   it('applies per-library options from cql/cql-options.json (list promotion for OpioidReview only)', async () => {
     const d = variant((v) => rmSync(join(v, 'cql/cql-options.json')));
-    const problems = (await knowledgeFrom(d)).problems.map(formatProblem);
+    const problems = (await knowledgeFrom(d, DRAFTS)).problems.map(formatProblem);
     expect(problems).toContainEqual(expect.stringMatching(/^cql\/OpioidReview-1\.0\.0\.cql:46:\d+: error: Could not resolve call to operator Count/));
   });
 
   it('reports an invalid options file with its JSON pointer', async () => {
     const d = variant((v) => writeFileSync(join(v, 'cql/cql-options.json'), JSON.stringify({ options: ['EnableListMagic'] })));
-    const problems = (await knowledgeFrom(d)).problems.map(formatProblem);
+    const problems = (await knowledgeFrom(d, DRAFTS)).problems.map(formatProblem);
     expect(problems).toContainEqual(expect.stringMatching(/^cql\/cql-options\.json \/options\/0: error: must be equal to one of the allowed values/));
   });
 
@@ -169,7 +172,7 @@ describe('translator configuration', () => {
       // The file name does not matter: the library header is its identity.
       writeFileSync(join(v, 'cql/common-next.cql'), common.replace("version '1.0.0'", "version '2.0.0'").replace('default 90 days', 'default 365 days'));
     });
-    const k = await knowledgeFrom(d);
+    const k = await knowledgeFrom(d, DRAFTS);
     expect(k.problems.map(formatProblem)).toEqual([]);
     expect((await defineValues(k, 'naive-low-dose-with-naloxone'))['Is Opioid Naive']).toBe(true);
     const next = variant((v) => {
@@ -178,7 +181,7 @@ describe('translator configuration', () => {
       const main = join(v, 'cql/OpioidReview-1.0.0.cql');
       writeFileSync(main, readFileSync(main, 'utf8').replace("include OpioidCommon version '1.0.0'", "include OpioidCommon version '2.0.0'"));
     });
-    const k2 = await knowledgeFrom(next);
+    const k2 = await knowledgeFrom(next, DRAFTS);
     expect((await defineValues(k2, 'naive-low-dose-with-naloxone'))['Is Opioid Naive']).toBe(false);
   });
 
@@ -187,7 +190,7 @@ describe('translator configuration', () => {
       const main = join(v, 'cql/OpioidReview-1.0.0.cql');
       writeFileSync(main, readFileSync(main, 'utf8').replace("include OpioidCommon version '1.0.0'", "include OpioidCommon version '3.1.0'"));
     });
-    const problems = (await knowledgeFrom(d)).problems.map(formatProblem);
+    const problems = (await knowledgeFrom(d, DRAFTS)).problems.map(formatProblem);
     expect(problems).toContainEqual(expect.stringMatching(/^cql\/OpioidReview-1\.0\.0\.cql:6:\d+: error: .*OpioidCommon, version 3\.1\.0/));
   });
 

@@ -4,7 +4,7 @@ import { createApp, type AppDeps } from '../../src/app.js';
 import { hashAdminKey, type AdminKey, type AdminRole, type TrustedClient } from '../../src/auth/index.js';
 import { defaultConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createCqlTranslator, createKnowledgeHolder, loadKnowledge, type CqlTranslator, type Knowledge } from '../../src/knowledge/index.js';
+import { createCqlTranslator, createKnowledgeHolder, loadKnowledge, type CqlTranslator, type Knowledge, type ServedFingerprints } from '../../src/knowledge/index.js';
 import { packageRoot } from '../../src/paths.js';
 
 let translator: Promise<CqlTranslator> | undefined;
@@ -18,8 +18,8 @@ export function sharedTranslator(): Promise<CqlTranslator> {
 export const repoRoot = packageRoot();
 export const testKnowledge = (name: string): string => join(repoRoot, 'test', 'knowledge', name);
 
-export async function knowledgeFrom(dir: string): Promise<Knowledge> {
-  return loadKnowledge(dir, { translator: await sharedTranslator() });
+export async function knowledgeFrom(dir: string, options: { serveDrafts?: boolean; served?: ServedFingerprints } = {}): Promise<Knowledge> {
+  return loadKnowledge(dir, { translator: await sharedTranslator(), ...options });
 }
 
 export interface TestAppOptions {

@@ -200,4 +200,35 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     // Nothing else changed, and the store still takes what comes next.
     expect((await t.store.ingestFeedback('svc-a', [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' }]))[0].result).toBe('stored');
   });
+
+  it('tells how long a version has run in shadow in a service: first successful shadow evaluation and their number', async () => {
+    const row = (id: string, overrides: Record<string, unknown>) => ({
+      id,
+      invocation_id: `inv-${id}`,
+      service_id: 'svc-shadow',
+      hook: 'order-sign',
+      rule_set: 'rs',
+      rule_set_version: '1.1.0',
+      cql: '[]',
+      disposition: 'shadow',
+      status: 'ok',
+      card_count: 0,
+      signature: '[]',
+      evaluated_at: Date.parse('2026-06-03T00:00:00Z'),
+      ...overrides,
+    });
+    expect(await t.store.shadowHistory('svc-shadow', 'rs', '1.1.0')).toEqual({ calls: 0 });
+    await t.store.database
+      .insertInto('uptake_evaluation')
+      .values([
+        row('e1', {}),
+        row('e2', { evaluated_at: Date.parse('2026-06-01T10:00:00Z') }),
+        row('e3', { evaluated_at: Date.parse('2026-05-01T00:00:00Z'), status: 'failed' }),
+        row('e4', { disposition: 'shown', evaluated_at: Date.parse('2026-05-02T00:00:00Z') }),
+        row('e5', { rule_set_version: '1.2.0', evaluated_at: Date.parse('2026-05-03T00:00:00Z') }),
+        row('e6', { service_id: 'svc-other', evaluated_at: Date.parse('2026-05-04T00:00:00Z') }),
+      ])
+      .execute();
+    expect(await t.store.shadowHistory('svc-shadow', 'rs', '1.1.0')).toEqual({ firstAt: new Date('2026-06-01T10:00:00Z'), calls: 2 });
+  });
 }
