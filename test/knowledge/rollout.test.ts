@@ -134,7 +134,7 @@ describe('a service rollout', () => {
       "cds-services.json /services/1/rollout/experiment/arms/0/weight: error: service 'greeter': must be > 0",
       "cds-services.json /services/1/rollout/experiment/arms/1/weight: error: service 'greeter': must be > 0",
       "cds-services.json /services/1/rollout/experiment/arms/2: error: service 'greeter': missing required property 'version': an arm with show: false is still evaluated (its cards are recorded, never sent)",
-      'cds-services.json /services/1/rollout/experiment/start: error: service \'greeter\': must match format "date-time"',
+      "cds-services.json /services/1/rollout/experiment/start: error: service 'greeter': must be a date-time",
       "cds-services.json /services/1/rollout/releaseAfter/shadowCalls: error: service 'greeter': must be integer",
     ]);
     expect(knowledge.unavailable[0].reasons).toContain('rollout/experiment/arms/0/weight: must be > 0');
