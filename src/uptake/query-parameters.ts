@@ -37,7 +37,10 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
     const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
     const ok = dayOnly || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
     const parsed = ok ? new Date(dayOnly ? `${value}T00:00:00Z` : value) : undefined;
-    if (!parsed || Number.isNaN(parsed.getTime())) {
+    // Date accepts 2026-02-30 (as 2 March): the calendar day written must exist.
+    const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+    const exists = !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value.slice(0, 10));
+    if (!parsed || Number.isNaN(parsed.getTime()) || !exists) {
       problem(field, `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z)`);
       return undefined;
     }
