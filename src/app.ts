@@ -14,6 +14,7 @@ import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeRoutes } from './http/uptake.js';
+import { experimentRoutes } from './http/experiments.js';
 import type { UptakeStore } from './uptake/index.js';
 
 export interface AppDeps {
@@ -96,7 +97,10 @@ export function createApp({ config, logger, knowledge, clock = () => new Date(),
       reloadStatus: reloader ? () => reloader.status() : undefined,
     }),
   );
-  if (uptake) app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+  if (uptake) {
+    app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+    app.use('/uptake', experimentRoutes({ uptake, knowledge, minCell: config.uptakeMinCell, clock }));
+  }
   if (reloader || uptake) app.use('/admin', adminRoutes({ reloader, uptake }));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

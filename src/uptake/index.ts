@@ -12,3 +12,4 @@ export { suppressExperimentReport, experimentReportToCsv } from './experiment-ex
 export { suppressExperimentList, type ExperimentList, type ExperimentSummary } from './experiment-list.js';
 export { plansOfServices, plansOfDefinitions, experimentStatus, type ExperimentPlan, type ExperimentStatus, type ExperimentStop } from './experiment-plan.js';
 export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
+export { parameterReader, type ParameterReader } from './query-parameters.js';
