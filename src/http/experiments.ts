@@ -31,7 +31,7 @@ const MAX_ID_LENGTH = 256;
 
 function pathId(value: unknown, what: string): string {
   const id = String(value);
-  if (id.length > MAX_ID_LENGTH || /[\u0000-\u001f\u007f]/.test(id)) {
+  if (id.length > MAX_ID_LENGTH || [...id].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
     throw new CdsError(400, 'invalid-request', `${what} must be at most ${MAX_ID_LENGTH} characters, without control characters`);
   }
   return id;
@@ -41,7 +41,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
   const router = Router();
 
   router.get('/experiments', async (req, res) => {
-    const read = parameterReader(req.query as Record<string, unknown>);
+    const read = parameterReader(req.query);
     read.only([], 'the experiment list');
     read.done();
     const plans = plansOfServices(knowledge.current().services);
@@ -53,7 +53,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
 
   router.get('/experiments/:id', async (req, res) => {
     const id = pathId(req.params.id, 'the experiment id');
-    const { format, from, to } = parseAnalysisQuery(req.query as Record<string, unknown>, 'an experiment report');
+    const { format, from, to } = parseAnalysisQuery(req.query, 'an experiment report');
     const plan = plansOfServices(knowledge.current().services).find((p) => p.id === id);
     const report = await uptake.experimentReport(id, { plan, from, to, now: clock() });
     if (!report) {
@@ -68,7 +68,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
 
   router.get('/shadow/:service', async (req, res) => {
     const serviceId = pathId(req.params.service, 'the service id');
-    const { format, from, to } = parseAnalysisQuery(req.query as Record<string, unknown>, 'a shadow report');
+    const { format, from, to } = parseAnalysisQuery(req.query, 'a shadow report');
     const current = knowledge.current();
     const services = servicesById(current, serviceId);
     const known = services.length > 0 || current.unavailable.some((u) => u.id === serviceId);

@@ -3,17 +3,17 @@
 import { badRequest, type Issue } from '../errors.js';
 
 export interface ParameterReader {
-  problem(field: string, diagnostics: string): void;
+  problem: (field: string, diagnostics: string) => void;
   /** The parameter as text, or undefined when absent or empty. */
-  text(field: string): string | undefined;
+  text: (field: string) => string | undefined;
   /** A day (UTC) or an instant with its offset; a day given for an end (`endOfDay`) includes that whole day. */
-  date(field: string, endOfDay: boolean): Date | undefined;
+  date: (field: string, endOfDay: boolean) => Date | undefined;
   /** `from` and `to`, the second after the first. */
-  period(): { from?: Date; to?: Date };
+  period: () => { from?: Date; to?: Date };
   /** Every parameter not in `allowed` is a problem. */
-  only(allowed: readonly string[], what: string): void;
+  only: (allowed: readonly string[], what: string) => void;
   /** Throws the 400 when any problem was found. */
-  done(): void;
+  done: () => void;
 }
 
 export function parameterReader(raw: Record<string, unknown>): ParameterReader {
@@ -50,18 +50,18 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
     problem,
     text,
     date,
-    period() {
+    period: () => {
       const from = date('from', false);
       const to = date('to', true);
       if (from && to && from >= to) problem('to', 'must be after from');
       return { ...(from ? { from } : {}), ...(to ? { to } : {}) };
     },
-    only(allowed, what) {
+    only: (allowed, what) => {
       for (const field of Object.keys(raw)) {
         if (!allowed.includes(field)) problem(field, `is not a parameter of ${what} (use ${allowed.length > 0 ? allowed.join(', ') : 'none'})`);
       }
     },
-    done() {
+    done: () => {
       if (issues.length > 0) throw badRequest(issues.map((i) => i.diagnostics).join('; '), issues);
     },
   };

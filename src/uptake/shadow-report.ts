@@ -155,7 +155,7 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
     const r4 = (v: number | null) => (v === null ? null : round(v));
     comparisons.set(keyOf(r), {
       shadow: { ruleSet: String(r.shadow_rule_set), version: String(r.shadow_version) },
-      live: { ruleSet: String(r.live_rule_set), version: String(r.live_version) },
+      live: { ruleSet: String(r.live_rule_set), version: r.live_version as string },
       calls,
       failed: Number(r.failed),
       table,
