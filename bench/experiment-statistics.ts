@@ -8,10 +8,22 @@ import { seededRandom, simulateTrial, type TrialDesign } from '../test/uptake/tr
 const RUNS = Number(process.env.BENCH_TRIALS ?? 2000);
 
 const designs: Array<{ name: string; design: TrialDesign }> = [
-  { name: '40 clinicians per arm, 30 days, 2 cards a day', design: { units: 40, days: 30, cardsPerUnitDay: 2, reference: 0.4, treatment: 0.4, spread: 0.2 } },
-  { name: '10 clinicians per arm, 30 days, 1 card a day', design: { units: 10, days: 30, cardsPerUnitDay: 1, reference: 0.4, treatment: 0.4, spread: 0.3 } },
-  { name: '100 clinicians per arm, 60 days, 0.3 cards a day', design: { units: 100, days: 60, cardsPerUnitDay: 0.3, reference: 0.2, treatment: 0.2, spread: 0.15 } },
-  { name: '5 clinicians per arm (too few for a look)', design: { units: 5, days: 60, cardsPerUnitDay: 0.5, reference: 0.4, treatment: 0.4, spread: 0.3 } },
+  {
+    name: '40 clinicians per arm, 30 days, 2 cards a day',
+    design: { units: 40, days: 30, cardsPerUnitDay: 2, reference: 0.4, treatment: 0.4, spread: 0.2 },
+  },
+  {
+    name: '10 clinicians per arm, 30 days, 1 card a day',
+    design: { units: 10, days: 30, cardsPerUnitDay: 1, reference: 0.4, treatment: 0.4, spread: 0.3 },
+  },
+  {
+    name: '100 clinicians per arm, 60 days, 0.3 cards a day',
+    design: { units: 100, days: 60, cardsPerUnitDay: 0.3, reference: 0.2, treatment: 0.2, spread: 0.15 },
+  },
+  {
+    name: '5 clinicians per arm (too few for a look)',
+    design: { units: 5, days: 60, cardsPerUnitDay: 0.5, reference: 0.4, treatment: 0.4, spread: 0.3 },
+  },
 ];
 
 const pct = (n: number) => `${((100 * n) / RUNS).toFixed(1)} %`;
@@ -35,6 +47,7 @@ for (const { name, design } of designs) {
   }
   console.log(
     `${name}: no difference, ever p < 0.05 in ${pct(falsePositives)}; +15 points: interval covers ${pct(covered)}, ` +
-      `${withSequence > 0 ? `sequence covers ${pct(sequenceCovered)}` : 'no look counted'}, detected ${pct(detected)} (${RUNS} trials each, ${Math.round(performance.now() - started)} ms)`,
+      `${withSequence > 0 ? `sequence covers ${pct(sequenceCovered)}` : 'no look counted'}, ` +
+      `detected ${pct(detected)} (${RUNS} trials each, ${Math.round(performance.now() - started)} ms)`,
   );
 }

@@ -12,7 +12,11 @@ export const periodOptions = (command: Command): Command =>
     .option('--to <date>', 'calls before this instant, or up to the end of this day (UTC)')
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'));
 
-export async function withStore<T>(config: Config, logger: Logger, use: (store: UptakeStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  config: Config,
+  logger: Logger,
+  use: (store: UptakeStore) => Promise<T>,
+): Promise<T> {
   const store = await createUptakeStore(config, { logger });
   try {
     return await use(store);

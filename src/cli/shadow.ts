@@ -20,10 +20,20 @@ export function shadowCommand(io: CliIo, config: () => Config, logger: () => Log
     const query = parseAnalysisQuery({ from: opts.from, to: opts.to, format: opts.format }, 'a shadow report');
     const cfg = config();
     const definitions = declaredServices(cfg.knowledgeDir, io).filter((d) => d.id === serviceId);
-    const declaredShadows = definitions.length > 0 ? [...new Set(definitions.flatMap((d) => (d.rollout?.shadow ?? []).map((s) => s.version)))] : undefined;
-    const report = await withStore(cfg, logger(), (store) => store.shadowReport(serviceId, { from: query.from, to: query.to, declaredShadows }));
+    const declaredShadows =
+      definitions.length > 0
+        ? [...new Set(definitions.flatMap((d) => (d.rollout?.shadow ?? []).map((s) => s.version)))]
+        : undefined;
+    const report = await withStore(cfg, logger(), (store) =>
+      store.shadowReport(serviceId, { from: query.from, to: query.to, declaredShadows }),
+    );
     if (!report) {
-      throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' in ${cfg.knowledgeDir}/cds-services.json, and the uptake ledger has no call of one`);
+      throw new CdsError(
+        404,
+        'unknown-service',
+        `no CDS service with id '${serviceId}' in ${cfg.knowledgeDir}/cds-services.json, ` +
+          'and the uptake ledger has no call of one',
+      );
     }
     io.stdout(query.format === 'csv' ? shadowReportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
   });

@@ -32,7 +32,11 @@ const MAX_ID_LENGTH = 256;
 function pathId(value: unknown, what: string): string {
   const id = String(value);
   if (id.length > MAX_ID_LENGTH || [...id].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
-    throw new CdsError(400, 'invalid-request', `${what} must be at most ${MAX_ID_LENGTH} characters, without control characters`);
+    throw new CdsError(
+      400,
+      'invalid-request',
+      `${what} must be at most ${MAX_ID_LENGTH} characters, without control characters`,
+    );
   }
   return id;
 }
@@ -57,7 +61,12 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
     const plan = plansOfServices(knowledge.current().services).find((p) => p.id === id);
     const report = await uptake.experimentReport(id, { plan, from, to, now: clock() });
     if (!report) {
-      throw new CdsError(404, 'unknown-experiment', `no experiment with id '${id}': the knowledge being served does not declare it and the uptake ledger has no call of it (see GET /uptake/experiments)`);
+      throw new CdsError(
+        404,
+        'unknown-experiment',
+        `no experiment with id '${id}': the knowledge being served does not declare it ` +
+          'and the uptake ledger has no call of it (see GET /uptake/experiments)',
+      );
     }
     const out = suppressExperimentReport(report, minCell);
     res.setHeader('Cache-Control', 'no-store');
@@ -73,10 +82,23 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
     const services = servicesById(current, serviceId);
     const known = services.length > 0 || current.unavailable.some((u) => u.id === serviceId);
     const declaredShadows = known
-      ? [...new Set(services.flatMap((s) => s.rollout?.shadows.map((r) => r.version) ?? s.definition.rollout?.shadow?.map((v) => v.version) ?? []))]
+      ? [
+          ...new Set(
+            services.flatMap(
+              (s) =>
+                s.rollout?.shadows.map((r) => r.version) ?? s.definition.rollout?.shadow?.map((v) => v.version) ?? [],
+            ),
+          ),
+        ]
       : undefined;
     const report = await uptake.shadowReport(serviceId, { from, to, declaredShadows, now: clock() });
-    if (!report) throw new CdsError(404, 'unknown-service', `no CDS service with id '${serviceId}' is served, and the uptake ledger has no call of one (see GET /cds-services)`);
+    if (!report)
+      throw new CdsError(
+        404,
+        'unknown-service',
+        `no CDS service with id '${serviceId}' is served, ` +
+          'and the uptake ledger has no call of one (see GET /cds-services)',
+      );
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'csv') res.type('text/csv; charset=utf-8').send(shadowReportToCsv(report));
     else res.json(report);

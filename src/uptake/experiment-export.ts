@@ -1,6 +1,13 @@
 // Exports of an experiment report: small cells withheld as in every other export (export.ts),
 // as JSON or CSV.
-import type { ArmFigures, Comparison, DifferenceFigures, ExperimentReport, ExperimentSection, SampleRatioFigures } from './experiment-report.js';
+import type {
+  ArmFigures,
+  Comparison,
+  DifferenceFigures,
+  ExperimentReport,
+  ExperimentSection,
+  SampleRatioFigures,
+} from './experiment-report.js';
 import { csvCell } from './export.js';
 
 const WITHHELD_DIFFERENCE: DifferenceFigures = {
@@ -48,7 +55,9 @@ function suppressSection(section: ExperimentSection, small: (n: number | null) =
   const comparisons = section.comparisons.map((c): Comparison => {
     const names: string[] = [];
     const acceptanceWithheld = withheld(c.arm, 'acceptance') || withheld(c.reference, 'acceptance');
-    const firingWithheld = [c.arm, c.reference].some((arm) => withheld(arm, 'calls') || withheld(arm, 'evaluationsWithCards'));
+    const firingWithheld = [c.arm, c.reference].some(
+      (arm) => withheld(arm, 'calls') || withheld(arm, 'evaluationsWithCards'),
+    );
     if (acceptanceWithheld) names.push('acceptance');
     if (firingWithheld) names.push('firing');
     const out: Comparison = {
@@ -62,7 +71,13 @@ function suppressSection(section: ExperimentSection, small: (n: number | null) =
   });
   let sampleRatio: SampleRatioFigures | null = section.sampleRatio;
   if (sampleRatio && arms.some((a) => a.suppressed?.includes('units'))) {
-    sampleRatio = { ...sampleRatio, chiSquare: null, pValue: null, flagged: null, suppressed: ['chiSquare', 'pValue', 'flagged'] };
+    sampleRatio = {
+      ...sampleRatio,
+      chiSquare: null,
+      pValue: null,
+      flagged: null,
+      suppressed: ['chiSquare', 'pValue', 'flagged'],
+    };
   }
   return { arms, comparisons, sampleRatio };
 }
@@ -99,16 +114,48 @@ function suppressArm(arm: ArmFigures, small: (n: number | null) => boolean): Arm
 }
 
 export const EXPERIMENT_CSV_COLUMNS = [
-  'scope', 'experiment', 'status', 'stoppedAt', 'stoppedBy', 'siteIss', 'siteTenant',
-  'arm', 'reference', 'version', 'weight', 'shown', 'reason',
-  'units', 'calls', 'failedCalls', 'evaluationsWithCards', 'cardsShown', 'firingPer100Calls',
-  'cardsWithFeedback', 'feedbackCoverage', 'accepted', 'overridden',
-  'acceptanceRate', 'acceptanceLow95', 'acceptanceHigh95',
-  'acceptanceDifference', 'acceptanceDifferenceLow95', 'acceptanceDifferenceHigh95',
-  'acceptanceAlwaysValidP', 'acceptanceSequenceLow95', 'acceptanceSequenceHigh95',
-  'firingDifference', 'firingDifferenceLow95', 'firingDifferenceHigh95',
-  'firingAlwaysValidP', 'firingSequenceLow95', 'firingSequenceHigh95',
-  'srmChiSquare', 'srmPValue', 'srmFlagged', 'suppressed',
+  'scope',
+  'experiment',
+  'status',
+  'stoppedAt',
+  'stoppedBy',
+  'siteIss',
+  'siteTenant',
+  'arm',
+  'reference',
+  'version',
+  'weight',
+  'shown',
+  'reason',
+  'units',
+  'calls',
+  'failedCalls',
+  'evaluationsWithCards',
+  'cardsShown',
+  'firingPer100Calls',
+  'cardsWithFeedback',
+  'feedbackCoverage',
+  'accepted',
+  'overridden',
+  'acceptanceRate',
+  'acceptanceLow95',
+  'acceptanceHigh95',
+  'acceptanceDifference',
+  'acceptanceDifferenceLow95',
+  'acceptanceDifferenceHigh95',
+  'acceptanceAlwaysValidP',
+  'acceptanceSequenceLow95',
+  'acceptanceSequenceHigh95',
+  'firingDifference',
+  'firingDifferenceLow95',
+  'firingDifferenceHigh95',
+  'firingAlwaysValidP',
+  'firingSequenceLow95',
+  'firingSequenceHigh95',
+  'srmChiSquare',
+  'srmPValue',
+  'srmFlagged',
+  'suppressed',
 ] as const;
 
 type Cell = string | number | boolean | null | undefined;
@@ -119,23 +166,54 @@ type Cell = string | number | boolean | null | undefined;
  */
 export function experimentReportToCsv(report: ExperimentReport): string {
   const e = report.experiment;
-  const head = (scope: string, iss: string | null, tenant: string | null): Cell[] => [scope, e.id, e.status, e.stopped?.at, e.stopped?.by, iss, tenant];
+  const head = (scope: string, iss: string | null, tenant: string | null): Cell[] => [
+    scope,
+    e.id,
+    e.status,
+    e.stopped?.at,
+    e.stopped?.by,
+    iss,
+    tenant,
+  ];
   const difference = (d: DifferenceFigures | undefined): Cell[] =>
-    d ? [d.difference, d.low, d.high, d.alwaysValid.pValue, d.alwaysValid.low, d.alwaysValid.high] : [null, null, null, null, null, null];
+    d
+      ? [d.difference, d.low, d.high, d.alwaysValid.pValue, d.alwaysValid.low, d.alwaysValid.high]
+      : [null, null, null, null, null, null];
   const lines: Cell[][] = [];
   const sectionLines = (scope: string, s: ExperimentSection, iss: string | null, tenant: string | null) => {
     for (const a of s.arms) {
       const c = s.comparisons.find((x) => x.arm === a.arm);
-      const suppressed = [...(a.suppressed ?? []), ...(c?.suppressed ?? []).map((n) => `${n}Difference`), ...(s.sampleRatio?.suppressed ?? []).map((n) => `srm.${n}`)];
+      const suppressed = [
+        ...(a.suppressed ?? []),
+        ...(c?.suppressed ?? []).map((n) => `${n}Difference`),
+        ...(s.sampleRatio?.suppressed ?? []).map((n) => `srm.${n}`),
+      ];
       lines.push([
         ...head(scope, iss, tenant),
-        a.arm, c?.reference ?? null, a.version, a.weight, a.shown, null,
-        a.units, a.calls, a.failedCalls, a.evaluationsWithCards, a.cardsShown, a.firingPer100Calls,
-        a.cardsWithFeedback, a.feedbackCoverage, a.accepted, a.overridden,
-        a.acceptance.rate, a.acceptance.low, a.acceptance.high,
+        a.arm,
+        c?.reference ?? null,
+        a.version,
+        a.weight,
+        a.shown,
+        null,
+        a.units,
+        a.calls,
+        a.failedCalls,
+        a.evaluationsWithCards,
+        a.cardsShown,
+        a.firingPer100Calls,
+        a.cardsWithFeedback,
+        a.feedbackCoverage,
+        a.accepted,
+        a.overridden,
+        a.acceptance.rate,
+        a.acceptance.low,
+        a.acceptance.high,
         ...difference(c?.acceptance),
         ...difference(c?.firing),
-        s.sampleRatio?.chiSquare, s.sampleRatio?.pValue, s.sampleRatio?.flagged,
+        s.sampleRatio?.chiSquare,
+        s.sampleRatio?.pValue,
+        s.sampleRatio?.flagged,
         suppressed.join(' '),
       ]);
     }
@@ -143,10 +221,21 @@ export function experimentReportToCsv(report: ExperimentReport): string {
   sectionLines('experiment', report, null, null);
   for (const site of report.sites) sectionLines('site', site, site.site.iss, site.site.tenant);
   for (const r of report.callsNotInExperiment) {
-    const row: Cell[] = [...head('not-in-experiment', null, null), null, null, null, null, null, r.reason, null, r.calls];
+    const row: Cell[] = [
+      ...head('not-in-experiment', null, null),
+      null,
+      null,
+      null,
+      null,
+      null,
+      r.reason,
+      null,
+      r.calls,
+    ];
     while (row.length < EXPERIMENT_CSV_COLUMNS.length - 1) row.push(null);
     row.push(r.calls === null ? 'calls' : '');
     lines.push(row);
   }
-  return `${[EXPERIMENT_CSV_COLUMNS.join(','), ...lines.map((l) => l.map((v) => csvCell(typeof v === 'boolean' ? String(v) : v)).join(','))].join('\r\n')}\r\n`;
+  const text = lines.map((l) => l.map((v) => csvCell(typeof v === 'boolean' ? String(v) : v)).join(','));
+  return `${[EXPERIMENT_CSV_COLUMNS.join(','), ...text].join('\r\n')}\r\n`;
 }

@@ -1,6 +1,12 @@
 // What the knowledge declares about an experiment, as the reports need it: arms in their declared
 // order (the first is the reference), weights (for the sample-ratio check), unit and dates.
-import type { Experiment, ExperimentDefinition, ExperimentUnit, Service, ServiceDefinition } from '../knowledge/index.js';
+import type {
+  Experiment,
+  ExperimentDefinition,
+  ExperimentUnit,
+  Service,
+  ServiceDefinition,
+} from '../knowledge/index.js';
 
 export interface ExperimentPlan {
   id: string;
@@ -84,7 +90,11 @@ export function plansOfDefinitions(definitions: ServiceDefinition[]): Experiment
  * Stopped (stored) wins; then the declared dates; an experiment the knowledge no longer declares
  * is no longer served, so it has ended.
  */
-export function experimentStatus(plan: ExperimentPlan | undefined, stop: ExperimentStop | undefined, now: Date): ExperimentStatus {
+export function experimentStatus(
+  plan: ExperimentPlan | undefined,
+  stop: ExperimentStop | undefined,
+  now: Date,
+): ExperimentStatus {
   if (stop) return 'stopped';
   if (!plan) return 'ended';
   if (plan.start && now < plan.start) return 'scheduled';

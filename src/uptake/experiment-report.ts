@@ -158,7 +158,11 @@ interface ArmInfo {
 }
 
 /** The experiment's report, or undefined when neither the knowledge (plan) nor the ledger knows it. */
-export async function experimentReport(db: Kysely<UptakeDatabase>, experimentId: string, options: ExperimentReportOptions = {}): Promise<ExperimentReport | undefined> {
+export async function experimentReport(
+  db: Kysely<UptakeDatabase>,
+  experimentId: string,
+  options: ExperimentReportOptions = {},
+): Promise<ExperimentReport | undefined> {
   const { plan, from, to, now = new Date() } = options;
   const run = async (q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
   const window = (column: string) =>
@@ -179,9 +183,11 @@ export async function experimentReport(db: Kysely<UptakeDatabase>, experimentId:
       GROUP BY service_id, experiment_reason, ${inExperiment}`),
     run(sql`SELECT stopped_at, stopped_by, reason FROM experiment_stop WHERE experiment_id = ${experimentId}`),
     run(sql`
-      SELECT arm, rule_set_version AS version, COUNT(*) AS n, SUM(CASE WHEN disposition = 'suppressed' THEN 1 ELSE 0 END) AS suppressed
+      SELECT arm, rule_set_version AS version, COUNT(*) AS n,
+        SUM(CASE WHEN disposition = 'suppressed' THEN 1 ELSE 0 END) AS suppressed
       FROM uptake_evaluation
-      WHERE experiment_id = ${experimentId} AND arm IS NOT NULL AND disposition IN ('shown', 'suppressed') AND ${window('evaluated_at')}
+      WHERE experiment_id = ${experimentId} AND arm IS NOT NULL AND disposition IN ('shown', 'suppressed')
+        AND ${window('evaluated_at')}
       GROUP BY arm, rule_set_version`),
   ]);
   if (!plan && calls.length === 0 && stops.length === 0) {
@@ -196,7 +202,11 @@ export async function experimentReport(db: Kysely<UptakeDatabase>, experimentId:
 
   const stopRow = stops[0];
   const stop: ExperimentStop | undefined = stopRow
-    ? { at: new Date(Number(stopRow.stopped_at)).toISOString(), by: (stopRow.stopped_by as string | null) ?? null, reason: (stopRow.reason as string | null) ?? null }
+    ? {
+        at: new Date(Number(stopRow.stopped_at)).toISOString(),
+        by: (stopRow.stopped_by as string | null) ?? null,
+        reason: (stopRow.reason as string | null) ?? null,
+      }
     : undefined;
   const arms = armOrder(plan, cells, versions);
   const reference = arms[0]?.name ?? null;
@@ -209,7 +219,11 @@ export async function experimentReport(db: Kysely<UptakeDatabase>, experimentId:
   for (const c of cells) armsOfUnit.set(c.unit, (armsOfUnit.get(c.unit) ?? new Set()).add(c.arm));
 
   const notes: string[] = [];
-  if (!plan) notes.push('the knowledge being served does not declare this experiment: arms are in the order of their first call, and without weights there is no sample-ratio check');
+  if (!plan)
+    notes.push(
+      'the knowledge being served does not declare this experiment: arms are in the order of their first call, ' +
+        'and without weights there is no sample-ratio check',
+    );
   if (arms.length < 2) notes.push('fewer than two arms have calls: there is nothing to compare');
   notes.push(`the always-valid p-value counts a daily look once each arm has ${MIN_UNITS_PER_LOOK} units with data`);
 
@@ -243,29 +257,46 @@ export async function experimentReport(db: Kysely<UptakeDatabase>, experimentId:
     methods: {
       analysis: 'intention to treat (assigned arm)',
       reference,
-      interval: 'difference of ratio estimators, 95 % Wald interval with a cluster-robust (CR1) standard error by randomisation unit; binomial when every unit has one trial',
-      alwaysValid: 'normal-mixture mSPRT (Johari, Pekelis and Walsh 2022) over daily looks from the first call: p = min(1, 1 / max Λ); 95 % confidence sequence',
+      interval:
+        'difference of ratio estimators, 95 % Wald interval with a cluster-robust (CR1) standard error by ' +
+        'randomisation unit; binomial when every unit has one trial',
+      alwaysValid:
+        'normal-mixture mSPRT (Johari, Pekelis and Walsh 2022) over daily looks from the first call: ' +
+        'p = min(1, 1 / max Λ); 95 % confidence sequence',
       mixingVariance: MIXING_VARIANCE,
       minUnitsPerLook: MIN_UNITS_PER_LOOK,
       sampleRatioThreshold: SRM_THRESHOLD,
     },
-    callsNotInExperiment: [...notReasons].map(([reason, n]) => ({ reason, calls: n })).sort((a, b) => a.reason.localeCompare(b.reason)),
+    callsNotInExperiment: [...notReasons]
+      .map(([reason, n]) => ({ reason, calls: n }))
+      .sort((a, b) => a.reason.localeCompare(b.reason)),
     unitsInSeveralArms: [...armsOfUnit.values()].filter((s) => s.size > 1).length,
     ...section(cells, arms),
     sites: [...sites.values()]
-      .sort((a, b) => String(a.iss ?? '').localeCompare(String(b.iss ?? '')) || String(a.tenant ?? '').localeCompare(String(b.tenant ?? '')))
+      .sort(
+        (a, b) =>
+          String(a.iss ?? '').localeCompare(String(b.iss ?? '')) ||
+          String(a.tenant ?? '').localeCompare(String(b.tenant ?? '')),
+      )
       .map((s) => ({ site: { iss: s.iss, tenant: s.tenant }, ...section(s.cells, arms) })),
     notes,
   };
 }
 
 /** Calls and shown cards per arm, unit, site and day (counted from the first call in the experiment). */
-async function experimentCells(run: (q: RawBuilder<unknown>) => Promise<Row[]>, experimentId: string, firstIn: number, window: (column: string) => RawBuilder<unknown>): Promise<Cell[]> {
+async function experimentCells(
+  run: (q: RawBuilder<unknown>) => Promise<Row[]>,
+  experimentId: string,
+  firstIn: number,
+  window: (column: string) => RawBuilder<unknown>,
+): Promise<Cell[]> {
   // `first` is a number read from the database: inlined, so that the same expression groups on PostgreSQL.
-  const day = (column: string) => sql`CAST((${sql.ref(column)} - ${sql.lit(Math.trunc(firstIn))}) / ${sql.lit(DAY_MS)} AS INTEGER)`;
+  const day = (column: string) =>
+    sql`CAST((${sql.ref(column)} - ${sql.lit(Math.trunc(firstIn))}) / ${sql.lit(DAY_MS)} AS INTEGER)`;
   const [callRows, cardRows] = await Promise.all([
     run(sql`
-      SELECT i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant, ${day('i.started_at')} AS day,
+      SELECT i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant,
+        ${day('i.started_at')} AS day,
         COUNT(*) AS calls, MIN(i.started_at) AS first,
         SUM(CASE WHEN i.status >= 400 THEN 1 ELSE 0 END) AS failed,
         SUM(CASE WHEN EXISTS (
@@ -276,13 +307,15 @@ async function experimentCells(run: (q: RawBuilder<unknown>) => Promise<Row[]>, 
       WHERE i.experiment_id = ${experimentId} AND i.experiment_arm IS NOT NULL AND ${window('i.started_at')}
       GROUP BY i.experiment_arm, i.experiment_unit, i.client_iss, i.client_tenant, ${day('i.started_at')}`),
     run(sql`
-      SELECT i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant, ${day('i.started_at')} AS day,
+      SELECT i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant,
+        ${day('i.started_at')} AS day,
         COUNT(*) AS cards,
         SUM(CASE WHEN c.outcome IS NOT NULL THEN 1 ELSE 0 END) AS with_feedback,
         SUM(CASE WHEN c.outcome = 'accepted' THEN 1 ELSE 0 END) AS accepted,
         SUM(CASE WHEN c.outcome = 'overridden' THEN 1 ELSE 0 END) AS overridden
       FROM uptake_card c JOIN uptake_invocation i ON i.id = c.invocation_id
-      WHERE i.experiment_id = ${experimentId} AND i.experiment_arm IS NOT NULL AND c.disposition = 'shown' AND ${window('i.started_at')}
+      WHERE i.experiment_id = ${experimentId} AND i.experiment_arm IS NOT NULL AND c.disposition = 'shown'
+        AND ${window('i.started_at')}
       GROUP BY i.experiment_arm, i.experiment_unit, i.client_iss, i.client_tenant, ${day('i.started_at')}`),
   ]);
   const cells = new Map<string, Cell>();
@@ -298,7 +331,17 @@ async function experimentCells(run: (q: RawBuilder<unknown>) => Promise<Row[]>, 
     const key = JSON.stringify([c.arm, c.unit, c.iss, c.tenant, c.day]);
     let cell = cells.get(key);
     if (!cell) {
-      cell = { ...c, first: Infinity, calls: 0, failed: 0, fired: 0, cards: 0, withFeedback: 0, accepted: 0, overridden: 0 };
+      cell = {
+        ...c,
+        first: Infinity,
+        calls: 0,
+        failed: 0,
+        fired: 0,
+        cards: 0,
+        withFeedback: 0,
+        accepted: 0,
+        overridden: 0,
+      };
       cells.set(key, cell);
     }
     return cell;
@@ -322,10 +365,17 @@ async function experimentCells(run: (q: RawBuilder<unknown>) => Promise<Row[]>, 
 
 /** Declared arms in their order, then arms only the data has, in the order of their first call. */
 function armOrder(plan: ExperimentPlan | undefined, cells: Cell[], versions: Row[]): ArmInfo[] {
-  const out: ArmInfo[] = (plan?.arms ?? []).map((a) => ({ name: a.name, version: a.version ?? null, weight: a.weight, shown: a.show }));
+  const out: ArmInfo[] = (plan?.arms ?? []).map((a) => ({
+    name: a.name,
+    version: a.version ?? null,
+    weight: a.weight,
+    shown: a.show,
+  }));
   const firstCall = new Map<string, number>();
   for (const c of cells) firstCall.set(c.arm, Math.min(firstCall.get(c.arm) ?? Infinity, c.first));
-  const extra = [...firstCall.keys()].filter((a) => !out.some((o) => o.name === a)).sort((a, b) => firstCall.get(a)! - firstCall.get(b)! || a.localeCompare(b));
+  const extra = [...firstCall.keys()]
+    .filter((a) => !out.some((o) => o.name === a))
+    .sort((a, b) => firstCall.get(a)! - firstCall.get(b)! || a.localeCompare(b));
   for (const name of extra) {
     const rows = versions.filter((v) => v.arm === name).sort((a, b) => Number(b.n) - Number(a.n));
     out.push({
@@ -351,7 +401,9 @@ export function roundP(p: number | null): number | null {
 function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
   const figures: ArmFigures[] = arms.map((info) => {
     const mine = cells.filter((c) => c.arm === info.name);
-    const sum = (k: keyof Pick<Cell, 'calls' | 'failed' | 'fired' | 'cards' | 'withFeedback' | 'accepted' | 'overridden'>) => mine.reduce((s, c) => s + c[k], 0);
+    const sum = (
+      k: keyof Pick<Cell, 'calls' | 'failed' | 'fired' | 'cards' | 'withFeedback' | 'accepted' | 'overridden'>,
+    ) => mine.reduce((s, c) => s + c[k], 0);
     const calls = sum('calls');
     const fired = sum('fired');
     const cards = sum('cards');
@@ -386,8 +438,12 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
       else byDay.set(c.day, [c]);
     }
     const days = [...byDay.keys()].sort((a, b) => a - b);
-    const accumulators = new Map(arms.map((a) => [a.name, { acceptance: new ClusterAccumulator(), firing: new ClusterAccumulator() }]));
-    const looks = new Map(arms.slice(1).map((a) => [a.name, { acceptance: [] as Array<Look | null>, firing: [] as Array<Look | null> }]));
+    const accumulators = new Map(
+      arms.map((a) => [a.name, { acceptance: new ClusterAccumulator(), firing: new ClusterAccumulator() }]),
+    );
+    const looks = new Map(
+      arms.slice(1).map((a) => [a.name, { acceptance: [] as Array<Look | null>, firing: [] as Array<Look | null> }]),
+    );
     const ref = accumulators.get(arms[0].name)!;
     for (const day of days) {
       for (const c of byDay.get(day)!) {
@@ -416,7 +472,10 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
   let sampleRatio: SampleRatioFigures | null = null;
   if (arms.length >= 2 && arms.every((a) => a.weight !== null)) {
     const weights = arms.map((a) => a.weight!);
-    const srm = sampleRatioMismatch(figures.map((f) => f.units ?? 0), weights);
+    const srm = sampleRatioMismatch(
+      figures.map((f) => f.units ?? 0),
+      weights,
+    );
     if (srm) {
       sampleRatio = {
         arms: arms.map((a) => a.name),
@@ -432,7 +491,11 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
   return { arms: figures, comparisons, sampleRatio };
 }
 
-function differenceFigures(reference: ClusterAccumulator, arm: ClusterAccumulator, looks: Array<Look | null>): DifferenceFigures {
+function differenceFigures(
+  reference: ClusterAccumulator,
+  arm: ClusterAccumulator,
+  looks: Array<Look | null>,
+): DifferenceFigures {
   const d = differenceOfProportions(reference.sums(), arm.sums());
   const av = alwaysValid(looks);
   const r = (v: number | null) => (v === null ? null : round(v));

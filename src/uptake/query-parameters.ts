@@ -41,7 +41,10 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
     const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
     const exists = !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value.slice(0, 10));
     if (!parsed || Number.isNaN(parsed.getTime()) || !exists) {
-      problem(field, `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z)`);
+      problem(
+        field,
+        `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z)`,
+      );
       return undefined;
     }
     return dayOnly && endOfDay ? new Date(parsed.getTime() + 86_400_000) : parsed;
@@ -58,7 +61,8 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
     },
     only: (allowed, what) => {
       for (const field of Object.keys(raw)) {
-        if (!allowed.includes(field)) problem(field, `is not a parameter of ${what} (use ${allowed.length > 0 ? allowed.join(', ') : 'none'})`);
+        if (!allowed.includes(field))
+          problem(field, `is not a parameter of ${what} (use ${allowed.length > 0 ? allowed.join(', ') : 'none'})`);
       }
     },
     done: () => {

@@ -87,7 +87,11 @@ function cardsSeen(signature: SignatureCard[]): string {
 }
 
 /** The service's shadow report, or undefined when the ledger has no call of it and nothing is declared. */
-export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string, options: ShadowReportOptions = {}): Promise<ShadowReport | undefined> {
+export async function shadowReport(
+  db: Kysely<UptakeDatabase>,
+  serviceId: string,
+  options: ShadowReportOptions = {},
+): Promise<ShadowReport | undefined> {
   const { from, to, now = new Date(), declaredShadows } = options;
   const run = async (q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
   if (!declaredShadows) {
@@ -117,7 +121,8 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
   const ok = sql`s.status = 'ok' AND l.id IS NOT NULL`;
   const [counts, candidates] = await Promise.all([
     run(sql`
-      SELECT s.rule_set AS shadow_rule_set, s.rule_set_version AS shadow_version, l.rule_set AS live_rule_set, l.rule_set_version AS live_version,
+      SELECT s.rule_set AS shadow_rule_set, s.rule_set_version AS shadow_version,
+        l.rule_set AS live_rule_set, l.rule_set_version AS live_version,
         SUM(CASE WHEN s.status <> 'ok' AND l.id IS NOT NULL THEN 1 ELSE 0 END) AS failed,
         SUM(CASE WHEN l.id IS NULL THEN 1 ELSE 0 END) AS without_live,
         SUM(CASE WHEN ${ok} AND s.card_count > 0 AND l.card_count > 0 THEN 1 ELSE 0 END) AS both_fired,
@@ -130,14 +135,18 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
     // fired with other signatures (all of them: whether the cards differ is decided below).
     run(sql`
       SELECT * FROM (
-        SELECT s.id AS shadow_id, l.id AS live_id, l.disposition AS live_disposition, s.invocation_id AS invocation, s.evaluated_at AS evaluated,
-          s.rule_set AS shadow_rule_set, s.rule_set_version AS shadow_version, l.rule_set AS live_rule_set, l.rule_set_version AS live_version,
-          s.card_count AS shadow_cards, l.card_count AS live_cards, s.signature AS shadow_signature, l.signature AS live_signature,
+        SELECT s.id AS shadow_id, l.id AS live_id, l.disposition AS live_disposition,
+          s.invocation_id AS invocation, s.evaluated_at AS evaluated,
+          s.rule_set AS shadow_rule_set, s.rule_set_version AS shadow_version,
+          l.rule_set AS live_rule_set, l.rule_set_version AS live_version,
+          s.card_count AS shadow_cards, l.card_count AS live_cards,
+          s.signature AS shadow_signature, l.signature AS live_signature,
           ROW_NUMBER() OVER (
             PARTITION BY s.rule_set, s.rule_set_version, l.rule_set, l.rule_set_version, ${fires('s')}, ${fires('l')}
             ORDER BY s.evaluated_at DESC, s.id
           ) AS rank_in_pair
-        ${pairs} AND ${ok} AND (${fires('s')} <> ${fires('l')} OR (s.card_count > 0 AND l.card_count > 0 AND s.signature <> l.signature))
+        ${pairs} AND ${ok}
+          AND (${fires('s')} <> ${fires('l')} OR (s.card_count > 0 AND l.card_count > 0 AND s.signature <> l.signature))
       ) candidates
       WHERE shadow_cards > 0 AND live_cards > 0 OR rank_in_pair <= ${MAX_DISAGREEMENTS}`),
   ]);
@@ -148,7 +157,12 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
   for (const r of counts) {
     withoutLive += Number(r.without_live);
     if (r.live_version === null || r.live_version === undefined) continue;
-    const table: FiringTable = { bothFired: Number(r.both_fired), liveOnly: Number(r.live_only), shadowOnly: Number(r.shadow_only), neither: Number(r.neither) };
+    const table: FiringTable = {
+      bothFired: Number(r.both_fired),
+      liveOnly: Number(r.live_only),
+      shadowOnly: Number(r.shadow_only),
+      neither: Number(r.neither),
+    };
     const calls = table.bothFired + table.liveOnly + table.shadowOnly + table.neither;
     const d = pairedDifference(table);
     const rate = (n: number) => wilsonInterval(n, calls).estimate;
@@ -199,9 +213,19 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
     list.push({ row: r, kind, at: Number(r.evaluated) });
     chosen.set(keyOf(r), list);
   }
-  const latest = new Map([...chosen].map(([k, list]) => [k, list.sort((a, b) => b.at - a.at || String(a.row.shadow_id).localeCompare(String(b.row.shadow_id))).slice(0, MAX_DISAGREEMENTS)]));
+  const latest = new Map(
+    [...chosen].map(([k, list]) => [
+      k,
+      list
+        .sort((a, b) => b.at - a.at || String(a.row.shadow_id).localeCompare(String(b.row.shadow_id)))
+        .slice(0, MAX_DISAGREEMENTS),
+    ]),
+  );
   const calls = [...new Set([...latest.values()].flat().map((c) => String(c.row.invocation)))];
-  const cards = calls.length === 0 ? [] : await run(sql`
+  const cards =
+    calls.length === 0
+      ? []
+      : await run(sql`
     SELECT card_uuid, invocation_id, evaluation_id, disposition FROM uptake_card
     WHERE invocation_id IN (${sql.join(calls)}) ORDER BY served_at, card_uuid`);
   for (const [k, list] of latest) {
@@ -209,7 +233,11 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
     c.disagreements = list.map(({ row, kind, at }) => {
       const ofCall = cards.filter((card) => card.invocation_id === row.invocation);
       // Cards name the evaluation that made them; rows without one belong to the live answer.
-      const live = ofCall.filter((card) => card.evaluation_id === row.live_id || (card.evaluation_id === null && card.disposition === row.live_disposition));
+      const live = ofCall.filter(
+        (card) =>
+          card.evaluation_id === row.live_id ||
+          (card.evaluation_id === null && card.disposition === row.live_disposition),
+      );
       const shadow = ofCall.filter((card) => card.evaluation_id === row.shadow_id);
       return {
         call: String(row.invocation),
@@ -237,22 +265,56 @@ export async function shadowReport(db: Kysely<UptakeDatabase>, serviceId: string
 }
 
 export const SHADOW_CSV_COLUMNS = [
-  'service', 'shadowRuleSet', 'shadowVersion', 'liveRuleSet', 'liveVersion', 'calls', 'failed',
-  'bothFired', 'liveOnly', 'shadowOnly', 'neither', 'kappa',
-  'liveFiring', 'shadowFiring', 'firingDifference', 'firingDifferenceLow95', 'firingDifferenceHigh95',
-  'cardsDiffer', 'rulesDiffer', 'disagreeingCards',
+  'service',
+  'shadowRuleSet',
+  'shadowVersion',
+  'liveRuleSet',
+  'liveVersion',
+  'calls',
+  'failed',
+  'bothFired',
+  'liveOnly',
+  'shadowOnly',
+  'neither',
+  'kappa',
+  'liveFiring',
+  'shadowFiring',
+  'firingDifference',
+  'firingDifferenceLow95',
+  'firingDifferenceHigh95',
+  'cardsDiffer',
+  'rulesDiffer',
+  'disagreeingCards',
 ] as const;
 
 /** One line per shadow version and live version; the disagreeing calls' card uuids in one cell. */
 export function shadowReportToCsv(report: ShadowReport): string {
   const lines = [SHADOW_CSV_COLUMNS.join(',')];
   for (const c of report.comparisons) {
-    const cards = c.disagreements.map((d) => `${d.kind}: live ${d.liveCards.join(' ') || '-'} / shadow ${d.shadowCards.join(' ') || '-'}`).join('; ');
+    const cards = c.disagreements
+      .map((d) => `${d.kind}: live ${d.liveCards.join(' ') || '-'} / shadow ${d.shadowCards.join(' ') || '-'}`)
+      .join('; ');
     const values = [
-      report.service, c.shadow.ruleSet, c.shadow.version, c.live.ruleSet, c.live.version, c.calls, c.failed,
-      c.table.bothFired, c.table.liveOnly, c.table.shadowOnly, c.table.neither, c.kappa,
-      c.firing.live, c.firing.shadow, c.firing.difference, c.firing.low, c.firing.high,
-      c.cardsDiffer, c.rulesDiffer, cards,
+      report.service,
+      c.shadow.ruleSet,
+      c.shadow.version,
+      c.live.ruleSet,
+      c.live.version,
+      c.calls,
+      c.failed,
+      c.table.bothFired,
+      c.table.liveOnly,
+      c.table.shadowOnly,
+      c.table.neither,
+      c.kappa,
+      c.firing.live,
+      c.firing.shadow,
+      c.firing.difference,
+      c.firing.low,
+      c.firing.high,
+      c.cardsDiffer,
+      c.rulesDiffer,
+      cards,
     ];
     lines.push(values.map(csvCell).join(','));
   }

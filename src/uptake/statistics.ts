@@ -65,7 +65,15 @@ export interface UnitCounts {
   trials: number;
 }
 
-export const EMPTY_SUMS: ClusterSums = { successes: 0, trials: 0, clusters: 0, successesSquared: 0, cross: 0, trialsSquared: 0, maxTrials: 0 };
+export const EMPTY_SUMS: ClusterSums = {
+  successes: 0,
+  trials: 0,
+  clusters: 0,
+  successesSquared: 0,
+  cross: 0,
+  trialsSquared: 0,
+  maxTrials: 0,
+};
 
 export function clusterSums(units: Iterable<UnitCounts>): ClusterSums {
   const s = { ...EMPTY_SUMS };
@@ -139,7 +147,8 @@ export function differenceOfProportions(reference: ClusterSums, treatment: Clust
   if (!r || !t) return { estimate: null, low: null, high: null, standardError: null, method: null };
   const estimate = t.estimate - r.estimate;
   const method = r.method === 'binomial' && t.method === 'binomial' ? 'binomial' : 'cluster-robust';
-  if (r.variance === null || t.variance === null) return { estimate, low: null, high: null, standardError: null, method };
+  if (r.variance === null || t.variance === null)
+    return { estimate, low: null, high: null, standardError: null, method };
   const standardError = Math.sqrt(r.variance + t.variance);
   return { estimate, low: estimate - z * standardError, high: estimate + z * standardError, standardError, method };
 }
@@ -148,14 +157,21 @@ export function differenceOfProportions(reference: ClusterSums, treatment: Clust
  * log of the mSPRT mixture likelihood ratio of H0: θ = θ0 for an estimate θ̂ with variance V and a
  * N(θ0, τ²) mixture: Λ = √(V / (V + τ²)) · exp(τ² (θ̂ − θ0)² / (2 V (V + τ²))).
  */
-export function logMixtureLikelihoodRatio(estimate: number, variance: number, tau2 = MIXING_VARIANCE, theta0 = 0): number {
+export function logMixtureLikelihoodRatio(
+  estimate: number,
+  variance: number,
+  tau2 = MIXING_VARIANCE,
+  theta0 = 0,
+): number {
   const d = estimate - theta0;
   return 0.5 * Math.log(variance / (variance + tau2)) + (tau2 * d * d) / (2 * variance * (variance + tau2));
 }
 
 /** Half-width of the set of θ0 not rejected at level α by one look: {θ0 : Λ(θ0) < 1/α}. */
 export function confidenceSequenceRadius(variance: number, tau2 = MIXING_VARIANCE, alpha = 0.05): number {
-  return Math.sqrt(((variance * (variance + tau2)) / tau2) * (Math.log((variance + tau2) / variance) + 2 * Math.log(1 / alpha)));
+  return Math.sqrt(
+    ((variance * (variance + tau2)) / tau2) * (Math.log((variance + tau2) / variance) + 2 * Math.log(1 / alpha)),
+  );
 }
 
 export interface Look {
@@ -182,7 +198,10 @@ export function lookAt(reference: ClusterSums, treatment: ClusterSums): Look | n
 }
 
 /** Always-valid p-value and confidence sequence over a series of looks (skipping those without a variance). */
-export function alwaysValid(looks: Array<Look | null>, { tau2 = MIXING_VARIANCE, alpha = 0.05 }: { tau2?: number; alpha?: number } = {}): AlwaysValid {
+export function alwaysValid(
+  looks: Array<Look | null>,
+  { tau2 = MIXING_VARIANCE, alpha = 0.05 }: { tau2?: number; alpha?: number } = {},
+): AlwaysValid {
   let maxLog = -Infinity;
   let low = -Infinity;
   let high = Infinity;
@@ -206,8 +225,8 @@ export function alwaysValid(looks: Array<Look | null>, { tau2 = MIXING_VARIANCE,
 // ---- χ² and the incomplete gamma function --------------------------------------------------
 
 const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905,
-  -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
 ];
 
 /** ln Γ(x) for x > 0 (Lanczos, g = 7; about 15 significant digits). */
@@ -287,7 +306,11 @@ export interface SampleRatioCheck {
 }
 
 /** Pearson's χ² of units per arm against the arms' weights; null without two arms and some units. */
-export function sampleRatioMismatch(observed: number[], weights: number[], threshold = SRM_THRESHOLD): SampleRatioCheck | null {
+export function sampleRatioMismatch(
+  observed: number[],
+  weights: number[],
+  threshold = SRM_THRESHOLD,
+): SampleRatioCheck | null {
   if (observed.length < 2 || observed.length !== weights.length) return null;
   const total = observed.reduce((a, b) => a + b, 0);
   const weightTotal = weights.reduce((a, b) => a + b, 0);
@@ -339,5 +362,11 @@ export function pairedDifference(t: FiringTable, z = Z95): Difference {
   const c = t.shadowOnly;
   const estimate = (c - b) / n;
   const standardError = Math.sqrt(Math.max(0, b + c - ((c - b) * (c - b)) / n)) / n;
-  return { estimate, low: estimate - z * standardError, high: estimate + z * standardError, standardError, method: 'paired' };
+  return {
+    estimate,
+    low: estimate - z * standardError,
+    high: estimate + z * standardError,
+    standardError,
+    method: 'paired',
+  };
 }

@@ -24,8 +24,20 @@ beforeAll(async () => {
     join(knowledgeDir, 'cds-services.json'),
     JSON.stringify({
       services: [
-        { id: 'svc-x', hook: 'order-sign', description: 'x', knowledge: { ruleSet: 'svc-x', version: '1.0.0' }, rollout: { experiment: { id: EXPERIMENT_ID, unit: 'practitioner', arms } } },
-        { id: 'svc-declared', hook: 'order-sign', description: 'y', knowledge: { ruleSet: 'svc-y', version: '1.0.0' }, rollout: { shadow: [{ version: '1.1.0' }] } },
+        {
+          id: 'svc-x',
+          hook: 'order-sign',
+          description: 'x',
+          knowledge: { ruleSet: 'svc-x', version: '1.0.0' },
+          rollout: { experiment: { id: EXPERIMENT_ID, unit: 'practitioner', arms } },
+        },
+        {
+          id: 'svc-declared',
+          hook: 'order-sign',
+          description: 'y',
+          knowledge: { ruleSet: 'svc-y', version: '1.0.0' },
+          rollout: { shadow: [{ version: '1.1.0' }] },
+        },
       ],
     }),
   );
@@ -37,7 +49,13 @@ afterAll(async () => {
 async function cds(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const env = { CDS_AUTH: 'off', CDS_DATA_DIR: t.config.dataDir, CDS_PSEUDONYM_KEY: TEST_PSEUDONYM_KEY, CDS_KNOWLEDGE_DIR: knowledgeDir, CDS_UPTAKE_MIN_CELL: '1' };
+  const env = {
+    CDS_AUTH: 'off',
+    CDS_DATA_DIR: t.config.dataDir,
+    CDS_PSEUDONYM_KEY: TEST_PSEUDONYM_KEY,
+    CDS_KNOWLEDGE_DIR: knowledgeDir,
+    CDS_UPTAKE_MIN_CELL: '1',
+  };
   const code = await runCli(args, { io: { stdout: (s) => (out += s), stderr: (s) => (err += s) }, env });
   return { code, out, err };
 }
@@ -47,7 +65,11 @@ describe('cds experiment report', () => {
     const r = await cds('experiment', 'report', EXPERIMENT_ID);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
-    expect(report.experiment).toMatchObject({ declared: true, status: 'stopped', stopped: { at: STOPPED_AT, by: 'qa-lead' } });
+    expect(report.experiment).toMatchObject({
+      declared: true,
+      status: 'stopped',
+      stopped: { at: STOPPED_AT, by: 'qa-lead' },
+    });
     expect(report.arms.map((a: { arm: string; units: number }) => [a.arm, a.units])).toEqual([
       ['usual', 15],
       ['new-wording', 15],
@@ -57,7 +79,17 @@ describe('cds experiment report', () => {
   });
 
   it('prints CSV for a period', async () => {
-    const r = await cds('experiment', 'report', EXPERIMENT_ID, '--format', 'csv', '--from', '2027-01-05', '--to', '2027-01-05');
+    const r = await cds(
+      'experiment',
+      'report',
+      EXPERIMENT_ID,
+      '--format',
+      'csv',
+      '--from',
+      '2027-01-05',
+      '--to',
+      '2027-01-05',
+    );
     expect(r.code).toBe(0);
     const lines = r.out.trimEnd().split('\r\n');
     expect(lines[0]).toMatch(/^scope,experiment,/);
@@ -81,7 +113,9 @@ describe('cds shadow report', () => {
     const r = await cds('shadow', 'report', SHADOW_SERVICE);
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out);
-    expect(report.comparisons.map((c: { shadow: { version: string }; kappa: number }) => [c.shadow.version, c.kappa])).toEqual([
+    expect(
+      report.comparisons.map((c: { shadow: { version: string }; kappa: number }) => [c.shadow.version, c.kappa]),
+    ).toEqual([
       ['2.1.0', 0.6411],
       ['2.2.0', 1],
     ]);

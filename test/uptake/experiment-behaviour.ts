@@ -2,17 +2,35 @@
 // (experiment-report.test.ts) and PostgreSQL (experiment-report.pg.test.ts). Every expected figure
 // is worked out by hand below from the counts the seed describes.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { experimentReportToCsv, suppressExperimentReport, type ArmFigures, type ExperimentPlan } from '../../src/uptake/index.js';
+import {
+  experimentReportToCsv,
+  suppressExperimentReport,
+  type ArmFigures,
+  type ExperimentPlan,
+} from '../../src/uptake/index.js';
 import { EXPERIMENT_CSV_COLUMNS } from '../../src/uptake/experiment-export.js';
-import { EXPERIMENT_ID, EXPERIMENT_PLAN, insertCalls, seedExperiment, seedShadow, shadowKind, SHADOW_SERVICE, SITE_A, STOPPED_AT, type SeededShadow } from './experiment-seed.js';
+import {
+  EXPERIMENT_ID,
+  EXPERIMENT_PLAN,
+  insertCalls,
+  seedExperiment,
+  seedShadow,
+  shadowKind,
+  SHADOW_SERVICE,
+  SITE_A,
+  STOPPED_AT,
+  type SeededShadow,
+} from './experiment-seed.js';
 import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
 const Z = 1.959963984540054;
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** mSPRT with τ² = 0.01 for one look: p = 1 / (√(V/(V+τ²)) · exp(τ² d² / (2V(V+τ²)))), at most 1. */
-const msprtP = (d: number, v: number) => Math.min(1, 1 / (Math.sqrt(v / (v + 0.01)) * Math.exp((0.01 * d * d) / (2 * v * (v + 0.01)))));
+const msprtP = (d: number, v: number) =>
+  Math.min(1, 1 / (Math.sqrt(v / (v + 0.01)) * Math.exp((0.01 * d * d) / (2 * v * (v + 0.01)))));
 /** Half-width of the 95 % confidence sequence after one look. */
-const sequenceRadius = (v: number) => Math.sqrt(((v * (v + 0.01)) / 0.01) * (Math.log((v + 0.01) / v) + 2 * Math.log(20)));
+const sequenceRadius = (v: number) =>
+  Math.sqrt(((v * (v + 0.01)) / 0.01) * (Math.log((v + 0.01) / v) + 2 * Math.log(20)));
 const NOW = new Date('2027-01-10T00:00:00Z');
 
 // Acceptance, per unit (accepted of cards with feedback):
@@ -21,7 +39,8 @@ const pAU = 16 / 24;
 const vAU = ((12 / 11) * (8 * (2 - 2 * pAU) ** 2 + 4 * (0 - 2 * pAU) ** 2)) / 24 ** 2;
 //   new-wording: 7 units 3 of 3, 3 units 1 of 3, 2 units 0 of 1, 1 unit 1 of 1: p = 25/33; G = 13.
 const pAN = 25 / 33;
-const vAN = ((13 / 12) * (7 * (3 - 3 * pAN) ** 2 + 3 * (1 - 3 * pAN) ** 2 + 2 * (0 - pAN) ** 2 + (1 - pAN) ** 2)) / 33 ** 2;
+const vAN =
+  ((13 / 12) * (7 * (3 - 3 * pAN) ** 2 + 3 * (1 - 3 * pAN) ** 2 + 2 * (0 - pAN) ** 2 + (1 - pAN) ** 2)) / 33 ** 2;
 // Firing, per unit (calls whose evaluation produced cards, of calls):
 //   usual: 8 units 2 of 4, 7 units 2 of 3: p = 30/53; G = 15.
 const pFU = 30 / 53;
@@ -42,7 +61,12 @@ function differenceOf(d: number, v: number) {
     high: r4(d + Z * se),
     standardError: r4(se),
     method: 'cluster-robust',
-    alwaysValid: { pValue: r4(msprtP(d, v)), low: r4(d - sequenceRadius(v)), high: r4(d + sequenceRadius(v)), looks: 1 },
+    alwaysValid: {
+      pValue: r4(msprtP(d, v)),
+      low: r4(d - sequenceRadius(v)),
+      high: r4(d + sequenceRadius(v)),
+      looks: 1,
+    },
   };
 }
 
@@ -61,7 +85,8 @@ export function experimentReportBehaviour(kind: StoreKind): void {
   afterEach(async () => {
     await t.cleanup();
   });
-  const report = (options: { plan?: ExperimentPlan; from?: Date; to?: Date } = { plan: EXPERIMENT_PLAN }) => t.store.experimentReport(EXPERIMENT_ID, { ...options, now: NOW });
+  const report = (options: { plan?: ExperimentPlan; from?: Date; to?: Date } = { plan: EXPERIMENT_PLAN }) =>
+    t.store.experimentReport(EXPERIMENT_ID, { ...options, now: NOW });
 
   it('gives every figure of each assigned arm', async () => {
     const r = (await report())!;
@@ -115,17 +140,37 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     const r = (await report())!;
     expect(r.methods.reference).toBe('usual');
     expect(r.comparisons).toEqual([
-      { arm: 'new-wording', reference: 'usual', acceptance: differenceOf(pAN - pAU, vAU + vAN), firing: differenceOf(pFN - pFU, vFU + vFN) },
+      {
+        arm: 'new-wording',
+        reference: 'usual',
+        acceptance: differenceOf(pAN - pAU, vAU + vAN),
+        firing: differenceOf(pFN - pFU, vFU + vFN),
+      },
       {
         arm: 'no-card',
         reference: 'usual',
-        acceptance: { difference: null, low: null, high: null, standardError: null, method: null, alwaysValid: { pValue: null, low: null, high: null, looks: 0 } },
+        acceptance: {
+          difference: null,
+          low: null,
+          high: null,
+          standardError: null,
+          method: null,
+          alwaysValid: { pValue: null, low: null, high: null, looks: 0 },
+        },
         firing: differenceOf(pFC - pFU, vFU + vFC),
       },
     ]);
     // The numbers themselves, for a reader: +9.1 points in acceptance, not significant; +12 points in firing.
-    expect(r.comparisons[0].acceptance).toMatchObject({ difference: 0.0909, standardError: 0.173, alwaysValid: { pValue: 1 } });
-    expect(r.comparisons[0].firing).toMatchObject({ difference: 0.1202, standardError: 0.0376, alwaysValid: { pValue: 0.0323 } });
+    expect(r.comparisons[0].acceptance).toMatchObject({
+      difference: 0.0909,
+      standardError: 0.173,
+      alwaysValid: { pValue: 1 },
+    });
+    expect(r.comparisons[0].firing).toMatchObject({
+      difference: 0.1202,
+      standardError: 0.0376,
+      alwaysValid: { pValue: 0.0323 },
+    });
   });
 
   it('checks the units per arm against the weights', async () => {
@@ -169,20 +214,83 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     const [a, b] = r.sites;
     // Site A: units with index < 8 (u0–u7, v0–v7, w0–w7).
     expect(a.arms).toEqual([
-      { ...ARM_INFO.usual, units: 8, calls: 32, failedCalls: 0, evaluationsWithCards: 16, cardsShown: 16, firingPer100Calls: 50, cardsWithFeedback: 16, feedbackCoverage: 1, accepted: 16, overridden: 0, acceptance: { rate: 1, low: 0.8064, high: 1 } },
-      { ...ARM_INFO['new-wording'], units: 8, calls: 32, failedCalls: 0, evaluationsWithCards: 24, cardsShown: 24, firingPer100Calls: 75, cardsWithFeedback: 24, feedbackCoverage: 1, accepted: 22, overridden: 2, acceptance: { rate: 0.9167, low: 0.7415, high: 0.9768 } },
-      { ...ARM_INFO['no-card'], units: 8, calls: 7 * 3 + 2, failedCalls: 0, evaluationsWithCards: 15, cardsShown: 0, firingPer100Calls: 65.22, cardsWithFeedback: 0, feedbackCoverage: null, accepted: 0, overridden: 0, acceptance: { rate: null, low: null, high: null } },
+      {
+        ...ARM_INFO.usual,
+        units: 8,
+        calls: 32,
+        failedCalls: 0,
+        evaluationsWithCards: 16,
+        cardsShown: 16,
+        firingPer100Calls: 50,
+        cardsWithFeedback: 16,
+        feedbackCoverage: 1,
+        accepted: 16,
+        overridden: 0,
+        acceptance: { rate: 1, low: 0.8064, high: 1 },
+      },
+      {
+        ...ARM_INFO['new-wording'],
+        units: 8,
+        calls: 32,
+        failedCalls: 0,
+        evaluationsWithCards: 24,
+        cardsShown: 24,
+        firingPer100Calls: 75,
+        cardsWithFeedback: 24,
+        feedbackCoverage: 1,
+        accepted: 22,
+        overridden: 2,
+        acceptance: { rate: 0.9167, low: 0.7415, high: 0.9768 },
+      },
+      {
+        ...ARM_INFO['no-card'],
+        units: 8,
+        calls: 7 * 3 + 2,
+        failedCalls: 0,
+        evaluationsWithCards: 15,
+        cardsShown: 0,
+        firingPer100Calls: 65.22,
+        cardsWithFeedback: 0,
+        feedbackCoverage: null,
+        accepted: 0,
+        overridden: 0,
+        acceptance: { rate: null, low: null, high: null },
+      },
     ]);
     // Acceptance at A: usual 16/16 (every unit 2 of 2: no residual), new-wording 22/24: 7 units 3 of 3 (residual
     // 3 − 3·22/24 = 0.25) and 1 unit 1 of 3 (−1.75): V = 8/7 · (7·0.25² + 1.75²) / 24² = 4/576; SE = 1/12.
     // Fewer than 10 units per arm: no always-valid p-value.
     const none = { pValue: null, low: null, high: null, looks: 0 };
-    expect(a.comparisons[0].acceptance).toEqual({ difference: r4(-1 / 12), low: r4(-1 / 12 - Z / 12), high: r4(-1 / 12 + Z / 12), standardError: r4(1 / 12), method: 'cluster-robust', alwaysValid: none });
+    expect(a.comparisons[0].acceptance).toEqual({
+      difference: r4(-1 / 12),
+      low: r4(-1 / 12 - Z / 12),
+      high: r4(-1 / 12 + Z / 12),
+      standardError: r4(1 / 12),
+      method: 'cluster-robust',
+      alwaysValid: none,
+    });
     // Firing at A: usual every unit 2 of 4, new-wording every unit 3 of 4: no spread between units, SE 0.
-    expect(a.comparisons[0].firing).toEqual({ difference: 0.25, low: 0.25, high: 0.25, standardError: 0, method: 'cluster-robust', alwaysValid: none });
+    expect(a.comparisons[0].firing).toEqual({
+      difference: 0.25,
+      low: 0.25,
+      high: 0.25,
+      standardError: 0,
+      method: 'cluster-robust',
+      alwaysValid: none,
+    });
     expect(a.sampleRatio).toMatchObject({ chiSquare: 0, pValue: 1, flagged: false });
     // Site B: u8–u14, v8–v14, w8–w13. SRM: 7, 7, 6 against 20/3 each: χ² = 0.1, p = e^−0.05.
-    expect(b.arms.map((arm) => [arm.units, arm.calls, arm.failedCalls, arm.evaluationsWithCards, arm.cardsWithFeedback, arm.accepted, arm.overridden])).toEqual([
+    expect(
+      b.arms.map((arm) => [
+        arm.units,
+        arm.calls,
+        arm.failedCalls,
+        arm.evaluationsWithCards,
+        arm.cardsWithFeedback,
+        arm.accepted,
+        arm.overridden,
+      ]),
+    ).toEqual([
       [7, 21, 0, 14, 8, 0, 8],
       [7, 2 * 4 + 5 * 2 + 1, 1, 11, 9, 3, 6],
       [6, 12, 0, 6, 0, 0, 0],
@@ -194,12 +302,28 @@ export function experimentReportBehaviour(kind: StoreKind): void {
   it('withholds small cells with k as the other exports do: figures null and named, zero shown', async () => {
     const r = suppressExperimentReport((await report())!, 11);
     expect(r.minCell).toBe(11);
-    // usual: 8 overridden < 11 → accepted, overridden and acceptance withheld together; so is the difference in acceptance.
-    expect(r.arms[0]).toMatchObject({ units: 15, calls: 53, accepted: null, overridden: null, acceptance: { rate: null, low: null, high: null }, suppressed: ['accepted', 'overridden', 'acceptance'] });
-    expect(r.arms[1]).toMatchObject({ failedCalls: null, accepted: null, suppressed: ['failedCalls', 'accepted', 'overridden', 'acceptance'] });
+    // usual: 8 overridden < 11 → accepted, overridden and acceptance withheld together,
+    // and so is the difference in acceptance.
+    expect(r.arms[0]).toMatchObject({
+      units: 15,
+      calls: 53,
+      accepted: null,
+      overridden: null,
+      acceptance: { rate: null, low: null, high: null },
+      suppressed: ['accepted', 'overridden', 'acceptance'],
+    });
+    expect(r.arms[1]).toMatchObject({
+      failedCalls: null,
+      accepted: null,
+      suppressed: ['failedCalls', 'accepted', 'overridden', 'acceptance'],
+    });
     expect(r.arms[2]).toMatchObject({ cardsShown: 0, accepted: 0, overridden: 0 });
     expect(r.arms[2].suppressed).toBeUndefined();
-    expect(r.comparisons[0]).toMatchObject({ acceptance: { difference: null, low: null, alwaysValid: { pValue: null } }, firing: { difference: 0.1202 }, suppressed: ['acceptance'] });
+    expect(r.comparisons[0]).toMatchObject({
+      acceptance: { difference: null, low: null, alwaysValid: { pValue: null } },
+      firing: { difference: 0.1202 },
+      suppressed: ['acceptance'],
+    });
     expect(r.callsNotInExperiment).toEqual([
       { reason: 'no-unit', calls: 12 },
       { reason: 'not-started', calls: null },
@@ -208,7 +332,12 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     expect(r.suppressed).toEqual(['callsNotInExperiment.not-started']);
     // Sites: 8 units per arm at A → units withheld, and with them the sample-ratio check.
     expect(r.sites[0].arms[0]).toMatchObject({ units: null, calls: 32 });
-    expect(r.sites[0].sampleRatio).toMatchObject({ chiSquare: null, pValue: null, flagged: null, suppressed: ['chiSquare', 'pValue', 'flagged'] });
+    expect(r.sites[0].sampleRatio).toMatchObject({
+      chiSquare: null,
+      pValue: null,
+      flagged: null,
+      suppressed: ['chiSquare', 'pValue', 'flagged'],
+    });
     // k = 1 leaves everything.
     expect(suppressExperimentReport((await report())!, 1).arms[0].accepted).toBe(16);
   });
@@ -219,13 +348,37 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     expect(lines[0]).toBe(EXPERIMENT_CSV_COLUMNS.join(','));
     expect(lines).toHaveLength(1 + 3 + 2 * 3 + 3);
     const row = (i: number) => Object.fromEntries(lines[i].split(',').map((v, c) => [EXPERIMENT_CSV_COLUMNS[c], v]));
-    expect(row(1)).toMatchObject({ scope: 'experiment', experiment: EXPERIMENT_ID, status: 'stopped', stoppedAt: STOPPED_AT, stoppedBy: 'qa-lead', arm: 'usual', units: '15', calls: '53', accepted: '', acceptanceRate: '', suppressed: 'accepted overridden acceptance' });
-    expect(row(2)).toMatchObject({ arm: 'new-wording', reference: 'usual', firingDifference: '0.1202', firingAlwaysValidP: '0.0323', srmPValue: String(r4(Math.exp(-1 / 44))), srmFlagged: 'false' });
+    expect(row(1)).toMatchObject({
+      scope: 'experiment',
+      experiment: EXPERIMENT_ID,
+      status: 'stopped',
+      stoppedAt: STOPPED_AT,
+      stoppedBy: 'qa-lead',
+      arm: 'usual',
+      units: '15',
+      calls: '53',
+      accepted: '',
+      acceptanceRate: '',
+      suppressed: 'accepted overridden acceptance',
+    });
+    expect(row(2)).toMatchObject({
+      arm: 'new-wording',
+      reference: 'usual',
+      firingDifference: '0.1202',
+      firingAlwaysValidP: '0.0323',
+      srmPValue: String(r4(Math.exp(-1 / 44))),
+      srmFlagged: 'false',
+    });
     expect(row(4)).toMatchObject({ scope: 'site', siteIss: SITE_A.iss, arm: 'usual', units: '' });
-    expect(row(11)).toMatchObject({ scope: 'not-in-experiment', reason: 'not-started', calls: '', suppressed: 'calls' });
+    expect(row(11)).toMatchObject({
+      scope: 'not-in-experiment',
+      reason: 'not-started',
+      calls: '',
+      suppressed: 'calls',
+    });
   });
 
-  it('orders arms by their first call and skips the sample-ratio check when the knowledge does not declare the experiment', async () => {
+  it('orders arms by first call and has no sample-ratio check for an experiment not declared', async () => {
     const r = (await report({}))!;
     expect(r.experiment).toMatchObject({ declared: false, status: 'stopped', unit: null });
     expect(r.arms.map((a) => [a.arm, a.version, a.weight, a.shown])).toEqual([
@@ -256,19 +409,43 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     const arms = [...Array(30).fill('a'), ...Array(30).fill('b'), ...Array(60).fill('c')] as string[];
     await insertCalls(
       t.store.database,
-      arms.map((arm, i) => ({ service: 'svc-y', at: Date.parse('2027-01-04T08:00:00Z') + i * 1000, site: SITE_A, experiment: { id, arm, unit: `skew-${i}` }, evaluations: [{ disposition: 'shown' as const, version: '1.0.0', cards: [] }] })),
+      arms.map((arm, i) => ({
+        service: 'svc-y',
+        at: Date.parse('2027-01-04T08:00:00Z') + i * 1000,
+        site: SITE_A,
+        experiment: { id, arm, unit: `skew-${i}` },
+        evaluations: [{ disposition: 'shown' as const, version: '1.0.0', cards: [] }],
+      })),
     );
-    const plan: ExperimentPlan = { id, services: ['svc-y'], unit: 'patient', arms: ['a', 'b', 'c'].map((name) => ({ name, weight: 1, show: true })) };
+    const plan: ExperimentPlan = {
+      id,
+      services: ['svc-y'],
+      unit: 'patient',
+      arms: ['a', 'b', 'c'].map((name) => ({ name, weight: 1, show: true })),
+    };
     const r = (await t.store.experimentReport(id, { plan, now: NOW }))!;
-    expect(r.sampleRatio).toMatchObject({ chiSquare: 15, degreesOfFreedom: 2, pValue: r4(Math.exp(-7.5)), flagged: true });
+    expect(r.sampleRatio).toMatchObject({
+      chiSquare: 15,
+      degreesOfFreedom: 2,
+      pValue: r4(Math.exp(-7.5)),
+      flagged: true,
+    });
     // The same units with weights 1:1:2 are as expected.
-    const weighted = (await t.store.experimentReport(id, { plan: { ...plan, arms: plan.arms.map((a) => ({ ...a, weight: a.name === 'c' ? 2 : 1 })) }, now: NOW }))!;
+    const weighted = (await t.store.experimentReport(id, {
+      plan: { ...plan, arms: plan.arms.map((a) => ({ ...a, weight: a.name === 'c' ? 2 : 1 })) },
+      now: NOW,
+    }))!;
     expect(weighted.sampleRatio).toMatchObject({ chiSquare: 0, pValue: 1, flagged: false });
   });
 
-  it('knows nothing of an experiment neither declared nor in the ledger, and reports a declared one without calls', async () => {
+  it('knows nothing of an undeclared experiment without calls; reports a declared one without calls', async () => {
     expect(await t.store.experimentReport('no-such-experiment')).toBeUndefined();
-    const plan: ExperimentPlan = { ...EXPERIMENT_PLAN, id: 'exp-future', start: new Date('2027-06-01T00:00:00Z'), end: undefined };
+    const plan: ExperimentPlan = {
+      ...EXPERIMENT_PLAN,
+      id: 'exp-future',
+      start: new Date('2027-06-01T00:00:00Z'),
+      end: undefined,
+    };
     const r = (await t.store.experimentReport('exp-future', { plan, now: NOW }))!;
     expect(r.experiment).toMatchObject({ status: 'scheduled', firstCall: null, stopped: null });
     expect(r.arms.map((a) => [a.arm, a.units, a.calls, a.firingPer100Calls])).toEqual([
@@ -283,11 +460,18 @@ export function experimentReportBehaviour(kind: StoreKind): void {
     const future: ExperimentPlan = { ...EXPERIMENT_PLAN, id: 'exp-future', start: new Date('2027-06-01T00:00:00Z') };
     const list = await t.store.experiments({ plans: [future], now: NOW });
     expect(list.experiments).toEqual([
-      expect.objectContaining({ id: 'exp-future', declared: true, status: 'scheduled', callsInExperiment: 0, units: 0, arms: [
-        { name: 'usual', version: '1.0.0', weight: 1, show: true },
-        { name: 'new-wording', version: '1.1.0', weight: 1, show: true },
-        { name: 'no-card', version: '1.0.0', weight: 1, show: false },
-      ] }),
+      expect.objectContaining({
+        id: 'exp-future',
+        declared: true,
+        status: 'scheduled',
+        callsInExperiment: 0,
+        units: 0,
+        arms: [
+          { name: 'usual', version: '1.0.0', weight: 1, show: true },
+          { name: 'new-wording', version: '1.1.0', weight: 1, show: true },
+          { name: 'no-card', version: '1.0.0', weight: 1, show: false },
+        ],
+      }),
       {
         id: EXPERIMENT_ID,
         services: ['svc-x'],
@@ -341,12 +525,24 @@ export function shadowReportBehaviour(kind: StoreKind): void {
         rulesDiffer: 2,
       });
       // 2.2.0: 3 failed; on the 27 others, 22 both and 5 neither: κ 1, no difference.
-      expect(c22).toMatchObject({ calls: 27, failed: 3, table: { bothFired: 22, liveOnly: 0, shadowOnly: 0, neither: 5 }, kappa: 1, firing: { difference: 0, low: 0, high: 0 }, cardsDiffer: 0, disagreements: [] });
+      expect(c22).toMatchObject({
+        calls: 27,
+        failed: 3,
+        table: { bothFired: 22, liveOnly: 0, shadowOnly: 0, neither: 5 },
+        kappa: 1,
+        firing: { difference: 0, low: 0, high: 0 },
+        cardsDiffer: 0,
+        disagreements: [],
+      });
     });
 
     it('lists the latest 20 disagreeing calls with their live and shadow card ids', async () => {
       const r = (await t.store.shadowReport(SHADOW_SERVICE))!;
-      const kinds = { 'live-only': 'live-only', 'shadow-only': 'shadow-only', 'cards-differ': 'cards-differ' } as Record<string, string>;
+      const kinds = {
+        'live-only': 'live-only',
+        'shadow-only': 'shadow-only',
+        'cards-differ': 'cards-differ',
+      } as Record<string, string>;
       // 22 disagreements (calls 30–51); the two earliest (30, 31) are left out.
       const expected = seeded.calls
         .map((call, i) => ({ call, i }))
@@ -366,15 +562,28 @@ export function shadowReportBehaviour(kind: StoreKind): void {
 
     it('reads only the period asked for', async () => {
       // 08:00–08:30: calls 0–29: 18 both, 6 both from a no-card arm, 6 neither.
-      const r = (await t.store.shadowReport(SHADOW_SERVICE, { from: new Date('2027-02-01T08:00:00Z'), to: new Date('2027-02-01T08:30:00Z') }))!;
+      const r = (await t.store.shadowReport(SHADOW_SERVICE, {
+        from: new Date('2027-02-01T08:00:00Z'),
+        to: new Date('2027-02-01T08:30:00Z'),
+      }))!;
       expect(r.query).toEqual({ from: '2027-02-01T08:00:00.000Z', to: '2027-02-01T08:30:00.000Z' });
-      expect(r.comparisons[0]).toMatchObject({ calls: 30, table: { bothFired: 24, liveOnly: 0, shadowOnly: 0, neither: 6 }, kappa: 1, disagreements: [] });
+      expect(r.comparisons[0]).toMatchObject({
+        calls: 30,
+        table: { bothFired: 24, liveOnly: 0, shadowOnly: 0, neither: 6 },
+        kappa: 1,
+        disagreements: [],
+      });
       expect(r.withoutLive).toBe(0);
     });
 
     it('knows nothing of a service with no call, unless its shadows are declared', async () => {
       expect(await t.store.shadowReport('svc-none')).toBeUndefined();
-      expect(await t.store.shadowReport('svc-none', { declaredShadows: ['1.1.0'] })).toMatchObject({ service: 'svc-none', declaredShadows: ['1.1.0'], comparisons: [], withoutLive: 0 });
+      expect(await t.store.shadowReport('svc-none', { declaredShadows: ['1.1.0'] })).toMatchObject({
+        service: 'svc-none',
+        declaredShadows: ['1.1.0'],
+        comparisons: [],
+        withoutLive: 0,
+      });
     });
   });
 }

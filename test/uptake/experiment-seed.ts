@@ -57,7 +57,12 @@ interface EvaluationSpec {
   version: string;
   status?: 'ok' | 'failed';
   /** One card per entry; feedback outcome of each (shown cards only). */
-  cards: Array<{ rule?: string; indicator?: string; suggestions?: string[]; outcome?: 'accepted' | 'overridden' | null }>;
+  cards: Array<{
+    rule?: string;
+    indicator?: string;
+    suggestions?: string[];
+    outcome?: 'accepted' | 'overridden' | null;
+  }>;
   /** A shadow evaluated at another moment than the call (default: the call's time + 1 s). */
   at?: number;
 }
@@ -83,9 +88,12 @@ export async function insertCall(db: Kysely<UptakeDatabase>, spec: CallSpec): Pr
 /** Writes calls with their evaluations and cards, a few hundred rows per statement. */
 export async function insertCalls(db: Kysely<UptakeDatabase>, specs: CallSpec[]): Promise<SeededCall[]> {
   const rows = specs.map(callRows);
-  const chunks = <T>(list: T[]): T[][] => Array.from({ length: Math.ceil(list.length / 200) }, (_, i) => list.slice(i * 200, i * 200 + 200));
-  for (const chunk of chunks(rows.map((r) => r.invocation))) await db.insertInto('uptake_invocation').values(chunk).execute();
-  for (const chunk of chunks(rows.flatMap((r) => r.evaluations))) await db.insertInto('uptake_evaluation').values(chunk).execute();
+  const chunks = <T>(list: T[]): T[][] =>
+    Array.from({ length: Math.ceil(list.length / 200) }, (_, i) => list.slice(i * 200, i * 200 + 200));
+  for (const chunk of chunks(rows.map((r) => r.invocation)))
+    await db.insertInto('uptake_invocation').values(chunk).execute();
+  for (const chunk of chunks(rows.flatMap((r) => r.evaluations)))
+    await db.insertInto('uptake_evaluation').values(chunk).execute();
   for (const chunk of chunks(rows.flatMap((r) => r.cards))) await db.insertInto('uptake_card').values(chunk).execute();
   return rows.map((r) => r.seeded);
 }
@@ -125,7 +133,11 @@ function callRows(spec: CallSpec): CallRows {
     const at = e.at ?? spec.at + (e.disposition === 'shadow' ? 1000 : 0);
     const inArm = e.disposition !== 'shadow' && spec.experiment?.arm;
     const signature = e.cards
-      .map((c) => ({ rule: c.rule ?? 'r1', indicator: c.indicator ?? 'warning', suggestions: c.suggestions ?? ['Stop'] }))
+      .map((c) => ({
+        rule: c.rule ?? 'r1',
+        indicator: c.indicator ?? 'warning',
+        suggestions: c.suggestions ?? ['Stop'],
+      }))
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     const evaluation: EvaluationTable = {
       id: evaluationId,
@@ -187,7 +199,12 @@ function callRows(spec: CallSpec): CallRows {
       override_comment: null,
     }));
     cardRows.push(...cards);
-    seeded.evaluations.push({ id: evaluationId, disposition: e.disposition, version: e.version, cards: cards.map((c) => c.card_uuid) });
+    seeded.evaluations.push({
+      id: evaluationId,
+      disposition: e.disposition,
+      version: e.version,
+      cards: cards.map((c) => c.card_uuid),
+    });
   }
   return { invocation, evaluations: evaluationRows, cards: cardRows, seeded };
 }
@@ -217,9 +234,17 @@ function experimentUnits(): UnitSpec[] {
     else if (i < 12) fired = ['overridden'];
     else if (i === 12) fired = ['accepted'];
     else fired = [null];
-    units.push({ arm: 'new-wording', unit: `v${i}`, index: i, calls: i < 10 ? 4 : 2, fired, failedCalls: i === 13 ? 1 : 0 });
+    units.push({
+      arm: 'new-wording',
+      unit: `v${i}`,
+      index: i,
+      calls: i < 10 ? 4 : 2,
+      fired,
+      failedCalls: i === 13 ? 1 : 0,
+    });
   }
-  for (let i = 0; i < 14; i++) units.push({ arm: 'no-card', unit: `w${i}`, index: i, calls: i < 7 ? 3 : 2, fired: i < 7 ? [null, null] : [null] });
+  for (let i = 0; i < 14; i++)
+    units.push({ arm: 'no-card', unit: `w${i}`, index: i, calls: i < 7 ? 3 : 2, fired: i < 7 ? [null, null] : [null] });
   return units;
 }
 
@@ -245,14 +270,55 @@ export async function seedExperiment(db: Kysely<UptakeDatabase>): Promise<void> 
       });
     }
     for (let f = 0; f < (u.failedCalls ?? 0); f++) {
-      specs.push({ service: 'svc-x', at: base + minute++ * MINUTE, site, status: 503, experiment: experiment({ arm: u.arm, unit: `unit-${u.unit}` }) });
+      specs.push({
+        service: 'svc-x',
+        at: base + minute++ * MINUTE,
+        site,
+        status: 503,
+        experiment: experiment({ arm: u.arm, unit: `unit-${u.unit}` }),
+      });
     }
   }
-  const live = (cards: number): EvaluationSpec[] => [{ disposition: 'shown', version: '1.0.0', cards: Array.from({ length: cards }, () => ({ outcome: 'accepted' as const })) }];
-  for (let i = 0; i < 3; i++) specs.push({ service: 'svc-x', at: Date.parse('2027-01-03T10:00:00Z') + i * MINUTE, site: SITE_A, experiment: experiment({ reason: 'not-started' }), evaluations: live(1) });
-  for (let i = 0; i < 12; i++) specs.push({ service: 'svc-x', at: DAY0 + (600 + i) * MINUTE, site: SITE_A, experiment: experiment({ reason: 'no-unit' }), evaluations: live(1) });
-  for (let i = 0; i < 20; i++) specs.push({ service: 'svc-x', at: Date.parse(STOPPED_AT) + (i + 1) * MINUTE, site: SITE_A, experiment: experiment({ reason: 'stopped' }), evaluations: live(0) });
-  await db.insertInto('experiment_stop').values({ experiment_id: EXPERIMENT_ID, stopped_at: Date.parse(STOPPED_AT), stopped_by: 'qa-lead', reason: 'harm at site B' }).execute();
+  const live = (cards: number): EvaluationSpec[] => [
+    {
+      disposition: 'shown',
+      version: '1.0.0',
+      cards: Array.from({ length: cards }, () => ({ outcome: 'accepted' as const })),
+    },
+  ];
+  for (let i = 0; i < 3; i++)
+    specs.push({
+      service: 'svc-x',
+      at: Date.parse('2027-01-03T10:00:00Z') + i * MINUTE,
+      site: SITE_A,
+      experiment: experiment({ reason: 'not-started' }),
+      evaluations: live(1),
+    });
+  for (let i = 0; i < 12; i++)
+    specs.push({
+      service: 'svc-x',
+      at: DAY0 + (600 + i) * MINUTE,
+      site: SITE_A,
+      experiment: experiment({ reason: 'no-unit' }),
+      evaluations: live(1),
+    });
+  for (let i = 0; i < 20; i++)
+    specs.push({
+      service: 'svc-x',
+      at: Date.parse(STOPPED_AT) + (i + 1) * MINUTE,
+      site: SITE_A,
+      experiment: experiment({ reason: 'stopped' }),
+      evaluations: live(0),
+    });
+  await db
+    .insertInto('experiment_stop')
+    .values({
+      experiment_id: EXPERIMENT_ID,
+      stopped_at: Date.parse(STOPPED_AT),
+      stopped_by: 'qa-lead',
+      reason: 'harm at site B',
+    })
+    .execute();
   // Another service's call, outside any experiment: never counted.
   specs.push({ service: 'svc-other', at: DAY0, site: SITE_A, evaluations: live(1) });
   await insertCalls(db, specs);
@@ -269,7 +335,8 @@ export async function seedExperiment(db: Kysely<UptakeDatabase>): Promise<void> 
 export const SHADOW_SERVICE = 'svc-s';
 const SHADOW_T0 = Date.parse('2027-02-01T08:00:00Z');
 
-export type ShadowKind = 'both' | 'both-suppressed' | 'cards-differ' | 'rules-differ' | 'live-only' | 'shadow-only' | 'neither';
+export type ShadowKind =
+  'both' | 'both-suppressed' | 'cards-differ' | 'rules-differ' | 'live-only' | 'shadow-only' | 'neither';
 
 /** The kind of call i (0–99) against 2.1.0. */
 export function shadowKind(i: number): ShadowKind {
@@ -292,16 +359,37 @@ export async function seedShadow(db: Kysely<UptakeDatabase>): Promise<SeededShad
     const kind = shadowKind(i);
     const liveFires = kind !== 'shadow-only' && kind !== 'neither';
     const shadowFires = kind !== 'live-only' && kind !== 'neither';
-    const shadowCard = kind === 'cards-differ' ? { ...card, suggestions: ['Stop ibuprofen', 'Order creatinine'] } : kind === 'rules-differ' ? { ...card, rule: 'r1-renamed' } : card;
+    const shadowCard =
+      kind === 'cards-differ'
+        ? { ...card, suggestions: ['Stop ibuprofen', 'Order creatinine'] }
+        : kind === 'rules-differ'
+          ? { ...card, rule: 'r1-renamed' }
+          : card;
     const evaluations: EvaluationSpec[] = [
-      { disposition: kind === 'both-suppressed' ? 'suppressed' : 'shown', version: '2.0.0', cards: liveFires ? [card] : [] },
+      {
+        disposition: kind === 'both-suppressed' ? 'suppressed' : 'shown',
+        version: '2.0.0',
+        cards: liveFires ? [card] : [],
+      },
       { disposition: 'shadow', version: '2.1.0', cards: shadowFires ? [shadowCard] : [] },
     ];
-    if (i < 30) evaluations.push({ disposition: 'shadow', version: '2.2.0', status: i < 3 ? 'failed' : 'ok', cards: liveFires ? [card] : [] });
+    if (i < 30)
+      evaluations.push({
+        disposition: 'shadow',
+        version: '2.2.0',
+        status: i < 3 ? 'failed' : 'ok',
+        cards: liveFires ? [card] : [],
+      });
     specs.push({ service: SHADOW_SERVICE, at: SHADOW_T0 + i * MINUTE, site: SITE_A, evaluations });
   }
   for (let i = 0; i < 2; i++) {
-    specs.push({ service: SHADOW_SERVICE, at: SHADOW_T0 + (100 + i) * MINUTE, site: SITE_A, status: 500, evaluations: [{ disposition: 'shadow', version: '2.1.0', cards: [card] }] });
+    specs.push({
+      service: SHADOW_SERVICE,
+      at: SHADOW_T0 + (100 + i) * MINUTE,
+      site: SITE_A,
+      status: 500,
+      evaluations: [{ disposition: 'shadow', version: '2.1.0', cards: [card] }],
+    });
   }
   return { calls: await insertCalls(db, specs) };
 }

@@ -49,7 +49,11 @@ describe('cluster-robust difference of two proportions', () => {
   const treatment = clusterSums(units([4, 5], [2, 2], [1, 3], [3, 4]));
 
   it('computes each arm as a ratio estimator with the CR1 variance', () => {
-    expect(ratioEstimate(reference)).toEqual({ estimate: 0.6, variance: expect.closeTo(0.0336, 10), method: 'cluster-robust' });
+    expect(ratioEstimate(reference)).toEqual({
+      estimate: 0.6,
+      variance: expect.closeTo(0.0336, 10),
+      method: 'cluster-robust',
+    });
     expect(ratioEstimate(treatment)?.variance).toBeCloseTo(0.0124948, 7);
   });
 
@@ -74,7 +78,11 @@ describe('cluster-robust difference of two proportions', () => {
 
   it('has no interval for an arm of one unit with several trials, and no estimate for an arm without trials', () => {
     const one = clusterSums(units([2, 5]));
-    expect(differenceOfProportions(reference, one)).toMatchObject({ estimate: expect.closeTo(-0.2, 12), standardError: null, low: null });
+    expect(differenceOfProportions(reference, one)).toMatchObject({
+      estimate: expect.closeTo(-0.2, 12),
+      standardError: null,
+      low: null,
+    });
     expect(differenceOfProportions(reference, clusterSums([]))).toMatchObject({ estimate: null, standardError: null });
   });
 
@@ -112,19 +120,31 @@ describe('always-valid p-value (mSPRT)', () => {
     const one = alwaysValid([{ estimate: 0.1, variance: 0.0025 }]);
     expect(one.low).toBeCloseTo(0.1 - 0.154119, 6);
     expect(one.high).toBeCloseTo(0.1 + 0.154119, 6);
-    const two = alwaysValid([{ estimate: 0.1, variance: 0.0025 }, { estimate: 0.2, variance: 0.0025 }]);
+    const two = alwaysValid([
+      { estimate: 0.1, variance: 0.0025 },
+      { estimate: 0.2, variance: 0.0025 },
+    ]);
     expect(two.low).toBeCloseTo(0.2 - 0.154119, 6);
     expect(two.high).toBeCloseTo(0.1 + 0.154119, 6);
   });
 
   it(`waits for ${MIN_UNITS_PER_LOOK} units in each arm before a look counts`, () => {
     const few = clusterSums(units(...Array.from({ length: MIN_UNITS_PER_LOOK - 1 }, (): [number, number] => [1, 2])));
-    const enough = clusterSums(units(...Array.from({ length: MIN_UNITS_PER_LOOK }, (_, i): [number, number] => [i % 2, 2])));
+    const enough = clusterSums(
+      units(...Array.from({ length: MIN_UNITS_PER_LOOK }, (_, i): [number, number] => [i % 2, 2])),
+    );
     expect(lookAt(few, enough)).toBeNull();
     expect(lookAt(enough, enough)).toMatchObject({ estimate: 0 });
   });
 
-  const noDifference: TrialDesign = { units: 40, days: 30, cardsPerUnitDay: 2, reference: 0.4, treatment: 0.4, spread: 0.2 };
+  const noDifference: TrialDesign = {
+    units: 40,
+    days: 30,
+    cardsPerUnitDay: 2,
+    reference: 0.4,
+    treatment: 0.4,
+    spread: 0.2,
+  };
 
   it('stays above 0.05 in at least 95 % of 200 seeded trials without a difference, looked at every day', () => {
     let stayedAbove = 0;
@@ -136,12 +156,15 @@ describe('always-valid p-value (mSPRT)', () => {
     expect(stayedAbove).toBeGreaterThanOrEqual(190);
   });
 
-  it('covers a true +15-point difference with the 95 % interval in at least 90 % of 200 seeded trials, and detects it', () => {
+  it('covers a true +15-point difference with the 95 % interval in ≥ 90 % of 200 seeded trials, and detects it', () => {
     let covered = 0;
     let sequenceCovered = 0;
     let detected = 0;
     for (let seed = 1; seed <= 200; seed++) {
-      const { final, sequence, pValues } = simulateTrial({ ...noDifference, treatment: 0.55 }, seededRandom(100_000 + seed));
+      const { final, sequence, pValues } = simulateTrial(
+        { ...noDifference, treatment: 0.55 },
+        seededRandom(100_000 + seed),
+      );
       if (final.low! <= 0.15 && 0.15 <= final.high!) covered++;
       if (sequence.low! <= 0.15 && 0.15 <= sequence.high!) sequenceCovered++;
       if (pValues.at(-1)! < 0.05) detected++;
@@ -157,8 +180,10 @@ describe('χ² survival and the incomplete gamma function', () => {
     // P(3, 2) = 1 − e^−2 (1 + 2 + 2²/2); Q(1, x) = e^−x; χ²₂ survival = e^(−x/2); χ²₄ = e^(−x/2)(1 + x/2).
     expect(regularizedGammaP(3, 2)).toBeCloseTo(1 - Math.exp(-2) * 5, 13);
     expect(regularizedGammaQ(1, 7.5)).toBeCloseTo(Math.exp(-7.5), 14);
-    for (const x of [0.1, 1, 5.991464547107979, 30, 80]) expect(chiSquareSurvival(x, 2) / Math.exp(-x / 2)).toBeCloseTo(1, 11);
-    for (const x of [0.001, 2, 9.487729036781154, 40]) expect(chiSquareSurvival(x, 4) / (Math.exp(-x / 2) * (1 + x / 2))).toBeCloseTo(1, 11);
+    for (const x of [0.1, 1, 5.991464547107979, 30, 80])
+      expect(chiSquareSurvival(x, 2) / Math.exp(-x / 2)).toBeCloseTo(1, 11);
+    for (const x of [0.001, 2, 9.487729036781154, 40])
+      expect(chiSquareSurvival(x, 4) / (Math.exp(-x / 2) * (1 + x / 2))).toBeCloseTo(1, 11);
   });
 
   it('matches tabulated critical values', () => {
@@ -198,7 +223,12 @@ describe('sample-ratio mismatch', () => {
   });
 
   it('reads the weights: 200 and 100 units for weights 2 and 1 are exactly as expected', () => {
-    expect(sampleRatioMismatch([200, 100], [2, 1])).toMatchObject({ chiSquare: 0, pValue: 1, flagged: false, expectedShares: [2 / 3, 1 / 3] });
+    expect(sampleRatioMismatch([200, 100], [2, 1])).toMatchObject({
+      chiSquare: 0,
+      pValue: 1,
+      flagged: false,
+      expectedShares: [2 / 3, 1 / 3],
+    });
   });
 
   it('has no check without units or with fewer than two arms', () => {

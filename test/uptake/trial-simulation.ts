@@ -1,7 +1,14 @@
 // Simulated two-arm trials at the level of the statistics (no server, no database), with a seeded
 // generator so that every run gives the same numbers. Units (clinicians) differ in how often they
 // accept a card, so cards of one unit are correlated: what the cluster-robust error is for.
-import { alwaysValid, ClusterAccumulator, differenceOfProportions, lookAt, type Difference, type Look } from '../../src/uptake/statistics.js';
+import {
+  alwaysValid,
+  ClusterAccumulator,
+  differenceOfProportions,
+  lookAt,
+  type Difference,
+  type Look,
+} from '../../src/uptake/statistics.js';
 
 /** mulberry32: a small, fast, seeded generator of uniform numbers in [0, 1). */
 export function seededRandom(seed: number): () => number {
