@@ -14,6 +14,7 @@ import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
+import { experimentRoutes } from './http/experiments.js';
 import type { UptakeStore } from './uptake/index.js';
 import { createShadowQueue, errorName, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
@@ -110,7 +111,10 @@ export function createApp(deps: AppDeps): Express {
       shadowQueue,
     }),
   );
-  if (uptake) app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+  if (uptake) {
+    app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+    app.use('/uptake', experimentRoutes({ uptake, knowledge, minCell: config.uptakeMinCell, clock }));
+  }
   if (reloader || uptake) app.use('/admin', adminRoutes({ knowledge, reloader, uptake }));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

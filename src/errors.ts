@@ -194,6 +194,16 @@ export function unknownCard(uuid: string): CdsError {
   return new CdsError(404, 'unknown-card', `no served card with uuid '${uuid.slice(0, 64)}'`);
 }
 
+/** 404: neither the knowledge (`where` it was read) nor the ledger knows this experiment. */
+export function noExperimentData(id: string, where: string): CdsError {
+  return new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}': ${where} does not declare it and the uptake ledger has no call of it`);
+}
+
+/** 404: neither the knowledge (`where` it was read) nor the ledger knows this service. */
+export function noServiceData(id: string, where: string): CdsError {
+  return new CdsError(404, 'unknown-service', `no CDS service with id '${id.slice(0, 128)}' in ${where}, and the uptake ledger has no call of one`);
+}
+
 /** 404: no service of the knowledge serving now declares this experiment. */
 export function unknownExperiment(id: string): CdsError {
   return new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`);

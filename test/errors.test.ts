@@ -258,6 +258,22 @@ const cases: Record<string, Expected[]> = {
       message: `no served card with uuid '${'c'.repeat(64)}'`,
     },
   ],
+  noExperimentData: [
+    {
+      error: errors.noExperimentData('trial-9', 'cds-services.json'),
+      status: 404,
+      code: 'unknown-experiment',
+      message: "no experiment with id 'trial-9': cds-services.json does not declare it and the uptake ledger has no call of it",
+    },
+  ],
+  noServiceData: [
+    {
+      error: errors.noServiceData('svc-9', 'cds-services.json'),
+      status: 404,
+      code: 'unknown-service',
+      message: "no CDS service with id 'svc-9' in cds-services.json, and the uptake ledger has no call of one",
+    },
+  ],
   unknownExperiment: [
     {
       error: errors.unknownExperiment('trial-1'),

@@ -6,6 +6,8 @@ import { loadConfig, readCliSettings, type Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { CliIo } from './io.js';
 import { uptakeCommand } from './uptake.js';
+import { experimentCommand } from './experiment.js';
+import { shadowCommand } from './shadow.js';
 import { validateCommand } from './validate.js';
 import { evalCommand } from './eval.js';
 import { testCommand } from './test.js';
@@ -33,6 +35,8 @@ export async function runCli(args: string[], { io = processIo, env = process.env
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .addCommand(uptakeCommand(io, getConfig, getLogger))
+    .addCommand(experimentCommand(io, getConfig, getLogger))
+    .addCommand(shadowCommand(io, getConfig, getLogger))
     .addCommand(validateCommand(io, env))
     .addCommand(evalCommand(io, env))
     .addCommand(testCommand(io, env))

@@ -93,7 +93,7 @@ export function reportToCsv(report: Report): string {
   return `${lines.join('\r\n')}\r\n`;
 }
 
-function csvCell(value: string | number | null | undefined): string {
+export function csvCell(value: string | number | null | undefined): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
   // Cells that a spreadsheet would run as a formula are quoted with a leading apostrophe.

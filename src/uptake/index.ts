@@ -14,3 +14,10 @@ export { parseReportQuery, GROUP_KEYS, type GroupKey, type ReportQuery } from '.
 export type { Report, ReportRow, Group } from './report.js';
 export { suppressSmallCells, reportToCsv } from './export.js';
 export { createPseudonymizer, loadPseudonymKey, PseudonymKeyError } from './pseudonym.js';
+export { parseAnalysisQuery, type AnalysisQuery, type ExportFormat } from './query-parameters.js';
+export type { ExperimentReport, ExperimentReportOptions, ArmFigures, Comparison, DifferenceFigures, SiteSection } from './experiment-report.js';
+export { suppressExperimentReport, experimentReportToCsv } from './experiment-export.js';
+export { suppressExperimentList, type ExperimentList, type ExperimentSummary } from './experiment-list.js';
+export { plansOfServices, plansOfDefinitions, experimentStatus, type ExperimentPlan, type ExperimentStatus, type ExperimentStop } from './experiment-plan.js';
+export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
+export { parameterReader, type ParameterReader } from './query-parameters.js';

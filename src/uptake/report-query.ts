@@ -1,5 +1,5 @@
 // What a report asks for: filters and grouping, validated the same way for the CLI and HTTP.
-import { badRequest, type Issue } from '../errors.js';
+import { parameterReader } from './query-parameters.js';
 
 export const GROUP_KEYS = ['service', 'ruleSet', 'version', 'rule', 'indicator', 'day', 'week'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
@@ -26,40 +26,12 @@ export const REPORT_PARAMETERS = ['from', 'to', 'service', 'ruleSet', 'version',
 
 /** Raw options as strings (query string or command line) → a query, or a 400 naming every problem. */
 export function parseReportQuery(raw: Record<string, unknown>): ReportQuery {
-  const issues: Issue[] = [];
-  const problem = (field: string, diagnostics: string): void => {
-    issues.push({ severity: 'error', code: 'invalid', diagnostics: `${field}: ${diagnostics}`, expression: [field] });
-  };
-  const str = (field: string): string | undefined => {
-    const value = raw[field];
-    if (value === undefined || value === '') return undefined;
-    if (typeof value !== 'string') {
-      problem(field, 'must be given once, as text');
-      return undefined;
-    }
-    if (value.length > 256) problem(field, 'is longer than 256 characters');
-    return value;
-  };
-  const date = (field: string, endOfDay: boolean): Date | undefined => {
-    const value = str(field);
-    if (value === undefined) return undefined;
-    const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
-    const ok = dayOnly || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
-    const parsed = ok ? new Date(dayOnly ? `${value}T00:00:00Z` : value) : undefined;
-    if (!parsed || Number.isNaN(parsed.getTime())) {
-      problem(field, `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z)`);
-      return undefined;
-    }
-    // A day given as `to` includes that whole day.
-    return dayOnly && endOfDay ? new Date(parsed.getTime() + 86_400_000) : parsed;
-  };
+  const read = parameterReader(raw);
+  const { problem, text: str } = read;
   for (const field of Object.keys(raw)) {
     if (!REPORT_PARAMETERS.includes(field)) problem(field, `is not a report parameter (use ${REPORT_PARAMETERS.join(', ')})`);
   }
-  const query: ReportQuery = { groupBy: [] };
-  query.from = date('from', false);
-  query.to = date('to', true);
-  if (query.from && query.to && query.from >= query.to) problem('to', 'must be after from');
+  const query: ReportQuery = { groupBy: [], ...read.period() };
   for (const field of ['service', 'ruleSet', 'version', 'rule', 'client'] as const) {
     const value = str(field);
     if (value !== undefined) query[field] = value;
@@ -82,6 +54,6 @@ export function parseReportQuery(raw: Record<string, unknown>): ReportQuery {
     if (comments === 'true') query.includeComments = true;
     else if (comments !== 'false') problem('comments', 'must be true or false');
   }
-  if (issues.length > 0) throw badRequest(issues.map((i) => i.diagnostics).join('; '), { issues });
+  read.done();
   return query;
 }

@@ -4,6 +4,7 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from './migrations.js';
 import type { GroupKey, ReportQuery } from './report-query.js';
 import type { UptakeDatabase } from './schema.js';
+import { wilsonInterval } from './statistics.js';
 
 export interface Group {
   service?: string;
@@ -345,16 +346,11 @@ function ratio(numerator: number, denominator: number): number | null {
   return denominator > 0 ? round(numerator / denominator) : null;
 }
 
-/** Wilson score interval at 95 %. */
+/** Wilson score interval at 95 %, rounded. */
 export function wilson(successes: number, n: number): Rate {
-  if (n === 0) return { rate: null, low: null, high: null };
-  const z = 1.959963984540054;
-  const p = successes / n;
-  const z2 = z * z;
-  const denominator = 1 + z2 / n;
-  const centre = (p + z2 / (2 * n)) / denominator;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denominator;
-  return { rate: round(p), low: round(Math.max(0, centre - half)), high: round(Math.min(1, centre + half)) };
+  const w = wilsonInterval(successes, n);
+  if (w.estimate === null) return { rate: null, low: null, high: null };
+  return { rate: round(w.estimate), low: round(w.low!), high: round(w.high!) };
 }
 
 /** Median of sorted values (the mean of the two middle ones when their number is even). */

@@ -15,6 +15,10 @@ import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
 import { describe, Recorder, type RecorderStatus } from './recorder.js';
 import { buildReport, type Report } from './report.js';
 import type { ReportQuery } from './report-query.js';
+import { experimentReport, type ExperimentReport, type ExperimentReportOptions } from './experiment-report.js';
+import { experimentList, type ExperimentList } from './experiment-list.js';
+import type { ExperimentPlan } from './experiment-plan.js';
+import { shadowReport, type ShadowReport, type ShadowReportOptions } from './shadow-report.js';
 import type { Dialect } from './migrations.js';
 
 export interface UptakeConfig {
@@ -56,6 +60,12 @@ export interface UptakeStore {
   /** Stores the valid items durably before it resolves; one result per item. */
   ingestFeedback(serviceId: string, items: unknown[], client?: VerifiedClient): Promise<FeedbackItemResult[]>;
   report(query: ReportQuery): Promise<Report>;
+  /** An experiment by assigned arm; undefined when neither the plan nor the ledger knows it. */
+  experimentReport(experimentId: string, options?: ExperimentReportOptions): Promise<ExperimentReport | undefined>;
+  /** The experiments of the plans and of the ledger, with status and counts. */
+  experiments(options: { plans: ExperimentPlan[]; now?: Date }): Promise<ExperimentList>;
+  /** Each shadow version against the live one; undefined when the ledger has no call of the service and nothing is declared. */
+  shadowReport(serviceId: string, options?: ShadowReportOptions): Promise<ShadowReport | undefined>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
   /**
@@ -188,6 +198,18 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
   await withTimeout(refreshStops(), PING_TIMEOUT_MS).catch(() => undefined);
   const stopTimer = setInterval(() => void refreshStops(), STOP_REFRESH_MS);
   stopTimer.unref();
+
+  /** Reads from the ledger with everything queued written first. */
+  const read = async <T>(what: string, query: () => Promise<T>): Promise<T> => {
+    try {
+      await recorder.flush().catch(() => undefined);
+      await migrate();
+      return await query();
+    } catch (err) {
+      if (err instanceof CdsError) throw err;
+      throw unavailable(err, what);
+    }
+  };
 
   const fingerprinted = new Set<string>();
   const inUse = new Map<string, string>();
@@ -330,16 +352,12 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         throw unavailable(err, 'the feedback was not stored');
       }
     },
-    async report(query) {
-      try {
-        await recorder.flush().catch(() => undefined);
-        await migrate();
-        return await buildReport(db, dialect, query, clock());
-      } catch (err) {
-        if (err instanceof CdsError) throw err;
-        throw unavailable(err, 'the report could not be made');
-      }
-    },
+    report: (query) => read('the report could not be made', () => buildReport(db, dialect, query, clock())),
+    experimentReport: (id, options = {}) =>
+      read('the experiment report could not be made', () => experimentReport(db, id, { ...options, now: options.now ?? clock() })),
+    experiments: (options) => read('the experiments could not be listed', () => experimentList(db, { ...options, now: options.now ?? clock() })),
+    shadowReport: (serviceId, options = {}) =>
+      read('the shadow report could not be made', () => shadowReport(db, serviceId, { ...options, now: options.now ?? clock() })),
     async status() {
       let error: string | undefined;
       try {

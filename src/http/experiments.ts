@@ -1,0 +1,94 @@
+// Experiment and shadow analysis over HTTP (role `quality`, enforced for /uptake):
+//   GET /uptake/experiments                       every experiment of the knowledge and of the ledger
+//   GET /uptake/experiments/{id}?from&to&format   its report by assigned arm, JSON or CSV
+//   GET /uptake/shadow/{service}?from&to&format   each shadow version against the live one
+// The same modules serve `cds experiment report` and `cds shadow report`.
+import { Router } from 'express';
+import { badRequest, noExperimentData, noServiceData } from '../errors.js';
+import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
+import {
+  experimentReportToCsv,
+  parameterReader,
+  parseAnalysisQuery,
+  plansOfServices,
+  shadowReportToCsv,
+  suppressExperimentList,
+  suppressExperimentReport,
+  type UptakeStore,
+} from '../uptake/index.js';
+import { methodNotAllowed } from './error-handler.js';
+
+export interface ExperimentRouteDeps {
+  uptake: UptakeStore;
+  knowledge: KnowledgeHolder;
+  /** Small-cell threshold k applied to every export. */
+  minCell: number;
+  /** "Now" for an experiment's status (scheduled, running, ended). */
+  clock: () => Date;
+}
+
+const MAX_ID_LENGTH = 256;
+
+function pathId(value: unknown, what: string): string {
+  const id = String(value);
+  if (id.length > MAX_ID_LENGTH || [...id].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
+    throw badRequest(`${what} must be at most ${MAX_ID_LENGTH} characters, without control characters`);
+  }
+  return id;
+}
+
+export function experimentRoutes({ uptake, knowledge, minCell, clock }: ExperimentRouteDeps): Router {
+  const router = Router();
+
+  router.get('/experiments', async (req, res) => {
+    const read = parameterReader(req.query);
+    read.only([], 'the experiment list');
+    read.done();
+    const plans = plansOfServices(knowledge.current().services);
+    const list = suppressExperimentList(await uptake.experiments({ plans, now: clock() }), minCell);
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(list);
+  });
+  router.all('/experiments', methodNotAllowed(['GET']));
+
+  router.get('/experiments/:id', async (req, res) => {
+    const id = pathId(req.params.id, 'the experiment id');
+    const { format, from, to } = parseAnalysisQuery(req.query, 'an experiment report');
+    const plan = plansOfServices(knowledge.current().services).find((p) => p.id === id);
+    const report = await uptake.experimentReport(id, { plan, from, to, now: clock() });
+    if (!report) {
+      throw noExperimentData(id, 'the knowledge being served');
+    }
+    const out = suppressExperimentReport(report, minCell);
+    res.setHeader('Cache-Control', 'no-store');
+    if (format === 'csv') res.type('text/csv; charset=utf-8').send(experimentReportToCsv(out));
+    else res.json(out);
+  });
+  router.all('/experiments/:id', methodNotAllowed(['GET']));
+
+  router.get('/shadow/:service', async (req, res) => {
+    const serviceId = pathId(req.params.service, 'the service id');
+    const { format, from, to } = parseAnalysisQuery(req.query, 'a shadow report');
+    const current = knowledge.current();
+    const services = servicesById(current, serviceId);
+    const known = services.length > 0 || current.unavailable.some((u) => u.id === serviceId);
+    const declaredShadows = known
+      ? [
+          ...new Set(
+            services.flatMap(
+              (s) =>
+                s.rollout?.shadows.map((r) => r.version) ?? s.definition.rollout?.shadow?.map((v) => v.version) ?? [],
+            ),
+          ),
+        ]
+      : undefined;
+    const report = await uptake.shadowReport(serviceId, { from, to, declaredShadows, now: clock() });
+    if (!report)
+      throw noServiceData(serviceId, 'the knowledge being served');
+    res.setHeader('Cache-Control', 'no-store');
+    if (format === 'csv') res.type('text/csv; charset=utf-8').send(shadowReportToCsv(report));
+    else res.json(report);
+  });
+  router.all('/shadow/:service', methodNotAllowed(['GET']));
+  return router;
+}
