@@ -10,6 +10,7 @@ import { validateCommand } from './validate.js';
 import { evalCommand } from './eval.js';
 import { testCommand } from './test.js';
 import { bumpCommand, newCommand } from './new-bump.js';
+import { simulateCommand } from './simulate.js';
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -36,7 +37,8 @@ export async function runCli(args: string[], { io = processIo, env = process.env
     .addCommand(evalCommand(io, env))
     .addCommand(testCommand(io, env))
     .addCommand(newCommand(io, env))
-    .addCommand(bumpCommand(io, env));
+    .addCommand(bumpCommand(io, env))
+    .addCommand(simulateCommand(io));
   try {
     await program.parseAsync(args, { from: 'user' });
     return 0;
