@@ -41,8 +41,9 @@ export async function simulateClinic(
   fetchImpl: typeof fetch = fetch,
   generator?: FixtureGenerator,
 ): Promise<SimulationSummary> {
-  const options: SimulateOptions = { ...SIMULATE_DEFAULTS, ...given };
-  checkOptions(options);
+  const merged: SimulateOptions = { ...SIMULATE_DEFAULTS, ...given };
+  checkOptions(merged);
+  const options = { ...merged, url: baseUrl(merged.url) };
   const started = performance.now();
   const http = client(options, fetchImpl);
   const service = await discover(http, options);
