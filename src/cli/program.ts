@@ -13,6 +13,7 @@ import { evalCommand } from './eval.js';
 import { testCommand } from './test.js';
 import { bumpCommand, newCommand } from './new-bump.js';
 import { releaseCommand, retireCommand } from './lifecycle.js';
+import { simulateCommand } from './simulate.js';
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -43,7 +44,8 @@ export async function runCli(args: string[], { io = processIo, env = process.env
     .addCommand(newCommand(io, env))
     .addCommand(bumpCommand(io, env))
     .addCommand(releaseCommand(io, env, getLogger))
-    .addCommand(retireCommand(io, env));
+    .addCommand(retireCommand(io, env))
+    .addCommand(simulateCommand(io));
   try {
     await program.parseAsync(args, { from: 'user' });
     return 0;
