@@ -11,9 +11,12 @@ export interface BenchServer {
   stop: () => void;
 }
 
-/** bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite. */
-export async function startServer({ dir = process.cwd(), uptake = false }: { dir?: string; uptake?: boolean } = {}): Promise<BenchServer> {
-  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '' };
+/**
+ * bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite, serving
+ * the knowledge of `knowledge` (default: the checkout's shipped knowledge).
+ */
+export async function startServer({ dir = process.cwd(), uptake = false, knowledge }: { dir?: string; uptake?: boolean; knowledge?: string } = {}): Promise<BenchServer> {
+  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '', ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}) };
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {

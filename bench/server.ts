@@ -13,7 +13,13 @@ import { fhirDataModel } from '../src/engine/index.js';
 
 const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
 // No JWT and no rate limit: the benchmark measures evaluation, not authentication.
-const config = defaultConfig({ port: Number(process.env.CDS_PORT ?? 0), host: '127.0.0.1', auth: 'off', rateLimitPerMinute: 0 });
+const config = defaultConfig({
+  port: Number(process.env.CDS_PORT ?? 0),
+  host: '127.0.0.1',
+  auth: 'off',
+  rateLimitPerMinute: 0,
+  ...(process.env.BENCH_KNOWLEDGE_DIR ? { knowledgeDir: process.env.BENCH_KNOWLEDGE_DIR } : {}),
+});
 const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
 fhirDataModel();
 const logger = createLogger('error', true);
