@@ -28,12 +28,13 @@ interface VersionFile {
 
 function readVersion(dir: string, spec: string, command: string): VersionFile {
   const m = /^([^@\s]+)@([^@\s]+)$/.exec(spec);
-  if (!m)
+  if (!m) {
     throw new CdsError(
       400,
       'bad-version',
       `'${spec}' is not <rule-set>@<version>, e.g. cds ${command} nsaid-ckd@1.1.0`,
     );
+  }
   const [, id, version] = m;
   const rel = `rules/${id}/${version}.json`;
   const path = join(dir, rel);
@@ -83,8 +84,9 @@ function usesOf(
     }
     const experiment = d.rollout?.experiment;
     for (const arm of Array.isArray(experiment?.arms) ? experiment.arms : []) {
-      if (arm?.version === version)
+      if (arm?.version === version) {
         uses.push({ service: d.id, role: `arm '${arm.name}' of experiment '${experiment?.id}'` });
+      }
     }
   }
   return uses;
@@ -135,8 +137,9 @@ export function releaseCommand(io: CliIo, env: NodeJS.ProcessEnv, logger: () => 
             failed++;
           }
         }
-        if (failed > 0)
+        if (failed > 0) {
           refusals.push(`${failed} of ${cases.length} test case${cases.length === 1 ? '' : 's'} of ${name} failed`);
+        }
       }
       refusals.push(...(await shadowRefusals(dir, env, logger, file.id, file.version)));
       if (refusals.length > 0) {

@@ -19,8 +19,9 @@ export function lifecycleReason(
 ): string | undefined {
   const name = `rule set ${ruleSet.id}@${ruleSet.version}`;
   if (ruleSet.status === 'retired') return `${name} is retired: a retired version is never served`;
-  if (ruleSet.status === 'draft' && !serveDrafts)
+  if (ruleSet.status === 'draft' && !serveDrafts) {
     return `${name} is a draft: drafts are served only with CDS_SERVE_DRAFTS=on`;
+  }
   return undefined;
 }
 

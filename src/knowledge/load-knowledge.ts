@@ -135,7 +135,7 @@ export async function loadKnowledge(
         }
       }
     }
-    // Reported at their own pointers too: the live version's lifecycle and the rollout.
+    // A problem at its own pointer (the live version's lifecycle, the rollout), among the reasons.
     const place = (at: string, message: string, reason = message): void => {
       const problem = `service '${definition.id}': ${message}`;
       problems.push({ file: 'cds-services.json', pointer: `${pointer}${at}`, message: problem, severity: 'error' });

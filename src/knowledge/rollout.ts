@@ -62,10 +62,10 @@ export function resolveRollout(
       return undefined;
     };
     if (found === undefined) return fail(`${name} not found (expected rules/${ruleSetId}/${wanted}.json)`);
-    if (Array.isArray(found))
-      return fail(
-        `${name} has errors and cannot be evaluated (${found.length} problem${found.length === 1 ? '' : 's'})`,
-      );
+    if (Array.isArray(found)) {
+      const count = `${found.length} problem${found.length === 1 ? '' : 's'}`;
+      return fail(`${name} has errors and cannot be evaluated (${count})`);
+    }
     if (found.status === 'retired') return fail(`${name} is retired: a retired version is never evaluated`);
     for (const reason of checkParameters(definition, found)) fail(reason);
     return found;
@@ -115,8 +115,9 @@ function resolveExperiment(
   const arms: ExperimentArm[] = [];
   const names = new Set<string>();
   declared.arms.forEach((arm, i) => {
-    if (names.has(arm.name))
+    if (names.has(arm.name)) {
       problems.push({ pointer: `${at}/arms/${i}/name`, message: `experiment arm name '${arm.name}' is used twice` });
+    }
     names.add(arm.name);
     const show = arm.show !== false;
     const ruleSet = version(`experiment arm '${arm.name}'`, arm.version, `${at}/arms/${i}/version`);
@@ -191,8 +192,9 @@ export function createExperimentRegistry(): (
 /** A schema error inside a service's rollout, in the words of what is wrong there. */
 export function describeRolloutSchemaError(e: ErrorObject, rollout: unknown): string {
   const inside = e.instancePath.replace(/^\/services\/\d+\/rollout/, '');
-  if (e.keyword === 'type' && inside === '/experiment')
+  if (e.keyword === 'type' && inside === '/experiment') {
     return 'must be one object: a service runs one experiment at a time';
+  }
   const arm = /^\/experiment\/arms\/(\d+)$/.exec(inside);
   if (arm && e.keyword === 'required' && (e.params as { missingProperty?: string }).missingProperty === 'version') {
     const declared = (rollout as { experiment?: { arms?: Array<{ show?: unknown }> } }).experiment?.arms?.[

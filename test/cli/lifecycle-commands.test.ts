@@ -1,6 +1,6 @@
 // cds release and cds retire: they change only a rule set file's status, and refuse when the version
 // is not ready (no tests, a failing test, too little shadow time) or still in use.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,12 @@ async function recordShadow(env: Record<string, string>, at: Date[]): Promise<vo
 }
 
 const daysAgo = (days: number) => new Date(Date.now() - days * 86_400_000);
+
+// The first CQL compile of a process costs seconds (twice: the tests' translator and the command's).
+beforeAll(async () => {
+  await knowledgeFrom(testKnowledge('basic'));
+  await setup().cds('validate', testKnowledge('basic'));
+});
 
 describe('cds release', () => {
   it('turns a draft whose tests pass active, changing only its status, and keeps its fingerprint', async () => {
