@@ -21,9 +21,15 @@ try {
   console.log(`HTTP over loopback, concurrency 1: medians over ${ROUNDS} alternating ${SECONDS} s runs`);
   console.log(`${'service'.padEnd(28)} p50 before  p50 after   req/s before  req/s after`);
   for (const [service, list] of byService(fixtureRequests())) {
-    const runs = { before: { p50: [] as number[], rps: [] as number[] }, after: { p50: [] as number[], rps: [] as number[] } };
+    const runs = {
+      before: { p50: [] as number[], rps: [] as number[] },
+      after: { p50: [] as number[], rps: [] as number[] },
+    };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, server] of [['before', before], ['after', after]] as const) {
+      for (const [name, server] of [
+        ['before', before],
+        ['after', after],
+      ] as const) {
         const r = await load(server.port, list, 1, SECONDS);
         if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx + r.errors} failed calls to ${service}`);
         runs[name].p50.push(percentile(r.latencies, 50));
@@ -31,7 +37,9 @@ try {
       }
     }
     const f = (n: number) => n.toFixed(1).padStart(10);
-    console.log(`${service.padEnd(28)} ${f(median(runs.before.p50))} ${f(median(runs.after.p50))} ${f(median(runs.before.rps)).padStart(13)} ${f(median(runs.after.rps)).padStart(12)}`);
+    console.log(
+      `${service.padEnd(28)} ${f(median(runs.before.p50))} ${f(median(runs.after.p50))} ${f(median(runs.before.rps)).padStart(13)} ${f(median(runs.after.rps)).padStart(12)}`,
+    );
   }
 } finally {
   before.stop();

@@ -15,7 +15,11 @@ export function fixtureRequests(): FixtureRequest[] {
   for (const service of readdirSync(root).sort()) {
     for (const file of readdirSync(join(root, service)).sort()) {
       if (!file.endsWith('.json') || file.endsWith('.expected.json')) continue;
-      out.push({ service, name: file.replace(/\.json$/, ''), body: JSON.parse(readFileSync(join(root, service, file), 'utf8')) as Record<string, unknown> });
+      out.push({
+        service,
+        name: file.replace(/\.json$/, ''),
+        body: JSON.parse(readFileSync(join(root, service, file), 'utf8')) as Record<string, unknown>,
+      });
     }
   }
   return out;

@@ -15,9 +15,21 @@ export interface BenchServer {
  * bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite, serving
  * the knowledge of `knowledge` (default: the checkout's shipped knowledge).
  */
-export async function startServer({ dir = process.cwd(), uptake = false, knowledge }: { dir?: string; uptake?: boolean; knowledge?: string } = {}): Promise<BenchServer> {
-  const env = { ...process.env, BENCH_UPTAKE: uptake ? 'sqlite' : '', ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}) };
-  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], { cwd: dir, stdio: ['ignore', 'pipe', 'inherit'], env });
+export async function startServer({
+  dir = process.cwd(),
+  uptake = false,
+  knowledge,
+}: { dir?: string; uptake?: boolean; knowledge?: string } = {}): Promise<BenchServer> {
+  const env = {
+    ...process.env,
+    BENCH_UPTAKE: uptake ? 'sqlite' : '',
+    ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}),
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env,
+  });
   const lines = createInterface({ input: child.stdout });
   const port = await new Promise<number>((resolve, reject) => {
     lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
@@ -40,7 +52,12 @@ export interface LoadResult {
   errors: number;
 }
 
-export async function load(port: number, requests: FixtureRequest[], connections: number, seconds: number): Promise<LoadResult> {
+export async function load(
+  port: number,
+  requests: FixtureRequest[],
+  connections: number,
+  seconds: number,
+): Promise<LoadResult> {
   const latencies: number[] = [];
   const options: autocannon.Options = {
     url: `http://127.0.0.1:${port}`,
@@ -54,8 +71,12 @@ export async function load(port: number, requests: FixtureRequest[], connections
     })),
   };
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon(options, (err: unknown, res) => (err ? reject(err instanceof Error ? err : new Error('load run failed')) : resolve(res)));
-    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) => latencies.push(responseTime));
+    const instance = autocannon(options, (err: unknown, res) =>
+      err ? reject(err instanceof Error ? err : new Error('load run failed')) : resolve(res),
+    );
+    instance.on('response', (_client: unknown, _status: number, _bytes: number, responseTime: number) =>
+      latencies.push(responseTime),
+    );
   });
   latencies.sort((a, b) => a - b);
   return { latencies, requestsPerSecond: result.requests.average, non2xx: result.non2xx, errors: result.errors };

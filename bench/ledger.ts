@@ -6,12 +6,17 @@ import type { UptakeDatabase } from '../src/uptake/schema.js';
 
 export const LEDGER_START = Date.parse('2025-06-01T00:00:00Z');
 
-export async function generateLedger(db: Kysely<UptakeDatabase>, dialect: 'sqlite' | 'postgres', cards: number): Promise<void> {
+export async function generateLedger(
+  db: Kysely<UptakeDatabase>,
+  dialect: 'sqlite' | 'postgres',
+  cards: number,
+): Promise<void> {
   const series =
     dialect === 'postgres'
       ? sql`SELECT n FROM generate_series(0, ${cards - 1}::bigint) AS n`
       : sql`WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < ${cards - 1}) SELECT n FROM seq`;
-  const text = (expr: ReturnType<typeof sql>) => (dialect === 'postgres' ? sql`(${expr})::text` : sql`CAST(${expr} AS TEXT)`);
+  const text = (expr: ReturnType<typeof sql>) =>
+    dialect === 'postgres' ? sql`(${expr})::text` : sql`CAST(${expr} AS TEXT)`;
   await sql`
     INSERT INTO uptake_invocation (id, service_id, hook, hook_instance, rule_set, rule_set_version, cql, client_iss, client_tenant,
       started_at, duration_ms, status, card_count, patient_pseudonym, user_pseudonym, encounter_pseudonym)

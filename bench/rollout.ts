@@ -65,7 +65,9 @@ const servers: BenchServer[] = [];
 try {
   for (const knowledge of dirs) servers.push(await startServer({ uptake: true, knowledge }));
   const requests = fixtureRequests().filter((r) => SERVICES.includes(r.service));
-  console.log(`HTTP over loopback, concurrency 1, ledger on: medians over ${ROUNDS} alternating ${SECONDS} s runs (ms)`);
+  console.log(
+    `HTTP over loopback, concurrency 1, ledger on: medians over ${ROUNDS} alternating ${SECONDS} s runs (ms)`,
+  );
   console.log(`${'variant'.padEnd(24)}      p50      p95    req/s`);
   const runs = variants.map(() => ({ p50: [] as number[], p95: [] as number[], rps: [] as number[] }));
   for (let round = 0; round < ROUNDS; round++) {

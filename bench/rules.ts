@@ -25,18 +25,24 @@ console.log(`Rule evaluation per call (median µs of ${ROUNDS} runs)`);
 console.log(`${'service / request'.padEnd(60)} jsonpath-plus   this engine`);
 const totals = [0, 0];
 for (const r of fixtureRequests()) {
-  const { outcome } = await invokeService(knowledge, r.service, r.body, { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } });
+  const { outcome } = await invokeService(knowledge, r.service, r.body, {
+    clock: () => new Date('2026-06-01T12:00:00Z'),
+    prefetch: { timeoutMs: 1000, maxPages: 1 },
+  });
   const { service, request } = outcome;
   const evaluation = primaryEvaluation(outcome);
   const context = request.context;
   const facts = { cql: evaluation.trace.cql, context, hook: request.hook, draftOrders: [], selections: [], user: null };
   // The same rules in an engine that reads paths with jsonpath-plus (json-rules-engine's default).
   const stock = new Engine([], { allowUndefinedFacts: true });
-  for (const rule of (service.ruleSet.engine as unknown as { rules: Array<{ toJSON(s: boolean): object }> }).rules) stock.addRule(rule.toJSON(false) as never);
+  for (const rule of (service.ruleSet.engine as unknown as { rules: Array<{ toJSON(s: boolean): object }> }).rules)
+    stock.addRule(rule.toJSON(false) as never);
   const a = await time(stock, facts);
   const b = await time(service.ruleSet.engine, facts);
   totals[0] += a;
   totals[1] += b;
   console.log(`${`${r.service} / ${r.name}`.padEnd(60)} ${a.toFixed(0).padStart(13)}   ${b.toFixed(0).padStart(11)}`);
 }
-console.log(`${'sum of medians'.padEnd(60)} ${totals[0].toFixed(0).padStart(13)}   ${totals[1].toFixed(0).padStart(11)}`);
+console.log(
+  `${'sum of medians'.padEnd(60)} ${totals[0].toFixed(0).padStart(13)}   ${totals[1].toFixed(0).padStart(11)}`,
+);

@@ -9,7 +9,10 @@ import { invokeService } from '../src/engine/index.js';
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
 const NOW = new Date('2026-06-01T12:00:00Z');
 
-async function inProcess(requests: FixtureRequest[], rounds: number): Promise<Array<{ service: string; name: string; p50: number; p95: number }>> {
+async function inProcess(
+  requests: FixtureRequest[],
+  rounds: number,
+): Promise<Array<{ service: string; name: string; p50: number; p95: number }>> {
   const config = defaultConfig();
   const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
   const out = [];
@@ -17,7 +20,10 @@ async function inProcess(requests: FixtureRequest[], rounds: number): Promise<Ar
     const times: number[] = [];
     for (let i = 0; i < rounds; i++) {
       const t = performance.now();
-      await invokeService(knowledge, r.service, r.body, { clock: () => NOW, prefetch: { timeoutMs: 1000, maxPages: 1 } });
+      await invokeService(knowledge, r.service, r.body, {
+        clock: () => NOW,
+        prefetch: { timeoutMs: 1000, maxPages: 1 },
+      });
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
@@ -35,7 +41,9 @@ async function main(): Promise<void> {
   for (const uptake of [false, true]) {
     const server = await startServer({ uptake });
     try {
-      console.log(`HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`);
+      console.log(
+        `HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`,
+      );
       console.log(`${'service'.padEnd(28)} conc      p50      p95      p99    req/s   non-2xx`);
       for (const [service, list] of services) {
         for (const connections of [1, 10]) {
@@ -53,7 +61,8 @@ async function main(): Promise<void> {
   }
   console.log('In-process evaluation (validate + prefetch + CQL + rules + cards), 50 rounds each (ms)');
   console.log(`${'service / request'.padEnd(60)}      p50      p95`);
-  for (const r of await inProcess(requests, 50)) console.log(`${`${r.service} / ${r.name}`.padEnd(60)} ${fmt(r.p50)} ${fmt(r.p95)}`);
+  for (const r of await inProcess(requests, 50))
+    console.log(`${`${r.service} / ${r.name}`.padEnd(60)} ${fmt(r.p50)} ${fmt(r.p95)}`);
 }
 
 await main();

@@ -24,11 +24,15 @@ const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await c
 fhirDataModel();
 const logger = createLogger('error', true);
 const dataDir = process.env.BENCH_UPTAKE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'cds-bench-')) : undefined;
-const uptake = dataDir ? await createUptakeStore({ ...config, dataDir, databaseUrl: undefined }, { logger }) : undefined;
+const uptake = dataDir
+  ? await createUptakeStore({ ...config, dataDir, databaseUrl: undefined }, { logger })
+  : undefined;
 const app = createApp({ config, logger, knowledge: createKnowledgeHolder(knowledge), clock: () => now, uptake });
 const server = app.listen(config.port, config.host, () => {
   const address = server.address();
-  process.stdout.write(`${JSON.stringify({ port: typeof address === 'object' && address ? address.port : config.port })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ port: typeof address === 'object' && address ? address.port : config.port })}\n`,
+  );
 });
 process.on('SIGTERM', () =>
   server.close(() => {

@@ -38,7 +38,12 @@ interface Target {
 async function target(kind: 'sqlite' | 'postgres'): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cds-bench-uptake-'));
   const base = { dataDir, pseudonymKey: KEY, uptakeFlushMs: 50, uptakeQueueLimit: 1_000_000 };
-  if (kind === 'sqlite') return { name: 'SQLite', config: base, cleanup: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })) };
+  if (kind === 'sqlite')
+    return {
+      name: 'SQLite',
+      config: base,
+      cleanup: () => Promise.resolve(rmSync(dataDir, { recursive: true, force: true })),
+    };
   const name = `uptake_bench_${randomUUID().slice(0, 8)}`;
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
@@ -67,7 +72,9 @@ function servedCard(i: number): Card {
     source: { label: 'Bench' },
     suggestions: [{ label: 'Do it', uuid: randomUUID() }],
     overrideReasons: [{ system: 'http://example.org/override', code: 'r1' }],
-    extension: { 'org.cdsengine.knowledge': { service: 'bench', ruleSet: 'bench', version: '1.0.0', rule: `rule-${i % 3}` } },
+    extension: {
+      'org.cdsengine.knowledge': { service: 'bench', ruleSet: 'bench', version: '1.0.0', rule: `rule-${i % 3}` },
+    },
   };
 }
 
@@ -77,7 +84,24 @@ async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
   for (let i = 0; i < perRun * FEEDBACK_RUNS; i++) {
     const card = servedCard(i);
     cards.push(card);
-    store.record({ serviceId: 'bench', hook: 'order-sign', startedAt: new Date(), durationMs: 10, status: 200, context: { patientId: `p${i % 500}`, userId: `Practitioner/u${i % 40}` }, evaluations: [{ disposition: 'shown', ruleSet: 'bench', version: '1.0.0', cql: [], status: 'ok', cards: [{ card, rule: `rule-${i % 3}` }] }] });
+    store.record({
+      serviceId: 'bench',
+      hook: 'order-sign',
+      startedAt: new Date(),
+      durationMs: 10,
+      status: 200,
+      context: { patientId: `p${i % 500}`, userId: `Practitioner/u${i % 40}` },
+      evaluations: [
+        {
+          disposition: 'shown',
+          ruleSet: 'bench',
+          version: '1.0.0',
+          cql: [],
+          status: 'ok',
+          cards: [{ card, rule: `rule-${i % 3}` }],
+        },
+      ],
+    });
   }
   await store.flush();
   const rates: number[] = [];
@@ -87,8 +111,18 @@ async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
     for (let b = 0; b < FEEDBACK_BATCHES; b++) {
       const items = mine.slice(b * FEEDBACK_BATCH_SIZE, (b + 1) * FEEDBACK_BATCH_SIZE).map((card, i) =>
         i % 3 === 0
-          ? { card: card.uuid, outcome: 'overridden', overrideReason: { reason: { system: 'http://example.org/override', code: 'r1' } }, outcomeTimestamp: new Date().toISOString() }
-          : { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions![0].uuid }], outcomeTimestamp: new Date().toISOString() },
+          ? {
+              card: card.uuid,
+              outcome: 'overridden',
+              overrideReason: { reason: { system: 'http://example.org/override', code: 'r1' } },
+              outcomeTimestamp: new Date().toISOString(),
+            }
+          : {
+              card: card.uuid,
+              outcome: 'accepted',
+              acceptedSuggestions: [{ id: card.suggestions![0].uuid }],
+              outcomeTimestamp: new Date().toISOString(),
+            },
       );
       const results = await store.ingestFeedback('bench', items);
       if (results.some((r) => r.result !== 'stored')) throw new Error('a bench feedback item was not stored');
@@ -98,13 +132,18 @@ async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
   return rates;
 }
 
-async function reportSeconds(config: UptakeConfig, groupings: string[]): Promise<Array<{ groupBy: string; seconds: number[]; rows: number }>> {
+async function reportSeconds(
+  config: UptakeConfig,
+  groupings: string[],
+): Promise<Array<{ groupBy: string; seconds: number[]; rows: number }>> {
   const { db, dialect } = openDatabase(config);
   try {
     await migrateToLatest(db, dialect);
     let t = performance.now();
     await generateLedger(db, dialect, LEDGER_CARDS);
-    console.log(`  generated ${LEDGER_CARDS.toLocaleString('en')} cards and invocations in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    console.log(
+      `  generated ${LEDGER_CARDS.toLocaleString('en')} cards and invocations in ${((performance.now() - t) / 1000).toFixed(1)} s`,
+    );
     const out = [];
     for (const groupBy of groupings) {
       const seconds: number[] = [];
@@ -133,7 +172,9 @@ async function main(): Promise<void> {
       const rates = await feedbackItemsPerSecond(store);
       await store.close();
       console.log(`\nUptake on ${t.name}`);
-      console.log(`  feedback ingestion, ${FEEDBACK_RUNS} runs of ${FEEDBACK_BATCHES} batches × ${FEEDBACK_BATCH_SIZE} items: median ${median(rates).toFixed(0)} items/s (runs: ${rates.map((r) => r.toFixed(0)).join(', ')})`);
+      console.log(
+        `  feedback ingestion, ${FEEDBACK_RUNS} runs of ${FEEDBACK_BATCHES} batches × ${FEEDBACK_BATCH_SIZE} items: median ${median(rates).toFixed(0)} items/s (runs: ${rates.map((r) => r.toFixed(0)).join(', ')})`,
+      );
       // The report runs on a ledger of its own: the generated cards only.
       const ledger = await target(kind);
       let reports;
@@ -143,7 +184,9 @@ async function main(): Promise<void> {
         await ledger.cleanup();
       }
       for (const r of reports) {
-        console.log(`  report over ${LEDGER_CARDS.toLocaleString('en')} cards, groupBy ${r.groupBy.padEnd(18)} ${String(r.rows).padStart(4)} rows: median ${median(r.seconds).toFixed(2)} s (runs: ${r.seconds.map((s) => s.toFixed(2)).join(', ')})`);
+        console.log(
+          `  report over ${LEDGER_CARDS.toLocaleString('en')} cards, groupBy ${r.groupBy.padEnd(18)} ${String(r.rows).padStart(4)} rows: median ${median(r.seconds).toFixed(2)} s (runs: ${r.seconds.map((s) => s.toFixed(2)).join(', ')})`,
+        );
       }
     } finally {
       await t.cleanup();

@@ -45,12 +45,31 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, knowledge, clock = () => new Date(), fetchImpl, trustedClients, jtiStore, authClock = () => new Date(), jwks, uptake, reloader } = deps;
+  const {
+    config,
+    logger,
+    knowledge,
+    clock = () => new Date(),
+    fetchImpl,
+    trustedClients,
+    jtiStore,
+    authClock = () => new Date(),
+    jwks,
+    uptake,
+    reloader,
+  } = deps;
   const processMetrics = deps.processMetrics ?? false;
-  const shadowQueue = deps.shadowQueue ?? createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { error: errorName(err) }));
+  const shadowQueue =
+    deps.shadowQueue ??
+    createShadowQueue(config.shadowQueueLimit, (err) =>
+      logger.error('shadow evaluation failed', { error: errorName(err) }),
+    );
   // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
   const rollout: RolloutControl | undefined = uptake
-    ? { assign: (experiment, unitId) => uptake.assignArm(experiment.id, unitId, experiment.arms), isStopped: (id) => uptake.isStopped(id) }
+    ? {
+        assign: (experiment, unitId) => uptake.assignArm(experiment.id, unitId, experiment.arms),
+        isStopped: (id) => uptake.isStopped(id),
+      }
     : undefined;
   const app = express();
   app.disable('x-powered-by');
@@ -77,7 +96,13 @@ export function createApp(deps: AppDeps): Express {
   app.use('/admin', admin.requireRole('knowledge'));
   app.use('/uptake', admin.requireRole('quality'));
   app.use('/metrics', admin.requireRole('operations'));
-  const metrics = createMetrics({ knowledge, reloadStatus: reloader ? () => reloader.status() : undefined, uptake, processMetrics, shadowQueue });
+  const metrics = createMetrics({
+    knowledge,
+    reloadStatus: reloader ? () => reloader.status() : undefined,
+    uptake,
+    processMetrics,
+    shadowQueue,
+  });
   app.use(metrics.observe);
   app.get('/metrics', metrics.handler);
   const verifier =
@@ -92,7 +117,12 @@ export function createApp(deps: AppDeps): Express {
           fetchImpl: jwks?.fetchImpl,
         })
       : undefined;
-  const guards = cdsClientGuards({ auth: config.auth, publicBaseUrl: config.publicBaseUrl, verifier, rateLimitPerMinute: config.rateLimitPerMinute });
+  const guards = cdsClientGuards({
+    auth: config.auth,
+    publicBaseUrl: config.publicBaseUrl,
+    verifier,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+  });
   // With verification off and no rate limit there is nothing to guard with.
   if (guards.length > 0) app.use('/cds-services', ...guards);
   app.use(
@@ -101,11 +131,23 @@ export function createApp(deps: AppDeps): Express {
       clock,
       bodyLimitBytes: config.bodyLimitBytes,
       fhirCheck: config.fhirCheck,
-      prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages, fetchImpl, deadlineMs: config.prefetchDeadlineMs },
-      authStatus: config.auth === 'on' ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 } : { verification: 'off', warning: AUTH_OFF_WARNING },
+      prefetch: {
+        timeoutMs: config.fhirTimeoutMs,
+        maxPages: config.fhirMaxPages,
+        fetchImpl,
+        deadlineMs: config.prefetchDeadlineMs,
+      },
+      authStatus:
+        config.auth === 'on'
+          ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 }
+          : { verification: 'off', warning: AUTH_OFF_WARNING },
       uptake,
       reloadStatus: reloader ? () => reloader.status() : undefined,
-      callObservers: [accessLogObserver(logger), metrics.callObserver, ...(uptake ? [uptakeObserver(uptake, shadowQueue, clock)] : [])],
+      callObservers: [
+        accessLogObserver(logger),
+        metrics.callObserver,
+        ...(uptake ? [uptakeObserver(uptake, shadowQueue, clock)] : []),
+      ],
       rollout,
       logger,
       shadowQueue,

@@ -348,7 +348,10 @@ function crossProblems(env: NodeJS.ProcessEnv, config: Partial<Config>, requireA
   const cert = env.CDS_TLS_CERT;
   const key = env.CDS_TLS_KEY;
   if (!!cert !== !!key) problems.push('CDS_TLS_CERT and CDS_TLS_KEY must be given together');
-  for (const [name, file] of [['CDS_TLS_CERT', cert], ['CDS_TLS_KEY', key]] as const) {
+  for (const [name, file] of [
+    ['CDS_TLS_CERT', cert],
+    ['CDS_TLS_KEY', key],
+  ] as const) {
     if (file && !existsSync(file)) problems.push(`${name}=${JSON.stringify(file)} does not exist`);
   }
   return problems;

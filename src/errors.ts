@@ -53,16 +53,26 @@ export class CdsError extends Error {
 
 export function fhirIssueType(status: number): string {
   switch (status) {
-    case 400: return 'invalid';
-    case 401: return 'login';
-    case 403: return 'forbidden';
-    case 404: return 'not-found';
-    case 412: return 'not-found';
-    case 413: return 'too-costly';
-    case 415: return 'not-supported';
-    case 429: return 'throttled';
-    case 503: return 'transient';
-    default: return 'exception';
+    case 400:
+      return 'invalid';
+    case 401:
+      return 'login';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not-found';
+    case 412:
+      return 'not-found';
+    case 413:
+      return 'too-costly';
+    case 415:
+      return 'not-supported';
+    case 429:
+      return 'throttled';
+    case 503:
+      return 'transient';
+    default:
+      return 'exception';
   }
 }
 
@@ -196,17 +206,29 @@ export function unknownCard(uuid: string): CdsError {
 
 /** 404: neither the knowledge (`where` it was read) nor the ledger knows this experiment. */
 export function noExperimentData(id: string, where: string): CdsError {
-  return new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}': ${where} does not declare it and the uptake ledger has no call of it`);
+  return new CdsError(
+    404,
+    'unknown-experiment',
+    `no experiment with id '${id.slice(0, 128)}': ${where} does not declare it and the uptake ledger has no call of it`,
+  );
 }
 
 /** 404: neither the knowledge (`where` it was read) nor the ledger knows this service. */
 export function noServiceData(id: string, where: string): CdsError {
-  return new CdsError(404, 'unknown-service', `no CDS service with id '${id.slice(0, 128)}' in ${where}, and the uptake ledger has no call of one`);
+  return new CdsError(
+    404,
+    'unknown-service',
+    `no CDS service with id '${id.slice(0, 128)}' in ${where}, and the uptake ledger has no call of one`,
+  );
 }
 
 /** 404: no service of the knowledge serving now declares this experiment. */
 export function unknownExperiment(id: string): CdsError {
-  return new CdsError(404, 'unknown-experiment', `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`);
+  return new CdsError(
+    404,
+    'unknown-experiment',
+    `no experiment with id '${id.slice(0, 128)}' in the knowledge (see GET /uptake/experiments)`,
+  );
 }
 
 /** 500: a service's prefetch template holds a token the server cannot fill. */

@@ -124,7 +124,10 @@ export function schemaPointerProblems(errors: Errors, wording: SchemaWording = {
 
 function toExpression(root: string, pointer: string): string {
   let out = root;
-  for (const part of pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
+  for (const part of pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))) {
     out += /^\d+$/.test(part) ? `[${part}]` : out ? `.${part}` : part;
   }
   return out;

@@ -24,10 +24,17 @@ async function main(): Promise<void> {
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
     trustedClients = await loadTrustedClients(config.trustedClientsFile!);
-    logger.info('trusted clients loaded', { file: config.trustedClientsFile, clients: trustedClients.map((c) => c.iss), publicBaseUrl: config.publicBaseUrl });
+    logger.info('trusted clients loaded', {
+      file: config.trustedClientsFile,
+      clients: trustedClients.map((c) => c.iss),
+      publicBaseUrl: config.publicBaseUrl,
+    });
     if (config.publicBaseUrl?.startsWith('http://')) {
       // EHRs then send their JWTs, FHIR access tokens and patient data in the clear.
-      logger.warn('CDS_PUBLIC_BASE_URL is plain http: EHR calls carry tokens and patient data; serve them over HTTPS (CDS_TLS_CERT and CDS_TLS_KEY, or a TLS proxy in front)', { publicBaseUrl: config.publicBaseUrl });
+      logger.warn(
+        'CDS_PUBLIC_BASE_URL is plain http: EHR calls carry tokens and patient data; serve them over HTTPS (CDS_TLS_CERT and CDS_TLS_KEY, or a TLS proxy in front)',
+        { publicBaseUrl: config.publicBaseUrl },
+      );
     }
   } else {
     logger.warn(AUTH_OFF_WARNING);
@@ -41,7 +48,9 @@ async function main(): Promise<void> {
   // Versions already served must not have changed: their fingerprints are in the uptake ledger.
   const servedFingerprints = (): Promise<ServedFingerprints | undefined> =>
     uptake.servedFingerprints().catch((err: unknown) => {
-      logger.warn('served knowledge fingerprints unavailable: versions are not checked against them this time', { reason: err instanceof Error ? err.message : String(err) });
+      logger.warn('served knowledge fingerprints unavailable: versions are not checked against them this time', {
+        reason: err instanceof Error ? err.message : String(err),
+      });
       return undefined;
     });
   const started = Date.now();
@@ -64,7 +73,8 @@ async function main(): Promise<void> {
   // Parse the FHIR model info now rather than on the first hook call.
   fhirDataModel();
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.
-  const jtiStore = config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(uptake.database) : undefined;
+  const jtiStore =
+    config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(uptake.database) : undefined;
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
   const reloader = createKnowledgeReloader({
@@ -77,13 +87,32 @@ async function main(): Promise<void> {
   });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
-  const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) => logger.error('shadow evaluation failed', { error: errorName(err) }));
-  const app = createApp({ config, logger, knowledge: holder, reloader, uptake, trustedClients, jtiStore, processMetrics: true, shadowQueue });
-  const tls = config.tlsCertFile && config.tlsKeyFile ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) } : undefined;
+  const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) =>
+    logger.error('shadow evaluation failed', { error: errorName(err) }),
+  );
+  const app = createApp({
+    config,
+    logger,
+    knowledge: holder,
+    reloader,
+    uptake,
+    trustedClients,
+    jtiStore,
+    processMetrics: true,
+    shadowQueue,
+  });
+  const tls =
+    config.tlsCertFile && config.tlsKeyFile
+      ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+      : undefined;
   const onListening = (): void => {
-    logger.info('listening', { url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services` });
+    logger.info('listening', {
+      url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services`,
+    });
   };
-  const server = tls ? createHttpsServer(tls, app).listen(config.port, config.host, onListening) : app.listen(config.port, config.host, onListening);
+  const server = tls
+    ? createHttpsServer(tls, app).listen(config.port, config.host, onListening)
+    : app.listen(config.port, config.host, onListening);
   server.keepAliveTimeout = 65_000;
   const shutdown = (signal: string): void => {
     logger.info('shutting down', { signal });

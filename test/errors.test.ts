@@ -241,7 +241,8 @@ const cases: Record<string, Expected[]> = {
       error: errors.serviceUnavailable('broken-service'),
       status: 503,
       code: 'service-unavailable',
-      message: "service 'broken-service' is not available: its knowledge failed to load, or is a draft or retired (see /ready)",
+      message:
+        "service 'broken-service' is not available: its knowledge failed to load, or is a draft or retired (see /ready)",
     },
   ],
   unknownCard: [
@@ -263,7 +264,8 @@ const cases: Record<string, Expected[]> = {
       error: errors.noExperimentData('trial-9', 'cds-services.json'),
       status: 404,
       code: 'unknown-experiment',
-      message: "no experiment with id 'trial-9': cds-services.json does not declare it and the uptake ledger has no call of it",
+      message:
+        "no experiment with id 'trial-9': cds-services.json does not declare it and the uptake ledger has no call of it",
     },
   ],
   noServiceData: [

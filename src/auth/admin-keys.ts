@@ -31,7 +31,10 @@ export function parseAdminKeys(raw: string, variable = 'CDS_ADMIN_KEYS'): { keys
         return;
       }
       const known = (ADMIN_ROLES as readonly string[]).includes(role);
-      if (!known) problems.push(`${variable} entry ${i + 1} has role ${JSON.stringify(role)}; roles are ${ADMIN_ROLES.join(', ')}`);
+      if (!known)
+        problems.push(
+          `${variable} entry ${i + 1} has role ${JSON.stringify(role)}; roles are ${ADMIN_ROLES.join(', ')}`,
+        );
       if (!/^[0-9a-fA-F]{64}$/.test(hash)) {
         problems.push(`${variable} entry ${i + 1} must give the key's SHA-256 as 64 hex digits, not the key itself`);
         return;

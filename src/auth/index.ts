@@ -1,4 +1,12 @@
-export { createTokenVerifier, audienceMatches, AuthFailure, ACCEPTED_ALGORITHMS, type TokenVerifier, type TokenVerifierOptions, type VerifiedClient } from './verify-token.js';
+export {
+  createTokenVerifier,
+  audienceMatches,
+  AuthFailure,
+  ACCEPTED_ALGORITHMS,
+  type TokenVerifier,
+  type TokenVerifierOptions,
+  type VerifiedClient,
+} from './verify-token.js';
 export { loadTrustedClients, checkTrustedClients, TrustedClientsError, type TrustedClient } from './trusted-clients.js';
 export { createMemoryJtiStore, type JtiStore } from './replay.js';
 export { ADMIN_ROLES, hashAdminKey, parseAdminKeys, rolesForKey, type AdminKey, type AdminRole } from './admin-keys.js';

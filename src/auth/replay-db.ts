@@ -15,7 +15,10 @@ interface JtiTable {
  * Creates the table when missing; the caller keeps owning (and closes) the database. A database
  * that cannot take the table stops the start (StartupError): replayed JWTs could not be refused.
  */
-export async function createDatabaseJtiStore(database: Kysely<any>, clock: () => Date = () => new Date()): Promise<JtiStore> {
+export async function createDatabaseJtiStore(
+  database: Kysely<any>,
+  clock: () => Date = () => new Date(),
+): Promise<JtiStore> {
   const db = database as Kysely<JtiTable>;
   try {
     await db.schema
@@ -36,7 +39,12 @@ export async function createDatabaseJtiStore(database: Kysely<any>, clock: () =>
       const now = clock().getTime();
       if (++calls % SWEEP_EVERY === 0) await db.deleteFrom(JTI_TABLE).where('expires_at', '<=', now).execute();
       // A use that has expired no longer counts.
-      await db.deleteFrom(JTI_TABLE).where('issuer', '=', issuer).where('jti', '=', jti).where('expires_at', '<=', now).execute();
+      await db
+        .deleteFrom(JTI_TABLE)
+        .where('issuer', '=', issuer)
+        .where('jti', '=', jti)
+        .where('expires_at', '<=', now)
+        .execute();
       const result = await db
         .insertInto(JTI_TABLE)
         .values({ issuer, jti, expires_at: expiresAt.getTime() })

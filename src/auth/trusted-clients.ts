@@ -67,7 +67,10 @@ export async function loadTrustedClients(file: string): Promise<TrustedClient[]>
 }
 
 /** Checks a parsed trusted-clients document; jwksFile paths are relative to baseDir. */
-export async function checkTrustedClients(json: unknown, baseDir: string): Promise<{ clients: TrustedClient[]; problems: string[] }> {
+export async function checkTrustedClients(
+  json: unknown,
+  baseDir: string,
+): Promise<{ clients: TrustedClient[]; problems: string[] }> {
   if (!validateFile(json)) {
     const problems = schemaPointerProblems(validateFile.errors, wording).map((p) => `${p.pointer}: ${p.message}`);
     return { clients: [], problems };
@@ -90,10 +93,14 @@ export async function checkTrustedClients(json: unknown, baseDir: string): Promi
     }
     const keys: JWK[] = [];
     if (entry.jwks) keys.push(...(await keyProblems(entry.jwks.keys, `${at}/jwks/keys`, problems)));
-    if (entry.jwksFile) keys.push(...(await keysFromFile(resolve(baseDir, entry.jwksFile), `${at}/jwksFile`, problems)));
+    if (entry.jwksFile)
+      keys.push(...(await keysFromFile(resolve(baseDir, entry.jwksFile), `${at}/jwksFile`, problems)));
     const kids = keys.map((k) => k.kid);
     const twice = kids.filter((kid, n) => kids.indexOf(kid) !== n);
-    if (twice.length > 0) problems.push(`${at}: key id(s) ${[...new Set(twice)].map((k) => `'${k}'`).join(', ')} appear more than once; kid must be unique`);
+    if (twice.length > 0)
+      problems.push(
+        `${at}: key id(s) ${[...new Set(twice)].map((k) => `'${k}'`).join(', ')} appear more than once; kid must be unique`,
+      );
     if (keys.length > 0) client.jwks = { keys };
     if (entry.tenants) client.tenants = entry.tenants;
     client.fhirServers = (entry.fhirServers ?? []).map((origin, j) => {
@@ -112,7 +119,9 @@ async function keysFromFile(path: string, at: string, problems: string[]): Promi
     json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    problems.push(`${at}: ${path} ${code ? `cannot be read (${code})` : `is not valid JSON (${(err as Error).message})`}`);
+    problems.push(
+      `${at}: ${path} ${code ? `cannot be read (${code})` : `is not valid JSON (${(err as Error).message})`}`,
+    );
     return [];
   }
   const keys = (json as { keys?: unknown })?.keys;
@@ -178,6 +187,7 @@ function urlProblem(url: string): string | undefined {
 function originProblem(origin: string): string | undefined {
   const problem = urlProblem(origin);
   if (problem) return problem;
-  if (new URL(origin).origin !== origin.toLowerCase()) return `'${origin}' must be an origin only, such as https://fhir.example.org (scheme, host and port; no path, no trailing slash)`;
+  if (new URL(origin).origin !== origin.toLowerCase())
+    return `'${origin}' must be an origin only, such as https://fhir.example.org (scheme, host and port; no path, no trailing slash)`;
   return undefined;
 }

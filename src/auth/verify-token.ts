@@ -1,7 +1,18 @@
 // Verifies the JWT a CDS client sends with every call (CDS Hooks 2.0.1 "Trusting CDS Clients" and
 // the best-practice steps): trusted iss, allowlisted jku, asymmetric alg, signature by the client's
 // key, aud = the endpoint invoked, exp / iat with a small skew, bounded lifetime, tenant, jti once.
-import { createLocalJWKSet, createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTHeaderParameters, type FlattenedJWSInput, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  customFetch,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  jwtVerify,
+  type JWTHeaderParameters,
+  type FlattenedJWSInput,
+  type JWTPayload,
+} from 'jose';
 import type { JtiStore } from './replay.js';
 import type { TrustedClient } from './trusted-clients.js';
 
@@ -98,7 +109,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     // then ignored, never fetched. A client with a jku list must name one of them, or none.
     if (header.jku !== undefined && keys.remote.size > 0) {
       const href = typeof header.jku === 'string' ? normaliseUrl(header.jku) : undefined;
-      if (!href || !keys.remote.has(href)) throw new AuthFailure(`jku ${JSON.stringify(clip(header.jku))} is not on the client's allowlist`, detail);
+      if (!href || !keys.remote.has(href))
+        throw new AuthFailure(`jku ${JSON.stringify(clip(header.jku))} is not on the client's allowlist`, detail);
     }
 
     const now = clock();
@@ -117,19 +129,31 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     }
 
     if (!audienceMatches(payload.aud, audience)) {
-      throw new AuthFailure(`aud ${JSON.stringify(clipAudience(payload.aud))} is not this endpoint (${audience})`, detail);
+      throw new AuthFailure(
+        `aud ${JSON.stringify(clipAudience(payload.aud))} is not this endpoint (${audience})`,
+        detail,
+      );
     }
     const exp = payload.exp!;
     const iat = payload.iat!;
     if (exp - iat > options.maxLifetimeS) {
-      throw new AuthFailure(`the token lives ${exp - iat} s, longer than the ${options.maxLifetimeS} s allowed`, detail);
+      throw new AuthFailure(
+        `the token lives ${exp - iat} s, longer than the ${options.maxLifetimeS} s allowed`,
+        detail,
+      );
     }
     const jti = payload.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256) throw new AuthFailure('jti must be a string of 1 to 256 characters', detail);
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256)
+      throw new AuthFailure('jti must be a string of 1 to 256 characters', detail);
     const tenant = payload.tenant;
     if (tenant !== undefined && typeof tenant !== 'string') throw new AuthFailure('tenant is not a string', detail);
     if (keys.client.tenants && (tenant === undefined || !keys.client.tenants.includes(tenant))) {
-      throw new AuthFailure(tenant === undefined ? 'the token names no tenant and this client must' : `tenant ${JSON.stringify(clip(tenant))} is not allowed for this client`, detail);
+      throw new AuthFailure(
+        tenant === undefined
+          ? 'the token names no tenant and this client must'
+          : `tenant ${JSON.stringify(clip(tenant))} is not allowed for this client`,
+        detail,
+      );
     }
     // Last: only a token that passed every other check may take a place in the store.
     const expiresAt = new Date((exp + options.clockSkewS) * 1000);
@@ -145,7 +169,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 /** The token's jku (already checked against the allowlist) or, without one, the client's keys in turn. */
 function keyLookup(keys: ClientKeys): KeyLookup {
   return async (header, token) => {
-    if (header.jku !== undefined && keys.remote.size > 0) return keys.remote.get(normaliseUrl(header.jku)!)!(header, token);
+    if (header.jku !== undefined && keys.remote.size > 0)
+      return keys.remote.get(normaliseUrl(header.jku)!)!(header, token);
     const sets = [...(keys.local ? [keys.local] : []), ...keys.remote.values()];
     let last: unknown = new errors.JWKSNoMatchingKey();
     for (const set of sets) {

@@ -1,4 +1,21 @@
 export { cardProblems } from './validate-card.js';
 export { renderCard, asText, TemplateError } from './render.js';
-export { parsePath, resolvePath, placeholdersIn, replacePlaceholders, soloPlaceholder, stringsIn, type PathSegment } from './template-path.js';
-export { KNOWLEDGE_EXTENSION, type Card, type CdsResponse, type Suggestion, type Action, type Link, type CardTemplate, type Coding } from './types.js';
+export {
+  parsePath,
+  resolvePath,
+  placeholdersIn,
+  replacePlaceholders,
+  soloPlaceholder,
+  stringsIn,
+  type PathSegment,
+} from './template-path.js';
+export {
+  KNOWLEDGE_EXTENSION,
+  type Card,
+  type CdsResponse,
+  type Suggestion,
+  type Action,
+  type Link,
+  type CardTemplate,
+  type Coding,
+} from './types.js';

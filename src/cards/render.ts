@@ -5,13 +5,20 @@ import type { CardTemplate } from './types.js';
 import type { Card } from './types.js';
 
 export class TemplateError extends Error {
-  constructor(readonly expression: string, message: string) {
+  constructor(
+    readonly expression: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'TemplateError';
   }
 }
 
-export function renderCard(template: CardTemplate, facts: Record<string, unknown>, extension: Record<string, unknown>): Card {
+export function renderCard(
+  template: CardTemplate,
+  facts: Record<string, unknown>,
+  extension: Record<string, unknown>,
+): Card {
   const filled = fill(template, facts) as Card;
   const card: Card = { uuid: randomUUID(), ...filled };
   if (card.suggestions) card.suggestions = card.suggestions.map((s) => ({ ...s, uuid: randomUUID() }));
@@ -39,13 +46,15 @@ function lookup(expression: string, facts: Record<string, unknown>): unknown {
   const path = parsePath(expression);
   if (!path) throw new TemplateError(expression, `'${expression}' is not a valid placeholder path`);
   const value = resolvePath(facts, path);
-  if (value === undefined || value === null) throw new TemplateError(expression, `placeholder {{${expression}}} has no value`);
+  if (value === undefined || value === null)
+    throw new TemplateError(expression, `placeholder {{${expression}}} has no value`);
   return value;
 }
 
 /** Text for a value inside a sentence: quantities with their unit, codes by display, lists joined. */
 export function asText(expression: string, value: unknown): string {
-  if (value === null || value === undefined) throw new TemplateError(expression, `placeholder {{${expression}}} has no value`);
+  if (value === null || value === undefined)
+    throw new TemplateError(expression, `placeholder {{${expression}}} has no value`);
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isInteger(value) ? String(value) : String(Number(value.toFixed(6)));
   if (typeof value === 'boolean') return value ? 'yes' : 'no';

@@ -14,7 +14,8 @@ export function parsePath(text: string): PathSegment[] | undefined {
   while (rest.length > 0) {
     let m: RegExpExecArray | null;
     if ((m = /^\.([A-Za-z_][A-Za-z0-9_]*)/.exec(rest))) segments.push(m[1]);
-    else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest))) segments.push(m[1].replace(/\\(.)/g, '$1'));
+    else if ((m = /^\[\s*'((?:[^'\\]|\\.)*)'\s*\]/.exec(rest)) || (m = /^\[\s*"((?:[^"\\]|\\.)*)"\s*\]/.exec(rest)))
+      segments.push(m[1].replace(/\\(.)/g, '$1'));
     else if ((m = /^\[\s*(\d+)\s*\]/.exec(rest))) segments.push(Number(m[1]));
     else return undefined;
     rest = rest.slice(m[0].length);
@@ -50,5 +51,7 @@ export function replacePlaceholders(text: string, replace: (expression: string) 
 export function* stringsIn(value: unknown, pointer = ''): Generator<[string, string]> {
   if (typeof value === 'string') yield [pointer, value];
   else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) yield* stringsIn(value[i], `${pointer}/${i}`);
-  else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) yield* stringsIn(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
+  else if (value && typeof value === 'object')
+    for (const [k, v] of Object.entries(value))
+      yield* stringsIn(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
 }

@@ -15,10 +15,21 @@ export interface CardTemplate {
   suggestions?: Array<{
     label: string;
     isRecommended?: boolean;
-    actions?: Array<{ type: 'create' | 'update' | 'delete'; description: string; resource?: unknown; resourceId?: string }>;
+    actions?: Array<{
+      type: 'create' | 'update' | 'delete';
+      description: string;
+      resource?: unknown;
+      resourceId?: string;
+    }>;
   }>;
   overrideReasons?: Coding[];
-  links?: Array<{ label: string; url: string; type: 'absolute' | 'smart'; appContext?: string; autolaunchable?: boolean }>;
+  links?: Array<{
+    label: string;
+    url: string;
+    type: 'absolute' | 'smart';
+    appContext?: string;
+    autolaunchable?: boolean;
+  }>;
 }
 
 export interface Action {

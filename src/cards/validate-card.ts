@@ -15,27 +15,43 @@ export function cardProblems(card: Card): string[] {
   };
   const text = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
   need(text(card.summary), 'summary is required');
-  if (typeof card.summary === 'string') need([...card.summary].length < 140, `summary has ${[...card.summary].length} characters; fewer than 140 are allowed`);
+  if (typeof card.summary === 'string')
+    need(
+      [...card.summary].length < 140,
+      `summary has ${[...card.summary].length} characters; fewer than 140 are allowed`,
+    );
   need(INDICATORS.has(card.indicator), `indicator '${String(card.indicator)}' is not info, warning or critical`);
   need(!!card.source && text(card.source.label), 'source.label is required');
   for (const field of ['url', 'icon'] as const) {
     const value = card.source?.[field];
-    if (typeof value === 'string') need(/^https?:\/\/[^\s]+$/.test(value), `source.${field} must be an absolute http(s) URL`);
+    if (typeof value === 'string')
+      need(/^https?:\/\/[^\s]+$/.test(value), `source.${field} must be an absolute http(s) URL`);
   }
   if (card.suggestions !== undefined) {
-    need(SELECTION.has(card.selectionBehavior ?? ''), 'a card with suggestions needs selectionBehavior at-most-one or any');
+    need(
+      SELECTION.has(card.selectionBehavior ?? ''),
+      'a card with suggestions needs selectionBehavior at-most-one or any',
+    );
     card.suggestions.forEach((s, i) => {
       need(text(s.label), `suggestions[${i}].label is required`);
       (s.actions ?? []).forEach((a, j) => {
         const at = `suggestions[${i}].actions[${j}]`;
         need(ACTIONS.has(a.type), `${at}.type '${String(a.type)}' is not create, update or delete`);
         need(text(a.description), `${at}.description is required`);
-        if (a.type === 'create' || a.type === 'update') need(!!a.resource && typeof a.resource === 'object', `${at} (${a.type}) needs a resource`);
-        if (a.type === 'delete') need(text(a.resourceId) && /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(a.resourceId ?? ''), `${at} (delete) needs a resourceId of the form Type/id`);
+        if (a.type === 'create' || a.type === 'update')
+          need(!!a.resource && typeof a.resource === 'object', `${at} (${a.type}) needs a resource`);
+        if (a.type === 'delete')
+          need(
+            text(a.resourceId) && /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(a.resourceId ?? ''),
+            `${at} (delete) needs a resourceId of the form Type/id`,
+          );
       });
     });
     if (card.selectionBehavior === 'at-most-one') {
-      need(card.suggestions.filter((s) => s.isRecommended).length <= 1, 'at most one suggestion may be recommended when selectionBehavior is at-most-one');
+      need(
+        card.suggestions.filter((s) => s.isRecommended).length <= 1,
+        'at most one suggestion may be recommended when selectionBehavior is at-most-one',
+      );
     }
   } else {
     need(card.selectionBehavior === undefined, 'selectionBehavior is only allowed with suggestions');

@@ -45,17 +45,27 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const total = performance.now() - started;
       const { cards, trace } = primaryEvaluation(outcome);
       if (options.json) {
-        io.stdout(`${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: outcome.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`);
+        io.stdout(
+          `${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: outcome.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`,
+        );
       } else {
         io.stdout(explain(options.service, now, outcome.prefetch, cards, trace, total));
       }
-      if (trace.problems.length > 0) throw new CommanderError(1, 'cds.knowledge-problems', 'cards were not served because of knowledge problems');
+      if (trace.problems.length > 0)
+        throw new CommanderError(1, 'cds.knowledge-problems', 'cards were not served because of knowledge problems');
     });
 }
 
 type Trace = EvaluationTrace;
 
-function explain(service: string, now: Date, prefetch: Record<string, string>, cards: unknown[], trace: Trace, total: number): string {
+function explain(
+  service: string,
+  now: Date,
+  prefetch: Record<string, string>,
+  cards: unknown[],
+  trace: Trace,
+  total: number,
+): string {
   const lines: string[] = [];
   lines.push(`service ${service}, as of ${now.toISOString()}`, '');
   lines.push('prefetch');
@@ -69,12 +79,18 @@ function explain(service: string, now: Date, prefetch: Record<string, string>, c
   if (Object.keys(trace.cql).length === 0) lines.push('  (no CQL library)');
   lines.push('', 'rules');
   for (const rule of trace.rules) {
-    lines.push(`  ${rule.fired ? 'FIRED' : 'not fired'}  ${rule.rule}${rule.fired ? ` → ${rule.cards} card${rule.cards === 1 ? '' : 's'}` : ''}${rule.error ? `  (card not served: ${rule.error})` : ''}`);
+    lines.push(
+      `  ${rule.fired ? 'FIRED' : 'not fired'}  ${rule.rule}${rule.fired ? ` → ${rule.cards} card${rule.cards === 1 ? '' : 's'}` : ''}${rule.error ? `  (card not served: ${rule.error})` : ''}`,
+    );
     for (const line of conditionLines(rule.conditions, '    ')) lines.push(line);
   }
   lines.push('', `cards (${cards.length})`);
-  for (const card of cards as Array<{ indicator: string; summary: string }>) lines.push(`  [${card.indicator}] ${card.summary}`);
-  lines.push('', `time: CQL ${ms(trace.timings.cql)}, rules ${ms(trace.timings.rules)}, cards ${ms(trace.timings.cards)}, total ${ms(total)} (includes prefetch)`);
+  for (const card of cards as Array<{ indicator: string; summary: string }>)
+    lines.push(`  [${card.indicator}] ${card.summary}`);
+  lines.push(
+    '',
+    `time: CQL ${ms(trace.timings.cql)}, rules ${ms(trace.timings.rules)}, cards ${ms(trace.timings.cards)}, total ${ms(total)} (includes prefetch)`,
+  );
   for (const problem of trace.problems) lines.push(`problem: ${problem}`);
   for (const problem of trace.dataProblems ?? []) lines.push(`malformed data (evaluated anyway): ${problem}`);
   return `${lines.join('\n')}\n`;
@@ -97,7 +113,9 @@ function conditionLines(node: unknown, indent: string): string[] {
   if (typeof c.fact === 'string') {
     const seen = 'factResult' in c ? brief(c.factResult) : '(not evaluated)';
     const mark = c.result === true ? 'true ' : c.result === false ? 'false' : '  -  ';
-    out.push(`${indent}${mark} ${c.fact}${typeof c.path === 'string' ? ` ${c.path}` : ''} ${String(c.operator)} ${JSON.stringify(c.value)}   (was ${seen})`);
+    out.push(
+      `${indent}${mark} ${c.fact}${typeof c.path === 'string' ? ` ${c.path}` : ''} ${String(c.operator)} ${JSON.stringify(c.value)}   (was ${seen})`,
+    );
   }
   return out;
 }

@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createCqlTranslator, loadKnowledge, type CqlTranslator, type Knowledge, type ServedFingerprints, type ServiceDefinition } from '../knowledge/index.js';
+import {
+  createCqlTranslator,
+  loadKnowledge,
+  type CqlTranslator,
+  type Knowledge,
+  type ServedFingerprints,
+  type ServiceDefinition,
+} from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { readCliSettings } from '../config.js';
 
@@ -32,9 +39,14 @@ export function declaredServices(dir: string, io: CliIo): ServiceDefinition[] {
   try {
     const doc = JSON.parse(readFileSync(file, 'utf8')) as { services?: unknown };
     const services = Array.isArray(doc.services) ? doc.services : [];
-    return services.filter((s): s is ServiceDefinition => typeof s === 'object' && s !== null && typeof (s as { id?: unknown }).id === 'string');
+    return services.filter(
+      (s): s is ServiceDefinition =>
+        typeof s === 'object' && s !== null && typeof (s as { id?: unknown }).id === 'string',
+    );
   } catch (err) {
-    io.stderr(`warning: ${file} could not be read (${err instanceof Error ? err.message : String(err)}): declared experiments and shadow versions are not known\n`);
+    io.stderr(
+      `warning: ${file} could not be read (${err instanceof Error ? err.message : String(err)}): declared experiments and shadow versions are not known\n`,
+    );
     return [];
   }
 }

@@ -11,7 +11,10 @@ import { knowledgeDir } from './knowledge.js';
 const ID = /^[a-z0-9][a-z0-9-]*$/;
 
 function libraryName(id: string): string {
-  return id.split('-').map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('');
+  return id
+    .split('-')
+    .map((p) => p.charAt(0).toUpperCase() + p.slice(1))
+    .join('');
 }
 
 export function newCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
@@ -64,7 +67,11 @@ export function newCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
             id: 'example-rule',
             description: 'When the card is shown.',
             conditions: { all: [{ fact: 'cql', path: "$['Is Adult']", operator: 'equal', value: true }] },
-            card: { summary: 'One sentence under 140 characters.', indicator: 'info', source: { label: options.title ?? id } },
+            card: {
+              summary: 'One sentence under 140 characters.',
+              indicator: 'info',
+              source: { label: options.title ?? id },
+            },
           },
         ],
         tests: [],
@@ -80,19 +87,30 @@ export function bumpCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command('bump')
     .description('copy the newest version of a rule set to the next version (status draft), with its tests')
     .argument('<rule-set>', 'rule set id')
-    .addOption(new Option('--level <level>', 'which part of the version to raise').choices(['major', 'minor', 'patch']).default('minor'))
+    .addOption(
+      new Option('--level <level>', 'which part of the version to raise')
+        .choices(['major', 'minor', 'patch'])
+        .default('minor'),
+    )
     .option('--with-cql', "also copy the rule set's CQL library to a new version and point the rule set at it")
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .action((id: string, options: { level: 'major' | 'minor' | 'patch'; withCql?: boolean; dir?: string }) => {
       const dir = knowledgeDir(options.dir, env);
       const ruleDir = join(dir, 'rules', id);
       const versions = existsSync(ruleDir)
-        ? readdirSync(ruleDir).filter((f) => /^\d+\.\d+\.\d+\.json$/.test(f)).map((f) => f.replace(/\.json$/, '')).sort(compareVersions)
+        ? readdirSync(ruleDir)
+            .filter((f) => /^\d+\.\d+\.\d+\.json$/.test(f))
+            .map((f) => f.replace(/\.json$/, ''))
+            .sort(compareVersions)
         : [];
       const current = versions.at(-1);
       if (!current) throw unknownRuleSet(id);
       const next = bumpVersion(current, options.level);
-      const doc = JSON.parse(readFileSync(join(ruleDir, `${current}.json`), 'utf8')) as { version: string; status: string; cql?: { library: string; version: string } };
+      const doc = JSON.parse(readFileSync(join(ruleDir, `${current}.json`), 'utf8')) as {
+        version: string;
+        status: string;
+        cql?: { library: string; version: string };
+      };
       doc.version = next;
       doc.status = 'draft';
       const written = [`rules/${id}/${next}.json`];
@@ -102,13 +120,18 @@ export function bumpCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         const cqlNext = bumpVersion(doc.cql.version, options.level);
         const target = join(dir, 'cql', `${doc.cql.library}-${cqlNext}.cql`);
         if (existsSync(target)) throw cqlFileExists(doc.cql.library, cqlNext);
-        writeFileSync(target, readFileSync(from, 'utf8').replace(/(library\s+\S+\s+version\s+')[^']+(')/, `$1${cqlNext}$2`));
+        writeFileSync(
+          target,
+          readFileSync(from, 'utf8').replace(/(library\s+\S+\s+version\s+')[^']+(')/, `$1${cqlNext}$2`),
+        );
         doc.cql = { ...doc.cql, version: cqlNext };
         written.push(`cql/${doc.cql.library}-${cqlNext}.cql`);
       }
       writeFileSync(join(ruleDir, `${next}.json`), `${JSON.stringify(doc, null, 2)}\n`);
       io.stdout(`${id}: ${current} → ${next} (draft); wrote ${written.join(' and ')}\n`);
-      io.stdout(`served versions never change: edit ${written.join(' and ')}, then point a service (or a shadow/arm) at ${id} ${next}\n`);
+      io.stdout(
+        `served versions never change: edit ${written.join(' and ')}, then point a service (or a shadow/arm) at ${id} ${next}\n`,
+      );
     });
 }
 

@@ -21,7 +21,10 @@ const processIo: CliIo = {
 };
 
 /** Runs `cds` with the given arguments (without node and the script); resolves to the exit code. */
-export async function runCli(args: string[], { io = processIo, env = process.env }: { io?: CliIo; env?: NodeJS.ProcessEnv } = {}): Promise<number> {
+export async function runCli(
+  args: string[],
+  { io = processIo, env = process.env }: { io?: CliIo; env?: NodeJS.ProcessEnv } = {},
+): Promise<number> {
   let config: Config | undefined;
   const getConfig = (): Config => (config ??= loadConfig(env, { requireAuthSettings: false }));
   // Logs go to stderr so that stdout holds only the report.
@@ -29,7 +32,11 @@ export async function runCli(args: string[], { io = processIo, env = process.env
     winston.createLogger({
       level: readCliSettings(env).logLevel,
       format: winston.format.combine(winston.format.timestamp(), winston.format.json()),
-      transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })],
+      transports: [
+        new winston.transports.Console({
+          stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'],
+        }),
+      ],
     });
   const program = new Command('cds')
     .description('CDS Hooks engine tools')

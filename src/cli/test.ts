@@ -55,7 +55,13 @@ export function testCasesFor(knowledge: Knowledge, ruleSet: RuleSet): TestCase[]
       if (!file.endsWith('.expected.json')) continue;
       const requestFile = join(dir, file.replace(/\.expected\.json$/, '.json'));
       const expected = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { asOf?: string; cards: ExpectedCard[] };
-      cases.push({ name: `${service}/${file.replace(/\.expected\.json$/, '')}`, service, requestFile, asOf: expected.asOf, expect: expected.cards });
+      cases.push({
+        name: `${service}/${file.replace(/\.expected\.json$/, '')}`,
+        service,
+        requestFile,
+        asOf: expected.asOf,
+        expect: expected.cards,
+      });
     }
   }
   for (const [i, raw] of (ruleSet.tests ?? []).entries()) {
@@ -79,10 +85,17 @@ export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCa
   try {
     const body = JSON.parse(readFileSync(testCase.requestFile, 'utf8')) as unknown;
     const now = testCase.asOf ? new Date(testCase.asOf) : new Date();
-    const { outcome } = await invokeService(onVersion(knowledge, testCase.service, ruleSet), testCase.service, body, { clock: () => now, prefetch: { timeoutMs: 3000, maxPages: 10 } });
+    const { outcome } = await invokeService(onVersion(knowledge, testCase.service, ruleSet), testCase.service, body, {
+      clock: () => now,
+      prefetch: { timeoutMs: 3000, maxPages: 10 },
+    });
     const evaluation = primaryEvaluation(outcome);
     // The rule of each card as the evaluation recorded it, not as the wire format says.
-    actual = evaluation.cards.map((c) => ({ rule: evaluation.origins.get(c.uuid ?? '')?.rule ?? '?', indicator: c.indicator, summary: c.summary }));
+    actual = evaluation.cards.map((c) => ({
+      rule: evaluation.origins.get(c.uuid ?? '')?.rule ?? '?',
+      indicator: c.indicator,
+      summary: c.summary,
+    }));
     diff.push(...evaluation.trace.problems.map((p) => `  problem: ${p}`));
   } catch (err) {
     diff.push(`  error: ${(err as Error).message}`);
@@ -92,10 +105,16 @@ export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCa
     const want = testCase.expect[i];
     const got = actual[i];
     if (!want) diff.push(`  + unexpected card ${got.rule} [${got.indicator}] ${JSON.stringify(got.summary)}`);
-    else if (!got) diff.push(`  - missing card ${want.rule}${want.indicator ? ` [${want.indicator}]` : ''}${want.summary ? ` ${JSON.stringify(want.summary)}` : ''}`);
+    else if (!got)
+      diff.push(
+        `  - missing card ${want.rule}${want.indicator ? ` [${want.indicator}]` : ''}${want.summary ? ` ${JSON.stringify(want.summary)}` : ''}`,
+      );
     else {
       for (const field of ['rule', 'indicator', 'summary'] as const) {
-        if (want[field] !== undefined && want[field] !== got[field]) diff.push(`  card ${i + 1} ${field}:\n    - ${JSON.stringify(want[field])}\n    + ${JSON.stringify(got[field])}`);
+        if (want[field] !== undefined && want[field] !== got[field])
+          diff.push(
+            `  card ${i + 1} ${field}:\n    - ${JSON.stringify(want[field])}\n    + ${JSON.stringify(got[field])}`,
+          );
       }
     }
   }
@@ -117,12 +136,14 @@ export function testCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .action(async (filter: string | undefined, options: { dir?: string }) => {
       const knowledge = await loadFrom(knowledgeDir(options.dir, env));
-      for (const problem of knowledge.problems.filter((p) => p.severity === 'error')) io.stderr(`${formatProblem(problem)}\n`);
+      for (const problem of knowledge.problems.filter((p) => p.severity === 'error'))
+        io.stderr(`${formatProblem(problem)}\n`);
       const [wantedId, wantedVersion] = (filter ?? '').split('@');
       const ruleSets = [...new Set(knowledge.services.flatMap(versionsOf))].filter(
         (r) => (!wantedId || r.id === wantedId) && (!wantedVersion || r.version === wantedVersion),
       );
-      if (filter && ruleSets.length === 0) throw new CommanderError(2, 'cds.no-rule-set', `no served rule set matches '${filter}'`);
+      if (filter && ruleSets.length === 0)
+        throw new CommanderError(2, 'cds.no-rule-set', `no served rule set matches '${filter}'`);
       let passed = 0;
       let failed = 0;
       const untested: string[] = [];
@@ -138,7 +159,10 @@ export function testCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         }
       }
       for (const r of untested) io.stdout(`no test cases: ${r}\n`);
-      io.stdout(`${passed} passed, ${failed} failed${untested.length > 0 ? `, ${untested.length} rule set${untested.length === 1 ? '' : 's'} without test cases` : ''}\n`);
-      if (failed > 0 || untested.length > 0 || knowledge.unavailable.length > 0) throw new CommanderError(1, 'cds.test-failed', 'knowledge tests failed');
+      io.stdout(
+        `${passed} passed, ${failed} failed${untested.length > 0 ? `, ${untested.length} rule set${untested.length === 1 ? '' : 's'} without test cases` : ''}\n`,
+      );
+      if (failed > 0 || untested.length > 0 || knowledge.unavailable.length > 0)
+        throw new CommanderError(1, 'cds.test-failed', 'knowledge tests failed');
     });
 }

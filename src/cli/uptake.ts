@@ -6,17 +6,23 @@ import { createUptakeStore, GROUP_KEYS, parseReportQuery, reportToCsv, suppressS
 import type { CliIo } from './io.js';
 
 export function uptakeCommand(io: CliIo, config: () => Config, logger: () => Logger): Command {
-  const uptake = new Command('uptake').description('the uptake ledger: cards served, feedback, and the figures quality teams read');
+  const uptake = new Command('uptake').description(
+    'the uptake ledger: cards served, feedback, and the figures quality teams read',
+  );
   uptake
     .command('report')
-    .description('figures per group (see the README for each definition); small cells withheld below CDS_UPTAKE_MIN_CELL')
+    .description(
+      'figures per group (see the README for each definition); small cells withheld below CDS_UPTAKE_MIN_CELL',
+    )
     .option('--from <date>', 'cards served at or after this day (UTC) or instant, e.g. 2026-06-01')
     .option('--to <date>', 'cards served before this instant, or up to the end of this day (UTC)')
     .option('--service <id>', 'only this service')
     .option('--rule-set <id>', 'only this rule set')
     .option('--version <version>', 'only this rule set version')
     .option('--rule <id>', 'only this rule')
-    .addOption(new Option('--indicator <indicator>', 'only cards of this indicator').choices(['info', 'warning', 'critical']))
+    .addOption(
+      new Option('--indicator <indicator>', 'only cards of this indicator').choices(['info', 'warning', 'critical']),
+    )
     .option('--client <iss>', 'only calls from this client (its JWT iss)')
     .option('--group-by <keys>', `comma-separated: ${GROUP_KEYS.join(', ')}`)
     .addOption(new Option('--format <format>', 'output format').choices(['json', 'csv']).default('json'))

@@ -18,7 +18,9 @@ async function servedFingerprints(env: NodeJS.ProcessEnv, io: CliIo): Promise<Se
   try {
     return await store.servedFingerprints();
   } catch (err) {
-    io.stderr(`warning: the uptake ledger cannot be read, so served versions are not checked: ${(err as Error).message}\n`);
+    io.stderr(
+      `warning: the uptake ledger cannot be read, so served versions are not checked: ${(err as Error).message}\n`,
+    );
     return undefined;
   } finally {
     await store.close();
@@ -38,8 +40,13 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
       const warnings = knowledge.problems.length - errors;
       const services = `${knowledge.services.length} service${knowledge.services.length === 1 ? '' : 's'} ready`;
-      const unavailable = knowledge.unavailable.length > 0 ? `, ${knowledge.unavailable.length} unavailable (${knowledge.unavailable.map((u) => u.id).join(', ')})` : '';
-      io.stdout(`${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; ${services}${unavailable}\n`);
+      const unavailable =
+        knowledge.unavailable.length > 0
+          ? `, ${knowledge.unavailable.length} unavailable (${knowledge.unavailable.map((u) => u.id).join(', ')})`
+          : '';
+      io.stdout(
+        `${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; ${services}${unavailable}\n`,
+      );
       if (errors > 0) throw new CommanderError(1, 'cds.invalid', 'the knowledge has errors');
     });
 }

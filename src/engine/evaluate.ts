@@ -2,10 +2,22 @@
 // Everything built per call lives in this function's scope; the rule set, its compiled library and
 // the code service are shared and never mutated.
 import { createRequire } from 'node:module';
-import type { PatientContext as PatientContextType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
+import type {
+  PatientContext as PatientContextType,
+  CodeService as CodeServiceType,
+  DateTime as DateTimeType,
+} from 'cql-execution';
 import type { Knowledge, RuleDefinition, RuleSet, Service, ValueSetIndex } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
-import { cardProblems, parsePath, renderCard, resolvePath, TemplateError, KNOWLEDGE_EXTENSION, type Card } from '../cards/index.js';
+import {
+  cardProblems,
+  parsePath,
+  renderCard,
+  resolvePath,
+  TemplateError,
+  KNOWLEDGE_EXTENSION,
+  type Card,
+} from '../cards/index.js';
 import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
 import { evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
@@ -83,7 +95,13 @@ export async function evaluate(
   { now, ruleSet = service.ruleSet, experiment }: EvaluateOptions,
 ): Promise<Evaluation> {
   const { definition } = service;
-  const trace: EvaluationTrace = { timings: { cql: 0, rules: 0, cards: 0 }, defineTimings: {}, cql: {}, rules: [], problems: [] };
+  const trace: EvaluationTrace = {
+    timings: { cql: 0, rules: 0, cards: 0 },
+    defineTimings: {},
+    cql: {},
+    rules: [],
+    problems: [],
+  };
   const context = request.context;
   const draftOrders = resourcesOf(context.draftOrders);
   const selections = selectedResources(context.selections, draftOrders);
@@ -101,8 +119,17 @@ export async function evaluate(
         parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
       }
       const patient = model.patientSource(resources).currentPatient();
-      const patientContext = new cql.PatientContext(ruleSet.library, patient as never, codeServiceFor(knowledge), parameters, cql.DateTime.fromJSDate(now, 0));
-      const expressions = ruleSet.library.expressions as unknown as Record<string, { context?: string; execute(ctx: unknown): Promise<unknown> }>;
+      const patientContext = new cql.PatientContext(
+        ruleSet.library,
+        patient as never,
+        codeServiceFor(knowledge),
+        parameters,
+        cql.DateTime.fromJSDate(now, 0),
+      );
+      const expressions = ruleSet.library.expressions as unknown as Record<
+        string,
+        { context?: string; execute(ctx: unknown): Promise<unknown> }
+      >;
       for (const name of Object.keys(expressions)) {
         const expression = expressions[name];
         if (expression.context !== 'Patient') continue;
@@ -130,14 +157,24 @@ export async function evaluate(
   };
   const outcome = await ruleSet.engine.run(facts);
   const fired = new Set(outcome.results.map((r) => r.name));
-  const conditions = new Map([...outcome.results, ...outcome.failureResults].map((r) => [r.name, (r.toJSON(false) as { conditions?: unknown }).conditions]));
+  const conditions = new Map(
+    [...outcome.results, ...outcome.failureResults].map((r) => [
+      r.name,
+      (r.toJSON(false) as { conditions?: unknown }).conditions,
+    ]),
+  );
   trace.timings.rules = performance.now() - t;
 
   t = performance.now();
   const cards: Card[] = [];
   const origins: Evaluation['origins'] = new Map();
   for (const rule of ruleSet.rules) {
-    const ruleTrace: RuleTrace = { rule: rule.id, fired: fired.has(rule.id), cards: 0, conditions: conditions.get(rule.id) };
+    const ruleTrace: RuleTrace = {
+      rule: rule.id,
+      fired: fired.has(rule.id),
+      cards: 0,
+      conditions: conditions.get(rule.id),
+    };
     trace.rules.push(ruleTrace);
     if (!ruleTrace.fired) continue;
     const extension = {

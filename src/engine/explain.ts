@@ -16,9 +16,33 @@ export interface CardExplanation {
 const WITHHELD = '[withheld]';
 /** Keys whose values identify a person, a record or a place. */
 const IDENTIFYING = new Set([
-  'id', 'identifier', 'name', 'telecom', 'address', 'photo', 'contact', 'reference', 'div',
-  'subject', 'patient', 'encounter', 'requester', 'performer', 'recorder', 'asserter', 'author', 'informationSource',
-  'birthDate', 'deceasedDateTime', 'generalPractitioner', 'managingOrganization', 'link', 'note', 'userId', 'patientId', 'encounterId',
+  'id',
+  'identifier',
+  'name',
+  'telecom',
+  'address',
+  'photo',
+  'contact',
+  'reference',
+  'div',
+  'subject',
+  'patient',
+  'encounter',
+  'requester',
+  'performer',
+  'recorder',
+  'asserter',
+  'author',
+  'informationSource',
+  'birthDate',
+  'deceasedDateTime',
+  'generalPractitioner',
+  'managingOrganization',
+  'link',
+  'note',
+  'userId',
+  'patientId',
+  'encounterId',
 ]);
 
 /** Keys that name an id by convention (priorStudyId, patient_id, encounterIds …) and parts of a person's name. */
@@ -34,7 +58,10 @@ export function withoutIdentifiers(value: unknown, depth = 0): unknown {
   const isReference = 'reference' in value;
   for (const [key, child] of Object.entries(value)) {
     const narrative = key === 'text' && !!child && typeof child === 'object' && 'div' in child;
-    out[key] = IDENTIFYING.has(key) || IDENTIFYING_NAME.test(key) || narrative || (isReference && key === 'display') ? WITHHELD : withoutIdentifiers(child, depth + 1);
+    out[key] =
+      IDENTIFYING.has(key) || IDENTIFYING_NAME.test(key) || narrative || (isReference && key === 'display')
+        ? WITHHELD
+        : withoutIdentifiers(child, depth + 1);
   }
   return out;
 }
@@ -47,7 +74,9 @@ export function definesUsedBy(rule: RuleDefinition): string[] {
   if (!names) {
     const text = JSON.stringify([rule.conditions, rule.forEach ?? '', rule.card]);
     const found = new Set<string>();
-    for (const m of text.matchAll(/(?:"fact":"cql","path":"\$\.([A-Za-z_][A-Za-z0-9_]*)|"fact":"cql","path":"\$\[\\?['"]([^'"\\]+)\\?['"]\]|cql\[\\?['"]([^'"\\]+)\\?['"]\]|cql\.([A-Za-z_][A-Za-z0-9_]*))/g)) {
+    for (const m of text.matchAll(
+      /(?:"fact":"cql","path":"\$\.([A-Za-z_][A-Za-z0-9_]*)|"fact":"cql","path":"\$\[\\?['"]([^'"\\]+)\\?['"]\]|cql\[\\?['"]([^'"\\]+)\\?['"]\]|cql\.([A-Za-z_][A-Za-z0-9_]*))/g,
+    )) {
       found.add(m[1] ?? m[2] ?? m[3] ?? m[4]);
     }
     names = [...found];
@@ -66,7 +95,9 @@ export function explainCards(evaluation: Evaluation, rules: RuleDefinition[]): R
     out[uuid] = {
       rule: rule.id,
       conditions: withoutFactIdentifiers(traced.conditions),
-      defines: Object.fromEntries(definesUsedBy(rule).map((name) => [name, withoutIdentifiers(evaluation.trace.cql[name])])),
+      defines: Object.fromEntries(
+        definesUsedBy(rule).map((name) => [name, withoutIdentifiers(evaluation.trace.cql[name])]),
+      ),
       ...(origin.item !== undefined ? { item: withoutIdentifiers(origin.item) } : {}),
       timings: evaluation.trace.timings,
     };
@@ -79,7 +110,8 @@ function withoutFactIdentifiers(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
   if (Array.isArray(node)) return node.map(withoutFactIdentifiers);
   const c = { ...(node as Record<string, unknown>) };
-  for (const key of ['all', 'any']) if (Array.isArray(c[key])) c[key] = (c[key] as unknown[]).map(withoutFactIdentifiers);
+  for (const key of ['all', 'any'])
+    if (Array.isArray(c[key])) c[key] = (c[key] as unknown[]).map(withoutFactIdentifiers);
   if (c.not) c.not = withoutFactIdentifiers(c.not);
   if (typeof c.fact === 'string' && 'factResult' in c) {
     c.factResult = c.fact === 'cql' || c.fact === 'hook' ? withoutIdentifiers(c.factResult) : WITHHELD;

@@ -2,7 +2,16 @@ export { evaluate, patientRecord, type Evaluation, type EvaluationTrace, type Ru
 export { cqlToJson } from './cql/to-json.js';
 export { fhirDataModel } from './cql/patient-data.js';
 export { invokeService, type FhirCheck, type InvokeOptions, type InvokeResult } from './invoke-service.js';
-export { answerCards, primaryEvaluation, type CallOutcome, type CallTimings, type Disposition, type EvaluationOutcome, type ExperimentAssignment, type NotInExperiment } from './outcome.js';
+export {
+  answerCards,
+  primaryEvaluation,
+  type CallOutcome,
+  type CallTimings,
+  type Disposition,
+  type EvaluationOutcome,
+  type ExperimentAssignment,
+  type NotInExperiment,
+} from './outcome.js';
 export { createShadowQueue, errorName, type ShadowQueue, type ShadowQueueStatus } from './shadow-queue.js';
 export { chooseVersion, unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
 export { explainCards, withoutIdentifiers, definesUsedBy, type CardExplanation } from './explain.js';

@@ -39,7 +39,12 @@ export interface InvokeResult {
 export type FhirCheck = 'off' | 'warn' | 'reject';
 
 /** The whole service call without HTTP: validate, complete prefetch, evaluate. */
-export async function invokeService(knowledge: Knowledge, serviceId: string, body: unknown, deps: InvokeOptions): Promise<InvokeResult> {
+export async function invokeService(
+  knowledge: Knowledge,
+  serviceId: string,
+  body: unknown,
+  deps: InvokeOptions,
+): Promise<InvokeResult> {
   const services = servicesById(knowledge, serviceId);
   const broken = knowledge.unavailable.filter((u) => u.id === serviceId);
   const unavailable = () => serviceUnavailable(serviceId);
@@ -64,10 +69,18 @@ export async function invokeService(knowledge: Knowledge, serviceId: string, bod
   let evaluation: Evaluation | undefined;
   let failure: string | undefined;
   try {
-    evaluation = await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet: choice.ruleSet, experiment: arm });
+    evaluation = await evaluate(knowledge, service, request, prefetch.data, {
+      now,
+      ruleSet: choice.ruleSet,
+      experiment: arm,
+    });
   } catch (err) {
     // A suppressed arm answers no cards whatever happens: its failure is recorded, the call still answered.
-    if (choice.disposition !== 'suppressed') throw explainedFailure(err, check === 'off' ? () => malformedData(request, prefetch.data, prefetch.status) : () => malformed);
+    if (choice.disposition !== 'suppressed')
+      throw explainedFailure(
+        err,
+        check === 'off' ? () => malformedData(request, prefetch.data, prefetch.status) : () => malformed,
+      );
     failure = errorName(err);
   }
   const dataProblems = malformed?.issues.map((i) => i.diagnostics);
@@ -76,7 +89,12 @@ export async function invokeService(knowledge: Knowledge, serviceId: string, bod
     service,
     request,
     evaluations: [
-      { disposition: choice.disposition, ruleSet: choice.ruleSet, ...(arm ? { experiment: arm } : {}), ...(evaluation ? { evaluation } : { error: failure }) },
+      {
+        disposition: choice.disposition,
+        ruleSet: choice.ruleSet,
+        ...(arm ? { experiment: arm } : {}),
+        ...(evaluation ? { evaluation } : { error: failure }),
+      },
     ],
     prefetch: prefetch.status,
     ...(dataProblems ? { dataProblems } : {}),
@@ -89,9 +107,14 @@ export async function invokeService(knowledge: Knowledge, serviceId: string, bod
     const done: EvaluationOutcome[] = [];
     for (const ruleSet of shadowVersions) {
       try {
-        done.push({ disposition: 'shadow', ruleSet, evaluation: await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet }) });
+        done.push({
+          disposition: 'shadow',
+          ruleSet,
+          evaluation: await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet }),
+        });
       } catch (err) {
-        const cause = err instanceof CdsError ? (err.internal ?? err.message) : err instanceof Error ? err.message : String(err);
+        const cause =
+          err instanceof CdsError ? (err.internal ?? err.message) : err instanceof Error ? err.message : String(err);
         done.push({ disposition: 'shadow', ruleSet, error: cause });
       }
     }
@@ -105,17 +128,25 @@ function explainedFailure(err: unknown, malformed: () => CdsError | undefined): 
   if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') return err;
   const explained = malformed();
   if (!explained) return err;
-  return invalidFhir(explained.status === 400 ? 'request' : 'fhir-server', explained.issues, { internal: err.internal, cause: err });
+  return invalidFhir(explained.status === 400 ? 'request' : 'fhir-server', explained.issues, {
+    internal: err.internal,
+    cause: err,
+  });
 }
 
 /**
  * The places where the call's FHIR data does not have its FHIR R4 shape, as the error that names
  * them: 400 for data the client sent, 412 for data fetched from the FHIR server. Undefined when all is well.
  */
-function malformedData(request: HookRequest, data: Record<string, unknown>, status: Record<string, PrefetchStatus>): CdsError | undefined {
+function malformedData(
+  request: HookRequest,
+  data: Record<string, unknown>,
+  status: Record<string, PrefetchStatus>,
+): CdsError | undefined {
   const sent: ShapeProblem[] = [];
   for (const [name, value] of Object.entries(request.context)) {
-    if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value) sent.push(...fhirShapeIssues(value, `context.${name}`));
+    if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value)
+      sent.push(...fhirShapeIssues(value, `context.${name}`));
   }
   const fetched: ShapeProblem[] = [];
   for (const [key, value] of Object.entries(data)) {
@@ -124,8 +155,11 @@ function malformedData(request: HookRequest, data: Record<string, unknown>, stat
   }
   const problems = (sent.length > 0 ? sent : fetched).slice(0, 10);
   if (problems.length === 0) return undefined;
-  const issues = problems.map((p) => ({ severity: 'error' as const, code: 'structure', diagnostics: `${p.at}: ${p.message}`, expression: [p.at] }));
-  return sent.length > 0
-    ? invalidFhir('request', issues)
-    : invalidFhir('fhir-server', issues);
+  const issues = problems.map((p) => ({
+    severity: 'error' as const,
+    code: 'structure',
+    diagnostics: `${p.at}: ${p.message}`,
+    expression: [p.at],
+  }));
+  return sent.length > 0 ? invalidFhir('request', issues) : invalidFhir('fhir-server', issues);
 }

@@ -59,7 +59,11 @@ export function chooseVersion(
 }
 
 /** The id a call's unit has: the patient, the user, the encounter, or the site (issuer and tenant). */
-export function unitIdOf(unit: ExperimentUnit, request: HookRequest, client: CallingClient | undefined): string | undefined {
+export function unitIdOf(
+  unit: ExperimentUnit,
+  request: HookRequest,
+  client: CallingClient | undefined,
+): string | undefined {
   const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
   switch (unit) {
     case 'patient':

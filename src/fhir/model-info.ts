@@ -40,5 +40,10 @@ export function isPrimitiveType(type: TypeSpecifier | undefined): boolean {
   if (!type?.isNamed || type.namespace !== 'FHIR' || !type.name) return false;
   if (type.name[0] === type.name[0].toLowerCase()) return true;
   const info = fhirModelInfo().findClass(type.fqn ?? `FHIR.${type.name}`);
-  return !!info && info.baseTypeSpecifier?.fqn === 'FHIR.Element' && info.elements.length === 1 && info.elements[0].name === 'value';
+  return (
+    !!info &&
+    info.baseTypeSpecifier?.fqn === 'FHIR.Element' &&
+    info.elements.length === 1 &&
+    info.elements[0].name === 'value'
+  );
 }

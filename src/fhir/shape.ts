@@ -27,7 +27,15 @@ const MAX_UCUM_CODE = 256;
  */
 function jsonTypeOf(name: string): 'string' | 'number' | 'boolean' {
   if (name === 'boolean' || name === 'Boolean') return 'boolean';
-  if (name === 'integer' || name === 'positiveInt' || name === 'unsignedInt' || name === 'decimal' || name === 'Integer' || name === 'Decimal') return 'number';
+  if (
+    name === 'integer' ||
+    name === 'positiveInt' ||
+    name === 'unsignedInt' ||
+    name === 'decimal' ||
+    name === 'Integer' ||
+    name === 'Decimal'
+  )
+    return 'number';
   return 'string';
 }
 
@@ -81,7 +89,11 @@ function checkResource(value: unknown, path: Path, walk: Walk, depth: number): v
   }
   const type = (value as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string') {
-    report(walk, { parent: path, key: 'resourceType' }, `expected the resource type as a string, got ${describe(type)}`);
+    report(
+      walk,
+      { parent: path, key: 'resourceType' },
+      `expected the resource type as a string, got ${describe(type)}`,
+    );
     return;
   }
   const info = resourceClass(type);
@@ -119,16 +131,28 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
   if (!type?.isNamed) return;
   if (type.namespace === 'System' || isPrimitive(type)) {
     const expected = jsonTypeOf(type.name ?? '');
-    if (typeof value !== expected) report(walk, path, `expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
-    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL)) report(walk, path, `the ${type.name} is out of the range CQL can compute with (below 10^28)`);
+    if (typeof value !== expected)
+      report(walk, path, `expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
+    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL))
+      report(walk, path, `the ${type.name} is out of the range CQL can compute with (below 10^28)`);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    report(walk, path, type.name === 'Resource' ? `expected a FHIR resource (a JSON object), got ${describe(value)}` : `expected a ${type.name} (a JSON object), got ${describe(value)}`);
+    report(
+      walk,
+      path,
+      type.name === 'Resource'
+        ? `expected a FHIR resource (a JSON object), got ${describe(value)}`
+        : `expected a ${type.name} (a JSON object), got ${describe(value)}`,
+    );
     return;
   }
   // A resource where the element's type is Resource (Bundle.entry.resource, contained) or a resource type.
-  if (typeof (value as { resourceType?: unknown }).resourceType === 'string' || type.name === 'Resource' || type.name === 'DomainResource') {
+  if (
+    typeof (value as { resourceType?: unknown }).resourceType === 'string' ||
+    type.name === 'Resource' ||
+    type.name === 'DomainResource'
+  ) {
     checkResource(value, path, walk, depth);
     return;
   }
@@ -176,7 +200,8 @@ const resourceClasses = new Map<string, ClassInfo | null>();
 function resourceClass(resourceType: string): ClassInfo | undefined {
   if (!RESOURCE_TYPE.test(resourceType)) return undefined;
   let info = resourceClasses.get(resourceType);
-  if (info === undefined) resourceClasses.set(resourceType, (info = fhirModelInfo().findClass(`FHIR.${resourceType}`) ?? null));
+  if (info === undefined)
+    resourceClasses.set(resourceType, (info = fhirModelInfo().findClass(`FHIR.${resourceType}`) ?? null));
   return info ?? undefined;
 }
 
@@ -184,7 +209,8 @@ const typeClasses = new Map<TypeSpecifier, ClassInfo | null>();
 
 function typeClass(type: TypeSpecifier): ClassInfo | undefined {
   let info = typeClasses.get(type);
-  if (info === undefined) typeClasses.set(type, (info = fhirModelInfo().findClass(type.fqn ?? `FHIR.${type.name}`) ?? null));
+  if (info === undefined)
+    typeClasses.set(type, (info = fhirModelInfo().findClass(type.fqn ?? `FHIR.${type.name}`) ?? null));
   return info ?? undefined;
 }
 

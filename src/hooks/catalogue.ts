@@ -7,14 +7,21 @@ const reference = (types: string[]) => ({
   pattern: `^(${types.join('|')})/[A-Za-z0-9\\-.]{1,64}$`,
   description: `a relative reference: ${types.join(' | ')}/id`,
 });
-const anyReference = { type: 'string', pattern: '^[A-Za-z]+/[A-Za-z0-9\\-.]{1,64}$', description: 'a relative reference Type/id' };
+const anyReference = {
+  type: 'string',
+  pattern: '^[A-Za-z]+/[A-Za-z0-9\\-.]{1,64}$',
+  description: 'a relative reference Type/id',
+};
 const fhirId = { type: 'string', pattern: '^[A-Za-z0-9\\-.]{1,64}$', description: 'a FHIR id' };
 const bundle = {
   type: 'object',
   required: ['resourceType'],
   properties: {
     resourceType: { const: 'Bundle' },
-    entry: { type: 'array', items: { type: 'object', properties: { resource: { type: 'object', required: ['resourceType'] } } } },
+    entry: {
+      type: 'array',
+      items: { type: 'object', properties: { resource: { type: 'object', required: ['resourceType'] } } },
+    },
   },
 };
 
@@ -58,7 +65,12 @@ export const HOOKS: Record<string, HookDefinition> = {
   },
   'order-sign': {
     name: 'order-sign',
-    context: contextSchema(['userId', 'patientId', 'draftOrders'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId, draftOrders: bundle }),
+    context: contextSchema(['userId', 'patientId', 'draftOrders'], {
+      userId: practitionerUser,
+      patientId: fhirId,
+      encounterId: fhirId,
+      draftOrders: bundle,
+    }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
     userTypes: PRACTITIONER_USERS,
   },
@@ -68,26 +80,42 @@ export const HOOKS: Record<string, HookDefinition> = {
       patientId: fhirId,
       dispatchedOrders: { type: 'array', minItems: 1, items: anyReference },
       performer: anyReference,
-      fulfillmentTasks: { type: 'array', items: { type: 'object', required: ['resourceType'], properties: { resourceType: { const: 'Task' } } } },
+      fulfillmentTasks: {
+        type: 'array',
+        items: { type: 'object', required: ['resourceType'], properties: { resourceType: { const: 'Task' } } },
+      },
     }),
     prefetchTokens: ['patientId', 'performer'],
     userTypes: [],
   },
   'appointment-book': {
     name: 'appointment-book',
-    context: contextSchema(['userId', 'patientId', 'appointments'], { userId: anyUser, patientId: fhirId, encounterId: fhirId, appointments: bundle }),
+    context: contextSchema(['userId', 'patientId', 'appointments'], {
+      userId: anyUser,
+      patientId: fhirId,
+      encounterId: fhirId,
+      appointments: bundle,
+    }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
     userTypes: ANY_USERS,
   },
   'encounter-start': {
     name: 'encounter-start',
-    context: contextSchema(['userId', 'patientId', 'encounterId'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId }),
+    context: contextSchema(['userId', 'patientId', 'encounterId'], {
+      userId: practitionerUser,
+      patientId: fhirId,
+      encounterId: fhirId,
+    }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
     userTypes: PRACTITIONER_USERS,
   },
   'encounter-discharge': {
     name: 'encounter-discharge',
-    context: contextSchema(['userId', 'patientId', 'encounterId'], { userId: practitionerUser, patientId: fhirId, encounterId: fhirId }),
+    context: contextSchema(['userId', 'patientId', 'encounterId'], {
+      userId: practitionerUser,
+      patientId: fhirId,
+      encounterId: fhirId,
+    }),
     prefetchTokens: ['userId', 'patientId', 'encounterId'],
     userTypes: PRACTITIONER_USERS,
   },

@@ -34,7 +34,9 @@ const requestSchema = {
 };
 
 const validateEnvelope: ValidateFunction = ajv.compile(requestSchema);
-const contextValidators = new Map<string, ValidateFunction>(Object.values(HOOKS).map((h) => [h.name, ajv.compile(h.context)]));
+const contextValidators = new Map<string, ValidateFunction>(
+  Object.values(HOOKS).map((h) => [h.name, ajv.compile(h.context)]),
+);
 
 /** Validates a service call body for the hook this service serves; every problem is reported at once. */
 export function validateHookRequest(body: unknown, servedHooks: string[]): HookRequest {
@@ -63,12 +65,19 @@ export function validateHookRequest(body: unknown, servedHooks: string[]): HookR
 }
 
 function checkSelections(request: HookRequest): void {
-  const bundle = request.context.draftOrders as { entry?: Array<{ resource?: { resourceType?: string; id?: string } }> };
+  const bundle = request.context.draftOrders as {
+    entry?: Array<{ resource?: { resourceType?: string; id?: string } }>;
+  };
   const drafted = new Set((bundle.entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`));
   const issues: Issue[] = [];
   (request.context.selections as string[]).forEach((ref, i) => {
     if (!drafted.has(ref)) {
-      issues.push({ severity: 'error', code: 'invalid', diagnostics: `selection '${ref}' is not among context.draftOrders`, expression: [`context.selections[${i}]`] });
+      issues.push({
+        severity: 'error',
+        code: 'invalid',
+        diagnostics: `selection '${ref}' is not among context.draftOrders`,
+        expression: [`context.selections[${i}]`],
+      });
     }
   });
   if (issues.length > 0) throw invalid(issues);

@@ -39,19 +39,31 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
     });
     // Stored, so that every instance sharing the database stops serving the experiment's arms
     // (within STOP_REFRESH_MS); the calls after it get the live version, recorded as 'stopped'.
-    if (knowledge) router.post('/experiments/:id/stop', ...optionalJsonBody(16 * 1024), async (req, res) => {
-      const id = String(req.params.id);
-      const experiment = experimentById(knowledge, id);
-      if (!experiment) throw unknownExperiment(id);
-      const body = (req.body ?? {}) as { reason?: unknown };
-      if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('the body must be a JSON object, e.g. {"reason": "..."}, or empty');
-      if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)) {
-        throw invalidField('reason', `reason: must be a string of at most ${MAX_REASON} characters`);
-      }
-      const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason);
-      res.locals.logger?.info('experiment stopped', { experiment: experiment.id, by: stop.stoppedBy, already: stop.already });
-      res.json({ experiment: experiment.id, stoppedAt: stop.stoppedAt, stoppedBy: stop.stoppedBy, reason: stop.reason, alreadyStopped: stop.already });
-    });
+    if (knowledge)
+      router.post('/experiments/:id/stop', ...optionalJsonBody(16 * 1024), async (req, res) => {
+        const id = String(req.params.id);
+        const experiment = experimentById(knowledge, id);
+        if (!experiment) throw unknownExperiment(id);
+        const body = (req.body ?? {}) as { reason?: unknown };
+        if (typeof body !== 'object' || Array.isArray(body))
+          throw badRequest('the body must be a JSON object, e.g. {"reason": "..."}, or empty');
+        if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)) {
+          throw invalidField('reason', `reason: must be a string of at most ${MAX_REASON} characters`);
+        }
+        const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason);
+        res.locals.logger?.info('experiment stopped', {
+          experiment: experiment.id,
+          by: stop.stoppedBy,
+          already: stop.already,
+        });
+        res.json({
+          experiment: experiment.id,
+          stoppedAt: stop.stoppedAt,
+          stoppedBy: stop.stoppedBy,
+          reason: stop.reason,
+          alreadyStopped: stop.already,
+        });
+      });
     if (knowledge) router.all('/experiments/:id/stop', methodNotAllowed(['POST']));
   }
   return router;

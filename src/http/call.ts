@@ -96,7 +96,10 @@ export function callContext({ knowledge, clock, observers, logger }: CallContext
     // 'close' comes for answered calls and for calls the client gave up on (499).
     res.on('close', () => {
       try {
-        onCallFinished(observers, finishedCall(call, res.writableFinished ? res.statusCode : 499, req.body, res.locals.client));
+        onCallFinished(
+          observers,
+          finishedCall(call, res.writableFinished ? res.statusCode : 499, req.body, res.locals.client),
+        );
       } catch (err) {
         call.logger.error('recording the end of a call failed', { error: errorName(err) });
       }
@@ -116,11 +119,23 @@ export function onCallFinished(observers: CallObserver[], finished: FinishedCall
   }
 }
 
-function finishedCall(call: CallContext, status: number, body: unknown, client: VerifiedClient | undefined): FinishedCall {
+function finishedCall(
+  call: CallContext,
+  status: number,
+  body: unknown,
+  client: VerifiedClient | undefined,
+): FinishedCall {
   const request = call.outcome?.request;
-  const raw = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as { hook?: unknown; hookInstance?: unknown; context?: unknown };
+  const raw = (body && typeof body === 'object' && !Array.isArray(body) ? body : {}) as {
+    hook?: unknown;
+    hookInstance?: unknown;
+    context?: unknown;
+  };
   const hook = request?.hook ?? (typeof raw.hook === 'string' ? raw.hook : undefined);
-  const rawContext = raw.context && typeof raw.context === 'object' && !Array.isArray(raw.context) ? (raw.context as Record<string, unknown>) : undefined;
+  const rawContext =
+    raw.context && typeof raw.context === 'object' && !Array.isArray(raw.context)
+      ? (raw.context as Record<string, unknown>)
+      : undefined;
   return {
     call,
     status,

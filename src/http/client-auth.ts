@@ -25,7 +25,11 @@ export function requireCdsClient({ verifier, publicBaseUrl }: ClientAuthOptions)
     };
     const token = bearerToken(req.headers.authorization);
     if (!token) {
-      refuse(req.headers.authorization === undefined ? 'no Authorization header' : 'the Authorization header is not a Bearer token');
+      refuse(
+        req.headers.authorization === undefined
+          ? 'no Authorization header'
+          : 'the Authorization header is not a Bearer token',
+      );
       return;
     }
     try {
@@ -36,7 +40,10 @@ export function requireCdsClient({ verifier, publicBaseUrl }: ClientAuthOptions)
     } catch (err) {
       if (err instanceof AuthFailure) refuse(err.reason, err.detail);
       // E.g. the jti store's database is down: refuse rather than risk a replay.
-      else refuse(`verification failed unexpectedly (${err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'error'})`);
+      else
+        refuse(
+          `verification failed unexpectedly (${err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'error'})`,
+        );
     }
   };
 }
@@ -55,10 +62,18 @@ export interface ClientGuardOptions {
 }
 
 /** Everything a CDS Hooks call passes before its handler: the JWT check (when on), then the per-client rate limit. */
-export function cdsClientGuards({ auth, publicBaseUrl, verifier, rateLimitPerMinute }: ClientGuardOptions): RequestHandler[] {
+export function cdsClientGuards({
+  auth,
+  publicBaseUrl,
+  verifier,
+  rateLimitPerMinute,
+}: ClientGuardOptions): RequestHandler[] {
   const guards: RequestHandler[] = [];
   if (auth === 'on') {
-    if (!verifier || !publicBaseUrl) throw new Error('auth is on: trusted clients and the public base URL are required (or set auth to off for local development)');
+    if (!verifier || !publicBaseUrl)
+      throw new Error(
+        'auth is on: trusted clients and the public base URL are required (or set auth to off for local development)',
+      );
     guards.push(requireCdsClient({ verifier, publicBaseUrl }));
   }
   if (rateLimitPerMinute > 0) guards.push(perClientRateLimit(rateLimitPerMinute));

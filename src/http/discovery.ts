@@ -19,7 +19,12 @@ export function discoveryDocument(knowledge: Knowledge): { services: DiscoverySe
 }
 
 function describeService({ definition, ruleSet }: Service): DiscoveryService {
-  const out: DiscoveryService = { hook: definition.hook, description: definition.description, id: definition.id, extension: {} };
+  const out: DiscoveryService = {
+    hook: definition.hook,
+    description: definition.description,
+    id: definition.id,
+    extension: {},
+  };
   if (definition.title) out.title = definition.title;
   if (definition.prefetch && Object.keys(definition.prefetch).length > 0) out.prefetch = definition.prefetch;
   if (definition.usageRequirements) out.usageRequirements = definition.usageRequirements;

@@ -25,7 +25,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const error = toCdsError(err);
     const log = res.locals.logger ?? logger;
     if (error.status >= 500) {
-      log.error('request failed', { code: error.code, reason: error.message, detail: error.internal ?? (err instanceof CdsError ? undefined : describeUnknown(err)) });
+      log.error('request failed', {
+        code: error.code,
+        reason: error.message,
+        detail: error.internal ?? (err instanceof CdsError ? undefined : describeUnknown(err)),
+      });
     } else {
       log.info('request rejected', { status: error.status, code: error.code, reason: error.message });
     }
@@ -41,7 +45,9 @@ function toCdsError(err: unknown): CdsError {
     case 'entity.parse.failed': {
       // The parser's message can quote the body (patient data): report the position only.
       const position = /position (\d+)/.exec(e.message ?? '');
-      return malformedJson(position && typeof e.body === 'string' ? lineColumn(e.body, Number(position[1])) : undefined);
+      return malformedJson(
+        position && typeof e.body === 'string' ? lineColumn(e.body, Number(position[1])) : undefined,
+      );
     }
     case 'entity.too.large':
       return bodyTooLarge(e.limit);

@@ -83,8 +83,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
         ]
       : undefined;
     const report = await uptake.shadowReport(serviceId, { from, to, declaredShadows, now: clock() });
-    if (!report)
-      throw noServiceData(serviceId, 'the knowledge being served');
+    if (!report) throw noServiceData(serviceId, 'the knowledge being served');
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'csv') res.type('text/csv; charset=utf-8').send(shadowReportToCsv(report));
     else res.json(report);

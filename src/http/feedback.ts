@@ -26,9 +26,19 @@ export function feedbackHandler({ knowledge, uptake, logger }: FeedbackDeps): Re
     if (!uptake) throw uptakeDisabled();
     const items = parseFeedbackBody(req.body);
     const { client } = res.locals;
-    const results = await uptake.ingestFeedback(serviceId, items, client ? { iss: client.iss, tenant: client.tenant } : undefined);
+    const results = await uptake.ingestFeedback(
+      serviceId,
+      items,
+      client ? { iss: client.iss, tenant: client.tenant } : undefined,
+    );
     const count = (kind: FeedbackItemResult['result']) => results.filter((r) => r.result === kind).length;
-    (res.locals.logger ?? logger).info('feedback', { serviceId, items: results.length, stored: count('stored'), duplicates: count('duplicate'), rejected: count('rejected') });
+    (res.locals.logger ?? logger).info('feedback', {
+      serviceId,
+      items: results.length,
+      stored: count('stored'),
+      duplicates: count('duplicate'),
+      rejected: count('rejected'),
+    });
     res.status(count('rejected') > 0 ? 400 : 200).json(feedbackOutcome(results));
   };
 }
@@ -42,11 +52,14 @@ export function feedbackOutcome(results: FeedbackItemResult[]): OperationOutcome
       issue.push(...r.issues);
       continue;
     }
-    const reason = r.clientAddedReason ? '; its override reason is not one the card offered: kept and marked client-added' : '';
+    const reason = r.clientAddedReason
+      ? '; its override reason is not one the card offered: kept and marked client-added'
+      : '';
     issue.push({
       severity: 'information',
       code: 'informational',
-      diagnostics: r.result === 'stored' ? `${where}: stored${card}${reason}` : `${where}: already stored${card}; nothing changed`,
+      diagnostics:
+        r.result === 'stored' ? `${where}: stored${card}${reason}` : `${where}: already stored${card}; nothing changed`,
       expression: [where],
     });
   }

@@ -30,7 +30,11 @@ export function readyHandler(
     const uptakeStatus = uptake ? await uptake.status() : undefined;
     const errors = knowledge.problems.filter((p) => p.severity === 'error').map(formatProblem);
     const body = {
-      status: knowledge.fatal ? 'unavailable' : knowledge.unavailable.length > 0 || uptakeStatus?.status === 'unavailable' ? 'degraded' : 'ready',
+      status: knowledge.fatal
+        ? 'unavailable'
+        : knowledge.unavailable.length > 0 || uptakeStatus?.status === 'unavailable'
+          ? 'degraded'
+          : 'ready',
       knowledge: {
         loadedAt: knowledge.loadedAt.toISOString(),
         services: knowledge.services.map((s) => ({

@@ -36,7 +36,8 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
       for (const problem of e.evaluation?.trace.problems ?? []) call.logger.error('knowledge problem', { problem });
     }
     // Locations and FHIR types only: no value of the data is logged.
-    if (outcome.dataProblems) call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
+    if (outcome.dataProblems)
+      call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
     res.json({ cards: answerCards(outcome) });
   };
 }

@@ -30,15 +30,47 @@ export interface Metrics {
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics = false, shadowQueue }: MetricsDeps): Metrics {
+export function createMetrics({
+  knowledge,
+  reloadStatus,
+  uptake,
+  processMetrics = false,
+  shadowQueue,
+}: MetricsDeps): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
 
-  const calls = new Counter({ name: 'cds_hook_calls_total', help: 'CDS Hooks service calls answered, by service and HTTP status', labelNames: ['service', 'status'], registers: [registry] });
-  const duration = new Histogram({ name: 'cds_hook_call_duration_seconds', help: 'Time from request to answer of CDS Hooks service calls, prefetch included', labelNames: ['service'], buckets: LATENCY_BUCKETS, registers: [registry] });
-  const cards = new Counter({ name: 'cds_cards_served_total', help: 'Cards served, by service, rule set, version, rule and indicator', labelNames: ['service', 'rule_set', 'version', 'rule', 'indicator'], registers: [registry] });
-  const malformed = new Counter({ name: 'cds_malformed_fhir_calls_total', help: 'Calls whose FHIR data was malformed but evaluated anyway (CDS_FHIR_CHECK=warn)', labelNames: ['service'], registers: [registry] });
-  const feedback = new Counter({ name: 'cds_feedback_calls_total', help: 'Feedback calls answered, by service and HTTP status', labelNames: ['service', 'status'], registers: [registry] });
+  const calls = new Counter({
+    name: 'cds_hook_calls_total',
+    help: 'CDS Hooks service calls answered, by service and HTTP status',
+    labelNames: ['service', 'status'],
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: 'cds_hook_call_duration_seconds',
+    help: 'Time from request to answer of CDS Hooks service calls, prefetch included',
+    labelNames: ['service'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  const cards = new Counter({
+    name: 'cds_cards_served_total',
+    help: 'Cards served, by service, rule set, version, rule and indicator',
+    labelNames: ['service', 'rule_set', 'version', 'rule', 'indicator'],
+    registers: [registry],
+  });
+  const malformed = new Counter({
+    name: 'cds_malformed_fhir_calls_total',
+    help: 'Calls whose FHIR data was malformed but evaluated anyway (CDS_FHIR_CHECK=warn)',
+    labelNames: ['service'],
+    registers: [registry],
+  });
+  const feedback = new Counter({
+    name: 'cds_feedback_calls_total',
+    help: 'Feedback calls answered, by service and HTTP status',
+    labelNames: ['service', 'status'],
+    registers: [registry],
+  });
 
   new Counter({
     name: 'cds_knowledge_reloads_total',
@@ -68,8 +100,19 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
     collect() {
       this.reset();
       const current = knowledge.current();
-      for (const s of current.services) this.set({ service: s.definition.id, hook: s.definition.hook, rule_set: s.ruleSet.id, version: s.ruleSet.version, available: 'true' }, 1);
-      for (const u of current.unavailable) this.set({ service: u.id, hook: u.hook, rule_set: '', version: '', available: 'false' }, 1);
+      for (const s of current.services)
+        this.set(
+          {
+            service: s.definition.id,
+            hook: s.definition.hook,
+            rule_set: s.ruleSet.id,
+            version: s.ruleSet.version,
+            available: 'true',
+          },
+          1,
+        );
+      for (const u of current.unavailable)
+        this.set({ service: u.id, hook: u.hook, rule_set: '', version: '', available: 'false' }, 1);
     },
   });
   if (shadowQueue) {
@@ -107,7 +150,11 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
       if (!pending || Date.now() - pending.at > 1000) pending = { at: Date.now(), status: uptake.status() };
       return pending.status;
     };
-    const gauge = (name: string, help: string, read: (s: Awaited<ReturnType<UptakeStore['status']>>) => number): void => {
+    const gauge = (
+      name: string,
+      help: string,
+      read: (s: Awaited<ReturnType<UptakeStore['status']>>) => number,
+    ): void => {
       new Gauge({
         name,
         help,
@@ -118,9 +165,15 @@ export function createMetrics({ knowledge, reloadStatus, uptake, processMetrics 
       });
     };
     gauge('cds_uptake_up', 'Whether the uptake database answers (1) or not (0)', (s) => (s.status === 'ok' ? 1 : 0));
-    gauge('cds_uptake_recorder_failing', 'Whether the uptake recorder is failing to write (1) or not (0)', (s) => (s.recorder.state === 'failing' ? 1 : 0));
+    gauge('cds_uptake_recorder_failing', 'Whether the uptake recorder is failing to write (1) or not (0)', (s) =>
+      s.recorder.state === 'failing' ? 1 : 0,
+    );
     gauge('cds_uptake_queued', 'Ledger entries waiting to be written', (s) => s.recorder.queued);
-    gauge('cds_uptake_dropped', 'Ledger entries dropped since start because the queue was full while the database failed', (s) => s.recorder.dropped);
+    gauge(
+      'cds_uptake_dropped',
+      'Ledger entries dropped since start because the queue was full while the database failed',
+      (s) => s.recorder.dropped,
+    );
   }
 
   /** The service label: an id from the knowledge, or "(unknown)" for ids no service has. */

@@ -22,7 +22,10 @@ function requireRole(role: AdminRole, keys: AdminKey[]): RequestHandler {
     const key = bearerToken(req.headers.authorization);
     const { roles, keyId } = key ? rolesForKey(key, keys) : { roles: new Set<AdminRole>(), keyId: undefined };
     if (!keyId) {
-      log?.warn('admin authentication failed', { path: req.originalUrl.split('?')[0], reason: key ? 'unknown key' : 'no bearer key' });
+      log?.warn('admin authentication failed', {
+        path: req.originalUrl.split('?')[0],
+        reason: key ? 'unknown key' : 'no bearer key',
+      });
       res.setHeader('WWW-Authenticate', 'Bearer');
       next(adminKeyRequired());
       return;

@@ -42,7 +42,12 @@ export function routes(deps: RouteDeps): Router {
   router.all('/cds-services', methodNotAllowed(['GET']));
   router.post('/cds-services/:id/feedback', ...jsonBody(deps.bodyLimitBytes), feedbackHandler(deps));
   router.all('/cds-services/:id/feedback', methodNotAllowed(['POST']));
-  const call = callContext({ knowledge: deps.knowledge, clock: deps.clock, observers: deps.callObservers, logger: deps.logger });
+  const call = callContext({
+    knowledge: deps.knowledge,
+    clock: deps.clock,
+    observers: deps.callObservers,
+    logger: deps.logger,
+  });
   router.post('/cds-services/:id', call, ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
   router.all('/cds-services/:id', methodNotAllowed(['POST']));
   return router;

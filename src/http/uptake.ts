@@ -5,7 +5,13 @@ import { Router } from 'express';
 import { invalidField } from '../errors.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
 import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
-import { parseReportQuery, reportToCsv, suppressSmallCells, type EvaluationInput, type UptakeStore } from '../uptake/index.js';
+import {
+  parseReportQuery,
+  reportToCsv,
+  suppressSmallCells,
+  type EvaluationInput,
+  type UptakeStore,
+} from '../uptake/index.js';
 import { isKnownServiceId, type CallObserver } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
 
@@ -18,16 +24,26 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
   return {
     started(call) {
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
-      for (const s of servicesById(call.knowledge, call.serviceId)) uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
+      for (const s of servicesById(call.knowledge, call.serviceId))
+        uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
     },
     finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
       const outcome = status === 200 ? call.outcome : undefined;
       const answered = outcome?.evaluations[0];
       if (outcome) {
-        const served = outcome.evaluations.filter((e) => e.disposition !== 'shadow').flatMap((e) => e.ruleSet.fingerprints);
+        const served = outcome.evaluations
+          .filter((e) => e.disposition !== 'shadow')
+          .flatMap((e) => e.ruleSet.fingerprints);
         const experiment = service?.rollout?.experiment;
-        if (experiment && outcome.experiment?.arm) served.push({ kind: 'experiment', name: experiment.id, version: 'arms', hash: experiment.hash, file: 'cds-services.json' });
+        if (experiment && outcome.experiment?.arm)
+          served.push({
+            kind: 'experiment',
+            name: experiment.id,
+            version: 'arms',
+            hash: experiment.hash,
+            file: 'cds-services.json',
+          });
         uptake.recordServed(served);
       }
       const ruleSet = answered?.ruleSet ?? service?.ruleSet;
@@ -60,11 +76,21 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
           const where = { ruleSet: e.ruleSet.id, version: e.ruleSet.version };
           // The engine's error may quote patient data: only that it failed is logged.
           if (!e.evaluation) logger.warn('shadow version failed to evaluate', where);
-          for (const problem of e.evaluation?.trace.problems ?? []) logger.error('knowledge problem in a shadow version', { ...where, problem });
+          for (const problem of e.evaluation?.trace.problems ?? [])
+            logger.error('knowledge problem in a shadow version', { ...where, problem });
         }
-        uptake.recordShadow({ invocationId, serviceId, hook, client: caller, context, evaluatedAt: clock(), evaluations: evaluations.map(evaluationInput) });
+        uptake.recordShadow({
+          invocationId,
+          serviceId,
+          hook,
+          client: caller,
+          context,
+          evaluatedAt: clock(),
+          evaluations: evaluations.map(evaluationInput),
+        });
       });
-      if (!queued) logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
+      if (!queued)
+        logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
     },
   };
 }

@@ -14,7 +14,12 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.line !== undefined ? `${p.file}:${p.line}${p.column !== undefined ? `:${p.column}` : ''}` : p.pointer ? `${p.file} ${p.pointer}` : p.file;
+  const where =
+    p.line !== undefined
+      ? `${p.file}:${p.line}${p.column !== undefined ? `:${p.column}` : ''}`
+      : p.pointer
+        ? `${p.file} ${p.pointer}`
+        : p.file;
   return `${where}: ${p.severity}: ${p.message}`;
 }
 

@@ -6,7 +6,24 @@ export { formatProblem, type Problem } from './files.js';
 export type { ValueSetIndex } from './value-sets.js';
 export { compareVersions, libraryHeader } from './cql/cql-text.js';
 export type { Coding } from './types.js';
-export type { Knowledge, Service, ServiceDefinition, RuleSet, RuleDefinition, CardTemplate, LibraryRef, UnavailableService, Fingerprint, ServedFingerprints, RolloutDefinition, ExperimentDefinition, ExperimentUnit, Rollout, Experiment, ExperimentArm } from './types.js';
+export type {
+  Knowledge,
+  Service,
+  ServiceDefinition,
+  RuleSet,
+  RuleDefinition,
+  CardTemplate,
+  LibraryRef,
+  UnavailableService,
+  Fingerprint,
+  ServedFingerprints,
+  RolloutDefinition,
+  ExperimentDefinition,
+  ExperimentUnit,
+  Rollout,
+  Experiment,
+  ExperimentArm,
+} from './types.js';
 export { fingerprintKey } from './types.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
 export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';

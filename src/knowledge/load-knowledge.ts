@@ -107,7 +107,9 @@ export async function loadKnowledge(
 
   const librarySet = await loadLibrarySet(dir, translator);
   problems.push(...librarySet.problems);
-  const repository = new cql.Repository(Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])));
+  const repository = new cql.Repository(
+    Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),
+  );
 
   const ruleSets = new Map<string, RuleSet | string[]>();
   for (const file of listFiles(join(dir, 'rules'), '.json')) {
@@ -129,8 +131,18 @@ export async function loadKnowledge(
     const placedReasons: string[] = [];
     if (isKnownHook(definition.hook)) {
       for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
-        for (const problem of templateProblems(template, definition.hook, HOOKS[definition.hook].prefetchTokens, HOOKS[definition.hook].userTypes)) {
-          problems.push({ file: 'cds-services.json', pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, message: `service '${definition.id}', prefetch '${key}': ${problem}`, severity: 'error' });
+        for (const problem of templateProblems(
+          template,
+          definition.hook,
+          HOOKS[definition.hook].prefetchTokens,
+          HOOKS[definition.hook].userTypes,
+        )) {
+          problems.push({
+            file: 'cds-services.json',
+            pointer: `${pointer}/prefetch/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
+            message: `service '${definition.id}', prefetch '${key}': ${problem}`,
+            severity: 'error',
+          });
           placedReasons.push(`prefetch '${key}': ${problem}`);
         }
       }
@@ -143,7 +155,10 @@ export async function loadKnowledge(
     };
     const wanted = `${definition.knowledge.ruleSet}@${definition.knowledge.version}`;
     const ruleSet = ruleSets.get(wanted);
-    if (ruleSet === undefined) reasons.push(`rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`);
+    if (ruleSet === undefined)
+      reasons.push(
+        `rule set ${wanted} not found (expected rules/${definition.knowledge.ruleSet}/${definition.knowledge.version}.json)`,
+      );
     else if (Array.isArray(ruleSet)) reasons.push(...ruleSet);
     else {
       reasons.push(...checkParameters(definition, ruleSet));
@@ -168,9 +183,23 @@ export async function loadKnowledge(
     }
     if (reasons.length > 0 || placedReasons.length > 0 || ruleSet === undefined || Array.isArray(ruleSet)) {
       // A broken rule set's own problems are already reported against its files.
-      const summary = Array.isArray(ruleSet) ? [`rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`] : reasons;
-      for (const reason of summary) problems.push({ file: 'cds-services.json', pointer, message: `service '${definition.id}': ${reason}`, severity: 'error' });
-      knowledge.unavailable.push({ id: definition.id, hook: definition.hook, reasons: [...placedReasons, ...reasons] } satisfies UnavailableService);
+      const summary = Array.isArray(ruleSet)
+        ? [
+            `rule set ${wanted} has errors and cannot be served (${ruleSet.length} problem${ruleSet.length === 1 ? '' : 's'})`,
+          ]
+        : reasons;
+      for (const reason of summary)
+        problems.push({
+          file: 'cds-services.json',
+          pointer,
+          message: `service '${definition.id}': ${reason}`,
+          severity: 'error',
+        });
+      knowledge.unavailable.push({
+        id: definition.id,
+        hook: definition.hook,
+        reasons: [...placedReasons, ...reasons],
+      } satisfies UnavailableService);
       return;
     }
     knowledge.services.push({ definition, ruleSet, ...(rollout ? { rollout } : {}) } satisfies Service);
@@ -202,8 +231,20 @@ function loadRuleSet(
   const own: Problem[] = [];
   const expectedId = basename(dirname(file));
   const expectedVersion = basename(file, '.json');
-  if (raw.id !== expectedId) own.push({ file: rel, pointer: '/id', message: `id '${raw.id}' does not match its folder rules/${expectedId}/`, severity: 'error' });
-  if (raw.version !== expectedVersion) own.push({ file: rel, pointer: '/version', message: `version '${raw.version}' does not match its file name ${expectedVersion}.json`, severity: 'error' });
+  if (raw.id !== expectedId)
+    own.push({
+      file: rel,
+      pointer: '/id',
+      message: `id '${raw.id}' does not match its folder rules/${expectedId}/`,
+      severity: 'error',
+    });
+  if (raw.version !== expectedVersion)
+    own.push({
+      file: rel,
+      pointer: '/version',
+      message: `version '${raw.version}' does not match its file name ${expectedVersion}.json`,
+      severity: 'error',
+    });
 
   let library: CqlLibraryType | undefined;
   let libraries: LibraryRef[] = [];
@@ -218,17 +259,25 @@ function loadRuleSet(
       own.push({
         file: rel,
         pointer: '/cql',
-        message: why ? `CQL library ${key} failed to compile: ${why.join('; ')}` : `CQL library ${key} not found in cql/`,
+        message: why
+          ? `CQL library ${key} failed to compile: ${why.join('; ')}`
+          : `CQL library ${key} not found in cql/`,
         severity: 'error',
       });
     } else {
       const chain = includedLibraries(artifact, librarySet, own, rel);
       libraries = chain.map((l) => ({ library: l.name, version: l.version }));
-      fingerprints.push(...chain.map((l) => ({ kind: 'cql' as const, name: l.name, version: l.version, hash: l.hash, file: l.file })));
+      fingerprints.push(
+        ...chain.map((l) => ({ kind: 'cql' as const, name: l.name, version: l.version, hash: l.hash, file: l.file })),
+      );
       for (const lib of chain) {
         for (const vs of valueSetsOf(lib)) {
           if (!hasValueSet(valueSets, vs.id, vs.version)) {
-            own.push({ file: lib.file, message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`, severity: 'error' });
+            own.push({
+              file: lib.file,
+              message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`,
+              severity: 'error',
+            });
           }
         }
       }
@@ -237,7 +286,11 @@ function loadRuleSet(
         try {
           library = new cql.Library(artifact.elm, repository);
         } catch (err) {
-          own.push({ file: artifact.file, message: `the ELM cannot be loaded for execution: ${(err as Error).message}`, severity: 'error' });
+          own.push({
+            file: artifact.file,
+            message: `the ELM cannot be loaded for execution: ${(err as Error).message}`,
+            severity: 'error',
+          });
         }
       }
     }
@@ -259,10 +312,17 @@ function loadRuleSet(
   }
   // When the library did not load, its defines are unknown: checking rules against them would only add noise.
   const libraryLoaded = !raw.cql || library !== undefined || own.length === 0;
-  if (libraryLoaded) raw.rules.forEach((rule, i) => own.push(...checkRule(rule, i, rel, raw.cql ? defines : undefined)));
+  if (libraryLoaded)
+    raw.rules.forEach((rule, i) => own.push(...checkRule(rule, i, rel, raw.cql ? defines : undefined)));
   const ids = new Set<string>();
   raw.rules.forEach((rule, i) => {
-    if (ids.has(rule.id)) own.push({ file: rel, pointer: `/rules/${i}/id`, message: `rule id '${rule.id}' is used twice`, severity: 'error' });
+    if (ids.has(rule.id))
+      own.push({
+        file: rel,
+        pointer: `/rules/${i}/id`,
+        message: `rule id '${rule.id}' is used twice`,
+        severity: 'error',
+      });
     ids.add(rule.id);
   });
   problems.push(...own);
@@ -283,16 +343,29 @@ function loadRuleSet(
 }
 
 /** The library and everything it includes, depth first, each once. */
-function includedLibraries(root: CqlLibraryArtifact, set: LibrarySet, problems: Problem[], from: string): CqlLibraryArtifact[] {
+function includedLibraries(
+  root: CqlLibraryArtifact,
+  set: LibrarySet,
+  problems: Problem[],
+  from: string,
+): CqlLibraryArtifact[] {
   const out: CqlLibraryArtifact[] = [];
   const visit = (lib: CqlLibraryArtifact): void => {
     if (out.includes(lib)) return;
     out.push(lib);
-    const includes = (lib.elm.library as { includes?: { def?: Array<{ path: string; version?: string }> } }).includes?.def ?? [];
+    const includes =
+      (lib.elm.library as { includes?: { def?: Array<{ path: string; version?: string }> } }).includes?.def ?? [];
     for (const inc of includes) {
-      const found = inc.version ? set.libraries.get(libraryKey(inc.path, inc.version)) : [...set.libraries.values()].find((l) => l.name === inc.path);
+      const found = inc.version
+        ? set.libraries.get(libraryKey(inc.path, inc.version))
+        : [...set.libraries.values()].find((l) => l.name === inc.path);
       if (found) visit(found);
-      else problems.push({ file: lib.file, message: `${lib.name} ${lib.version} includes ${inc.path} ${inc.version ?? ''}, which is not available (needed by ${from})`, severity: 'error' });
+      else
+        problems.push({
+          file: lib.file,
+          message: `${lib.name} ${lib.version} includes ${inc.path} ${inc.version ?? ''}, which is not available (needed by ${from})`,
+          severity: 'error',
+        });
     }
   };
   visit(root);
@@ -300,11 +373,16 @@ function includedLibraries(root: CqlLibraryArtifact, set: LibrarySet, problems: 
 }
 
 function valueSetsOf(lib: CqlLibraryArtifact): Array<{ name: string; id: string; version?: string }> {
-  return ((lib.elm.library as { valueSets?: { def?: Array<{ name: string; id: string; version?: string }> } }).valueSets?.def ?? []).map((d) => d);
+  return (
+    (lib.elm.library as { valueSets?: { def?: Array<{ name: string; id: string; version?: string }> } }).valueSets
+      ?.def ?? []
+  ).map((d) => d);
 }
 
 function expressionDefines(lib: CqlLibraryArtifact): string[] {
-  const defs = (lib.elm.library as { statements?: { def?: Array<{ name: string; type?: string; context?: string }> } }).statements?.def ?? [];
+  const defs =
+    (lib.elm.library as { statements?: { def?: Array<{ name: string; type?: string; context?: string }> } }).statements
+      ?.def ?? [];
   return defs.filter((d) => d.type !== 'FunctionDef').map((d) => d.name);
 }
 
@@ -314,36 +392,68 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
   const checkReference = (expression: string, pointer: string, allowItem: boolean): void => {
     const path = parsePath(expression);
     if (!path) {
-      problems.push({ file, pointer, message: `'${expression}' is not a valid path (fact, then .name, ['name'] or [index])`, severity: 'error' });
+      problems.push({
+        file,
+        pointer,
+        message: `'${expression}' is not a valid path (fact, then .name, ['name'] or [index])`,
+        severity: 'error',
+      });
       return;
     }
     const fact = String(path[0]);
     if (!(RULE_FACTS as readonly string[]).includes(fact) && !(allowItem && fact === 'item')) {
-      problems.push({ file, pointer, message: `unknown fact '${fact}' in '${expression}' (facts: ${RULE_FACTS.join(', ')}${allowItem ? ', item' : ''})`, severity: 'error' });
+      problems.push({
+        file,
+        pointer,
+        message: `unknown fact '${fact}' in '${expression}' (facts: ${RULE_FACTS.join(', ')}${allowItem ? ', item' : ''})`,
+        severity: 'error',
+      });
       return;
     }
     if (fact === 'cql') checkDefine(path[1], expression, pointer);
   };
   const checkDefine = (name: unknown, expression: string, pointer: string): void => {
     if (defines === undefined) {
-      problems.push({ file, pointer, message: `'${expression}' uses the cql fact, but the rule set names no CQL library`, severity: 'error' });
+      problems.push({
+        file,
+        pointer,
+        message: `'${expression}' uses the cql fact, but the rule set names no CQL library`,
+        severity: 'error',
+      });
     } else if (typeof name === 'string' && !defines.includes(name)) {
-      problems.push({ file, pointer, message: `'${expression}': define "${name}" does not exist in the rule set's CQL library`, severity: 'error' });
+      problems.push({
+        file,
+        pointer,
+        message: `'${expression}': define "${name}" does not exist in the rule set's CQL library`,
+        severity: 'error',
+      });
     }
   };
   const walkConditions = (node: unknown, pointer: string): void => {
     if (!node || typeof node !== 'object') return;
     const c = node as Record<string, unknown>;
     for (const key of ['all', 'any'] as const) {
-      if (Array.isArray(c[key])) (c[key] as unknown[]).forEach((child, i) => walkConditions(child, `${pointer}/${key}/${i}`));
+      if (Array.isArray(c[key]))
+        (c[key] as unknown[]).forEach((child, i) => walkConditions(child, `${pointer}/${key}/${i}`));
     }
     if (c.not) walkConditions(c.not, `${pointer}/not`);
     if (typeof c.fact === 'string') {
       if (!(RULE_FACTS as readonly string[]).includes(c.fact)) {
-        problems.push({ file, pointer: `${pointer}/fact`, message: `unknown fact '${c.fact}' (facts: ${RULE_FACTS.join(', ')})`, severity: 'error' });
+        problems.push({
+          file,
+          pointer: `${pointer}/fact`,
+          message: `unknown fact '${c.fact}' (facts: ${RULE_FACTS.join(', ')})`,
+          severity: 'error',
+        });
       } else if (c.fact === 'cql' && typeof c.path === 'string') {
         const m = /^\$(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*'([^']+)'\s*\]|\[\s*"([^"]+)"\s*\])/.exec(c.path);
-        if (!m) problems.push({ file, pointer: `${pointer}/path`, message: `path '${c.path}' must start with $.Name or $['Name'] naming a CQL define`, severity: 'error' });
+        if (!m)
+          problems.push({
+            file,
+            pointer: `${pointer}/path`,
+            message: `path '${c.path}' must start with $.Name or $['Name'] naming a CQL define`,
+            severity: 'error',
+          });
         else checkDefine(m[1] ?? m[2] ?? m[3], c.path, `${pointer}/path`);
       }
     }
@@ -354,13 +464,28 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
     for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
   }
   if (rule.card.suggestions && !rule.card.selectionBehavior) {
-    problems.push({ file, pointer: `${at}/card/selectionBehavior`, message: 'a card with suggestions needs selectionBehavior (at-most-one or any)', severity: 'error' });
+    problems.push({
+      file,
+      pointer: `${at}/card/selectionBehavior`,
+      message: 'a card with suggestions needs selectionBehavior (at-most-one or any)',
+      severity: 'error',
+    });
   }
   if (!rule.card.suggestions && rule.card.selectionBehavior) {
-    problems.push({ file, pointer: `${at}/card/selectionBehavior`, message: 'selectionBehavior without suggestions is not allowed', severity: 'error' });
+    problems.push({
+      file,
+      pointer: `${at}/card/selectionBehavior`,
+      message: 'selectionBehavior without suggestions is not allowed',
+      severity: 'error',
+    });
   }
   if (!placeholdersIn(rule.card.summary).length && rule.card.summary.length >= 140) {
-    problems.push({ file, pointer: `${at}/card/summary`, message: `summary is ${rule.card.summary.length} characters; CDS Hooks allows fewer than 140`, severity: 'error' });
+    problems.push({
+      file,
+      pointer: `${at}/card/summary`,
+      message: `summary is ${rule.card.summary.length} characters; CDS Hooks allows fewer than 140`,
+      severity: 'error',
+    });
   }
   return problems;
 }

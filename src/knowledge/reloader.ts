@@ -86,7 +86,12 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     if (!ok) status.failures++;
     status.last = outcome;
     if (ok) logger.info('knowledge reloaded', { trigger, services: outcome.services, ms: outcome.durationMs });
-    else logger.error('knowledge reload refused; the previous knowledge keeps serving', { trigger, problems: outcome.problems.slice(0, 20), ms: outcome.durationMs });
+    else
+      logger.error('knowledge reload refused; the previous knowledge keeps serving', {
+        trigger,
+        problems: outcome.problems.slice(0, 20),
+        ms: outcome.durationMs,
+      });
     return outcome;
   };
 
@@ -117,9 +122,14 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
         timer = setTimeout(() => void reload(`change in ${name}`).catch(() => undefined), debounceMs);
       };
       // Only what knowledge is made of: the directory may be a whole repository (node_modules, data/).
-      watchers.push(watch(dir, (_event, file) => String(file ?? '') === 'cds-services.json' && changed('cds-services.json')));
+      watchers.push(
+        watch(dir, (_event, file) => String(file ?? '') === 'cds-services.json' && changed('cds-services.json')),
+      );
       for (const sub of ['cql', 'rules']) {
-        if (existsSync(join(dir, sub))) watchers.push(watch(join(dir, sub), { recursive: true }, (_event, file) => changed(join(sub, String(file ?? '')))));
+        if (existsSync(join(dir, sub)))
+          watchers.push(
+            watch(join(dir, sub), { recursive: true }, (_event, file) => changed(join(sub, String(file ?? '')))),
+          );
       }
       for (const w of watchers) w.on('error', (err) => logger.error('knowledge watch failed', { reason: err.message }));
     },

@@ -38,7 +38,10 @@ interface ExpansionItem {
   contains?: ExpansionItem[];
 }
 
-export function loadValueSets(root: string, dir: string): { index: ValueSetIndex; entries: ValueSetEntry[]; problems: Problem[] } {
+export function loadValueSets(
+  root: string,
+  dir: string,
+): { index: ValueSetIndex; entries: ValueSetEntry[]; problems: Problem[] } {
   const index: ValueSetIndex = {};
   const entries: ValueSetEntry[] = [];
   const problems: Problem[] = [];
@@ -57,7 +60,12 @@ export function loadValueSets(root: string, dir: string): { index: ValueSetIndex
     }
     const codes = codesOf(vs);
     if (codes.length === 0) {
-      problems.push({ file: rel, pointer: '/expansion', message: 'the ValueSet has no codes (neither expansion.contains nor compose.include.concept)', severity: 'error' });
+      problems.push({
+        file: rel,
+        pointer: '/expansion',
+        message: 'the ValueSet has no codes (neither expansion.contains nor compose.include.concept)',
+        severity: 'error',
+      });
       continue;
     }
     const version = vs.version ?? '';
@@ -76,7 +84,11 @@ export function loadValueSets(root: string, dir: string): { index: ValueSetIndex
     for (const name of names) {
       index[name] ??= {};
       if (index[name][version] && index[name][version] !== codes) {
-        problems.push({ file: rel, message: `value set '${name}' version '${version || '(none)'}' is defined more than once`, severity: 'error' });
+        problems.push({
+          file: rel,
+          message: `value set '${name}' version '${version || '(none)'}' is defined more than once`,
+          severity: 'error',
+        });
       }
       index[name][version] = codes;
     }
@@ -89,7 +101,12 @@ function codesOf(vs: ValueSetResource): CodeRef[] {
   const out: CodeRef[] = [];
   const walk = (items: ExpansionItem[] | undefined): void => {
     for (const item of items ?? []) {
-      if (item.code && item.system) out.push(item.version ? { code: item.code, system: item.system, version: item.version } : { code: item.code, system: item.system });
+      if (item.code && item.system)
+        out.push(
+          item.version
+            ? { code: item.code, system: item.system, version: item.version }
+            : { code: item.code, system: item.system },
+        );
       walk(item.contains);
     }
   };

@@ -55,7 +55,8 @@ export async function followPages(bundle: BundleLike, base: string, options: Fhi
 async function get(url: string, options: FhirFetchOptions, allowNotFound: boolean): Promise<unknown> {
   const headers: Record<string, string> = { Accept: 'application/fhir+json, application/json' };
   if (options.accessToken) headers.Authorization = `Bearer ${options.accessToken}`;
-  const pastDeadline = (): FhirFetchError => new FhirFetchError(`no answer within the call's deadline of ${options.deadlineMs} ms`);
+  const pastDeadline = (): FhirFetchError =>
+    new FhirFetchError(`no answer within the call's deadline of ${options.deadlineMs} ms`);
   if (options.deadline?.aborted) throw pastDeadline();
   const perRequest = AbortSignal.timeout(options.timeoutMs);
   const signal = options.deadline ? AbortSignal.any([perRequest, options.deadline]) : perRequest;
@@ -65,7 +66,11 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
   } catch (err) {
     if (options.deadline?.aborted) throw pastDeadline();
     const name = (err as Error).name;
-    throw new FhirFetchError(name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${options.timeoutMs} ms` : 'the FHIR server could not be reached');
+    throw new FhirFetchError(
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer within ${options.timeoutMs} ms`
+        : 'the FHIR server could not be reached',
+    );
   }
   if (response.status === 404 && allowNotFound && !url.includes('?')) {
     await response.body?.cancel();
@@ -86,7 +91,8 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
   if (!body || typeof body !== 'object' || typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
     throw new FhirFetchError('the FHIR server answered with something that is not a FHIR resource');
   }
-  if ((body as { resourceType: string }).resourceType === 'OperationOutcome') throw new FhirFetchError('the FHIR server answered with an OperationOutcome');
+  if ((body as { resourceType: string }).resourceType === 'OperationOutcome')
+    throw new FhirFetchError('the FHIR server answered with an OperationOutcome');
   return body;
 }
 
@@ -99,7 +105,9 @@ function sameOrigin(url: string, base: string): boolean {
     const a = new URL(url);
     const b = new URL(base);
     const basePath = b.pathname.replace(/\/+$/, '');
-    return a.origin === b.origin && (basePath === '' || a.pathname === basePath || a.pathname.startsWith(`${basePath}/`));
+    return (
+      a.origin === b.origin && (basePath === '' || a.pathname === basePath || a.pathname.startsWith(`${basePath}/`))
+    );
   } catch {
     return false;
   }

@@ -23,16 +23,32 @@ export interface PrefetchOptions {
   allowedFhirServers?: string[];
 }
 
-export async function resolvePrefetch(templates: Record<string, string> | undefined, request: HookRequest, options: PrefetchOptions): Promise<PrefetchResult> {
+export async function resolvePrefetch(
+  templates: Record<string, string> | undefined,
+  request: HookRequest,
+  options: PrefetchOptions,
+): Promise<PrefetchResult> {
   const data: Record<string, unknown> = {};
   const status: Record<string, PrefetchStatus> = {};
   const sent = request.prefetch ?? {};
   const issues: Issue[] = [];
-  const serverAllowed = request.fhirServer !== undefined && isAllowedServer(request.fhirServer, options.allowedFhirServers);
-  const deadline = options.deadlineMs !== undefined ? { deadline: AbortSignal.timeout(options.deadlineMs), deadlineMs: options.deadlineMs } : {};
-  const fhir = request.fhirServer && serverAllowed
-    ? { fhirServer: request.fhirServer, accessToken: request.fhirAuthorization?.access_token, timeoutMs: options.timeoutMs, maxPages: options.maxPages, fetchImpl: options.fetchImpl, ...deadline }
-    : undefined;
+  const serverAllowed =
+    request.fhirServer !== undefined && isAllowedServer(request.fhirServer, options.allowedFhirServers);
+  const deadline =
+    options.deadlineMs !== undefined
+      ? { deadline: AbortSignal.timeout(options.deadlineMs), deadlineMs: options.deadlineMs }
+      : {};
+  const fhir =
+    request.fhirServer && serverAllowed
+      ? {
+          fhirServer: request.fhirServer,
+          accessToken: request.fhirAuthorization?.access_token,
+          timeoutMs: options.timeoutMs,
+          maxPages: options.maxPages,
+          fetchImpl: options.fetchImpl,
+          ...deadline,
+        }
+      : undefined;
 
   await Promise.all(
     Object.entries(templates ?? {}).map(async ([key, template]) => {
@@ -82,7 +98,12 @@ export async function resolvePrefetch(templates: Record<string, string> | undefi
         status[key] = 'fetched';
       } catch (err) {
         if (!(err instanceof FhirFetchError)) throw err;
-        issues.push({ severity: 'error', code: 'not-found', diagnostics: `prefetch key '${key}' could not be fetched from fhirServer: ${err.message}`, expression: [`prefetch.${key}`] });
+        issues.push({
+          severity: 'error',
+          code: 'not-found',
+          diagnostics: `prefetch key '${key}' could not be fetched from fhirServer: ${err.message}`,
+          expression: [`prefetch.${key}`],
+        });
       }
     }),
   );
@@ -107,9 +128,10 @@ function describe(value: unknown): string {
   return 'not a FHIR resource';
 }
 
-
 function isOperationOutcome(value: unknown): boolean {
-  return !!value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'OperationOutcome';
+  return (
+    !!value && typeof value === 'object' && (value as { resourceType?: unknown }).resourceType === 'OperationOutcome'
+  );
 }
 
 function hasNextPage(value: unknown): boolean {

@@ -2,7 +2,6 @@
 import { invalidPrefetchToken } from '../errors.js';
 import { placeholdersIn, replacePlaceholders } from '../cards/index.js';
 
-
 const USER_TOKENS: Record<string, string> = {
   userPractitionerId: 'Practitioner',
   userPractitionerRoleId: 'PractitionerRole',
@@ -24,16 +23,29 @@ export function isSupportedToken(token: string): boolean {
  * and whose userId may name `userTypes` (empty when it can). Checked when knowledge loads: at call
  * time a bad token fails every call, or silently leaves the data out.
  */
-export function templateProblems(template: string, hook: string, contextTokens: string[], userTypes: string[]): string[] {
+export function templateProblems(
+  template: string,
+  hook: string,
+  contextTokens: string[],
+  userTypes: string[],
+): string[] {
   const userTokens = Object.keys(USER_TOKENS).filter((t) => userTypes.includes(USER_TOKENS[t]));
   const allowed = [...contextTokens.map((t) => `context.${t}`), ...userTokens];
   const problems: string[] = [];
   for (const token of templateTokens(template)) {
-    if (userTokens.includes(token) || (token.startsWith('context.') && contextTokens.includes(token.slice('context.'.length)))) continue;
-    problems.push(`{{${token}}} is not a prefetch token of hook '${hook}' (it has ${allowed.map((t) => `{{${t}}}`).join(', ')})`);
+    if (
+      userTokens.includes(token) ||
+      (token.startsWith('context.') && contextTokens.includes(token.slice('context.'.length)))
+    )
+      continue;
+    problems.push(
+      `{{${token}}} is not a prefetch token of hook '${hook}' (it has ${allowed.map((t) => `{{${t}}}`).join(', ')})`,
+    );
   }
   if (/^[a-z][a-z0-9+.-]*:/i.test(template) || template.startsWith('/')) {
-    problems.push('a prefetch template is a FHIR query relative to the FHIR server (e.g. Patient/{{context.patientId}}), not an absolute URL or path');
+    problems.push(
+      'a prefetch template is a FHIR query relative to the FHIR server (e.g. Patient/{{context.patientId}}), not an absolute URL or path',
+    );
   }
   return problems;
 }

@@ -37,7 +37,11 @@ export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDat
     // An idle client that loses its connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const url = new URL(databaseUrl);
-    return { db: new Kysely<UptakeDatabase>({ dialect: new PostgresDialect({ pool }) }), dialect: 'postgres', location: `${url.hostname}:${url.port || 5432}${url.pathname}` };
+    return {
+      db: new Kysely<UptakeDatabase>({ dialect: new PostgresDialect({ pool }) }),
+      dialect: 'postgres',
+      location: `${url.hostname}:${url.port || 5432}${url.pathname}`,
+    };
   }
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, SQLITE_FILE);
@@ -48,5 +52,9 @@ export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDat
   // Reports group a million rows: sort in memory rather than in temporary files.
   database.pragma('temp_store = MEMORY');
   database.pragma('cache_size = -65536');
-  return { db: new Kysely<UptakeDatabase>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', location: file };
+  return {
+    db: new Kysely<UptakeDatabase>({ dialect: new SqliteDialect({ database }) }),
+    dialect: 'sqlite',
+    location: file,
+  };
 }

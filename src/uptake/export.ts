@@ -32,7 +32,12 @@ function suppressRow(row: ReportRow, k: number): ReportRow {
     invocations: keep('invocations', row.invocations, invocationsSmall, null),
     failedInvocations: keep('failedInvocations', row.failedInvocations, small(row.failedInvocations), null),
     cardsServed: keep('cardsServed', row.cardsServed, cardsSmall, null),
-    cardsPer100Invocations: keep('cardsPer100Invocations', row.cardsPer100Invocations, invocationsSmall || cardsSmall, null),
+    cardsPer100Invocations: keep(
+      'cardsPer100Invocations',
+      row.cardsPer100Invocations,
+      invocationsSmall || cardsSmall,
+      null,
+    ),
     cardsWithFeedback: keep('cardsWithFeedback', row.cardsWithFeedback, feedbackSmall, null),
     feedbackCoverage: keep('feedbackCoverage', row.feedbackCoverage, cardsSmall || feedbackSmall, null),
     coverageByClient: keep(
@@ -46,10 +51,28 @@ function suppressRow(row: ReportRow, k: number): ReportRow {
     acceptance: keep('acceptance', row.acceptance, outcomesSmall, { rate: null, low: null, high: null }),
     suggestionsOffered: keep('suggestionsOffered', row.suggestionsOffered, offeredSmall, null),
     suggestionsAccepted: keep('suggestionsAccepted', row.suggestionsAccepted, acceptedSuggestionsSmall, null),
-    suggestionAcceptance: keep('suggestionAcceptance', row.suggestionAcceptance, offeredSmall || acceptedSuggestionsSmall, null),
-    overrideReasons: keep('overrideReasons', row.overrideReasons, reasonsSmall, row.overrideReasons.map((r) => ({ ...r, count: null, share: null }))),
-    timeToFeedbackSeconds: keep('timeToFeedbackSeconds', row.timeToFeedbackSeconds, feedbackSmall, { median: null, p90: null }),
-    burdenPerClinicianDay: keep('burdenPerClinicianDay', row.burdenPerClinicianDay, small(row.burdenPerClinicianDay.clinicianDays), { clinicianDays: null, median: null, p90: null }),
+    suggestionAcceptance: keep(
+      'suggestionAcceptance',
+      row.suggestionAcceptance,
+      offeredSmall || acceptedSuggestionsSmall,
+      null,
+    ),
+    overrideReasons: keep(
+      'overrideReasons',
+      row.overrideReasons,
+      reasonsSmall,
+      row.overrideReasons.map((r) => ({ ...r, count: null, share: null })),
+    ),
+    timeToFeedbackSeconds: keep('timeToFeedbackSeconds', row.timeToFeedbackSeconds, feedbackSmall, {
+      median: null,
+      p90: null,
+    }),
+    burdenPerClinicianDay: keep(
+      'burdenPerClinicianDay',
+      row.burdenPerClinicianDay,
+      small(row.burdenPerClinicianDay.clinicianDays),
+      { clinicianDays: null, median: null, p90: null },
+    ),
     distinctPatients: keep('distinctPatients', row.distinctPatients, small(row.distinctPatients), null),
   };
   if (suppressed.length > 0) out.suppressed = suppressed;
@@ -57,14 +80,36 @@ function suppressRow(row: ReportRow, k: number): ReportRow {
 }
 
 export const CSV_COLUMNS = [
-  'service', 'ruleSet', 'version', 'rule', 'indicator', 'day', 'week',
-  'invocations', 'failedInvocations', 'cardsServed', 'cardsPer100Invocations',
-  'cardsWithFeedback', 'feedbackCoverage', 'accepted', 'overridden',
-  'acceptanceRate', 'acceptanceLow95', 'acceptanceHigh95',
-  'suggestionsOffered', 'suggestionsAccepted', 'suggestionAcceptance',
-  'timeToFeedbackMedianSeconds', 'timeToFeedbackP90Seconds',
-  'clinicianDays', 'cardsPerClinicianDayMedian', 'cardsPerClinicianDayP90',
-  'distinctPatients', 'topOverrideReasons', 'coverageByClient', 'suppressed',
+  'service',
+  'ruleSet',
+  'version',
+  'rule',
+  'indicator',
+  'day',
+  'week',
+  'invocations',
+  'failedInvocations',
+  'cardsServed',
+  'cardsPer100Invocations',
+  'cardsWithFeedback',
+  'feedbackCoverage',
+  'accepted',
+  'overridden',
+  'acceptanceRate',
+  'acceptanceLow95',
+  'acceptanceHigh95',
+  'suggestionsOffered',
+  'suggestionsAccepted',
+  'suggestionAcceptance',
+  'timeToFeedbackMedianSeconds',
+  'timeToFeedbackP90Seconds',
+  'clinicianDays',
+  'cardsPerClinicianDayMedian',
+  'cardsPerClinicianDayP90',
+  'distinctPatients',
+  'topOverrideReasons',
+  'coverageByClient',
+  'suppressed',
 ] as const;
 
 /** One line per group; lists (reasons, clients) as `a=1; b=2` inside one cell. Empty cell = not defined or suppressed. */
@@ -73,19 +118,42 @@ export function reportToCsv(report: Report): string {
   for (const row of report.rows) {
     const g = row.group;
     const values: Array<string | number | null | undefined> = [
-      g.service, g.ruleSet, g.version, g.rule, g.indicator, g.day, g.week,
-      row.invocations, row.failedInvocations, row.cardsServed, row.cardsPer100Invocations,
-      row.cardsWithFeedback, row.feedbackCoverage, row.accepted, row.overridden,
-      row.acceptance.rate, row.acceptance.low, row.acceptance.high,
-      row.suggestionsOffered, row.suggestionsAccepted, row.suggestionAcceptance,
-      row.timeToFeedbackSeconds.median, row.timeToFeedbackSeconds.p90,
-      row.burdenPerClinicianDay.clinicianDays, row.burdenPerClinicianDay.median, row.burdenPerClinicianDay.p90,
+      g.service,
+      g.ruleSet,
+      g.version,
+      g.rule,
+      g.indicator,
+      g.day,
+      g.week,
+      row.invocations,
+      row.failedInvocations,
+      row.cardsServed,
+      row.cardsPer100Invocations,
+      row.cardsWithFeedback,
+      row.feedbackCoverage,
+      row.accepted,
+      row.overridden,
+      row.acceptance.rate,
+      row.acceptance.low,
+      row.acceptance.high,
+      row.suggestionsOffered,
+      row.suggestionsAccepted,
+      row.suggestionAcceptance,
+      row.timeToFeedbackSeconds.median,
+      row.timeToFeedbackSeconds.p90,
+      row.burdenPerClinicianDay.clinicianDays,
+      row.burdenPerClinicianDay.median,
+      row.burdenPerClinicianDay.p90,
       row.distinctPatients,
       row.overrideReasons
         .slice(0, 5)
-        .map((r) => `${r.code ?? '(no coded reason)'}${r.clientAdded ? ' (client-added)' : ''}=${r.count ?? 'suppressed'}`)
+        .map(
+          (r) => `${r.code ?? '(no coded reason)'}${r.clientAdded ? ' (client-added)' : ''}=${r.count ?? 'suppressed'}`,
+        )
         .join('; '),
-      row.coverageByClient.map((c) => `${c.iss ?? '(unknown client)'}${c.tenant ? `/${c.tenant}` : ''}=${c.coverage ?? 'suppressed'}`).join('; '),
+      row.coverageByClient
+        .map((c) => `${c.iss ?? '(unknown client)'}${c.tenant ? `/${c.tenant}` : ''}=${c.coverage ?? 'suppressed'}`)
+        .join('; '),
       (row.suppressed ?? []).join(' '),
     ];
     lines.push(values.map(csvCell).join(','));

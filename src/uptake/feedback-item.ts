@@ -28,7 +28,11 @@ const itemSchema = {
     acceptedSuggestions: {
       type: 'array',
       maxItems: 100,
-      items: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 256, pattern: PRINTABLE } } },
+      items: {
+        type: 'object',
+        required: ['id'],
+        properties: { id: { type: 'string', minLength: 1, maxLength: 256, pattern: PRINTABLE } },
+      },
     },
     overrideReason: {
       type: 'object',
@@ -36,7 +40,11 @@ const itemSchema = {
         reason: {
           type: 'object',
           required: ['code'],
-          properties: { system: { type: 'string', maxLength: 1024 }, code: { type: 'string', minLength: 1, maxLength: 256 }, display: { type: 'string', maxLength: 1024 } },
+          properties: {
+            system: { type: 'string', maxLength: 1024 },
+            code: { type: 'string', minLength: 1, maxLength: 256 },
+            display: { type: 'string', maxLength: 1024 },
+          },
         },
         userComment: { type: 'string', maxLength: 4000 },
       },
@@ -76,15 +84,40 @@ export function itemProblems(item: unknown, index: number): Issue[] {
   const issues: Issue[] = [];
   if (!validateItem(item)) issues.push(...schemaIssues(validateItem.errors, root, wording));
   const it = item as Partial<FeedbackItem>;
-  if (typeof it.outcomeTimestamp === 'string' && new RegExp(UTC_TIMESTAMP).test(it.outcomeTimestamp) && Number.isNaN(Date.parse(it.outcomeTimestamp))) {
-    issues.push({ severity: 'error', code: 'invalid', diagnostics: `${root}.outcomeTimestamp is not a real date and time`, expression: [`${root}.outcomeTimestamp`] });
+  if (
+    typeof it.outcomeTimestamp === 'string' &&
+    new RegExp(UTC_TIMESTAMP).test(it.outcomeTimestamp) &&
+    Number.isNaN(Date.parse(it.outcomeTimestamp))
+  ) {
+    issues.push({
+      severity: 'error',
+      code: 'invalid',
+      diagnostics: `${root}.outcomeTimestamp is not a real date and time`,
+      expression: [`${root}.outcomeTimestamp`],
+    });
   }
   if (it.outcome === 'overridden' && Array.isArray(it.acceptedSuggestions) && it.acceptedSuggestions.length > 0) {
-    issues.push({ severity: 'error', code: 'invalid', diagnostics: `${root}.acceptedSuggestions must be empty when the outcome is overridden: an overridden card has no accepted suggestion`, expression: [`${root}.acceptedSuggestions`] });
+    issues.push({
+      severity: 'error',
+      code: 'invalid',
+      diagnostics: `${root}.acceptedSuggestions must be empty when the outcome is overridden: an overridden card has no accepted suggestion`,
+      expression: [`${root}.acceptedSuggestions`],
+    });
   }
   const reason = it.overrideReason;
-  if (reason && typeof reason === 'object' && !Array.isArray(reason) && reason.reason === undefined && reason.userComment === undefined) {
-    issues.push({ severity: 'error', code: 'required', diagnostics: `${root}.overrideReason needs a reason or a userComment`, expression: [`${root}.overrideReason`] });
+  if (
+    reason &&
+    typeof reason === 'object' &&
+    !Array.isArray(reason) &&
+    reason.reason === undefined &&
+    reason.userComment === undefined
+  ) {
+    issues.push({
+      severity: 'error',
+      code: 'required',
+      diagnostics: `${root}.overrideReason needs a reason or a userComment`,
+      expression: [`${root}.overrideReason`],
+    });
   }
   return issues;
 }
@@ -95,7 +128,13 @@ export function itemHash(item: FeedbackItem): string {
     card: item.card,
     outcome: item.outcome,
     accepted: [...new Set((item.acceptedSuggestions ?? []).map((s) => s.id))].sort(),
-    reason: item.overrideReason?.reason ? [item.overrideReason.reason.system ?? '', item.overrideReason.reason.code, item.overrideReason.reason.display ?? ''] : null,
+    reason: item.overrideReason?.reason
+      ? [
+          item.overrideReason.reason.system ?? '',
+          item.overrideReason.reason.code,
+          item.overrideReason.reason.display ?? '',
+        ]
+      : null,
     comment: item.overrideReason?.userComment ?? null,
     at: Date.parse(item.outcomeTimestamp),
   };

@@ -6,7 +6,14 @@ export {
   type StoredExplanation,
   type ShadowHistory,
 } from './store.js';
-export type { InvocationInput, EvaluationInput, ExperimentInput, RecordedCard, ShadowInput, Disposition } from './ledger-entry.js';
+export type {
+  InvocationInput,
+  EvaluationInput,
+  ExperimentInput,
+  RecordedCard,
+  ShadowInput,
+  Disposition,
+} from './ledger-entry.js';
 export { createArmAssigner, type ArmAssigner } from './assignment.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';
 export { parseFeedbackBody } from './ingest-feedback.js';
@@ -15,9 +22,23 @@ export type { Report, ReportRow, Group } from './report.js';
 export { suppressSmallCells, reportToCsv } from './export.js';
 export { createPseudonymizer, loadPseudonymKey, PseudonymKeyError } from './pseudonym.js';
 export { parseAnalysisQuery, type AnalysisQuery, type ExportFormat } from './query-parameters.js';
-export type { ExperimentReport, ExperimentReportOptions, ArmFigures, Comparison, DifferenceFigures, SiteSection } from './experiment-report.js';
+export type {
+  ExperimentReport,
+  ExperimentReportOptions,
+  ArmFigures,
+  Comparison,
+  DifferenceFigures,
+  SiteSection,
+} from './experiment-report.js';
 export { suppressExperimentReport, experimentReportToCsv } from './experiment-export.js';
 export { suppressExperimentList, type ExperimentList, type ExperimentSummary } from './experiment-list.js';
-export { plansOfServices, plansOfDefinitions, experimentStatus, type ExperimentPlan, type ExperimentStatus, type ExperimentStop } from './experiment-plan.js';
+export {
+  plansOfServices,
+  plansOfDefinitions,
+  experimentStatus,
+  type ExperimentPlan,
+  type ExperimentStatus,
+  type ExperimentStop,
+} from './experiment-plan.js';
 export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
 export { parameterReader, type ParameterReader } from './query-parameters.js';

@@ -27,11 +27,19 @@ const INSERT_CHUNK = 200;
 
 /** Throws 400 for a body that is not `{feedback: [...]}`; otherwise one result per item, in order. */
 export function parseFeedbackBody(body: unknown): unknown[] {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('the request body must be a JSON object {"feedback": [...]}');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw badRequest('the request body must be a JSON object {"feedback": [...]}');
   const feedback = (body as { feedback?: unknown }).feedback;
   if (!Array.isArray(feedback)) {
     throw badRequest('feedback must be an array of feedback items', {
-      issues: [{ severity: 'error', code: feedback === undefined ? 'required' : 'invalid', diagnostics: feedback === undefined ? 'feedback is required' : 'feedback must be an array', expression: ['feedback'] }],
+      issues: [
+        {
+          severity: 'error',
+          code: feedback === undefined ? 'required' : 'invalid',
+          diagnostics: feedback === undefined ? 'feedback is required' : 'feedback must be an array',
+          expression: ['feedback'],
+        },
+      ],
     });
   }
   if (feedback.length === 0) {
@@ -40,7 +48,12 @@ export function parseFeedbackBody(body: unknown): unknown[] {
   return feedback;
 }
 
-export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: string, items: unknown[], { client, now }: IngestOptions): Promise<FeedbackItemResult[]> {
+export async function ingestFeedback(
+  db: Kysely<UptakeDatabase>,
+  serviceId: string,
+  items: unknown[],
+  { client, now }: IngestOptions,
+): Promise<FeedbackItemResult[]> {
   const results: FeedbackItemResult[] = items.map((item, index) => {
     const issues = itemProblems(item, index);
     const card = typeof (item as FeedbackItem)?.card === 'string' ? (item as FeedbackItem).card : undefined;
@@ -69,17 +82,32 @@ export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: stri
       const where = `feedback[${result.index}]`;
       const card = cards.get(item.card);
       if (!card) {
-        reject(result, { severity: 'error', code: 'not-found', diagnostics: `${where}.card: no card with uuid '${item.card}' was served by this server`, expression: [`${where}.card`] });
+        reject(result, {
+          severity: 'error',
+          code: 'not-found',
+          diagnostics: `${where}.card: no card with uuid '${item.card}' was served by this server`,
+          expression: [`${where}.card`],
+        });
         continue;
       }
       if (card.service_id !== serviceId) {
-        reject(result, { severity: 'error', code: 'invalid', diagnostics: `${where}.card: card '${item.card}' was served by service '${card.service_id}', not '${serviceId}'`, expression: [`${where}.card`] });
+        reject(result, {
+          severity: 'error',
+          code: 'invalid',
+          diagnostics: `${where}.card: card '${item.card}' was served by service '${card.service_id}', not '${serviceId}'`,
+          expression: [`${where}.card`],
+        });
         continue;
       }
       const offered = new Set(JSON.parse(card.suggestion_uuids) as string[]);
       (item.acceptedSuggestions ?? []).forEach((s, j) => {
         if (!offered.has(s.id)) {
-          reject(result, { severity: 'error', code: 'not-found', diagnostics: `${where}.acceptedSuggestions[${j}].id: '${s.id}' is not a suggestion of card '${item.card}'`, expression: [`${where}.acceptedSuggestions[${j}].id`] });
+          reject(result, {
+            severity: 'error',
+            code: 'not-found',
+            diagnostics: `${where}.acceptedSuggestions[${j}].id: '${s.id}' is not a suggestion of card '${item.card}'`,
+            expression: [`${where}.acceptedSuggestions[${j}].id`],
+          });
         }
       });
       if (result.result === 'rejected') continue;
@@ -138,7 +166,8 @@ export async function ingestFeedback(db: Kysely<UptakeDatabase>, serviceId: stri
       }
       // The outcome that counts is the latest by outcomeTimestamp; on a tie, the one received last.
       // (Every SET expression reads the row as it was before this update.)
-      const newer = <T>(value: T, column: string) => sql<T>`CASE WHEN outcome_at IS NULL OR outcome_at <= ${row.outcome_at} THEN ${value} ELSE ${sql.ref(column)} END`;
+      const newer = <T>(value: T, column: string) =>
+        sql<T>`CASE WHEN outcome_at IS NULL OR outcome_at <= ${row.outcome_at} THEN ${value} ELSE ${sql.ref(column)} END`;
       await trx
         .updateTable('uptake_card')
         .set((eb) => ({

@@ -85,7 +85,9 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
   const servedAt = input.startedAt.getTime() + Math.round(input.durationMs);
   const evaluations = input.evaluations ?? [];
   const shown = evaluations.filter((e) => e.disposition === 'shown').reduce((n, e) => n + e.cards.length, 0);
-  const unit = input.experiment?.unit ? pseudonymize(UNIT_KINDS[input.experiment.unit.kind] ?? 'client', input.experiment.unit.id) : null;
+  const unit = input.experiment?.unit
+    ? pseudonymize(UNIT_KINDS[input.experiment.unit.kind] ?? 'client', input.experiment.unit.id)
+    : null;
   const rows = evaluationRows(id, input.serviceId, input.hook, evaluations, servedAt, people, unit);
   return {
     invocation: {
@@ -117,7 +119,15 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
 /** The rows of shadow evaluations that finished after their call's own rows were queued. */
 export function shadowEntry(input: ShadowInput, pseudonymize: Pseudonymize): LedgerEntry {
   const people = peopleOf(input.context, input.client, pseudonymize);
-  return evaluationRows(input.invocationId, input.serviceId, input.hook, input.evaluations, input.evaluatedAt.getTime(), people, null);
+  return evaluationRows(
+    input.invocationId,
+    input.serviceId,
+    input.hook,
+    input.evaluations,
+    input.evaluatedAt.getTime(),
+    people,
+    null,
+  );
 }
 
 function evaluationRows(
@@ -196,7 +206,8 @@ function evaluationRows(
         override_client_added: null,
         override_comment: null,
       });
-      if (explanation !== undefined) explanations.push({ card_uuid: card.uuid!, explanation: JSON.stringify(explanation) });
+      if (explanation !== undefined)
+        explanations.push({ card_uuid: card.uuid!, explanation: JSON.stringify(explanation) });
     }
   }
   return { evaluations: evaluationRows, cards, explanations };
@@ -210,7 +221,12 @@ function signature(cards: EvaluationInput['cards']): Array<{ rule: string; indic
       indicator: card.indicator,
       suggestions: (card.suggestions ?? []).map((s) => (typeof s.label === 'string' ? s.label : '')).sort(),
     }))
-    .sort((a, b) => compare(a.rule, b.rule) || compare(a.indicator, b.indicator) || compare(JSON.stringify(a.suggestions), JSON.stringify(b.suggestions)));
+    .sort(
+      (a, b) =>
+        compare(a.rule, b.rule) ||
+        compare(a.indicator, b.indicator) ||
+        compare(JSON.stringify(a.suggestions), JSON.stringify(b.suggestions)),
+    );
 }
 
 /** Code-unit order: the same on every instance, whatever its locale. */
@@ -219,9 +235,18 @@ function compare(a: string, b: string): number {
 }
 
 /** A unit's pseudonym is the person's own (a patient unit's is the card's patient pseudonym). */
-const UNIT_KINDS: Record<string, IdentifierKind> = { patient: 'patient', practitioner: 'user', encounter: 'encounter', client: 'client' };
+const UNIT_KINDS: Record<string, IdentifierKind> = {
+  patient: 'patient',
+  practitioner: 'user',
+  encounter: 'encounter',
+  client: 'client',
+};
 
-function peopleOf(context: Record<string, unknown> | undefined, client: VerifiedClient | undefined, pseudonymize: Pseudonymize): People {
+function peopleOf(
+  context: Record<string, unknown> | undefined,
+  client: VerifiedClient | undefined,
+  pseudonymize: Pseudonymize,
+): People {
   return {
     patient: pseudonymize('patient', context?.patientId),
     user: pseudonymize('user', context?.userId),

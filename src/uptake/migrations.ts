@@ -30,7 +30,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('user_pseudonym', 'text')
           .addColumn('encounter_pseudonym', 'text')
           .execute();
-        await db.schema.createIndex('uptake_invocation_started').on('uptake_invocation').columns(['started_at']).execute();
+        await db.schema
+          .createIndex('uptake_invocation_started')
+          .on('uptake_invocation')
+          .columns(['started_at'])
+          .execute();
 
         await db.schema
           .createTable('uptake_card')
@@ -68,7 +72,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('override_comment', 'text')
           .execute();
         await db.schema.createIndex('uptake_card_served').on('uptake_card').columns(['served_at']).execute();
-        await db.schema.createIndex('uptake_card_service').on('uptake_card').columns(['service_id', 'served_at']).execute();
+        await db.schema
+          .createIndex('uptake_card_service')
+          .on('uptake_card')
+          .columns(['service_id', 'served_at'])
+          .execute();
 
         await db.schema
           .createTable('uptake_feedback')
@@ -143,8 +151,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('encounter_pseudonym', 'text')
           .addColumn('unit_pseudonym', 'text')
           .execute();
-        await db.schema.createIndex('uptake_evaluation_invocation').on('uptake_evaluation').columns(['invocation_id']).execute();
-        await db.schema.createIndex('uptake_evaluation_experiment').on('uptake_evaluation').columns(['experiment_id', 'arm']).execute();
+        await db.schema
+          .createIndex('uptake_evaluation_invocation')
+          .on('uptake_evaluation')
+          .columns(['invocation_id'])
+          .execute();
+        await db.schema
+          .createIndex('uptake_evaluation_experiment')
+          .on('uptake_evaluation')
+          .columns(['experiment_id', 'arm'])
+          .execute();
         await db.schema
           .createIndex('uptake_evaluation_service')
           .on('uptake_evaluation')
@@ -155,10 +171,18 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('uptake_invocation').addColumn('experiment_arm', 'text').execute();
         await db.schema.alterTable('uptake_invocation').addColumn('experiment_unit', 'text').execute();
         await db.schema.alterTable('uptake_invocation').addColumn('experiment_reason', 'text').execute();
-        await db.schema.createIndex('uptake_invocation_experiment').on('uptake_invocation').columns(['experiment_id', 'experiment_arm']).execute();
+        await db.schema
+          .createIndex('uptake_invocation_experiment')
+          .on('uptake_invocation')
+          .columns(['experiment_id', 'experiment_arm'])
+          .execute();
         await db.schema.alterTable('uptake_card').addColumn('experiment_id', 'text').execute();
         await db.schema.alterTable('uptake_card').addColumn('evaluation_id', 'text').execute();
-        await db.schema.createIndex('uptake_card_experiment').on('uptake_card').columns(['experiment_id', 'arm']).execute();
+        await db.schema
+          .createIndex('uptake_card_experiment')
+          .on('uptake_card')
+          .columns(['experiment_id', 'arm'])
+          .execute();
         // Stopping an experiment is stored, so every instance sharing the database stops it.
         await db.schema
           .createTable('experiment_stop')
@@ -183,7 +207,10 @@ class CodeMigrations implements MigrationProvider {
 export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
   // PostgreSQL: the migration tables are looked for in the connection's own schema only, or the
   // same tables in another schema of the database would be taken for ours.
-  const schema = dialect === 'postgres' ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]?.schema : undefined;
+  const schema =
+    dialect === 'postgres'
+      ? (await sql<{ schema: string }>`SELECT current_schema() AS schema`.execute(db)).rows[0]?.schema
+      : undefined;
   const migrator = new Migrator({
     db,
     provider: new CodeMigrations(dialect),

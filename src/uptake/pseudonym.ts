@@ -30,7 +30,10 @@ export function createPseudonymizer(key: string): Pseudonymize {
  * The configured key, or the key file under dataDir, created (mode 0600) with 256 random bits
  * on first start.
  */
-export function loadPseudonymKey(configured: string | undefined, dataDir: string): { key: string; source: 'environment' | 'file' | 'new file'; file?: string } {
+export function loadPseudonymKey(
+  configured: string | undefined,
+  dataDir: string,
+): { key: string; source: 'environment' | 'file' | 'new file'; file?: string } {
   if (configured) return { key: configured, source: 'environment' };
   const file = join(dataDir, PSEUDONYM_KEY_FILE);
   if (existsSync(file)) {

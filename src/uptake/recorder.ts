@@ -44,7 +44,10 @@ export class Recorder {
   private readonly status: RecorderStatus = { state: 'ok', queued: 0, dropped: 0 };
   private closed = false;
 
-  constructor(private readonly db: Kysely<UptakeDatabase>, private readonly options: RecorderOptions) {}
+  constructor(
+    private readonly db: Kysely<UptakeDatabase>,
+    private readonly options: RecorderOptions,
+  ) {}
 
   record(entry: LedgerEntry): void {
     if (this.closed) return;
@@ -110,17 +113,33 @@ export class Recorder {
         const evaluations = batch.flatMap((e) => e.evaluations.map(withoutNul));
         const cards = batch.flatMap((e) => e.cards.map(withoutNul));
         for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
-          await trx.insertInto('uptake_invocation').values(invocations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
+          await trx
+            .insertInto('uptake_invocation')
+            .values(invocations.slice(i, i + BATCH_ROWS))
+            .onConflict((oc) => oc.column('id').doNothing())
+            .execute();
         }
         for (let i = 0; i < evaluations.length; i += BATCH_ROWS) {
-          await trx.insertInto('uptake_evaluation').values(evaluations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('id').doNothing()).execute();
+          await trx
+            .insertInto('uptake_evaluation')
+            .values(evaluations.slice(i, i + BATCH_ROWS))
+            .onConflict((oc) => oc.column('id').doNothing())
+            .execute();
         }
         for (let i = 0; i < cards.length; i += BATCH_ROWS) {
-          await trx.insertInto('uptake_card').values(cards.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
+          await trx
+            .insertInto('uptake_card')
+            .values(cards.slice(i, i + BATCH_ROWS))
+            .onConflict((oc) => oc.column('card_uuid').doNothing())
+            .execute();
         }
         const explanations = batch.flatMap((e) => (e.explanations ?? []).map(withoutNul));
         for (let i = 0; i < explanations.length; i += BATCH_ROWS) {
-          await trx.insertInto('uptake_explanation').values(explanations.slice(i, i + BATCH_ROWS)).onConflict((oc) => oc.column('card_uuid').doNothing()).execute();
+          await trx
+            .insertInto('uptake_explanation')
+            .values(explanations.slice(i, i + BATCH_ROWS))
+            .onConflict((oc) => oc.column('card_uuid').doNothing())
+            .execute();
         }
       });
     } catch (err) {

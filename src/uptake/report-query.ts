@@ -22,14 +22,26 @@ export interface ReportQuery {
   includeComments?: boolean;
 }
 
-export const REPORT_PARAMETERS = ['from', 'to', 'service', 'ruleSet', 'version', 'rule', 'indicator', 'client', 'groupBy', 'comments'];
+export const REPORT_PARAMETERS = [
+  'from',
+  'to',
+  'service',
+  'ruleSet',
+  'version',
+  'rule',
+  'indicator',
+  'client',
+  'groupBy',
+  'comments',
+];
 
 /** Raw options as strings (query string or command line) → a query, or a 400 naming every problem. */
 export function parseReportQuery(raw: Record<string, unknown>): ReportQuery {
   const read = parameterReader(raw);
   const { problem, text: str } = read;
   for (const field of Object.keys(raw)) {
-    if (!REPORT_PARAMETERS.includes(field)) problem(field, `is not a report parameter (use ${REPORT_PARAMETERS.join(', ')})`);
+    if (!REPORT_PARAMETERS.includes(field))
+      problem(field, `is not a report parameter (use ${REPORT_PARAMETERS.join(', ')})`);
   }
   const query: ReportQuery = { groupBy: [], ...read.period() };
   for (const field of ['service', 'ruleSet', 'version', 'rule', 'client'] as const) {
@@ -43,11 +55,16 @@ export function parseReportQuery(raw: Record<string, unknown>): ReportQuery {
   }
   const groupBy = str('groupBy');
   if (groupBy !== undefined) {
-    for (const key of groupBy.split(',').map((s) => s.trim()).filter(Boolean)) {
-      if (!(GROUP_KEYS as readonly string[]).includes(key)) problem('groupBy', `'${key}' is not one of ${GROUP_KEYS.join(', ')}`);
+    for (const key of groupBy
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      if (!(GROUP_KEYS as readonly string[]).includes(key))
+        problem('groupBy', `'${key}' is not one of ${GROUP_KEYS.join(', ')}`);
       else if (!query.groupBy.includes(key as GroupKey)) query.groupBy.push(key as GroupKey);
     }
-    if (query.groupBy.includes('day') && query.groupBy.includes('week')) problem('groupBy', 'day and week cannot both be used');
+    if (query.groupBy.includes('day') && query.groupBy.includes('week'))
+      problem('groupBy', 'day and week cannot both be used');
   }
   const comments = str('comments');
   if (comments !== undefined) {

@@ -68,7 +68,17 @@ export interface ReportRow {
 
 export interface Report {
   generatedAt: string;
-  query: { from?: string; to?: string; service?: string; ruleSet?: string; version?: string; rule?: string; indicator?: string; client?: string; groupBy: GroupKey[] };
+  query: {
+    from?: string;
+    to?: string;
+    service?: string;
+    ruleSet?: string;
+    version?: string;
+    rule?: string;
+    indicator?: string;
+    client?: string;
+    groupBy: GroupKey[];
+  };
   /** Small-cell threshold applied (1 = nothing suppressed). */
   minCell: number;
   rows: ReportRow[];
@@ -83,8 +93,12 @@ interface KeyColumn {
 }
 
 function keyColumns(groupBy: GroupKey[], dialect: Dialect): KeyColumn[] {
-  const day = (col: string) => (dialect === 'postgres' ? sql`(${sql.ref(col)} / 86400000)` : sql`CAST(${sql.ref(col)} / 86400000 AS INTEGER)`);
-  const week = (col: string) => (dialect === 'postgres' ? sql`(((${sql.ref(col)} / 86400000) + 3) / 7)` : sql`CAST((CAST(${sql.ref(col)} / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`);
+  const day = (col: string) =>
+    dialect === 'postgres' ? sql`(${sql.ref(col)} / 86400000)` : sql`CAST(${sql.ref(col)} / 86400000 AS INTEGER)`;
+  const week = (col: string) =>
+    dialect === 'postgres'
+      ? sql`(((${sql.ref(col)} / 86400000) + 3) / 7)`
+      : sql`CAST((CAST(${sql.ref(col)} / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`;
   const out: KeyColumn[] = [];
   for (const key of groupBy) {
     switch (key) {
@@ -96,11 +110,13 @@ function keyColumns(groupBy: GroupKey[], dialect: Dialect): KeyColumn[] {
         break;
       case 'version':
         // A version belongs to a rule set: grouping by version groups by rule set too.
-        if (!groupBy.includes('ruleSet')) out.push({ alias: 'k_rule_set', card: sql.ref('rule_set'), invocation: sql.ref('rule_set') });
+        if (!groupBy.includes('ruleSet'))
+          out.push({ alias: 'k_rule_set', card: sql.ref('rule_set'), invocation: sql.ref('rule_set') });
         out.push({ alias: 'k_version', card: sql.ref('rule_set_version'), invocation: sql.ref('rule_set_version') });
         break;
       case 'rule':
-        if (!groupBy.includes('ruleSet') && !groupBy.includes('version')) out.push({ alias: 'k_rule_set', card: sql.ref('rule_set'), invocation: sql.ref('rule_set') });
+        if (!groupBy.includes('ruleSet') && !groupBy.includes('version'))
+          out.push({ alias: 'k_rule_set', card: sql.ref('rule_set'), invocation: sql.ref('rule_set') });
         out.push({ alias: 'k_rule', card: sql.ref('rule') });
         break;
       case 'indicator':
@@ -153,13 +169,23 @@ interface GroupTotals {
   offered: number;
   acceptedSuggestions: number;
   clients: Map<string, { iss: string | null; tenant: string | null; cards: number; withFeedback: number }>;
-  reasons: Map<string, { system: string | null; code: string | null; display: string | null; clientAdded: boolean; count: number }>;
+  reasons: Map<
+    string,
+    { system: string | null; code: string | null; display: string | null; clientAdded: boolean; count: number }
+  >;
 }
 
-export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, query: ReportQuery, now = new Date()): Promise<Report> {
+export async function buildReport(
+  db: Kysely<UptakeDatabase>,
+  dialect: Dialect,
+  query: ReportQuery,
+  now = new Date(),
+): Promise<Report> {
   const keys = keyColumns(query.groupBy, dialect);
-  const selectKeys = (extra: RawBuilder<unknown>[] = []) => sql.join([...keys.map((k) => sql`${k.card} AS ${sql.ref(k.alias)}`), ...extra]);
-  const groupKeys = (extra: RawBuilder<unknown>[] = []) => (keys.length + extra.length > 0 ? sql`GROUP BY ${sql.join([...keys.map((k) => k.card), ...extra])}` : sql``);
+  const selectKeys = (extra: RawBuilder<unknown>[] = []) =>
+    sql.join([...keys.map((k) => sql`${k.card} AS ${sql.ref(k.alias)}`), ...extra]);
+  const groupKeys = (extra: RawBuilder<unknown>[] = []) =>
+    keys.length + extra.length > 0 ? sql`GROUP BY ${sql.join([...keys.map((k) => k.card), ...extra])}` : sql``;
   const where = cardFilters(query);
   const run = async (q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
   const dayOfServed = keyColumns(['day'], dialect)[0].card;
@@ -195,8 +221,12 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
       ])}
       FROM uptake_card WHERE ${where}
       ${groupKeys([sql.ref('client_iss'), sql.ref('client_tenant'), sql.ref('outcome'), sql.ref('override_system'), sql.ref('override_code'), sql`COALESCE(override_client_added, 0)`])}`),
-    run(sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM uptake_card WHERE ${where} ${groupKeys()}`),
-    run(sql`SELECT ${selectKeys([sql`outcome_at - served_at AS ms`])} FROM uptake_card WHERE ${where} AND outcome IS NOT NULL`),
+    run(
+      sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM uptake_card WHERE ${where} ${groupKeys()}`,
+    ),
+    run(
+      sql`SELECT ${selectKeys([sql`outcome_at - served_at AS ms`])} FROM uptake_card WHERE ${where} AND outcome IS NOT NULL`,
+    ),
     run(sql`
       SELECT ${selectKeys([sql`COUNT(*) AS n`])} FROM uptake_card WHERE ${where} AND user_pseudonym IS NOT NULL
       ${groupKeys([sql.ref('user_pseudonym'), dayOfServed])}`),
@@ -211,7 +241,17 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
     const k = keyOf(row);
     let g = groups.get(k);
     if (!g) {
-      g = { row, cards: 0, withFeedback: 0, accepted: 0, overridden: 0, offered: 0, acceptedSuggestions: 0, clients: new Map(), reasons: new Map() };
+      g = {
+        row,
+        cards: 0,
+        withFeedback: 0,
+        accepted: 0,
+        overridden: 0,
+        offered: 0,
+        acceptedSuggestions: 0,
+        clients: new Map(),
+        reasons: new Map(),
+      };
       groups.set(k, g);
     }
     return g;
@@ -222,7 +262,12 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
     const outcome = r.outcome as string | null;
     g.cards += n;
     const clientKey = JSON.stringify([r.iss ?? null, r.tenant ?? null]);
-    const client = g.clients.get(clientKey) ?? { iss: (r.iss as string | null) ?? null, tenant: (r.tenant as string | null) ?? null, cards: 0, withFeedback: 0 };
+    const client = g.clients.get(clientKey) ?? {
+      iss: (r.iss as string | null) ?? null,
+      tenant: (r.tenant as string | null) ?? null,
+      cards: 0,
+      withFeedback: 0,
+    };
     client.cards += n;
     g.clients.set(clientKey, client);
     if (outcome === null) continue;
@@ -235,7 +280,13 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
     } else if (outcome === 'overridden') {
       g.overridden += n;
       const reasonKey = JSON.stringify([r.system ?? null, r.code ?? null, Number(r.client_added)]);
-      const reason = g.reasons.get(reasonKey) ?? { system: (r.system as string | null) ?? null, code: (r.code as string | null) ?? null, display: null, clientAdded: Number(r.client_added) === 1, count: 0 };
+      const reason = g.reasons.get(reasonKey) ?? {
+        system: (r.system as string | null) ?? null,
+        code: (r.code as string | null) ?? null,
+        display: null,
+        clientAdded: Number(r.client_added) === 1,
+        count: 0,
+      };
       reason.count += n;
       reason.display ??= (r.display as string | null) ?? null;
       g.reasons.set(reasonKey, reason);
@@ -275,8 +326,18 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
       cardsWithFeedback: g.withFeedback,
       feedbackCoverage: ratio(g.withFeedback, g.cards),
       coverageByClient: [...g.clients.values()]
-        .map((c) => ({ iss: c.iss, tenant: c.tenant, cardsServed: c.cards, cardsWithFeedback: c.withFeedback, coverage: ratio(c.withFeedback, c.cards) }))
-        .sort((a, b) => String(a.iss ?? '').localeCompare(String(b.iss ?? '')) || String(a.tenant ?? '').localeCompare(String(b.tenant ?? ''))),
+        .map((c) => ({
+          iss: c.iss,
+          tenant: c.tenant,
+          cardsServed: c.cards,
+          cardsWithFeedback: c.withFeedback,
+          coverage: ratio(c.withFeedback, c.cards),
+        }))
+        .sort(
+          (a, b) =>
+            String(a.iss ?? '').localeCompare(String(b.iss ?? '')) ||
+            String(a.tenant ?? '').localeCompare(String(b.tenant ?? '')),
+        ),
       accepted: g.accepted,
       overridden: g.overridden,
       acceptance: wilson(g.accepted, g.accepted + g.overridden),
@@ -287,7 +348,11 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
         .map((r) => ({ ...r, share: ratio(r.count, g.overridden) }))
         .sort((a, b) => b.count - a.count || String(a.code ?? '\uffff').localeCompare(String(b.code ?? '\uffff'))),
       timeToFeedbackSeconds: { median: seconds(median(delaysSorted)), p90: seconds(p90(delaysSorted)) },
-      burdenPerClinicianDay: { clinicianDays: burdenSorted.length, median: median(burdenSorted), p90: p90(burdenSorted) },
+      burdenPerClinicianDay: {
+        clinicianDays: burdenSorted.length,
+        median: median(burdenSorted),
+        p90: p90(burdenSorted),
+      },
       distinctPatients: patientsByKey.get(k) ?? 0,
       ...(query.includeComments ? { userComments: commentsByKey.get(k) ?? [] } : {}),
     });
@@ -298,7 +363,11 @@ export async function buildReport(db: Kysely<UptakeDatabase>, dialect: Dialect, 
     query: {
       ...(query.from ? { from: query.from.toISOString() } : {}),
       ...(query.to ? { to: query.to.toISOString() } : {}),
-      ...Object.fromEntries((['service', 'ruleSet', 'version', 'rule', 'indicator', 'client'] as const).filter((f) => query[f] !== undefined).map((f) => [f, query[f]])),
+      ...Object.fromEntries(
+        (['service', 'ruleSet', 'version', 'rule', 'indicator', 'client'] as const)
+          .filter((f) => query[f] !== undefined)
+          .map((f) => [f, query[f]]),
+      ),
       groupBy: query.groupBy,
     },
     minCell: 1,
@@ -311,13 +380,27 @@ function groupOf(row: Row, keys: KeyColumn[]): Group {
   for (const k of keys) {
     const value = row[k.alias];
     switch (k.alias) {
-      case 'k_service': group.service = String(value); break;
-      case 'k_rule_set': group.ruleSet = String(value); break;
-      case 'k_version': group.version = String(value); break;
-      case 'k_rule': group.rule = String(value); break;
-      case 'k_indicator': group.indicator = String(value); break;
-      case 'k_day': group.day = isoDate(Number(value) * DAY_MS); break;
-      case 'k_week': group.week = isoDate((Number(value) * 7 - 3) * DAY_MS); break;
+      case 'k_service':
+        group.service = String(value);
+        break;
+      case 'k_rule_set':
+        group.ruleSet = String(value);
+        break;
+      case 'k_version':
+        group.version = String(value);
+        break;
+      case 'k_rule':
+        group.rule = String(value);
+        break;
+      case 'k_indicator':
+        group.indicator = String(value);
+        break;
+      case 'k_day':
+        group.day = isoDate(Number(value) * DAY_MS);
+        break;
+      case 'k_week':
+        group.week = isoDate((Number(value) * 7 - 3) * DAY_MS);
+        break;
     }
   }
   return group;

@@ -47,7 +47,11 @@ export interface UptakeStore {
   /** Assigns experiment arms with the pseudonym key: the same on every instance sharing it. */
   readonly assignArm: ArmAssigner;
   /** Stops an experiment for every instance sharing the database; the first stop is the one kept. */
-  stopExperiment(id: string, stoppedBy: string | undefined, reason?: string): Promise<ExperimentStop & { already: boolean }>;
+  stopExperiment(
+    id: string,
+    stoppedBy: string | undefined,
+    reason?: string,
+  ): Promise<ExperimentStop & { already: boolean }>;
   /**
    * Whether an experiment is stopped, as last read from the database (re-read every STOP_REFRESH_MS);
    * 'unknown' until the stops have been read once.
@@ -92,7 +96,18 @@ export interface UptakeStore {
 }
 
 export interface StoredExplanation {
-  card: { uuid: string; service: string; hook: string; ruleSet: string; version: string; rule: string; cql: unknown; indicator: string; summary: string; servedAt: string };
+  card: {
+    uuid: string;
+    service: string;
+    hook: string;
+    ruleSet: string;
+    version: string;
+    rule: string;
+    cql: unknown;
+    indicator: string;
+    summary: string;
+    servedAt: string;
+  };
   explanation: unknown;
 }
 
@@ -127,11 +142,19 @@ export const STOP_REFRESH_MS = 2000;
  * Opens the store and runs its migrations. A database that cannot be reached does not stop the
  * server: hook calls go on, the store reports itself unavailable and retries.
  */
-export async function createUptakeStore(config: UptakeConfig, { logger, clock = () => new Date() }: UptakeDeps): Promise<UptakeStore> {
+export async function createUptakeStore(
+  config: UptakeConfig,
+  { logger, clock = () => new Date() }: UptakeDeps,
+): Promise<UptakeStore> {
   const pseudonymKey = loadPseudonymKey(config.pseudonymKey, config.dataDir);
-  if (pseudonymKey.source === 'new file') logger.warn('created a pseudonym key file; keep it with the data (pseudonyms change without it)', { file: pseudonymKey.file });
+  if (pseudonymKey.source === 'new file')
+    logger.warn('created a pseudonym key file; keep it with the data (pseudonyms change without it)', {
+      file: pseudonymKey.file,
+    });
   if (config.databaseUrl && pseudonymKey.source !== 'environment') {
-    logger.warn('CDS_DATABASE_URL is set but CDS_PSEUDONYM_KEY is not: server instances sharing the database must share the key, or one patient gets several pseudonyms');
+    logger.warn(
+      'CDS_DATABASE_URL is set but CDS_PSEUDONYM_KEY is not: server instances sharing the database must share the key, or one patient gets several pseudonyms',
+    );
   }
   const pseudonymize = createPseudonymizer(pseudonymKey.key);
   const { db, dialect, location } = openDatabase(config);
@@ -153,7 +176,11 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     await migrate();
     logger.info('uptake store ready', { database: dialect, location });
   } catch (err) {
-    logger.error('uptake store unavailable at start-up; hook calls go on and recording is retried', { database: dialect, location, reason: describe(err) });
+    logger.error('uptake store unavailable at start-up; hook calls go on and recording is retried', {
+      database: dialect,
+      location,
+      reason: describe(err),
+    });
   }
 
   const recorder = new Recorder(db, {
@@ -164,14 +191,22 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     onRecovered: (detail) => logger.info('uptake recording recovered', detail),
   });
 
-  const unavailable = (err: unknown, what: string): CdsError => uptakeUnavailable(what, { internal: describe(err), cause: err });
+  const unavailable = (err: unknown, what: string): CdsError =>
+    uptakeUnavailable(what, { internal: describe(err), cause: err });
 
   const stops = new Map<string, ExperimentStop>();
   const readStops = async (): Promise<Map<string, ExperimentStop>> => {
     await migrate();
-    const rows = await db.selectFrom('experiment_stop').select(['experiment_id', 'stopped_at', 'stopped_by', 'reason']).execute();
+    const rows = await db
+      .selectFrom('experiment_stop')
+      .select(['experiment_id', 'stopped_at', 'stopped_by', 'reason'])
+      .execute();
     for (const r of rows) {
-      stops.set(r.experiment_id, { stoppedAt: new Date(Number(r.stopped_at)).toISOString(), stoppedBy: r.stopped_by, reason: r.reason });
+      stops.set(r.experiment_id, {
+        stoppedAt: new Date(Number(r.stopped_at)).toISOString(),
+        stoppedBy: r.stopped_by,
+        reason: r.reason,
+      });
     }
     return stops;
   };
@@ -227,13 +262,17 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         .then(() =>
           db
             .insertInto('knowledge_fingerprint')
-            .values(fresh.map((f) => ({ kind: f.kind, name: f.name, version: f.version, hash: f.hash, first_served_at: at })))
+            .values(
+              fresh.map((f) => ({ kind: f.kind, name: f.name, version: f.version, hash: f.hash, first_served_at: at })),
+            )
             .onConflict((oc) => oc.columns(['kind', 'name', 'version']).doNothing())
             .execute(),
         )
         .catch((err: unknown) => {
           for (const f of fresh) fingerprinted.delete(fingerprintKey(f));
-          logger.error('recording knowledge fingerprints failed; will retry on the next call', { reason: describe(err) });
+          logger.error('recording knowledge fingerprints failed; will retry on the next call', {
+            reason: describe(err),
+          });
         })
         .finally(() => pendingFingerprints.delete(write));
       pendingFingerprints.add(write);
@@ -245,7 +284,19 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
         const row = await db
           .selectFrom('uptake_card')
           .leftJoin('uptake_explanation', 'uptake_explanation.card_uuid', 'uptake_card.card_uuid')
-          .select(['uptake_card.card_uuid', 'service_id', 'hook', 'rule_set', 'rule_set_version', 'rule', 'cql', 'indicator', 'summary', 'served_at', 'uptake_explanation.explanation'])
+          .select([
+            'uptake_card.card_uuid',
+            'service_id',
+            'hook',
+            'rule_set',
+            'rule_set_version',
+            'rule',
+            'cql',
+            'indicator',
+            'summary',
+            'served_at',
+            'uptake_explanation.explanation',
+          ])
           .where('uptake_card.card_uuid', '=', cardUuid)
           .executeTakeFirst();
         if (!row) return undefined;
@@ -273,11 +324,17 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     },
     async servedFingerprints() {
       await migrate();
-      const rows = await db.selectFrom('knowledge_fingerprint').select(['kind', 'name', 'version', 'hash', 'first_served_at']).execute();
+      const rows = await db
+        .selectFrom('knowledge_fingerprint')
+        .select(['kind', 'name', 'version', 'hash', 'first_served_at'])
+        .execute();
       const served = new Map<string, { hash: string; firstServedAt: string }>();
       for (const [key, hash] of inUse) served.set(key, { hash, firstServedAt: 'in use by a call on this server' });
       for (const r of rows) {
-        served.set(fingerprintKey(r), { hash: r.hash, firstServedAt: new Date(Number(r.first_served_at)).toISOString() });
+        served.set(fingerprintKey(r), {
+          hash: r.hash,
+          firstServedAt: new Date(Number(r.first_served_at)).toISOString(),
+        });
       }
       return served;
     },
@@ -295,7 +352,10 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
           .where('status', '=', 'ok')
           .executeTakeFirst();
         const first = row?.first_at;
-        return { ...(first !== null && first !== undefined ? { firstAt: new Date(Number(first)) } : {}), calls: Number(row?.calls ?? 0) };
+        return {
+          ...(first !== null && first !== undefined ? { firstAt: new Date(Number(first)) } : {}),
+          calls: Number(row?.calls ?? 0),
+        };
       } catch (err) {
         throw unavailable(err, 'the shadow history could not be read');
       }
@@ -354,10 +414,17 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
     },
     report: (query) => read('the report could not be made', () => buildReport(db, dialect, query, clock())),
     experimentReport: (id, options = {}) =>
-      read('the experiment report could not be made', () => experimentReport(db, id, { ...options, now: options.now ?? clock() })),
-    experiments: (options) => read('the experiments could not be listed', () => experimentList(db, { ...options, now: options.now ?? clock() })),
+      read('the experiment report could not be made', () =>
+        experimentReport(db, id, { ...options, now: options.now ?? clock() }),
+      ),
+    experiments: (options) =>
+      read('the experiments could not be listed', () =>
+        experimentList(db, { ...options, now: options.now ?? clock() }),
+      ),
     shadowReport: (serviceId, options = {}) =>
-      read('the shadow report could not be made', () => shadowReport(db, serviceId, { ...options, now: options.now ?? clock() })),
+      read('the shadow report could not be made', () =>
+        shadowReport(db, serviceId, { ...options, now: options.now ?? clock() }),
+      ),
     async status() {
       let error: string | undefined;
       try {
@@ -368,7 +435,12 @@ export async function createUptakeStore(config: UptakeConfig, { logger, clock = 
       }
       const recorderStatus = recorder.current();
       const ok = !error && recorderStatus.state === 'ok';
-      return { status: ok ? 'ok' : 'unavailable', database: dialect, recorder: recorderStatus, ...(error ? { error } : !ok ? { error: recorderStatus.lastError } : {}) };
+      return {
+        status: ok ? 'ok' : 'unavailable',
+        database: dialect,
+        recorder: recorderStatus,
+        ...(error ? { error } : !ok ? { error: recorderStatus.lastError } : {}),
+      };
     },
     async close() {
       clearInterval(stopTimer);

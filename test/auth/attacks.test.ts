@@ -39,10 +39,17 @@ function setup() {
 }
 
 /** Calls the service with `token` and checks the refusal a caller sees: 401, a bare OperationOutcome, nothing evaluated. */
-async function expectRefused(token: string | undefined, logs: ReturnType<typeof captureLogs>, app = setup().app): Promise<string> {
+async function expectRefused(
+  token: string | undefined,
+  logs: ReturnType<typeof captureLogs>,
+  app = setup().app,
+): Promise<string> {
   const call = request(app).post(SERVICE).send(renalRequest());
   const res = await (token === undefined ? call : call.set(bearer(token))).expect(401);
-  expect(res.body).toEqual({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'login', diagnostics: 'unauthorized' }] });
+  expect(res.body).toEqual({
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'login', diagnostics: 'unauthorized' }],
+  });
   expect(res.headers['www-authenticate']).toBe('Bearer');
   expect(engine.evaluations).toBe(0);
   const reasons = logs.lines.filter((l) => l.message === 'authentication failed').map((l) => String(l.reason));
@@ -54,27 +61,43 @@ async function expectRefused(token: string | undefined, logs: ReturnType<typeof 
 describe('a correctly signed call from a trusted client', () => {
   it('is served and evaluated', async () => {
     const { app } = setup();
-    const res = await request(app).post(SERVICE).set(bearer(await sign(signer, claims(SERVICE)))).send(renalRequest()).expect(200);
+    const res = await request(app)
+      .post(SERVICE)
+      .set(bearer(await sign(signer, claims(SERVICE))))
+      .send(renalRequest())
+      .expect(200);
     expect(res.body.cards).toHaveLength(1);
     expect(engine.evaluations).toBe(1);
   });
 
   it('is accepted with aud given as an array that names the endpoint', async () => {
     const { app } = setup();
-    const token = await sign(signer, claims(SERVICE, { aud: ['https://elsewhere.example/x', `https://cds.test.example${SERVICE}`] }));
+    const token = await sign(
+      signer,
+      claims(SERVICE, { aud: ['https://elsewhere.example/x', `https://cds.test.example${SERVICE}`] }),
+    );
     await request(app).post(SERVICE).set(bearer(token)).send(renalRequest()).expect(200);
   });
 
   it('is accepted when aud and the path differ only by a trailing slash', async () => {
     const { app } = setup();
-    await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services/')))).expect(200);
-    await request(app).get('/cds-services/').set(bearer(await sign(signer, claims('/cds-services')))).expect(200);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services/'))))
+      .expect(200);
+    await request(app)
+      .get('/cds-services/')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(200);
   });
 
   it('is accepted from an RS384 client too', async () => {
     const rsa = await newSigner('RS384');
     const app = authApp({ knowledge, clients: [client(rsa)] });
-    await request(app).get('/cds-services').set(bearer(await sign(rsa, claims('/cds-services')))).expect(200);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(rsa, claims('/cds-services'))))
+      .expect(200);
   });
 });
 
@@ -86,7 +109,11 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
 
   it('refuses an Authorization header that is not a Bearer token', async () => {
     const { app, logs } = setup();
-    const res = await request(app).post(SERVICE).set('Authorization', 'Basic dXNlcjpwYXNz').send(renalRequest()).expect(401);
+    const res = await request(app)
+      .post(SERVICE)
+      .set('Authorization', 'Basic dXNlcjpwYXNz')
+      .send(renalRequest())
+      .expect(401);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(engine.evaluations).toBe(0);
     expect(logs.lines.find((l) => l.message === 'authentication failed')?.reason).toMatch(/not a Bearer token/);
@@ -101,7 +128,9 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
   it("refuses HS256 signed with the client's public key as the secret (alg confusion)", async () => {
     const { app, logs } = setup();
     const secret = new TextEncoder().encode(await exportSPKI(signer.publicKey));
-    const token = await new SignJWT(claims(SERVICE)).setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: signer.kid }).sign(secret);
+    const token = await new SignJWT(claims(SERVICE))
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: signer.kid })
+      .sign(secret);
     expect(await expectRefused(token, logs, app)).toMatch(/alg "HS256" is not accepted/);
   });
 
@@ -114,7 +143,9 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
   it('refuses a token whose aud is another endpoint of this server', async () => {
     const { app, logs } = setup();
     const token = await sign(signer, claims('/cds-services/greeter'));
-    expect(await expectRefused(token, logs, app)).toMatch(/is not this endpoint \(https:\/\/cds\.test\.example\/cds-services\/renal-test\)/);
+    expect(await expectRefused(token, logs, app)).toMatch(
+      /is not this endpoint \(https:\/\/cds\.test\.example\/cds-services\/renal-test\)/,
+    );
   });
 
   it('refuses a token for discovery used on a service', async () => {
@@ -133,7 +164,9 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
     const { app, logs } = setup();
     const now = Math.floor(Date.now() / 1000);
     const token = await sign(signer, claims(SERVICE, { iat: now + 600, exp: now + 900 }));
-    expect(await expectRefused(token, logs, app)).toMatch(/"iat" claim timestamp check failed \(it should be in the past\)/);
+    expect(await expectRefused(token, logs, app)).toMatch(
+      /"iat" claim timestamp check failed \(it should be in the past\)/,
+    );
   });
 
   it('refuses a token that lives longer than allowed', async () => {
@@ -146,11 +179,18 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
   it('refuses a replayed jti, even on another endpoint', async () => {
     const { app, logs } = setup();
     const jti = `jti-${Math.random()}`;
-    await request(app).post(SERVICE).set(bearer(await sign(signer, claims(SERVICE, { jti })))).send(renalRequest()).expect(200);
+    await request(app)
+      .post(SERVICE)
+      .set(bearer(await sign(signer, claims(SERVICE, { jti }))))
+      .send(renalRequest())
+      .expect(200);
     engine.evaluations = 0;
     const replay = await sign(signer, claims(SERVICE, { jti }));
     expect(await expectRefused(replay, logs, app)).toMatch(/jti was already used/);
-    const elsewhere = await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services', { jti })))).expect(401);
+    const elsewhere = await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services', { jti }))))
+      .expect(401);
     expect(elsewhere.body.resourceType).toBe('OperationOutcome');
   });
 
@@ -177,7 +217,9 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
   it("refuses a token signed by another key under the client's kid", async () => {
     const { app, logs } = setup();
     const stranger = await newSigner('ES384', signer.kid);
-    expect(await expectRefused(await sign(stranger, claims(SERVICE)), logs, app)).toMatch(/signature verification failed/);
+    expect(await expectRefused(await sign(stranger, claims(SERVICE)), logs, app)).toMatch(
+      /signature verification failed/,
+    );
   });
 
   it('refuses a token whose payload was changed after signing', async () => {
@@ -200,7 +242,9 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
 
   it('refuses a typ other than JWT', async () => {
     const { app, logs } = setup();
-    expect(await expectRefused(await sign(signer, claims(SERVICE), { typ: 'at+jwt' }), logs, app)).toMatch(/typ "at\+jwt" is not JWT/);
+    expect(await expectRefused(await sign(signer, claims(SERVICE), { typ: 'at+jwt' }), logs, app)).toMatch(
+      /typ "at\+jwt" is not JWT/,
+    );
   });
 });
 
@@ -208,13 +252,25 @@ describe('tenants', () => {
   const tenantApp = () => authApp({ knowledge, clients: [client(signer, { tenants: ['tenant-north'] })] });
 
   it('serves a client whose token names one of its tenants', async () => {
-    await request(tenantApp()).post(SERVICE).set(bearer(await sign(signer, claims(SERVICE, { tenant: 'tenant-north' })))).send(renalRequest()).expect(200);
+    await request(tenantApp())
+      .post(SERVICE)
+      .set(bearer(await sign(signer, claims(SERVICE, { tenant: 'tenant-north' }))))
+      .send(renalRequest())
+      .expect(200);
   });
 
   it('refuses a tenant the client may not claim, and a missing tenant', async () => {
     const app = tenantApp();
-    await request(app).post(SERVICE).set(bearer(await sign(signer, claims(SERVICE, { tenant: 'tenant-south' })))).send(renalRequest()).expect(401);
-    await request(app).post(SERVICE).set(bearer(await sign(signer, claims(SERVICE)))).send(renalRequest()).expect(401);
+    await request(app)
+      .post(SERVICE)
+      .set(bearer(await sign(signer, claims(SERVICE, { tenant: 'tenant-south' }))))
+      .send(renalRequest())
+      .expect(401);
+    await request(app)
+      .post(SERVICE)
+      .set(bearer(await sign(signer, claims(SERVICE))))
+      .send(renalRequest())
+      .expect(401);
     expect(engine.evaluations).toBe(0);
   });
 });
@@ -231,13 +287,24 @@ describe('which endpoints need a token', () => {
 
   it('expects the feedback URL as aud for feedback calls', async () => {
     const { app } = setup();
-    await request(app).post(`${SERVICE}/feedback`).set(bearer(await sign(signer, claims(SERVICE)))).send({ feedback: [] }).expect(401);
-    const res = await request(app).post(`${SERVICE}/feedback`).set(bearer(await sign(signer, claims(`${SERVICE}/feedback`)))).send({ feedback: [] });
+    await request(app)
+      .post(`${SERVICE}/feedback`)
+      .set(bearer(await sign(signer, claims(SERVICE))))
+      .send({ feedback: [] })
+      .expect(401);
+    const res = await request(app)
+      .post(`${SERVICE}/feedback`)
+      .set(bearer(await sign(signer, claims(`${SERVICE}/feedback`))))
+      .send({ feedback: [] });
     expect(res.status).not.toBe(401);
   });
 
   it('answers CORS preflights without a token', async () => {
     const { app } = setup();
-    await request(app).options(SERVICE).set('Origin', 'https://ehr.example.org').set('Access-Control-Request-Method', 'POST').expect(204);
+    await request(app)
+      .options(SERVICE)
+      .set('Origin', 'https://ehr.example.org')
+      .set('Access-Control-Request-Method', 'POST')
+      .expect(204);
   });
 });

@@ -24,7 +24,13 @@ describe('security configuration', () => {
       'CDS_TRUSTED_CLIENTS must name the trusted-clients file when CDS_AUTH is on (the default); set CDS_AUTH=off only for local development',
       "CDS_PUBLIC_BASE_URL must give the server's public base URL (the JWT aud) when CDS_AUTH is on (the default); set CDS_AUTH=off only for local development",
     ]);
-    expect(loadConfig(AUTH_READY)).toMatchObject({ auth: 'on', publicBaseUrl: 'https://cds.example.org', jwtClockSkewS: 60, jwtMaxLifetimeS: 3600, prefetchDeadlineMs: 5000 });
+    expect(loadConfig(AUTH_READY)).toMatchObject({
+      auth: 'on',
+      publicBaseUrl: 'https://cds.example.org',
+      jwtClockSkewS: 60,
+      jwtMaxLifetimeS: 3600,
+      prefetchDeadlineMs: 5000,
+    });
   });
 
   it('runs without them when CDS_AUTH=off', () => {
@@ -32,12 +38,16 @@ describe('security configuration', () => {
   });
 
   it('keeps a path in the public base URL and drops a trailing slash', () => {
-    expect(loadConfig({ ...AUTH_READY, CDS_PUBLIC_BASE_URL: 'https://gateway.example.org/cds/' }).publicBaseUrl).toBe('https://gateway.example.org/cds');
+    expect(loadConfig({ ...AUTH_READY, CDS_PUBLIC_BASE_URL: 'https://gateway.example.org/cds/' }).publicBaseUrl).toBe(
+      'https://gateway.example.org/cds',
+    );
   });
 
   it('reads admin keys as role:sha256 pairs', () => {
     const hash = hashAdminKey('k1');
-    expect(loadConfig({ CDS_AUTH: 'off', CDS_ADMIN_KEYS: `quality:${hash}, knowledge:${hash.toUpperCase()}` }).adminKeys).toEqual([
+    expect(
+      loadConfig({ CDS_AUTH: 'off', CDS_ADMIN_KEYS: `quality:${hash}, knowledge:${hash.toUpperCase()}` }).adminKeys,
+    ).toEqual([
       { role: 'quality', sha256: hash },
       { role: 'knowledge', sha256: hash },
     ]);
@@ -70,7 +80,11 @@ describe('security configuration', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-tls-'));
     writeFileSync(join(dir, 'cert.pem'), 'x');
     writeFileSync(join(dir, 'key.pem'), 'x');
-    const config = loadConfig({ CDS_AUTH: 'off', CDS_TLS_CERT: join(dir, 'cert.pem'), CDS_TLS_KEY: join(dir, 'key.pem') });
+    const config = loadConfig({
+      CDS_AUTH: 'off',
+      CDS_TLS_CERT: join(dir, 'cert.pem'),
+      CDS_TLS_KEY: join(dir, 'key.pem'),
+    });
     expect(config).toMatchObject({ tlsCertFile: join(dir, 'cert.pem'), tlsKeyFile: join(dir, 'key.pem') });
   });
 });
@@ -79,7 +93,9 @@ describe('serving drafts', () => {
   it('does not serve drafts unless CDS_SERVE_DRAFTS=on, and refuses any other value', () => {
     expect(loadConfig({ CDS_AUTH: 'off' }).serveDrafts).toBe(false);
     expect(loadConfig({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'on' }).serveDrafts).toBe(true);
-    expect(problems({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'yes' })).toEqual(['CDS_SERVE_DRAFTS="yes" must be on or off']);
+    expect(problems({ CDS_AUTH: 'off', CDS_SERVE_DRAFTS: 'yes' })).toEqual([
+      'CDS_SERVE_DRAFTS="yes" must be on or off',
+    ]);
   });
 });
 
@@ -90,7 +106,10 @@ function readmeDefaults(): Record<string, string> {
   if (!section) return expect.fail('README.md has no "## Configuration" section');
   const defaults: Record<string, string> = {};
   for (const row of section.split('\n').filter((line) => line.startsWith('| `CDS_'))) {
-    const [names, fallback] = row.split('|').slice(1).map((cell) => cell.trim());
+    const [names, fallback] = row
+      .split('|')
+      .slice(1)
+      .map((cell) => cell.trim());
     // `none (plain HTTP)` and `none; required when ...` mean none; otherwise the default is the first `code`.
     const value = /^none\b/.test(fallback) ? 'none' : (/`([^`]+)`/.exec(fallback)?.[1] ?? fallback);
     for (const [, name] of names.matchAll(/`(CDS_\w+)`/g)) {

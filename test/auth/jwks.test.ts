@@ -3,7 +3,17 @@ import request from 'supertest';
 import type { JWK } from 'jose';
 import type { Knowledge } from '../../src/knowledge/index.js';
 import { knowledgeFrom, testKnowledge } from '../support/app.js';
-import { authApp, bearer, claims, loopbackServer, newSigner, sendJson, sign, EHR_ISS, type LoopbackServer } from './support.js';
+import {
+  authApp,
+  bearer,
+  claims,
+  loopbackServer,
+  newSigner,
+  sendJson,
+  sign,
+  EHR_ISS,
+  type LoopbackServer,
+} from './support.js';
 
 let knowledge: Knowledge;
 beforeAll(async () => {
@@ -31,7 +41,10 @@ describe('keys fetched from an allowlisted jku', () => {
     const host = await jwksHost([signer.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }] });
     for (let i = 0; i < 3; i++) {
-      await request(app).get(DISCOVERY).set(bearer(await sign(signer, claims(DISCOVERY), { jku: host.jku }))).expect(200);
+      await request(app)
+        .get(DISCOVERY)
+        .set(bearer(await sign(signer, claims(DISCOVERY), { jku: host.jku })))
+        .expect(200);
     }
     expect(host.server.hits.map((h) => h.url)).toEqual(['/.well-known/jwks.json']);
   });
@@ -40,7 +53,10 @@ describe('keys fetched from an allowlisted jku', () => {
     const signer = await newSigner('RS384');
     const host = await jwksHost([signer.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }] });
-    await request(app).get(DISCOVERY).set(bearer(await sign(signer, claims(DISCOVERY)))).expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(signer, claims(DISCOVERY))))
+      .expect(200);
     expect(host.server.hits).toHaveLength(1);
   });
 
@@ -49,10 +65,19 @@ describe('keys fetched from an allowlisted jku', () => {
     const after = await newSigner('ES384');
     const host = await jwksHost([before.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }], deps: { jwks: { cooldownMs: 0 } } });
-    await request(app).get(DISCOVERY).set(bearer(await sign(before, claims(DISCOVERY), { jku: host.jku }))).expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(before, claims(DISCOVERY), { jku: host.jku })))
+      .expect(200);
     host.publish([after.publicJwk]);
-    await request(app).get(DISCOVERY).set(bearer(await sign(after, claims(DISCOVERY), { jku: host.jku }))).expect(200);
-    await request(app).get(DISCOVERY).set(bearer(await sign(after, claims(DISCOVERY), { jku: host.jku }))).expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(after, claims(DISCOVERY), { jku: host.jku })))
+      .expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(after, claims(DISCOVERY), { jku: host.jku })))
+      .expect(200);
     expect(host.server.hits).toHaveLength(2);
   });
 
@@ -61,8 +86,14 @@ describe('keys fetched from an allowlisted jku', () => {
     const unknown = await newSigner('ES384');
     const host = await jwksHost([known.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }], deps: { jwks: { cooldownMs: 0 } } });
-    await request(app).get(DISCOVERY).set(bearer(await sign(known, claims(DISCOVERY), { jku: host.jku }))).expect(200);
-    const res = await request(app).get(DISCOVERY).set(bearer(await sign(unknown, claims(DISCOVERY), { jku: host.jku }))).expect(401);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(known, claims(DISCOVERY), { jku: host.jku })))
+      .expect(200);
+    const res = await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(unknown, claims(DISCOVERY), { jku: host.jku })))
+      .expect(401);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(host.server.hits).toHaveLength(2);
   });
@@ -71,10 +102,16 @@ describe('keys fetched from an allowlisted jku', () => {
     const known = await newSigner('ES384');
     const host = await jwksHost([known.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }] });
-    await request(app).get(DISCOVERY).set(bearer(await sign(known, claims(DISCOVERY), { jku: host.jku }))).expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(known, claims(DISCOVERY), { jku: host.jku })))
+      .expect(200);
     for (let i = 0; i < 3; i++) {
       const stranger = await newSigner('ES384');
-      await request(app).get(DISCOVERY).set(bearer(await sign(stranger, claims(DISCOVERY), { jku: host.jku }))).expect(401);
+      await request(app)
+        .get(DISCOVERY)
+        .set(bearer(await sign(stranger, claims(DISCOVERY), { jku: host.jku })))
+        .expect(401);
     }
     expect(host.server.hits).toHaveLength(1);
   });
@@ -85,7 +122,10 @@ describe('keys fetched from an allowlisted jku', () => {
     const trusted = await jwksHost([ehr.publicJwk]);
     const forged = await jwksHost([attacker.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [trusted.jku] }] });
-    const res = await request(app).get(DISCOVERY).set(bearer(await sign(attacker, claims(DISCOVERY), { jku: forged.jku }))).expect(401);
+    const res = await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(attacker, claims(DISCOVERY), { jku: forged.jku })))
+      .expect(401);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(forged.server.hits).toEqual([]);
     expect(trusted.server.hits).toEqual([]);
@@ -96,8 +136,14 @@ describe('keys fetched from an allowlisted jku', () => {
     const attacker = await newSigner('ES384', ehr.kid);
     const forged = await jwksHost([attacker.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jwks: { keys: [ehr.publicJwk] } }] });
-    await request(app).get(DISCOVERY).set(bearer(await sign(attacker, claims(DISCOVERY), { jku: forged.jku }))).expect(401);
-    await request(app).get(DISCOVERY).set(bearer(await sign(ehr, claims(DISCOVERY), { jku: forged.jku }))).expect(200);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(attacker, claims(DISCOVERY), { jku: forged.jku })))
+      .expect(401);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(ehr, claims(DISCOVERY), { jku: forged.jku })))
+      .expect(200);
     expect(forged.server.hits).toEqual([]);
   });
 
@@ -105,7 +151,10 @@ describe('keys fetched from an allowlisted jku', () => {
     const ehr = await newSigner('ES384');
     const host = await jwksHost([ehr.publicJwk]);
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [host.jku] }] });
-    await request(app).get(DISCOVERY).set(bearer(await sign(ehr, claims(DISCOVERY), { jku: `${host.server.origin}/uploads/jwks.json` }))).expect(401);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(ehr, claims(DISCOVERY), { jku: `${host.server.origin}/uploads/jwks.json` })))
+      .expect(401);
     expect(host.server.hits).toEqual([]);
   });
 
@@ -115,6 +164,9 @@ describe('keys fetched from an allowlisted jku', () => {
     servers.push(server);
     const jku = `${server.origin}/jwks.json`;
     const app = authApp({ knowledge, clients: [{ iss: EHR_ISS, jku: [jku] }] });
-    await request(app).get(DISCOVERY).set(bearer(await sign(signer, claims(DISCOVERY), { jku }))).expect(401);
+    await request(app)
+      .get(DISCOVERY)
+      .set(bearer(await sign(signer, claims(DISCOVERY), { jku })))
+      .expect(401);
   });
 });

@@ -22,27 +22,34 @@ async function admin(query: string): Promise<void> {
 function instance(): Kysely<any> {
   const url = new URL(PG_URL!);
   url.searchParams.set('options', `-c search_path=${schema}`);
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 4 }) }) });
+  const db = new Kysely<any>({
+    dialect: new PostgresDialect({ pool: new pg.Pool({ connectionString: url.toString(), max: 4 }) }),
+  });
   opened.push(db);
   return db;
 }
 
-describe.skipIf(!PG_URL)(`the jti table on PostgreSQL${PG_URL ? '' : ' (skipped: CDS_TEST_DATABASE_URL is not set)'}`, () => {
-  beforeAll(async () => {
-    await admin(`CREATE SCHEMA ${schema}`);
-  });
-  afterAll(async () => {
-    await Promise.all(opened.map((db) => db.destroy()));
-    await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  });
+describe.skipIf(!PG_URL)(
+  `the jti table on PostgreSQL${PG_URL ? '' : ' (skipped: CDS_TEST_DATABASE_URL is not set)'}`,
+  () => {
+    beforeAll(async () => {
+      await admin(`CREATE SCHEMA ${schema}`);
+    });
+    afterAll(async () => {
+      await Promise.all(opened.map((db) => db.destroy()));
+      await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    });
 
-  it('lets exactly one of two instances use a jti, even when they race', async () => {
-    const clock = () => new Date('2026-03-01T10:00:00Z');
-    const [a, b] = [await createDatabaseJtiStore(instance(), clock), await createDatabaseJtiStore(instance(), clock)];
-    const expires = new Date('2026-03-01T10:05:00Z');
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).firstUse('https://ehr.example', 'raced-pg', expires)));
-    expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await b.firstUse('https://ehr.example', 'other-pg', expires)).toBe(true);
-    expect(await a.firstUse('https://ehr.example', 'other-pg', expires)).toBe(false);
-  });
-});
+    it('lets exactly one of two instances use a jti, even when they race', async () => {
+      const clock = () => new Date('2026-03-01T10:00:00Z');
+      const [a, b] = [await createDatabaseJtiStore(instance(), clock), await createDatabaseJtiStore(instance(), clock)];
+      const expires = new Date('2026-03-01T10:05:00Z');
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).firstUse('https://ehr.example', 'raced-pg', expires)),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      expect(await b.firstUse('https://ehr.example', 'other-pg', expires)).toBe(true);
+      expect(await a.firstUse('https://ehr.example', 'other-pg', expires)).toBe(false);
+    });
+  },
+);

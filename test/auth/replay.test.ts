@@ -48,7 +48,9 @@ describe.each(Object.entries(stores))('the jti store %s', (_name, make) => {
   it('lets exactly one of many concurrent uses of a jti through', async () => {
     const store = await make(() => new Date('2026-03-01T10:00:00Z'));
     const expires = new Date('2026-03-01T10:05:00Z');
-    const results = await Promise.all(Array.from({ length: 20 }, () => store.firstUse('https://ehr.example', 'raced', expires)));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => store.firstUse('https://ehr.example', 'raced', expires)),
+    );
     expect(results.filter(Boolean)).toHaveLength(1);
   });
 });
@@ -65,12 +67,17 @@ describe('the jti table shared by two instances', () => {
 });
 
 describe('the jti table in a database that cannot take it', () => {
-  it('stops the start with the database\'s reason (exit status 1)', async () => {
+  it("stops the start with the database's reason (exit status 1)", async () => {
     const file = sqliteFile();
     new SqliteDatabase(file).close();
-    const readOnly = new Kysely<any>({ dialect: new SqliteDialect({ database: new SqliteDatabase(file, { readonly: true }) }) });
+    const readOnly = new Kysely<any>({
+      dialect: new SqliteDialect({ database: new SqliteDatabase(file, { readonly: true }) }),
+    });
     opened.push(readOnly);
-    const failure = await createDatabaseJtiStore(readOnly).then(() => undefined, (err: unknown) => err);
+    const failure = await createDatabaseJtiStore(readOnly).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
     expect(failure).toBeInstanceOf(StartupError);
     expect((failure as StartupError).exitCode).toBe(1);
     expect((failure as StartupError).message).toMatch(/^the database cannot keep the used JWT ids: .*readonly/);

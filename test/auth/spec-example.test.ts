@@ -19,7 +19,11 @@ const SPEC_JWK: JWK = {
   alg: 'ES384',
 };
 const SPEC_JKU = 'https://fhir-ehr.example.com/jwk_uri';
-const SPEC_CLIENT: TrustedClient = { iss: 'https://fhir-ehr.example.com/', jku: [SPEC_JKU], tenants: ['2ddd6c3a-8e9a-44c6-a305-52111ad302a2'] };
+const SPEC_CLIENT: TrustedClient = {
+  iss: 'https://fhir-ehr.example.com/',
+  jku: [SPEC_JKU],
+  tenants: ['2ddd6c3a-8e9a-44c6-a305-52111ad302a2'],
+};
 const SPEC_AUD = 'https://cds.example.org/cds-services/some-service';
 const BEFORE_EXP = new Date('2015-01-29T22:00:00Z');
 // The example token was issued three and a half years before it expires; this server caps lifetimes
@@ -33,13 +37,22 @@ function jwksHost(): { fetchImpl: typeof fetch; urls: string[] } {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     urls.push(url);
     if (url !== SPEC_JKU) return Promise.resolve(new Response('not found', { status: 404 }));
-    return Promise.resolve(new Response(JSON.stringify({ keys: [SPEC_JWK] }), { headers: { 'content-type': 'application/json' } }));
+    return Promise.resolve(
+      new Response(JSON.stringify({ keys: [SPEC_JWK] }), { headers: { 'content-type': 'application/json' } }),
+    );
   };
   return { fetchImpl, urls };
 }
 
 function verifier(clock: () => Date) {
-  return createTokenVerifier({ clients: [SPEC_CLIENT], jtiStore: createMemoryJtiStore(clock), clockSkewS: 60, maxLifetimeS: FOUR_YEARS_S, clock, fetchImpl: jwksHost().fetchImpl });
+  return createTokenVerifier({
+    clients: [SPEC_CLIENT],
+    jtiStore: createMemoryJtiStore(clock),
+    clockSkewS: 60,
+    maxLifetimeS: FOUR_YEARS_S,
+    clock,
+    fetchImpl: jwksHost().fetchImpl,
+  });
 }
 
 let knowledge: Knowledge;
@@ -56,7 +69,9 @@ describe('the CDS Hooks specification example token', () => {
   });
 
   it('is rejected with the real clock: it expired in 2015', async () => {
-    await expect(verifier(() => new Date()).verify(SPEC_TOKEN, SPEC_AUD)).rejects.toMatchObject({ reason: expect.stringMatching(/"exp" claim timestamp check failed/) });
+    await expect(verifier(() => new Date()).verify(SPEC_TOKEN, SPEC_AUD)).rejects.toMatchObject({
+      reason: expect.stringMatching(/"exp" claim timestamp check failed/),
+    });
   });
 
   it('gets through the server with a frozen clock, and only then', async () => {
@@ -70,9 +85,17 @@ describe('the CDS Hooks specification example token', () => {
         deps: { authClock, jwks: { fetchImpl: jwks.fetchImpl } },
       });
     // Authenticated: the server goes on to look for the service, which this test knowledge lacks.
-    const frozen = await request(app(() => BEFORE_EXP)).post('/cds-services/some-service').set('Authorization', `Bearer ${SPEC_TOKEN}`).send({}).expect(404);
+    const frozen = await request(app(() => BEFORE_EXP))
+      .post('/cds-services/some-service')
+      .set('Authorization', `Bearer ${SPEC_TOKEN}`)
+      .send({})
+      .expect(404);
     expect(frozen.body.issue[0].diagnostics).toBe("no CDS service with id 'some-service' (see GET /cds-services)");
     expect(jwks.urls).toEqual([SPEC_JKU]);
-    await request(app(() => new Date())).post('/cds-services/some-service').set('Authorization', `Bearer ${SPEC_TOKEN}`).send({}).expect(401);
+    await request(app(() => new Date()))
+      .post('/cds-services/some-service')
+      .set('Authorization', `Bearer ${SPEC_TOKEN}`)
+      .send({})
+      .expect(401);
   });
 });

@@ -35,7 +35,9 @@ export function claims(path: string, overrides: JWTPayload = {}): JWTPayload {
 }
 
 export function sign(signer: Signer, payload: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
-  return new SignJWT(payload).setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT', ...header }).sign(signer.privateKey);
+  return new SignJWT(payload)
+    .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ: 'JWT', ...header })
+    .sign(signer.privateKey);
 }
 
 export const bearer = (token: string): { Authorization: string } => ({ Authorization: `Bearer ${token}` });
@@ -55,7 +57,15 @@ export interface AuthAppOptions {
 
 /** An app as deployed: verification on, public base URL BASE_URL. */
 export function authApp({ knowledge, clients, config, deps, fetchImpl }: AuthAppOptions): Express {
-  return testApp({ knowledge, auth: 'on', trustedClients: clients, config: { publicBaseUrl: BASE_URL, ...config }, deps, fetchImpl, now: '2026-06-01T12:00:00Z' });
+  return testApp({
+    knowledge,
+    auth: 'on',
+    trustedClients: clients,
+    config: { publicBaseUrl: BASE_URL, ...config },
+    deps,
+    fetchImpl,
+    now: '2026-06-01T12:00:00Z',
+  });
 }
 
 export { captureLogs, type CapturedLogs } from '../support/logs.js';
@@ -69,7 +79,9 @@ export interface LoopbackServer {
 }
 
 /** A real HTTP server on loopback that records each request before `handle` answers it. */
-export async function loopbackServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<LoopbackServer> {
+export async function loopbackServer(
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<LoopbackServer> {
   const hits: LoopbackServer['hits'] = [];
   const server = createServer((req, res) => {
     hits.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });

@@ -18,7 +18,12 @@ beforeAll(async () => {
 
 describe('the verified client', () => {
   it('is handed to the handlers as res.locals.client = { iss, tenant }', async () => {
-    const verifier = createTokenVerifier({ clients: [client(signer)], jtiStore: createMemoryJtiStore(), clockSkewS: 60, maxLifetimeS: 3600 });
+    const verifier = createTokenVerifier({
+      clients: [client(signer)],
+      jtiStore: createMemoryJtiStore(),
+      clockSkewS: 60,
+      maxLifetimeS: 3600,
+    });
     const app = express();
     app.use((_req, res, next) => {
       res.locals.logger = createLogger('error', true);
@@ -29,8 +34,14 @@ describe('the verified client', () => {
       res.json({ client: res.locals.client, allowedFhirServers: res.locals.allowedFhirServers });
     });
     app.use(errorHandler(createLogger('error', true)));
-    const res = await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services', { tenant: 'tenant-east' })))).expect(200);
-    expect(res.body).toEqual({ client: { iss: 'https://ehr.test.example/', tenant: 'tenant-east' }, allowedFhirServers: [] });
+    const res = await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services', { tenant: 'tenant-east' }))))
+      .expect(200);
+    expect(res.body).toEqual({
+      client: { iss: 'https://ehr.test.example/', tenant: 'tenant-east' },
+      allowedFhirServers: [],
+    });
   });
 });
 
@@ -38,32 +49,67 @@ describe('when the jti store cannot answer', () => {
   it('refuses the call rather than risk a replay', async () => {
     const jtiStore = { firstUse: () => Promise.reject(new Error('database unavailable')) };
     const app = authApp({ knowledge, clients: [client(signer)], deps: { jtiStore } });
-    await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(401);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(401);
   });
 });
 
 describe('rate limiting', () => {
   it('answers 429 with an OperationOutcome and Retry-After once a client has used its calls for the minute', async () => {
     const app = authApp({ knowledge, clients: [client(signer)], config: { rateLimitPerMinute: 2 } });
-    for (let i = 0; i < 2; i++) await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(200);
-    const res = await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(429);
+    for (let i = 0; i < 2; i++)
+      await request(app)
+        .get('/cds-services')
+        .set(bearer(await sign(signer, claims('/cds-services'))))
+        .expect(200);
+    const res = await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(429);
     expect(res.body.resourceType).toBe('OperationOutcome');
-    expect(res.body.issue[0]).toMatchObject({ code: 'throttled', diagnostics: expect.stringMatching(/^too many calls from this client: at most 2 a minute are served; try again in \d+ s$/) });
+    expect(res.body.issue[0]).toMatchObject({
+      code: 'throttled',
+      diagnostics: expect.stringMatching(
+        /^too many calls from this client: at most 2 a minute are served; try again in \d+ s$/,
+      ),
+    });
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
   });
 
   it('counts each client on its own', async () => {
     const other = await newSigner('ES384');
-    const app = authApp({ knowledge, clients: [client(signer), client(other, { iss: 'https://other-ehr.example/' })], config: { rateLimitPerMinute: 1 } });
-    await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(200);
-    await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(429);
-    await request(app).get('/cds-services').set(bearer(await sign(other, claims('/cds-services', { iss: 'https://other-ehr.example/' })))).expect(200);
+    const app = authApp({
+      knowledge,
+      clients: [client(signer), client(other, { iss: 'https://other-ehr.example/' })],
+      config: { rateLimitPerMinute: 1 },
+    });
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(200);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(429);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(other, claims('/cds-services', { iss: 'https://other-ehr.example/' }))))
+      .expect(200);
   });
 
   it("does not let refused tokens spend a client's allowance", async () => {
     const app = authApp({ knowledge, clients: [client(signer)], config: { rateLimitPerMinute: 1 } });
-    for (let i = 0; i < 3; i++) await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services', { aud: 'https://elsewhere.example/' })))).expect(401);
-    await request(app).get('/cds-services').set(bearer(await sign(signer, claims('/cds-services')))).expect(200);
+    for (let i = 0; i < 3; i++)
+      await request(app)
+        .get('/cds-services')
+        .set(bearer(await sign(signer, claims('/cds-services', { aud: 'https://elsewhere.example/' }))))
+        .expect(401);
+    await request(app)
+      .get('/cds-services')
+      .set(bearer(await sign(signer, claims('/cds-services'))))
+      .expect(200);
   });
 });
 
@@ -80,17 +126,26 @@ describe('security headers', () => {
 
 describe('GET /ready and the authentication mode', () => {
   it('says verification is on and how many clients are trusted', async () => {
-    const res = await request(authApp({ knowledge, clients: [client(signer)] })).get('/ready').expect(200);
+    const res = await request(authApp({ knowledge, clients: [client(signer)] }))
+      .get('/ready')
+      .expect(200);
     expect(res.body.auth).toEqual({ verification: 'on', trustedClients: 1 });
   });
 
   it('warns loudly when verification is off', async () => {
-    const res = await request(testApp({ knowledge, auth: 'off' })).get('/ready').expect(200);
+    const res = await request(testApp({ knowledge, auth: 'off' }))
+      .get('/ready')
+      .expect(200);
     expect(res.body.status).toBe('ready');
-    expect(res.body.auth).toEqual({ verification: 'off', warning: expect.stringMatching(/^JWT verification is OFF \(CDS_AUTH=off\).*local development only/i) });
+    expect(res.body.auth).toEqual({
+      verification: 'off',
+      warning: expect.stringMatching(/^JWT verification is OFF \(CDS_AUTH=off\).*local development only/i),
+    });
   });
 
   it('refuses to build a server with verification on but no trusted clients', () => {
-    expect(() => testApp({ knowledge, auth: 'on', config: { publicBaseUrl: BASE_URL } })).toThrow(/auth is on: trusted clients and the public base URL are required/);
+    expect(() => testApp({ knowledge, auth: 'on', config: { publicBaseUrl: BASE_URL } })).toThrow(
+      /auth is on: trusted clients and the public base URL are required/,
+    );
   });
 });

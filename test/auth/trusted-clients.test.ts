@@ -8,7 +8,8 @@ import { newSigner } from './support.js';
 
 function writeClients(content: unknown, extraFiles: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), 'cds-clients-'));
-  for (const [name, value] of Object.entries(extraFiles)) writeFileSync(join(dir, name), typeof value === 'string' ? value : JSON.stringify(value));
+  for (const [name, value] of Object.entries(extraFiles))
+    writeFileSync(join(dir, name), typeof value === 'string' ? value : JSON.stringify(value));
   const file = join(dir, 'trusted-clients.json');
   writeFileSync(file, typeof content === 'string' ? content : JSON.stringify(content));
   return file;
@@ -28,13 +29,19 @@ describe('the trusted-clients file', () => {
   it('loads the example documented in the README', async () => {
     const clients = await loadTrustedClients(join(repoRoot, 'docs', 'trusted-clients.example.json'));
     expect(clients.map((c) => c.iss)).toEqual(['https://fhir-ehr.example.com/', 'https://ehr.hospital.example.org']);
-    expect(clients[1].fhirServers).toEqual(['https://fhir.hospital.example.org', 'https://fhir-backup.hospital.example.org:8443']);
+    expect(clients[1].fhirServers).toEqual([
+      'https://fhir.hospital.example.org',
+      'https://fhir-backup.hospital.example.org:8443',
+    ]);
     expect(clients[1].jwks?.keys.map((k) => k.kid)).toEqual(['example-kid']);
   });
 
   it('merges keys given inline and in a jwksFile next to it', async () => {
     const [a, b] = [await newSigner('ES384'), await newSigner('RS384')];
-    const file = writeClients({ clients: [{ iss: 'https://ehr.example', jwks: { keys: [a.publicJwk] }, jwksFile: 'keys.json' }] }, { 'keys.json': { keys: [b.publicJwk] } });
+    const file = writeClients(
+      { clients: [{ iss: 'https://ehr.example', jwks: { keys: [a.publicJwk] }, jwksFile: 'keys.json' }] },
+      { 'keys.json': { keys: [b.publicJwk] } },
+    );
     const [client] = await loadTrustedClients(file);
     expect(client.jwks?.keys.map((k) => k.kid)).toEqual([a.kid, b.kid]);
     expect(client.fhirServers).toEqual([]);
@@ -44,7 +51,11 @@ describe('the trusted-clients file', () => {
     const signer = await newSigner('ES384');
     const file = writeClients({
       clients: [
-        { iss: 'https://one.example', jku: ['http://keys.example/jwks.json'], fhirServers: ['https://fhir.example/r4', 'https://ok.example'] },
+        {
+          iss: 'https://one.example',
+          jku: ['http://keys.example/jwks.json'],
+          fhirServers: ['https://fhir.example/r4', 'https://ok.example'],
+        },
         { iss: 'https://two.example' },
         { iss: 'https://three.example', jwks: { keys: [{ ...signer.publicJwk, kty: 'oct' }] }, tenant: 'typo' },
         { iss: 'https://one.example', jwksFile: 'missing.json' },
@@ -57,7 +68,11 @@ describe('the trusted-clients file', () => {
     ]);
     const second = writeClients({
       clients: [
-        { iss: 'https://one.example', jku: ['http://keys.example/jwks.json'], fhirServers: ['https://fhir.example/r4', 'https://ok.example'] },
+        {
+          iss: 'https://one.example',
+          jku: ['http://keys.example/jwks.json'],
+          fhirServers: ['https://fhir.example/r4', 'https://ok.example'],
+        },
         { iss: 'https://one.example', jwksFile: 'missing.json' },
       ],
     });
@@ -80,7 +95,14 @@ describe('the trusted-clients file', () => {
     const signer = await newSigner('ES384');
     const { exportJWK } = await import('jose');
     const privateJwk = { ...(await exportJWK(signer.privateKey)), kid: 'leaked' };
-    const file = writeClients({ clients: [{ iss: 'https://ehr.example', jwks: { keys: [privateJwk, { kty: 'EC', kid: 'broken', crv: 'P-384', x: 'AAAA', y: 'AAAA' }] } }] });
+    const file = writeClients({
+      clients: [
+        {
+          iss: 'https://ehr.example',
+          jwks: { keys: [privateJwk, { kty: 'EC', kid: 'broken', crv: 'P-384', x: 'AAAA', y: 'AAAA' }] },
+        },
+      ],
+    });
     expect(await problemsOf(file)).toEqual([
       "/clients/0/jwks/keys/0: 'leaked' is a private key; give only the public part",
       expect.stringMatching(/^\/clients\/0\/jwks\/keys\/1: 'broken' is not a usable public key/),
@@ -88,7 +110,9 @@ describe('the trusted-clients file', () => {
   });
 
   it('says so when the file is missing or not JSON', async () => {
-    await expect(loadTrustedClients('/nonexistent/trusted-clients.json')).rejects.toThrow(/trusted-clients\.json: cannot be read \(ENOENT\)/);
+    await expect(loadTrustedClients('/nonexistent/trusted-clients.json')).rejects.toThrow(
+      /trusted-clients\.json: cannot be read \(ENOENT\)/,
+    );
     await expect(loadTrustedClients(writeClients('{"clients": ['))).rejects.toThrow(/not valid JSON/);
   });
 });

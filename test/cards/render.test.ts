@@ -9,7 +9,15 @@ function template(tag: string, fields: Partial<CardTemplate> = {}): CardTemplate
 }
 
 function extension(tag: string): Record<string, unknown> {
-  return { [KNOWLEDGE_EXTENSION]: { service: `svc-${tag}`, ruleSet: `rs-${tag}`, version: '1.0.0', rule: `rule-${tag}`, cql: [{ library: `Lib${tag}`, version: '1.0.0' }] } };
+  return {
+    [KNOWLEDGE_EXTENSION]: {
+      service: `svc-${tag}`,
+      ruleSet: `rs-${tag}`,
+      version: '1.0.0',
+      rule: `rule-${tag}`,
+      cql: [{ library: `Lib${tag}`, version: '1.0.0' }],
+    },
+  };
 }
 
 function templateError(fn: () => unknown): TemplateError {
@@ -24,10 +32,13 @@ function templateError(fn: () => unknown): TemplateError {
 
 describe('renderCard', () => {
   it('fills placeholders in strings from the facts', () => {
-    const facts = { cql: { 'Latest eGFR': { value: 27, unit: 'mL/min/1.73m2' } }, context: { patientId: 'pt-fill-card' } };
+    const facts = {
+      cql: { 'Latest eGFR': { value: 27, unit: 'mL/min/1.73m2' } },
+      context: { patientId: 'pt-fill-card' },
+    };
     const t = template('fill', {
       summary: "eGFR {{cql['Latest eGFR']}} for {{context.patientId}}",
-      detail: "Value {{cql['Latest eGFR'].value}} in {{ cql[\"Latest eGFR\"].unit }}",
+      detail: 'Value {{cql[\'Latest eGFR\'].value}} in {{ cql["Latest eGFR"].unit }}',
     });
 
     const card = renderCard(t, facts, extension('fill'));
@@ -39,19 +50,32 @@ describe('renderCard', () => {
   it('fills placeholders with an index in the path', () => {
     const facts = { cql: { Drugs: [{ text: 'Ibuprofen 400 mg' }, { text: 'Naproxen 250 mg' }] } };
 
-    const card = renderCard(template('index', { summary: 'Second drug: {{cql.Drugs[1].text}}' }), facts, extension('index'));
+    const card = renderCard(
+      template('index', { summary: 'Second drug: {{cql.Drugs[1].text}}' }),
+      facts,
+      extension('index'),
+    );
 
     expect(card.summary).toBe('Second drug: Naproxen 250 mg');
   });
 
   it('fills placeholders inside suggestions, actions and links', () => {
-    const facts = { item: { id: 'mr-nested-fill', medicationCodeableConcept: { text: 'Diclofenac 50 mg' } }, context: { patientId: 'pt-nested-fill' } };
+    const facts = {
+      item: { id: 'mr-nested-fill', medicationCodeableConcept: { text: 'Diclofenac 50 mg' } },
+      context: { patientId: 'pt-nested-fill' },
+    };
     const t = template('nested', {
       selectionBehavior: 'at-most-one',
       suggestions: [
         {
           label: 'Remove {{item.medicationCodeableConcept}}',
-          actions: [{ type: 'delete', description: 'Remove {{item.medicationCodeableConcept.text}}', resourceId: 'MedicationRequest/{{item.id}}' }],
+          actions: [
+            {
+              type: 'delete',
+              description: 'Remove {{item.medicationCodeableConcept.text}}',
+              resourceId: 'MedicationRequest/{{item.id}}',
+            },
+          ],
         },
       ],
       links: [{ label: 'Chart', url: 'https://chart.nested.example/patients/{{context.patientId}}', type: 'absolute' }],
@@ -60,7 +84,11 @@ describe('renderCard', () => {
     const card = renderCard(t, facts, extension('nested'));
 
     expect(card.suggestions?.[0].label).toBe('Remove Diclofenac 50 mg');
-    expect(card.suggestions?.[0].actions?.[0]).toEqual({ type: 'delete', description: 'Remove Diclofenac 50 mg', resourceId: 'MedicationRequest/mr-nested-fill' });
+    expect(card.suggestions?.[0].actions?.[0]).toEqual({
+      type: 'delete',
+      description: 'Remove Diclofenac 50 mg',
+      resourceId: 'MedicationRequest/mr-nested-fill',
+    });
     expect(card.links?.[0].url).toBe('https://chart.nested.example/patients/pt-nested-fill');
   });
 
@@ -80,10 +108,20 @@ describe('renderCard', () => {
   });
 
   it('embeds the object of a placeholder that is the whole string', () => {
-    const resource = { resourceType: 'ServiceRequest', status: 'draft', intent: 'order', code: { text: 'Serum creatinine (solo)' } };
+    const resource = {
+      resourceType: 'ServiceRequest',
+      status: 'draft',
+      intent: 'order',
+      code: { text: 'Serum creatinine (solo)' },
+    };
     const t = template('solo', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Order creatinine', actions: [{ type: 'create', description: 'Order it', resource: '{{cql.Proposed}}' }] }],
+      suggestions: [
+        {
+          label: 'Order creatinine',
+          actions: [{ type: 'create', description: 'Order it', resource: '{{cql.Proposed}}' }],
+        },
+      ],
     });
 
     const card = renderCard(t, { cql: { Proposed: resource } }, extension('solo'));
@@ -97,7 +135,9 @@ describe('renderCard', () => {
     const facts = { item: resource };
     const t = template('deep', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Lower the dose', actions: [{ type: 'update', description: 'Lower it', resource: '{{item}}' }] }],
+      suggestions: [
+        { label: 'Lower the dose', actions: [{ type: 'update', description: 'Lower it', resource: '{{item}}' }] },
+      ],
     });
 
     const card = renderCard(t, facts, extension('deep'));
@@ -109,7 +149,11 @@ describe('renderCard', () => {
   });
 
   it('gives the text of a number, not the number, for a placeholder that is the whole string', () => {
-    const card = renderCard(template('solo-number', { detail: '{{cql.Score}}' }), { cql: { Score: 7 } }, extension('solo-number'));
+    const card = renderCard(
+      template('solo-number', { detail: '{{cql.Score}}' }),
+      { cql: { Score: 7 } },
+      extension('solo-number'),
+    );
 
     expect(card.detail).toBe('7');
   });
@@ -118,7 +162,18 @@ describe('renderCard', () => {
     const t = template('unchanged', {
       summary: 'Drug {{item.name}}',
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Stop {{item.name}}', actions: [{ type: 'create', description: 'Create', resource: { resourceType: 'Task', status: 'draft', intent: 'order' } }] }],
+      suggestions: [
+        {
+          label: 'Stop {{item.name}}',
+          actions: [
+            {
+              type: 'create',
+              description: 'Create',
+              resource: { resourceType: 'Task', status: 'draft', intent: 'order' },
+            },
+          ],
+        },
+      ],
     });
     const before = structuredClone(t);
 
@@ -138,7 +193,13 @@ describe('renderCard', () => {
   });
 
   it('throws a TemplateError for a placeholder whose value is null', () => {
-    const err = templateError(() => renderCard(template('null-fact', { detail: 'Last dose {{cql.LastDose}}' }), { cql: { LastDose: null } }, extension('null-fact')));
+    const err = templateError(() =>
+      renderCard(
+        template('null-fact', { detail: 'Last dose {{cql.LastDose}}' }),
+        { cql: { LastDose: null } },
+        extension('null-fact'),
+      ),
+    );
 
     expect(err.expression).toBe('cql.LastDose');
   });
@@ -146,7 +207,9 @@ describe('renderCard', () => {
   it('throws a TemplateError for a solo placeholder that has no value', () => {
     const t = template('solo-missing', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Order', actions: [{ type: 'create', description: 'Order it', resource: '{{cql.NotThere}}' }] }],
+      suggestions: [
+        { label: 'Order', actions: [{ type: 'create', description: 'Order it', resource: '{{cql.NotThere}}' }] },
+      ],
     });
 
     const err = templateError(() => renderCard(t, { cql: {} }, extension('solo-missing')));
@@ -155,7 +218,9 @@ describe('renderCard', () => {
   });
 
   it('throws a TemplateError for a placeholder that is not a valid path', () => {
-    const err = templateError(() => renderCard(template('bad-path', { summary: 'Broken {{cql..x}}' }), { cql: { x: 1 } }, extension('bad-path')));
+    const err = templateError(() =>
+      renderCard(template('bad-path', { summary: 'Broken {{cql..x}}' }), { cql: { x: 1 } }, extension('bad-path')),
+    );
 
     expect(err.expression).toBe('cql..x');
   });
@@ -192,7 +257,10 @@ describe('renderCard', () => {
   });
 
   it('renders a template into a card without problems', () => {
-    const facts = { cql: { 'Latest eGFR': { value: 24, unit: 'mL/min' } }, item: { id: 'mr-valid-render', medicationCodeableConcept: { text: 'Ibuprofen 600 mg' } } };
+    const facts = {
+      cql: { 'Latest eGFR': { value: 24, unit: 'mL/min' } },
+      item: { id: 'mr-valid-render', medicationCodeableConcept: { text: 'Ibuprofen 600 mg' } },
+    };
     const t = template('valid-render', {
       summary: "NSAID ordered with eGFR {{cql['Latest eGFR']}}",
       indicator: 'warning',
@@ -201,10 +269,18 @@ describe('renderCard', () => {
         {
           label: 'Remove {{item.medicationCodeableConcept}}',
           isRecommended: true,
-          actions: [{ type: 'delete', description: 'Remove the draft NSAID', resourceId: 'MedicationRequest/{{item.id}}' }],
+          actions: [
+            { type: 'delete', description: 'Remove the draft NSAID', resourceId: 'MedicationRequest/{{item.id}}' },
+          ],
         },
       ],
-      overrideReasons: [{ system: 'http://example.org/override-reason', code: 'benefit-outweighs-risk', display: 'Benefit outweighs risk' }],
+      overrideReasons: [
+        {
+          system: 'http://example.org/override-reason',
+          code: 'benefit-outweighs-risk',
+          display: 'Benefit outweighs risk',
+        },
+      ],
     });
 
     const card = renderCard(t, facts, extension('valid-render'));
@@ -234,11 +310,15 @@ describe('asText', () => {
 
   // Quantity.comparator is a FHIR modifier element: "<5 mg/L" and "5 mg/L" mean different things.
   it('keeps the comparator of a FHIR Quantity', () => {
-    expect(asText('q5', { value: 5, comparator: '<', unit: 'mg/L', system: 'http://unitsofmeasure.org', code: 'mg/L' })).toMatch(/^<\s?5 mg\/L$/);
+    expect(
+      asText('q5', { value: 5, comparator: '<', unit: 'mg/L', system: 'http://unitsofmeasure.org', code: 'mg/L' }),
+    ).toMatch(/^<\s?5 mg\/L$/);
   });
 
   it('shows a Coding by its display', () => {
-    expect(asText('c1', { system: 'http://snomed.info/sct', code: '431855005', display: 'Chronic kidney disease stage 1' })).toBe('Chronic kidney disease stage 1');
+    expect(
+      asText('c1', { system: 'http://snomed.info/sct', code: '431855005', display: 'Chronic kidney disease stage 1' }),
+    ).toBe('Chronic kidney disease stage 1');
   });
 
   it('shows a Coding without display by its code', () => {
@@ -246,9 +326,18 @@ describe('asText', () => {
   });
 
   it('shows a CodeableConcept by its text', () => {
-    expect(asText('cc1', { text: 'Ibuprofen 400 mg tablet', coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '197806', display: 'ibuprofen 400 MG Oral Tablet' }] })).toBe(
-      'Ibuprofen 400 mg tablet',
-    );
+    expect(
+      asText('cc1', {
+        text: 'Ibuprofen 400 mg tablet',
+        coding: [
+          {
+            system: 'http://www.nlm.nih.gov/research/umls/rxnorm',
+            code: '197806',
+            display: 'ibuprofen 400 MG Oral Tablet',
+          },
+        ],
+      }),
+    ).toBe('Ibuprofen 400 mg tablet');
   });
 
   it('shows a CodeableConcept without text by the display of its first coding', () => {
@@ -263,17 +352,28 @@ describe('asText', () => {
   });
 
   it('shows a CodeableConcept whose first coding has no display by its code', () => {
-    expect(asText('cc3', { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '7258' }] })).toBe('7258');
+    expect(asText('cc3', { coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '7258' }] })).toBe(
+      '7258',
+    );
   });
 
   it('shows a CQL Concept by its display', () => {
-    expect(asText('k1', { codes: [{ code: '5640', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Ibuprofen' }], display: 'NSAID: ibuprofen' })).toBe('NSAID: ibuprofen');
+    expect(
+      asText('k1', {
+        codes: [{ code: '5640', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Ibuprofen' }],
+        display: 'NSAID: ibuprofen',
+      }),
+    ).toBe('NSAID: ibuprofen');
   });
 
   // docs/knowledge-format.md: a CQL Concept becomes { "codes": [...], "display" }; without a display of
   // its own (common: FHIRHelpers takes it from CodeableConcept.text) it shows its first code.
   it('shows a CQL Concept without display by the display of its first code', () => {
-    expect(asText('k2', { codes: [{ code: '7258', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Naproxen' }] })).toBe('Naproxen');
+    expect(
+      asText('k2', {
+        codes: [{ code: '7258', system: 'http://www.nlm.nih.gov/research/umls/rxnorm', display: 'Naproxen' }],
+      }),
+    ).toBe('Naproxen');
   });
 
   it('shows a Reference by its reference', () => {
@@ -310,7 +410,14 @@ describe('asText', () => {
   });
 
   it('joins a list of mixed values, each shown as text', () => {
-    expect(asText('l2', [{ value: 12.5, unit: 'mg' }, { system: 'http://loinc.org', code: '2160-0', display: 'Creatinine' }, 3, false])).toBe('12.5 mg, Creatinine, 3, no');
+    expect(
+      asText('l2', [
+        { value: 12.5, unit: 'mg' },
+        { system: 'http://loinc.org', code: '2160-0', display: 'Creatinine' },
+        3,
+        false,
+      ]),
+    ).toBe('12.5 mg, Creatinine, 3, no');
   });
 
   it('throws a TemplateError naming the placeholder for null', () => {

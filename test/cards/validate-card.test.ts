@@ -2,7 +2,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { cardProblems, type Card } from '../../src/cards/index.js';
 
-const officialCards = (JSON.parse(readFileSync(new URL('./examples/response-cards-links-overridereasons.json', import.meta.url), 'utf8')) as { cards: Card[] }).cards;
+const officialCards = (
+  JSON.parse(
+    readFileSync(new URL('./examples/response-cards-links-overridereasons.json', import.meta.url), 'utf8'),
+  ) as { cards: Card[] }
+).cards;
 
 /** A small valid card; `tag` keeps the data of each test distinct. Fields may be overridden with invalid values. */
 function card(tag: string, fields: Record<string, unknown> = {}): Card {
@@ -49,12 +53,24 @@ describe('cardProblems: valid cards', () => {
         {
           label: 'Order a creatinine',
           isRecommended: true,
-          actions: [{ type: 'create', description: 'Order serum creatinine', resource: { resourceType: 'ServiceRequest', status: 'draft', intent: 'order' } }],
+          actions: [
+            {
+              type: 'create',
+              description: 'Order serum creatinine',
+              resource: { resourceType: 'ServiceRequest', status: 'draft', intent: 'order' },
+            },
+          ],
         },
         {
           label: 'Lower the dose',
           isRecommended: true,
-          actions: [{ type: 'update', description: 'Halve the dose', resource: { resourceType: 'MedicationRequest', id: 'mr-all-actions', status: 'draft' } }],
+          actions: [
+            {
+              type: 'update',
+              description: 'Halve the dose',
+              resource: { resourceType: 'MedicationRequest', id: 'mr-all-actions', status: 'draft' },
+            },
+          ],
         },
       ],
     });
@@ -77,7 +93,10 @@ describe('cardProblems: valid cards', () => {
   it('accepts one recommended suggestion with at-most-one', () => {
     const c = card('one-recommended', {
       selectionBehavior: 'at-most-one',
-      suggestions: [suggestion('one-recommended-a', { isRecommended: true }), suggestion('one-recommended-b', { isRecommended: false })],
+      suggestions: [
+        suggestion('one-recommended-a', { isRecommended: true }),
+        suggestion('one-recommended-b', { isRecommended: false }),
+      ],
     });
 
     expect(cardProblems(c)).toEqual([]);
@@ -93,13 +112,20 @@ describe('cardProblems: valid cards', () => {
   });
 
   it('accepts appContext on a smart link', () => {
-    const c = card('smart-ok', { links: [{ label: 'Dosing app', url: 'https://app.smart-ok.example/launch', type: 'smart', appContext: 'drug=5640' }] });
+    const c = card('smart-ok', {
+      links: [
+        { label: 'Dosing app', url: 'https://app.smart-ok.example/launch', type: 'smart', appContext: 'drug=5640' },
+      ],
+    });
 
     expect(cardProblems(c)).toEqual([]);
   });
 
   it('accepts a suggestion without actions', () => {
-    const c = card('no-actions', { selectionBehavior: 'at-most-one', suggestions: [{ label: 'Discuss with pharmacy' }] });
+    const c = card('no-actions', {
+      selectionBehavior: 'at-most-one',
+      suggestions: [{ label: 'Discuss with pharmacy' }],
+    });
 
     expect(cardProblems(c)).toEqual([]);
   });
@@ -110,7 +136,13 @@ describe('cardProblems: valid cards', () => {
       suggestions: [
         {
           label: 'Order a test',
-          actions: [{ type: 'create', description: 'Create the order', resource: { resourceType: 'ServiceRequest', note: [], code: { text: '' } } }],
+          actions: [
+            {
+              type: 'create',
+              description: 'Create the order',
+              resource: { resourceType: 'ServiceRequest', note: [], code: { text: '' } },
+            },
+          ],
         },
       ],
     });
@@ -136,14 +168,15 @@ describe('cardProblems: each rule on its own', () => {
   });
 
   it('reports a source without a label', () => {
-    expect(onlyProblem(card('no-label', { source: { url: 'https://no-label.example/about' } }))).toMatch(/source\.label/);
+    expect(onlyProblem(card('no-label', { source: { url: 'https://no-label.example/about' } }))).toMatch(
+      /source\.label/,
+    );
   });
 
   it('reports a source url or icon that is not an absolute URL', () => {
-    expect(cardProblems(card('relative', { source: { label: 'Local', url: '/guidelines/nsaid', icon: 'icon.png' } }))).toEqual([
-      'source.url must be an absolute http(s) URL',
-      'source.icon must be an absolute http(s) URL',
-    ]);
+    expect(
+      cardProblems(card('relative', { source: { label: 'Local', url: '/guidelines/nsaid', icon: 'icon.png' } })),
+    ).toEqual(['source.url must be an absolute http(s) URL', 'source.icon must be an absolute http(s) URL']);
   });
 
   it('reports a card without a source', () => {
@@ -154,11 +187,15 @@ describe('cardProblems: each rule on its own', () => {
   });
 
   it('reports suggestions without selectionBehavior', () => {
-    expect(onlyProblem(card('no-behaviour', { suggestions: [suggestion('no-behaviour')] }))).toMatch(/selectionBehavior/);
+    expect(onlyProblem(card('no-behaviour', { suggestions: [suggestion('no-behaviour')] }))).toMatch(
+      /selectionBehavior/,
+    );
   });
 
   it('reports a selectionBehavior outside the enum', () => {
-    expect(onlyProblem(card('bad-behaviour', { selectionBehavior: 'all', suggestions: [suggestion('bad-behaviour')] }))).toMatch(/selectionBehavior/);
+    expect(
+      onlyProblem(card('bad-behaviour', { selectionBehavior: 'all', suggestions: [suggestion('bad-behaviour')] })),
+    ).toMatch(/selectionBehavior/);
   });
 
   it('reports selectionBehavior without suggestions', () => {
@@ -168,7 +205,10 @@ describe('cardProblems: each rule on its own', () => {
   it('reports two recommended suggestions with at-most-one', () => {
     const c = card('two-recommended', {
       selectionBehavior: 'at-most-one',
-      suggestions: [suggestion('two-recommended-a', { isRecommended: true }), suggestion('two-recommended-b', { isRecommended: true })],
+      suggestions: [
+        suggestion('two-recommended-a', { isRecommended: true }),
+        suggestion('two-recommended-b', { isRecommended: true }),
+      ],
     });
 
     expect(onlyProblem(c)).toMatch(/recommended/);
@@ -178,13 +218,17 @@ describe('cardProblems: each rule on its own', () => {
     const s = suggestion('no-suggestion-label');
     delete s.label;
 
-    expect(onlyProblem(card('no-suggestion-label', { selectionBehavior: 'any', suggestions: [s] }))).toMatch(/suggestions\[0\]\.label/);
+    expect(onlyProblem(card('no-suggestion-label', { selectionBehavior: 'any', suggestions: [s] }))).toMatch(
+      /suggestions\[0\]\.label/,
+    );
   });
 
   it('reports an action without a description', () => {
     const c = card('no-description', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Remove it', actions: [{ type: 'delete', resourceId: 'MedicationRequest/mr-no-description' }] }],
+      suggestions: [
+        { label: 'Remove it', actions: [{ type: 'delete', resourceId: 'MedicationRequest/mr-no-description' }] },
+      ],
     });
 
     expect(onlyProblem(c)).toMatch(/suggestions\[0\]\.actions\[0\]\.description/);
@@ -193,7 +237,14 @@ describe('cardProblems: each rule on its own', () => {
   it('reports an action type outside the enum', () => {
     const c = card('bad-action-type', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Patch it', actions: [{ type: 'patch', description: 'Patch the order', resourceId: 'MedicationRequest/mr-bad-action-type' }] }],
+      suggestions: [
+        {
+          label: 'Patch it',
+          actions: [
+            { type: 'patch', description: 'Patch the order', resourceId: 'MedicationRequest/mr-bad-action-type' },
+          ],
+        },
+      ],
     });
 
     expect(onlyProblem(c)).toContain("'patch'");
@@ -229,32 +280,47 @@ describe('cardProblems: each rule on its own', () => {
   it('reports a delete action whose resourceId is a bare id', () => {
     const c = card('delete-bare', {
       selectionBehavior: 'at-most-one',
-      suggestions: [{ label: 'Remove it', actions: [{ type: 'delete', description: 'Remove the draft', resourceId: 'mr-delete-bare' }] }],
+      suggestions: [
+        {
+          label: 'Remove it',
+          actions: [{ type: 'delete', description: 'Remove the draft', resourceId: 'mr-delete-bare' }],
+        },
+      ],
     });
 
     expect(onlyProblem(c)).toMatch(/resourceId/);
   });
 
   it('reports an override reason without a display', () => {
-    const c = card('reason-no-display', { overrideReasons: [{ system: 'http://example.org/override', code: 'reason-no-display' }] });
+    const c = card('reason-no-display', {
+      overrideReasons: [{ system: 'http://example.org/override', code: 'reason-no-display' }],
+    });
 
     expect(onlyProblem(c)).toMatch(/overrideReasons\[0\].*display/);
   });
 
   it('reports appContext on an absolute link', () => {
-    const c = card('abs-appcontext', { links: [{ label: 'Guideline', url: 'https://abs-appcontext.example/g', type: 'absolute', appContext: 'section=4' }] });
+    const c = card('abs-appcontext', {
+      links: [
+        { label: 'Guideline', url: 'https://abs-appcontext.example/g', type: 'absolute', appContext: 'section=4' },
+      ],
+    });
 
     expect(onlyProblem(c)).toMatch(/links\[0\]\.appContext/);
   });
 
   it('reports a link url that is not absolute', () => {
-    const c = card('relative-url', { links: [{ label: 'Guideline', url: '/guidelines/relative-url', type: 'absolute' }] });
+    const c = card('relative-url', {
+      links: [{ label: 'Guideline', url: '/guidelines/relative-url', type: 'absolute' }],
+    });
 
     expect(onlyProblem(c)).toMatch(/links\[0\]\.url/);
   });
 
   it('reports a link type outside the enum', () => {
-    const c = card('link-type', { links: [{ label: 'Guideline', url: 'https://link-type.example/g', type: 'relative' }] });
+    const c = card('link-type', {
+      links: [{ label: 'Guideline', url: 'https://link-type.example/g', type: 'relative' }],
+    });
 
     expect(onlyProblem(c)).toMatch(/links\[0\]\.type/);
   });
@@ -270,7 +336,9 @@ describe('cardProblems: each rule on its own', () => {
   });
 
   it('reports a null value nested in the source', () => {
-    expect(onlyProblem(card('null-icon', { source: { label: 'Pharmacy null-icon', icon: null } }))).toMatch(/source\.icon/);
+    expect(onlyProblem(card('null-icon', { source: { label: 'Pharmacy null-icon', icon: null } }))).toMatch(
+      /source\.icon/,
+    );
   });
 
   it('reports an empty string, naming where it is', () => {

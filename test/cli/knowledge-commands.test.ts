@@ -8,7 +8,10 @@ import { repoRoot, testKnowledge } from '../support/app.js';
 async function cds(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runCli(args, { io: { stdout: (t) => (out += t), stderr: (t) => (err += t) }, env: { CDS_AUTH: 'off' } });
+  const code = await runCli(args, {
+    io: { stdout: (t) => (out += t), stderr: (t) => (err += t) },
+    env: { CDS_AUTH: 'off' },
+  });
   return { code, out, err };
 }
 
@@ -33,7 +36,10 @@ describe('cds validate', () => {
     ruleSet.rules[0].conditions.all[1].path = "$['Latest eGFR Value'].value";
     writeFileSync(rules, JSON.stringify(ruleSet, null, 2));
     const cqlFile = join(d, 'cql/RenalTest-1.0.0.cql');
-    writeFileSync(cqlFile, readFileSync(cqlFile, 'utf8').replace('exists "Test Drug Drafts"', 'exists "Test Drug Draftz"'));
+    writeFileSync(
+      cqlFile,
+      readFileSync(cqlFile, 'utf8').replace('exists "Test Drug Drafts"', 'exists "Test Drug Draftz"'),
+    );
     const r = await cds('validate', d);
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/^cql\/RenalTest-1\.0\.0\.cql:26:\d+: error: Could not resolve identifier Test Drug Draftz/m);
@@ -44,7 +50,15 @@ describe('cds validate', () => {
 
 describe('cds eval', () => {
   it('prints the cards and why: prefetch, define values, each condition with the value it saw', async () => {
-    const r = await cds('eval', '--service', 'nsaid-ckd-order-sign', '--request', join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-22-ibuprofen.json'), '--as-of', '2026-06-01T12:00:00Z');
+    const r = await cds(
+      'eval',
+      '--service',
+      'nsaid-ckd-order-sign',
+      '--request',
+      join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-22-ibuprofen.json'),
+      '--as-of',
+      '2026-06-01T12:00:00Z',
+    );
     expect(r.code).toBe(0);
     expect(r.out).toContain('egfr: sent');
     expect(r.out).toMatch(/Latest eGFR = \{"value":22,"unit":"mL\/min\/\{1\.73_m2\}"\} {3}\[[\d.]+ ms\]/);
@@ -56,7 +70,16 @@ describe('cds eval', () => {
   });
 
   it('gives the same as JSON with --json', async () => {
-    const r = await cds('eval', '-s', 'nsaid-ckd-order-sign', '-r', join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-45-ibuprofen.json'), '--as-of', '2026-06-01T12:00:00Z', '--json');
+    const r = await cds(
+      'eval',
+      '-s',
+      'nsaid-ckd-order-sign',
+      '-r',
+      join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-45-ibuprofen.json'),
+      '--as-of',
+      '2026-06-01T12:00:00Z',
+      '--json',
+    );
     const doc = JSON.parse(r.out);
     expect(doc.cards).toEqual([]);
     expect(doc.explanation.cql['Latest eGFR'].value).toBe(45);
@@ -81,7 +104,8 @@ describe('cds test', () => {
 
   it('fails with a readable diff when a card differs from the expectation', async () => {
     const d = mkdtempSync(join(tmpdir(), 'cds-cli-'));
-    for (const part of ['cds-services.json', 'cql', 'rules', 'fixtures/requests/imaging-repeat']) cpSync(join(repoRoot, part), join(d, part), { recursive: true });
+    for (const part of ['cds-services.json', 'cql', 'rules', 'fixtures/requests/imaging-repeat'])
+      cpSync(join(repoRoot, part), join(d, part), { recursive: true });
     const expected = join(d, 'fixtures/requests/imaging-repeat/ct-head-repeat-12-days.expected.json');
     const doc = JSON.parse(readFileSync(expected, 'utf8'));
     doc.cards[0].indicator = 'critical';
@@ -103,7 +127,8 @@ describe('cds test', () => {
 describe('cds new and cds bump', () => {
   function shippedCopy(): string {
     const d = mkdtempSync(join(tmpdir(), 'cds-cli-'));
-    for (const part of ['cds-services.json', 'cql', 'rules']) cpSync(join(repoRoot, part), join(d, part), { recursive: true });
+    for (const part of ['cds-services.json', 'cql', 'rules'])
+      cpSync(join(repoRoot, part), join(d, part), { recursive: true });
     return d;
   }
 
@@ -112,10 +137,20 @@ describe('cds new and cds bump', () => {
     const r = await cds('new', 'sepsis-lactate', '--dir', d, '--title', 'Sepsis: lactate');
     expect(r.code).toBe(0);
     const ruleSet = JSON.parse(readFileSync(join(d, 'rules/sepsis-lactate/0.1.0.json'), 'utf8'));
-    expect(ruleSet).toMatchObject({ id: 'sepsis-lactate', version: '0.1.0', status: 'draft', title: 'Sepsis: lactate', cql: { library: 'SepsisLactate', version: '0.1.0' } });
-    expect(readFileSync(join(d, 'cql/SepsisLactate-0.1.0.cql'), 'utf8')).toMatch(/^library SepsisLactate version '0\.1\.0'/);
+    expect(ruleSet).toMatchObject({
+      id: 'sepsis-lactate',
+      version: '0.1.0',
+      status: 'draft',
+      title: 'Sepsis: lactate',
+      cql: { library: 'SepsisLactate', version: '0.1.0' },
+    });
+    expect(readFileSync(join(d, 'cql/SepsisLactate-0.1.0.cql'), 'utf8')).toMatch(
+      /^library SepsisLactate version '0\.1\.0'/,
+    );
     expect((await cds('validate', d)).code).toBe(0);
-    expect((await cds('new', 'sepsis-lactate', '--dir', d)).err).toMatch(/exists already: use 'cds bump sepsis-lactate'/);
+    expect((await cds('new', 'sepsis-lactate', '--dir', d)).err).toMatch(
+      /exists already: use 'cds bump sepsis-lactate'/,
+    );
   });
 
   it('copies the newest version to the next one as a draft, with its tests, and optionally the CQL', async () => {
@@ -125,7 +160,12 @@ describe('cds new and cds bump', () => {
     expect(r.out).toMatch(/nsaid-ckd: 1\.0\.0 → 1\.1\.0 \(draft\)/);
     const before = JSON.parse(readFileSync(join(d, 'rules/nsaid-ckd/1.0.0.json'), 'utf8'));
     const after = JSON.parse(readFileSync(join(d, 'rules/nsaid-ckd/1.1.0.json'), 'utf8'));
-    expect(after).toEqual({ ...before, version: '1.1.0', status: 'draft', cql: { library: 'NsaidCkd', version: '1.1.0' } });
+    expect(after).toEqual({
+      ...before,
+      version: '1.1.0',
+      status: 'draft',
+      cql: { library: 'NsaidCkd', version: '1.1.0' },
+    });
     expect(readFileSync(join(d, 'cql/NsaidCkd-1.1.0.cql'), 'utf8')).toMatch(/library NsaidCkd version '1\.1\.0'/);
     expect((await cds('validate', d)).code).toBe(0);
     const patch = await cds('bump', 'nsaid-ckd', '--level', 'patch', '--dir', d);
@@ -143,20 +183,31 @@ describe('cds validate and served versions', () => {
   it('reports a served version changed in place, reading the uptake ledger', async () => {
     const d = copyOf(testKnowledge('basic'));
     const dataDir = mkdtempSync(join(tmpdir(), 'cds-cli-data-'));
-    const env = { CDS_AUTH: 'off', CDS_DATA_DIR: dataDir, CDS_PSEUDONYM_KEY: 'cli-test-pseudonym-key-0123456789abcdef' };
+    const env = {
+      CDS_AUTH: 'off',
+      CDS_DATA_DIR: dataDir,
+      CDS_PSEUDONYM_KEY: 'cli-test-pseudonym-key-0123456789abcdef',
+    };
     const { createUptakeStore } = await import('../../src/uptake/index.js');
     const { loadConfig } = await import('../../src/config.js');
     const { createLogger } = await import('../../src/logger.js');
     const { knowledgeFrom } = await import('../support/app.js');
-    const store = await createUptakeStore(loadConfig(env, { requireAuthSettings: false }), { logger: createLogger('error', true) });
+    const store = await createUptakeStore(loadConfig(env, { requireAuthSettings: false }), {
+      logger: createLogger('error', true),
+    });
     store.recordServed((await knowledgeFrom(d)).services[0].ruleSet.fingerprints);
     // close() waits for the fingerprints being written.
     await store.close();
     const rules = join(d, 'rules/renal-test/1.0.0.json');
-    writeFileSync(rules, readFileSync(rules, 'utf8').replace('"Test drug with low eGFR"', '"Test drug with a low eGFR"'));
+    writeFileSync(
+      rules,
+      readFileSync(rules, 'utf8').replace('"Test drug with low eGFR"', '"Test drug with a low eGFR"'),
+    );
     let out = '';
     const code = await runCli(['validate', d], { io: { stdout: (t) => (out += t), stderr: () => undefined }, env });
     expect(code).toBe(1);
-    expect(out).toMatch(/^rules\/renal-test\/1\.0\.0\.json: error: rule set renal-test 1\.0\.0 has changed since it was first served/m);
+    expect(out).toMatch(
+      /^rules\/renal-test\/1\.0\.0\.json: error: rule set renal-test 1\.0\.0 has changed since it was first served/m,
+    );
   });
 });

@@ -13,11 +13,7 @@ import type {
   Library as LibraryType,
 } from 'cql-execution';
 import { CQL_EXECUTION_PATCHED_FOR, installFhirDistinctKeys } from '../../src/engine/cql/distinct-keys.js';
-import {
-  CQL_EXEC_FHIR_DRIVEN_FOR,
-  fhirDataModel,
-  type PatientSourceLike,
-} from '../../src/engine/cql/patient-data.js';
+import { CQL_EXEC_FHIR_DRIVEN_FOR, fhirDataModel, type PatientSourceLike } from '../../src/engine/cql/patient-data.js';
 import { fhirModelInfo, type FhirResource } from '../../src/fhir/index.js';
 import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
 import { createCqlTranslator } from '../../src/knowledge/index.js';

@@ -13,11 +13,36 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 
 /** Values of every JSON type, and the ones FHIR and CQL find hard (dates out of range, NUL, huge numbers, bad units). */
 const REPLACEMENTS: unknown[] = [
-  null, true, 0, -1, 1e308, 0.1, 'x', '', '\u0000', '2026-13-45', '2026-06-01T25:99:00Z', '9999-12-31', '0001-01-01',
-  {}, [], [null], [{}], [[1]], { resourceType: 'Bundle' }, { resourceType: 'Bundle', entry: 5 }, { resourceType: 'Nope' },
-  { resourceType: 'Observation', valueQuantity: { value: 'x' } }, { value: 'x' }, { coding: [{}] }, { coding: [{ system: 5, code: {} }] },
-  JSON.parse('{"__proto__": {"polluted": 1}}'), 'a'.repeat(20000), { start: '2026', end: '2025' },
-  { value: -1e30, unit: 'mg', code: 'mg', system: 'http://unitsofmeasure.org' }, { value: 5, code: 'not a unit', system: 'http://unitsofmeasure.org' },
+  null,
+  true,
+  0,
+  -1,
+  1e308,
+  0.1,
+  'x',
+  '',
+  '\u0000',
+  '2026-13-45',
+  '2026-06-01T25:99:00Z',
+  '9999-12-31',
+  '0001-01-01',
+  {},
+  [],
+  [null],
+  [{}],
+  [[1]],
+  { resourceType: 'Bundle' },
+  { resourceType: 'Bundle', entry: 5 },
+  { resourceType: 'Nope' },
+  { resourceType: 'Observation', valueQuantity: { value: 'x' } },
+  { value: 'x' },
+  { coding: [{}] },
+  { coding: [{ system: 5, code: {} }] },
+  JSON.parse('{"__proto__": {"polluted": 1}}'),
+  'a'.repeat(20000),
+  { start: '2026', end: '2025' },
+  { value: -1e30, unit: 'mg', code: 'mg', system: 'http://unitsofmeasure.org' },
+  { value: 5, code: 'not a unit', system: 'http://unitsofmeasure.org' },
 ];
 
 function random(seed: number): () => number {
@@ -30,7 +55,8 @@ type Path = Array<string | number>;
 function pathsOf(node: unknown, at: Path = [], out: Path[] = []): Path[] {
   if (at.length > 0) out.push(at);
   if (Array.isArray(node)) node.forEach((child, i) => pathsOf(child, [...at, i], out));
-  else if (node && typeof node === 'object') for (const [key, child] of Object.entries(node)) pathsOf(child, [...at, key], out);
+  else if (node && typeof node === 'object')
+    for (const [key, child] of Object.entries(node)) pathsOf(child, [...at, key], out);
   return out;
 }
 
@@ -68,11 +94,18 @@ describe('damaged hook requests', () => {
       try {
         await invokeService(knowledge, request.service, body, {
           clock: () => new Date('2026-06-01T12:00:00Z'),
-          prefetch: { timeoutMs: 100, maxPages: 1, fetchImpl: () => Promise.reject(new Error('no FHIR server in this test')) },
+          prefetch: {
+            timeoutMs: 100,
+            maxPages: 1,
+            fetchImpl: () => Promise.reject(new Error('no FHIR server in this test')),
+          },
         });
       } catch (err) {
         status = err instanceof CdsError ? err.status : 0;
-        if (status < 400 || status >= 500) failures.push(`round ${round} (${request.service}/${request.name}): ${err instanceof CdsError ? `${status} ${err.internal ?? err.message}` : String(err)}`);
+        if (status < 400 || status >= 500)
+          failures.push(
+            `round ${round} (${request.service}/${request.name}): ${err instanceof CdsError ? `${status} ${err.internal ?? err.message}` : String(err)}`,
+          );
       }
       outcomes.set(status, (outcomes.get(status) ?? 0) + 1);
     }

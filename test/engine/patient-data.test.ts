@@ -11,7 +11,11 @@ import type { Knowledge, Service } from '../../src/knowledge/index.js';
 import { knowledgeFrom, repoRoot } from '../support/app.js';
 
 const require = createRequire(import.meta.url);
-const cql = require('cql-execution') as { Executor: typeof ExecutorType; CodeService: typeof CodeServiceType; DateTime: typeof DateTimeType };
+const cql = require('cql-execution') as {
+  Executor: typeof ExecutorType;
+  CodeService: typeof CodeServiceType;
+  DateTime: typeof DateTimeType;
+};
 const fhir = require('cql-exec-fhir') as { PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void } } };
 const NOW = cql.DateTime.fromJSDate(new Date('2026-06-01T12:00:00Z'), 0);
 
@@ -20,7 +24,11 @@ beforeAll(async () => {
   knowledge = await knowledgeFrom(repoRoot);
 });
 
-async function both(service: Service, resources: Array<{ resourceType: string; id?: string }>, parameters: Record<string, unknown>) {
+async function both(
+  service: Service,
+  resources: Array<{ resourceType: string; id?: string }>,
+  parameters: Record<string, unknown>,
+) {
   const executor = new cql.Executor(service.ruleSet.library!, new cql.CodeService(knowledge.valueSets), parameters);
   const stock = fhir.PatientSource.FHIRv401();
   stock.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
@@ -33,14 +41,22 @@ async function both(service: Service, resources: Array<{ resourceType: string; i
 }
 
 describe('patient data source', () => {
-  it.each(fixtureRequests().map((f) => [`${f.service}/${f.name}`, f] as const))('gives the same define values as cql-exec-fhir for %s', async (_label, f) => {
-    const service = knowledge.services.find((s) => s.definition.id === f.service)!;
-    const body = f.body as { context: { patientId: string; draftOrders?: unknown }; prefetch: Record<string, unknown> };
-    const drafts = resourcesOf(body.context.draftOrders).map((r) => fhirDataModel().wrap(r));
-    const parameters = Object.fromEntries(Object.keys(service.definition.knowledge.parameters ?? {}).map((p) => [p, drafts]));
-    const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
-    expect(ours).toEqual(stock);
-  });
+  it.each(fixtureRequests().map((f) => [`${f.service}/${f.name}`, f] as const))(
+    'gives the same define values as cql-exec-fhir for %s',
+    async (_label, f) => {
+      const service = knowledge.services.find((s) => s.definition.id === f.service)!;
+      const body = f.body as {
+        context: { patientId: string; draftOrders?: unknown };
+        prefetch: Record<string, unknown>;
+      };
+      const drafts = resourcesOf(body.context.draftOrders).map((r) => fhirDataModel().wrap(r));
+      const parameters = Object.fromEntries(
+        Object.keys(service.definition.knowledge.parameters ?? {}).map((p) => [p, drafts]),
+      );
+      const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
+      expect(ours).toEqual(stock);
+    },
+  );
 
   it('gives the same define values as cql-exec-fhir over a 1,000-resource record', async () => {
     const service = knowledge.services.find((s) => s.definition.id === 'nsaid-ckd-order-sign')!;
@@ -66,6 +82,10 @@ describe('explanations kept with served cards', () => {
     };
     const text = JSON.stringify(withoutIdentifiers(value));
     for (const secret of ['STUDY-ACCESSION-778899', 'p-1', 'obs-1', 'Zzyzx', 'Ann']) expect(text).not.toContain(secret);
-    expect(withoutIdentifiers(value)).toMatchObject({ code: value.code, value: value.value, medication: 'Ibuprofen 400 mg' });
+    expect(withoutIdentifiers(value)).toMatchObject({
+      code: value.code,
+      value: value.value,
+      medication: 'Ibuprofen 400 mg',
+    });
   });
 });

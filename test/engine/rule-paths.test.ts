@@ -24,10 +24,20 @@ async function knowledgeWithDefine(name: string) {
 }
 
 describe('rule condition paths', () => {
-  it.each(['eGFR, latest', 'eGFR; latest', 'eGFR @ latest', 'eGFR ^ latest', 'eGFR [latest]'])('read the define named %s', async (name) => {
-    const knowledge = await knowledgeWithDefine(name);
-    const evaluation = primaryEvaluation((await invokeService(knowledge, 'renal-test', renalRequest(), { clock: () => new Date('2026-06-01T12:00:00Z'), prefetch: { timeoutMs: 1000, maxPages: 1 } })).outcome);
-    expect(evaluation.trace.rules[0]).toMatchObject({ rule: 'low-egfr', fired: true });
-    expect(evaluation.cards).toHaveLength(1);
-  });
+  it.each(['eGFR, latest', 'eGFR; latest', 'eGFR @ latest', 'eGFR ^ latest', 'eGFR [latest]'])(
+    'read the define named %s',
+    async (name) => {
+      const knowledge = await knowledgeWithDefine(name);
+      const evaluation = primaryEvaluation(
+        (
+          await invokeService(knowledge, 'renal-test', renalRequest(), {
+            clock: () => new Date('2026-06-01T12:00:00Z'),
+            prefetch: { timeoutMs: 1000, maxPages: 1 },
+          })
+        ).outcome,
+      );
+      expect(evaluation.trace.rules[0]).toMatchObject({ rule: 'low-egfr', fired: true });
+      expect(evaluation.cards).toHaveLength(1);
+    },
+  );
 });

@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { CdsError } from '../../src/errors.js';
 import { HOOKS, isKnownHook, validateHookRequest } from '../../src/hooks/index.js';
 
-const ALL_HOOKS = ['patient-view', 'order-select', 'order-sign', 'order-dispatch', 'appointment-book', 'encounter-start', 'encounter-discharge'];
+const ALL_HOOKS = [
+  'patient-view',
+  'order-select',
+  'order-sign',
+  'order-dispatch',
+  'appointment-book',
+  'encounter-start',
+  'encounter-discharge',
+];
 
 function example(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`./examples/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -27,11 +35,23 @@ function minimalContext(hook: string, tag: string): Record<string, unknown> {
         draftOrders: collection([{ resourceType: 'MedicationRequest', id: `mr-${tag}`, status: 'draft' }]),
       };
     case 'order-sign':
-      return { userId: `Practitioner/dr-${tag}`, patientId: `pt-${tag}`, draftOrders: collection([{ resourceType: 'ServiceRequest', id: `sr-${tag}`, status: 'draft' }]) };
+      return {
+        userId: `Practitioner/dr-${tag}`,
+        patientId: `pt-${tag}`,
+        draftOrders: collection([{ resourceType: 'ServiceRequest', id: `sr-${tag}`, status: 'draft' }]),
+      };
     case 'order-dispatch':
-      return { patientId: `pt-${tag}`, dispatchedOrders: [`ServiceRequest/sr-${tag}`], performer: `Organization/lab-${tag}` };
+      return {
+        patientId: `pt-${tag}`,
+        dispatchedOrders: [`ServiceRequest/sr-${tag}`],
+        performer: `Organization/lab-${tag}`,
+      };
     case 'appointment-book':
-      return { userId: `Patient/pt-${tag}`, patientId: `pt-${tag}`, appointments: collection([{ resourceType: 'Appointment', id: `appt-${tag}`, status: 'proposed' }]) };
+      return {
+        userId: `Patient/pt-${tag}`,
+        patientId: `pt-${tag}`,
+        appointments: collection([{ resourceType: 'Appointment', id: `appt-${tag}`, status: 'proposed' }]),
+      };
     case 'encounter-start':
     case 'encounter-discharge':
       return { userId: `Practitioner/dr-${tag}`, patientId: `pt-${tag}`, encounterId: `enc-${tag}` };
@@ -40,12 +60,22 @@ function minimalContext(hook: string, tag: string): Record<string, unknown> {
   }
 }
 
-function request(hook: string, context: Record<string, unknown>, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function request(
+  hook: string,
+  context: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return { hook, hookInstance: randomUUID(), context, ...extra };
 }
 
 function fhirAuthorization(accessToken: string): Record<string, unknown> {
-  return { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: 'user/Patient.read', subject: 'cds-service' };
+  return {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_in: 300,
+    scope: 'user/Patient.read',
+    subject: 'cds-service',
+  };
 }
 
 function rejection(body: unknown, served: string[]): CdsError {
@@ -87,7 +117,7 @@ describe('validateHookRequest: valid requests', () => {
     expect(validateHookRequest(body, ['patient-view'])).toEqual(body);
   });
 
-  it("accepts the official order-select R4 context in a full request, although its Bundle has no type", () => {
+  it('accepts the official order-select R4 context in a full request, although its Bundle has no type', () => {
     const { context } = example('order-select-context-r4.json') as { context: Record<string, unknown> };
     const body = request('order-select', context);
 
@@ -95,13 +125,19 @@ describe('validateHookRequest: valid requests', () => {
   });
 
   it('accepts unknown extra context fields', () => {
-    const body = request('patient-view', { ...minimalContext('patient-view', 'extra-ctx'), locationId: 'loc-extra-ctx', futureField: { nested: true } });
+    const body = request('patient-view', {
+      ...minimalContext('patient-view', 'extra-ctx'),
+      locationId: 'loc-extra-ctx',
+      futureField: { nested: true },
+    });
 
     expect(validateHookRequest(body, ['patient-view'])).toEqual(body);
   });
 
   it('accepts unknown extra top-level fields', () => {
-    const body = request('order-sign', minimalContext('order-sign', 'extra-top'), { futureTopLevel: 'value-extra-top' });
+    const body = request('order-sign', minimalContext('order-sign', 'extra-top'), {
+      futureTopLevel: 'value-extra-top',
+    });
 
     expect(validateHookRequest(body, ['order-sign'])).toEqual(body);
   });
@@ -115,7 +151,9 @@ describe('validateHookRequest: valid requests', () => {
   });
 
   it('accepts fhirServer without fhirAuthorization', () => {
-    const body = request('patient-view', minimalContext('patient-view', 'open-server'), { fhirServer: 'http://open.example:9080/fhir' });
+    const body = request('patient-view', minimalContext('patient-view', 'open-server'), {
+      fhirServer: 'http://open.example:9080/fhir',
+    });
 
     expect(validateHookRequest(body, ['patient-view'])).toEqual(body);
   });
@@ -140,7 +178,9 @@ describe('validateHookRequest: valid requests', () => {
   it('accepts an order-dispatch request with fulfillmentTasks', () => {
     const body = request('order-dispatch', {
       ...minimalContext('order-dispatch', 'tasks'),
-      fulfillmentTasks: [{ resourceType: 'Task', id: 'task-tasks', status: 'draft', focus: { reference: 'ServiceRequest/sr-tasks' } }],
+      fulfillmentTasks: [
+        { resourceType: 'Task', id: 'task-tasks', status: 'draft', focus: { reference: 'ServiceRequest/sr-tasks' } },
+      ],
     });
 
     expect(validateHookRequest(body, ['order-dispatch'])).toEqual(body);
@@ -240,7 +280,11 @@ describe('validateHookRequest: the request envelope', () => {
   });
 
   it('reports two envelope problems as two issues', () => {
-    const body = { hook: 'patient-view', context: minimalContext('patient-view', 'two-envelope'), fhirServer: 'not a url' };
+    const body = {
+      hook: 'patient-view',
+      context: minimalContext('patient-view', 'two-envelope'),
+      fhirServer: 'not a url',
+    };
 
     const err = rejection(body, ['patient-view']);
 
@@ -249,19 +293,28 @@ describe('validateHookRequest: the request envelope', () => {
   });
 
   it('rejects an empty hookInstance', () => {
-    const err = rejection(request('patient-view', minimalContext('patient-view', 'empty-instance'), { hookInstance: '' }), ['patient-view']);
+    const err = rejection(
+      request('patient-view', minimalContext('patient-view', 'empty-instance'), { hookInstance: '' }),
+      ['patient-view'],
+    );
 
     expect(locations(err)).toEqual(['hookInstance']);
   });
 
   it('rejects a context that is not an object', () => {
-    const err = rejection(request('patient-view', ['Practitioner/dr-ctx-array'] as unknown as Record<string, unknown>), ['patient-view']);
+    const err = rejection(
+      request('patient-view', ['Practitioner/dr-ctx-array'] as unknown as Record<string, unknown>),
+      ['patient-view'],
+    );
 
     expect(locations(err)).toEqual(['context']);
   });
 
   it('rejects a fhirServer that is not an http(s) URL', () => {
-    const err = rejection(request('patient-view', minimalContext('patient-view', 'ftp'), { fhirServer: 'ftp://fhir.ftp.example/r4' }), ['patient-view']);
+    const err = rejection(
+      request('patient-view', minimalContext('patient-view', 'ftp'), { fhirServer: 'ftp://fhir.ftp.example/r4' }),
+      ['patient-view'],
+    );
 
     expect(err.status).toBe(400);
     expect(locations(err)).toEqual(['fhirServer']);
@@ -280,20 +333,27 @@ describe('validateHookRequest: the request envelope', () => {
   });
 
   it('rejects a prefetch that is not an object', () => {
-    const err = rejection(request('patient-view', minimalContext('patient-view', 'prefetch-array'), { prefetch: [] }), ['patient-view']);
+    const err = rejection(request('patient-view', minimalContext('patient-view', 'prefetch-array'), { prefetch: [] }), [
+      'patient-view',
+    ]);
 
     expect(locations(err)).toEqual(['prefetch']);
   });
 
   it('rejects an extension that is not an object', () => {
-    const err = rejection(request('patient-view', minimalContext('patient-view', 'ext-string'), { extension: 'com.example.x' }), ['patient-view']);
+    const err = rejection(
+      request('patient-view', minimalContext('patient-view', 'ext-string'), { extension: 'com.example.x' }),
+      ['patient-view'],
+    );
 
     expect(locations(err)).toEqual(['extension']);
   });
 
   // CDS Hooks 2.0 (and the cds-r-1 invariant): fhirServer is REQUIRED when fhirAuthorization is given.
   it('rejects fhirAuthorization without fhirServer with 400 naming fhirServer', () => {
-    const body = request('patient-view', minimalContext('patient-view', 'auth-no-server'), { fhirAuthorization: fhirAuthorization('tok-auth-no-server') });
+    const body = request('patient-view', minimalContext('patient-view', 'auth-no-server'), {
+      fhirAuthorization: fhirAuthorization('tok-auth-no-server'),
+    });
 
     const err = rejection(body, ['patient-view']);
 
@@ -303,7 +363,10 @@ describe('validateHookRequest: the request envelope', () => {
 
   it('rejects fhirAuthorization without access_token with 400 naming it', () => {
     const { access_token: _dropped, ...withoutToken } = fhirAuthorization('tok-no-access');
-    const body = request('patient-view', minimalContext('patient-view', 'no-access-token'), { fhirServer: 'https://fhir.no-access.example', fhirAuthorization: withoutToken });
+    const body = request('patient-view', minimalContext('patient-view', 'no-access-token'), {
+      fhirServer: 'https://fhir.no-access.example',
+      fhirAuthorization: withoutToken,
+    });
 
     const err = rejection(body, ['patient-view']);
 
@@ -335,10 +398,14 @@ describe('validateHookRequest: the request envelope', () => {
 
   it('never puts the access token in the error', () => {
     const secret = 'secret-token-hooks-3e1f';
-    const body = request('patient-view', { userId: 'Practitioner/dr-secret-hooks' }, {
-      fhirServer: 'https://fhir.secret-hooks.example',
-      fhirAuthorization: { ...fhirAuthorization(secret), expires_in: 'soon' },
-    });
+    const body = request(
+      'patient-view',
+      { userId: 'Practitioner/dr-secret-hooks' },
+      {
+        fhirServer: 'https://fhir.secret-hooks.example',
+        fhirAuthorization: { ...fhirAuthorization(secret), expires_in: 'soon' },
+      },
+    );
 
     const err = rejection(body, ['patient-view']);
 
@@ -355,7 +422,10 @@ describe('validateHookRequest: the request envelope', () => {
   });
 
   it('rejects a hook name no catalogue knows when the service does not serve it', () => {
-    const err = rejection(request('medication-prescribe', { userId: 'Practitioner/dr-old-hook', patientId: 'pt-old-hook' }), ['order-sign']);
+    const err = rejection(
+      request('medication-prescribe', { userId: 'Practitioner/dr-old-hook', patientId: 'pt-old-hook' }),
+      ['order-sign'],
+    );
 
     expect(locations(err)).toEqual(['hook']);
   });
@@ -380,7 +450,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects an order-select selection that is not Type/id, naming its index', () => {
-    const context = { ...minimalContext('order-select', 'sel-bare'), selections: ['MedicationRequest/mr-sel-bare', 'mr-sel-bare'] };
+    const context = {
+      ...minimalContext('order-select', 'sel-bare'),
+      selections: ['MedicationRequest/mr-sel-bare', 'mr-sel-bare'],
+    };
 
     const err = rejection(request('order-select', context), ['order-select']);
 
@@ -388,7 +461,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects an order-select selection that is not among draftOrders, naming its index', () => {
-    const context = { ...minimalContext('order-select', 'sel-absent'), selections: ['MedicationRequest/mr-sel-absent', 'ServiceRequest/sr-not-drafted'] };
+    const context = {
+      ...minimalContext('order-select', 'sel-absent'),
+      selections: ['MedicationRequest/mr-sel-absent', 'ServiceRequest/sr-not-drafted'],
+    };
 
     const err = rejection(request('order-select', context), ['order-select']);
 
@@ -399,7 +475,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('reports every order-select selection that is not among draftOrders', () => {
-    const context = { ...minimalContext('order-select', 'sel-two-absent'), selections: ['NutritionOrder/no-x', 'MedicationRequest/mr-sel-two-absent', 'DeviceRequest/dr-y'] };
+    const context = {
+      ...minimalContext('order-select', 'sel-two-absent'),
+      selections: ['NutritionOrder/no-x', 'MedicationRequest/mr-sel-two-absent', 'DeviceRequest/dr-y'],
+    };
 
     const err = rejection(request('order-select', context), ['order-select']);
 
@@ -415,7 +494,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects order-sign draftOrders that are not a Bundle', () => {
-    const context = { ...minimalContext('order-sign', 'not-bundle'), draftOrders: { resourceType: 'MedicationRequest', id: 'mr-not-bundle' } };
+    const context = {
+      ...minimalContext('order-sign', 'not-bundle'),
+      draftOrders: { resourceType: 'MedicationRequest', id: 'mr-not-bundle' },
+    };
 
     const err = rejection(request('order-sign', context), ['order-sign']);
 
@@ -424,7 +506,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects order-select draftOrders sent as an array of resources', () => {
-    const context = { ...minimalContext('order-select', 'orders-array'), draftOrders: [{ resourceType: 'MedicationRequest', id: 'mr-orders-array' }] };
+    const context = {
+      ...minimalContext('order-select', 'orders-array'),
+      draftOrders: [{ resourceType: 'MedicationRequest', id: 'mr-orders-array' }],
+    };
 
     const err = rejection(request('order-select', context), ['order-select']);
 
@@ -432,7 +517,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects a draftOrders entry whose resource has no resourceType', () => {
-    const context = { ...minimalContext('order-sign', 'entry-no-type'), draftOrders: { resourceType: 'Bundle', entry: [{ resource: { id: 'mr-entry-no-type' } }] } };
+    const context = {
+      ...minimalContext('order-sign', 'entry-no-type'),
+      draftOrders: { resourceType: 'Bundle', entry: [{ resource: { id: 'mr-entry-no-type' } }] },
+    };
 
     const err = rejection(request('order-sign', context), ['order-sign']);
 
@@ -440,7 +528,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects appointment-book appointments sent as an array, as the v1.0.1 example does', () => {
-    const context = { ...minimalContext('appointment-book', 'appt-array'), appointments: [{ resourceType: 'Appointment', id: 'appt-array', status: 'proposed' }] };
+    const context = {
+      ...minimalContext('appointment-book', 'appt-array'),
+      appointments: [{ resourceType: 'Appointment', id: 'appt-array', status: 'proposed' }],
+    };
 
     const err = rejection(request('appointment-book', context), ['appointment-book']);
 
@@ -457,7 +548,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects a userId with the type written twice', () => {
-    const context = { ...minimalContext('encounter-discharge', 'double-type'), userId: 'Practitioner/Practitioner/dr-double-type' };
+    const context = {
+      ...minimalContext('encounter-discharge', 'double-type'),
+      userId: 'Practitioner/Practitioner/dr-double-type',
+    };
 
     const err = rejection(request('encounter-discharge', context), ['encounter-discharge']);
 
@@ -473,13 +567,16 @@ describe('validateHookRequest: context field types', () => {
     expect(locations(err)).toEqual(['context.userId']);
   });
 
-  it.each(['order-select', 'encounter-start', 'encounter-discharge'])('rejects a RelatedPerson userId for %s', (hook) => {
-    const context = { ...minimalContext(hook, `rp-${hook}`), userId: `RelatedPerson/rp-${hook}` };
+  it.each(['order-select', 'encounter-start', 'encounter-discharge'])(
+    'rejects a RelatedPerson userId for %s',
+    (hook) => {
+      const context = { ...minimalContext(hook, `rp-${hook}`), userId: `RelatedPerson/rp-${hook}` };
 
-    const err = rejection(request(hook, context), [hook]);
+      const err = rejection(request(hook, context), [hook]);
 
-    expect(locations(err)).toEqual(['context.userId']);
-  });
+      expect(locations(err)).toEqual(['context.userId']);
+    },
+  );
 
   it('rejects a userId of a type no hook allows for patient-view', () => {
     const context = { ...minimalContext('patient-view', 'org-user'), userId: 'Organization/org-user' };
@@ -514,7 +611,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects an order-dispatch dispatchedOrders entry that is not Type/id', () => {
-    const context = { ...minimalContext('order-dispatch', 'bare-dispatched'), dispatchedOrders: ['ServiceRequest/sr-ok-dispatched', 'sr-bare-dispatched'] };
+    const context = {
+      ...minimalContext('order-dispatch', 'bare-dispatched'),
+      dispatchedOrders: ['ServiceRequest/sr-ok-dispatched', 'sr-bare-dispatched'],
+    };
 
     const err = rejection(request('order-dispatch', context), ['order-dispatch']);
 
@@ -522,7 +622,10 @@ describe('validateHookRequest: context field types', () => {
   });
 
   it('rejects order-dispatch fulfillmentTasks that are not Tasks', () => {
-    const context = { ...minimalContext('order-dispatch', 'not-task'), fulfillmentTasks: [{ resourceType: 'ServiceRequest', id: 'sr-not-task' }] };
+    const context = {
+      ...minimalContext('order-dispatch', 'not-task'),
+      fulfillmentTasks: [{ resourceType: 'ServiceRequest', id: 'sr-not-task' }],
+    };
 
     const err = rejection(request('order-dispatch', context), ['order-dispatch']);
 

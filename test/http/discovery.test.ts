@@ -23,7 +23,10 @@ describe('GET /cds-services', () => {
       title: 'Renal test service',
       description: expect.any(String),
       id: 'renal-test',
-      prefetch: { patient: 'Patient/{{context.patientId}}', egfr: expect.stringContaining('Observation?patient={{context.patientId}}') },
+      prefetch: {
+        patient: 'Patient/{{context.patientId}}',
+        egfr: expect.stringContaining('Observation?patient={{context.patientId}}'),
+      },
     });
     expect(res.body.services[1].usageRequirements).toBe('None.');
   });
@@ -52,7 +55,9 @@ describe('GET /cds-services', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-empty-'));
     writeFileSync(join(dir, 'cds-services.json'), JSON.stringify({ services: [] }));
     const empty = await knowledgeFrom(dir);
-    const res = await request(testApp({ knowledge: empty })).get('/cds-services').expect(200);
+    const res = await request(testApp({ knowledge: empty }))
+      .get('/cds-services')
+      .expect(200);
     expect(res.body).toEqual({ services: [] });
   });
 
@@ -78,7 +83,9 @@ describe('health and readiness', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-bad-'));
     writeFileSync(join(dir, 'cds-services.json'), '{"services": [ { "id": "x" ');
     const broken = await knowledgeFrom(dir);
-    const res = await request(testApp({ knowledge: broken })).get('/ready').expect(503);
+    const res = await request(testApp({ knowledge: broken }))
+      .get('/ready')
+      .expect(503);
     expect(res.body.status).toBe('unavailable');
     expect(res.body.knowledge.error).toMatch(/cds-services\.json:1:\d+: error: invalid JSON/);
   });

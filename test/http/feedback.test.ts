@@ -35,38 +35,80 @@ async function serveRenalCard(): Promise<ServedCard> {
   return res.body.cards[0] as ServedCard;
 }
 
-const accepted = (card: ServedCard) => ({ card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions[0].uuid }], outcomeTimestamp: '2026-06-01T12:01:00Z' });
-const report = async (query = '') => (await request(app).get(`/uptake/report${query}`).set(asAdmin('quality')).expect(200)).body.rows;
+const accepted = (card: ServedCard) => ({
+  card: card.uuid,
+  outcome: 'accepted',
+  acceptedSuggestions: [{ id: card.suggestions[0].uuid }],
+  outcomeTimestamp: '2026-06-01T12:01:00Z',
+});
+const report = async (query = '') =>
+  (await request(app).get(`/uptake/report${query}`).set(asAdmin('quality')).expect(200)).body.rows;
 
 describe('POST /cds-services/{id}/feedback', () => {
   it('answers 200 once the feedback is stored, and the report counts it against the served card', async () => {
     const card = await serveRenalCard();
-    const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [accepted(card)] }).expect(200);
+    const res = await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .send({ feedback: [accepted(card)] })
+      .expect(200);
     expect(res.body).toEqual({
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'information', code: 'informational', diagnostics: `feedback[0]: stored (card ${card.uuid})`, expression: ['feedback[0]'] }],
+      issue: [
+        {
+          severity: 'information',
+          code: 'informational',
+          diagnostics: `feedback[0]: stored (card ${card.uuid})`,
+          expression: ['feedback[0]'],
+        },
+      ],
     });
     const [row] = await report();
-    expect(row).toMatchObject({ invocations: 1, cardsServed: 1, cardsWithFeedback: 1, accepted: 1, overridden: 0, suggestionsOffered: 2, suggestionsAccepted: 1 });
+    expect(row).toMatchObject({
+      invocations: 1,
+      cardsServed: 1,
+      cardsWithFeedback: 1,
+      accepted: 1,
+      overridden: 0,
+      suggestionsOffered: 2,
+      suggestionsAccepted: 1,
+    });
     // Served when the answer went out (the clock's 12:00 plus the evaluation), accepted at 12:01.
     expect(row.timeToFeedbackSeconds.median).toBeGreaterThan(0);
     expect(row.timeToFeedbackSeconds.median).toBeLessThanOrEqual(60);
   });
 
-  it.each(['feedback-accepted.json', 'feedback-overridden-no-reason.json', 'feedback-overridden-with-reason.json'])('stores the spec example %s, with an extension added, for a card it served', async (file) => {
-    const card = await serveRenalCard();
-    const example = JSON.parse(readFileSync(new URL(`./examples/${file}`, import.meta.url), 'utf8')) as { feedback: Array<Record<string, unknown>> };
-    const item: Record<string, unknown> = { ...example.feedback[0], card: card.uuid, extension: { 'org.example.reviewed': true } };
-    if (item.acceptedSuggestions) item.acceptedSuggestions = [{ id: card.suggestions[0].uuid }];
-    const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [item] }).expect(200);
-    expect(res.body.issue[0].diagnostics.startsWith(`feedback[0]: stored (card ${card.uuid})`)).toBe(true);
-  });
+  it.each(['feedback-accepted.json', 'feedback-overridden-no-reason.json', 'feedback-overridden-with-reason.json'])(
+    'stores the spec example %s, with an extension added, for a card it served',
+    async (file) => {
+      const card = await serveRenalCard();
+      const example = JSON.parse(readFileSync(new URL(`./examples/${file}`, import.meta.url), 'utf8')) as {
+        feedback: Array<Record<string, unknown>>;
+      };
+      const item: Record<string, unknown> = {
+        ...example.feedback[0],
+        card: card.uuid,
+        extension: { 'org.example.reviewed': true },
+      };
+      if (item.acceptedSuggestions) item.acceptedSuggestions = [{ id: card.suggestions[0].uuid }];
+      const res = await request(app)
+        .post('/cds-services/renal-test/feedback')
+        .send({ feedback: [item] })
+        .expect(200);
+      expect(res.body.issue[0].diagnostics.startsWith(`feedback[0]: stored (card ${card.uuid})`)).toBe(true);
+    },
+  );
 
   it('answers 400 naming each invalid item and field, and still stores the valid items of the batch', async () => {
     const card = await serveRenalCard();
     const res = await request(app)
       .post('/cds-services/renal-test/feedback')
-      .send({ feedback: [accepted(card), { card: card.uuid, outcome: 'ignored', outcomeTimestamp: '2026-06-01 12:00' }, 'not an item'] })
+      .send({
+        feedback: [
+          accepted(card),
+          { card: card.uuid, outcome: 'ignored', outcomeTimestamp: '2026-06-01 12:00' },
+          'not an item',
+        ],
+      })
       .expect(400);
     const issues = res.body.issue as Array<{ severity: string; expression: string[]; diagnostics: string }>;
     expect(issues.map((i) => [i.severity, i.expression[0]])).toEqual([
@@ -82,25 +124,51 @@ describe('POST /cds-services/{id}/feedback', () => {
 
   it('answers 200 again for an item sent twice, says it was already stored, and counts it once', async () => {
     const card = await serveRenalCard();
-    await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [accepted(card)] }).expect(200);
-    const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [accepted(card)] }).expect(200);
+    await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .send({ feedback: [accepted(card)] })
+      .expect(200);
+    const res = await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .send({ feedback: [accepted(card)] })
+      .expect(200);
     expect(res.body.issue[0].diagnostics).toBe(`feedback[0]: already stored (card ${card.uuid}); nothing changed`);
     expect((await report())[0]).toMatchObject({ cardsWithFeedback: 1, accepted: 1, suggestionsAccepted: 1 });
   });
 
   it('stores an item repeated within one batch once', async () => {
     const card = await serveRenalCard();
-    const res = await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [accepted(card), accepted(card)] }).expect(200);
-    expect(res.body.issue.map((i: { diagnostics: string }) => i.diagnostics)).toEqual([`feedback[0]: stored (card ${card.uuid})`, `feedback[1]: already stored (card ${card.uuid}); nothing changed`]);
+    const res = await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .send({ feedback: [accepted(card), accepted(card)] })
+      .expect(200);
+    expect(res.body.issue.map((i: { diagnostics: string }) => i.diagnostics)).toEqual([
+      `feedback[0]: stored (card ${card.uuid})`,
+      `feedback[1]: already stored (card ${card.uuid}); nothing changed`,
+    ]);
     expect((await report())[0]).toMatchObject({ cardsWithFeedback: 1, accepted: 1 });
   });
 
   it('rejects a card it never served and a card served by another service', async () => {
     const renal = await serveRenalCard();
-    const greeting = (await request(app).post('/cds-services/greeter').send({ hook: 'patient-view', hookInstance: randomUUID(), context: { userId: 'Practitioner/abc', patientId: 'p1' } }).expect(200)).body.cards[0] as ServedCard;
+    const greeting = (
+      await request(app)
+        .post('/cds-services/greeter')
+        .send({
+          hook: 'patient-view',
+          hookInstance: randomUUID(),
+          context: { userId: 'Practitioner/abc', patientId: 'p1' },
+        })
+        .expect(200)
+    ).body.cards[0] as ServedCard;
     const res = await request(app)
       .post('/cds-services/renal-test/feedback')
-      .send({ feedback: [{ ...accepted(renal), card: randomUUID() }, { card: greeting.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:01:00Z' }] })
+      .send({
+        feedback: [
+          { ...accepted(renal), card: randomUUID() },
+          { card: greeting.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:01:00Z' },
+        ],
+      })
       .expect(400);
     expect(res.body.issue.map((i: { code: string; expression: string[] }) => [i.code, i.expression[0]])).toEqual([
       ['not-found', 'feedback[0].card'],
@@ -113,10 +181,21 @@ describe('POST /cds-services/{id}/feedback', () => {
     const card = await serveRenalCard();
     const res = await request(app)
       .post('/cds-services/renal-test/feedback')
-      .send({ feedback: [{ card: card.uuid, outcome: 'overridden', overrideReason: { reason: { system: 'http://example.org/local', code: 'on-dialysis' } }, outcomeTimestamp: '2026-06-01T12:02:00Z' }] })
+      .send({
+        feedback: [
+          {
+            card: card.uuid,
+            outcome: 'overridden',
+            overrideReason: { reason: { system: 'http://example.org/local', code: 'on-dialysis' } },
+            outcomeTimestamp: '2026-06-01T12:02:00Z',
+          },
+        ],
+      })
       .expect(200);
     expect(res.body.issue[0].diagnostics).toContain('kept and marked client-added');
-    expect((await report())[0].overrideReasons).toEqual([{ system: 'http://example.org/local', code: 'on-dialysis', display: null, clientAdded: true, count: 1, share: 1 }]);
+    expect((await report())[0].overrideReasons).toEqual([
+      { system: 'http://example.org/local', code: 'on-dialysis', display: null, clientAdded: true, count: 1, share: 1 },
+    ]);
   });
 
   it('answers 404 for an unknown service, 400 for a body without a feedback array, 405 for GET', async () => {
@@ -125,7 +204,11 @@ describe('POST /cds-services/{id}/feedback', () => {
     expect(res.body.issue[0]).toMatchObject({ code: 'required', expression: ['feedback'] });
     await request(app).post('/cds-services/renal-test/feedback').send({ feedback: [] }).expect(400);
     await request(app).get('/cds-services/renal-test/feedback').expect(405);
-    await request(app).post('/cds-services/renal-test/feedback').set('Content-Type', 'text/plain').send('x').expect(415);
+    await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .set('Content-Type', 'text/plain')
+      .send('x')
+      .expect(415);
   });
 });
 
@@ -135,7 +218,13 @@ describe('the uptake ledger behind the hook endpoints', () => {
     await request(app).post('/cds-services/renal-test').send({ hook: 'order-sign' }).expect(400);
     await request(app).post('/cds-services/no-such-service').send(renalRequest()).expect(404);
     const rows = await report('?groupBy=service');
-    expect(rows.map((r: { group: unknown; invocations: number; failedInvocations: number }) => [r.group, r.invocations, r.failedInvocations])).toEqual([[{ service: 'renal-test' }, 1, 1]]);
+    expect(
+      rows.map((r: { group: unknown; invocations: number; failedInvocations: number }) => [
+        r.group,
+        r.invocations,
+        r.failedInvocations,
+      ]),
+    ).toEqual([[{ service: 'renal-test' }, 1, 1]]);
   });
 
   it('reports the uptake store in /ready', async () => {
@@ -153,7 +242,10 @@ describe('GET /uptake/report', () => {
 
   it('answers CSV when asked, with one line per group', async () => {
     await serveRenalCard();
-    const res = await request(app).get('/uptake/report?groupBy=service,rule&format=csv').set(asAdmin('quality')).expect(200);
+    const res = await request(app)
+      .get('/uptake/report?groupBy=service,rule&format=csv')
+      .set(asAdmin('quality'))
+      .expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
     const lines = res.text.trim().split('\r\n');
     expect(lines).toHaveLength(2);
@@ -161,10 +253,20 @@ describe('GET /uptake/report', () => {
   });
 
   it('answers 400 naming every unknown or malformed parameter', async () => {
-    const res = await request(app).get('/uptake/report?groupBy=service,patient&from=yesterday&sort=x&format=xml').set(asAdmin('quality')).expect(400);
+    const res = await request(app)
+      .get('/uptake/report?groupBy=service,patient&from=yesterday&sort=x&format=xml')
+      .set(asAdmin('quality'))
+      .expect(400);
     expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0])).toEqual(['format']);
-    const res2 = await request(app).get('/uptake/report?groupBy=service,patient&from=yesterday&sort=x').set(asAdmin('quality')).expect(400);
-    expect(res2.body.issue.map((i: { expression: string[] }) => i.expression[0]).sort()).toEqual(['from', 'groupBy', 'sort']);
+    const res2 = await request(app)
+      .get('/uptake/report?groupBy=service,patient&from=yesterday&sort=x')
+      .set(asAdmin('quality'))
+      .expect(400);
+    expect(res2.body.issue.map((i: { expression: string[] }) => i.expression[0]).sort()).toEqual([
+      'from',
+      'groupBy',
+      'sort',
+    ]);
   });
 
   it('withholds small cells with the configured k', async () => {
@@ -172,6 +274,10 @@ describe('GET /uptake/report', () => {
     await request(strict).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     const res = await request(strict).get('/uptake/report').set(asAdmin('quality')).expect(200);
     expect(res.body.minCell).toBe(11);
-    expect(res.body.rows[0]).toMatchObject({ invocations: null, cardsServed: null, suppressed: expect.arrayContaining(['invocations', 'cardsServed']) });
+    expect(res.body.rows[0]).toMatchObject({
+      invocations: null,
+      cardsServed: null,
+      suppressed: expect.arrayContaining(['invocations', 'cardsServed']),
+    });
   });
 });

@@ -18,7 +18,9 @@ const example = (name: string) => JSON.parse(readFileSync(join(repoRoot, 'test',
 
 describe('POST /cds-services/{id}', () => {
   it('answers 200 with one valid card per offending draft order', async () => {
-    const body = renalRequest({ drafts: [medicationRequest('d1', '5640', 'Ibuprofen 400 mg'), medicationRequest('d2', '7258', 'Naproxen 250 mg')] });
+    const body = renalRequest({
+      drafts: [medicationRequest('d1', '5640', 'Ibuprofen 400 mg'), medicationRequest('d2', '7258', 'Naproxen 250 mg')],
+    });
     const res = await request(app()).post('/cds-services/renal-test').send(body).expect(200);
     expect(res.body.cards).toHaveLength(2);
     expect(res.body.cards.map((c: { summary: string }) => c.summary)).toEqual([
@@ -55,20 +57,32 @@ describe('POST /cds-services/{id}', () => {
   });
 
   it('answers {"cards": []} when the rule does not fire', async () => {
-    const res = await request(app()).post('/cds-services/renal-test').send(renalRequest({ egfr: [egfrObservation('o1', 45, '2026-05-01')] })).expect(200);
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .send(renalRequest({ egfr: [egfrObservation('o1', 45, '2026-05-01')] }))
+      .expect(200);
     expect(res.body).toEqual({ cards: [] });
   });
 
   it('decides on the draft orders: no card when no test drug is drafted', async () => {
-    const res = await request(app()).post('/cds-services/renal-test').send(renalRequest({ drafts: [medicationRequest('d9', '1191', 'Aspirin')] })).expect(200);
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .send(renalRequest({ drafts: [medicationRequest('d9', '1191', 'Aspirin')] }))
+      .expect(200);
     expect(res.body.cards).toEqual([]);
   });
 
   it('uses the latest eGFR and the evaluation time for the look-back window', async () => {
     const old = egfrObservation('old', 20, '2024-01-01');
-    const res = await request(app()).post('/cds-services/renal-test').send(renalRequest({ egfr: [old] })).expect(200);
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .send(renalRequest({ egfr: [old] }))
+      .expect(200);
     expect(res.body.cards).toEqual([]);
-    const recent = await request(testApp({ knowledge, now: '2024-02-01T00:00:00Z' })).post('/cds-services/renal-test').send(renalRequest({ egfr: [old] })).expect(200);
+    const recent = await request(testApp({ knowledge, now: '2024-02-01T00:00:00Z' }))
+      .post('/cds-services/renal-test')
+      .send(renalRequest({ egfr: [old] }))
+      .expect(200);
     expect(recent.body.cards).toHaveLength(1);
   });
 
@@ -99,7 +113,11 @@ describe('POST /cds-services/{id}', () => {
   it('serves a service that needs no data from the context alone', async () => {
     const res = await request(app())
       .post('/cds-services/greeter')
-      .send({ hook: 'patient-view', hookInstance: 'greet-1', context: { userId: 'Practitioner/example', patientId: '1288992' } })
+      .send({
+        hook: 'patient-view',
+        hookInstance: 'greet-1',
+        context: { userId: 'Practitioner/example', patientId: '1288992' },
+      })
       .expect(200);
     expect(res.body.cards.map((c: { summary: string }) => c.summary)).toEqual(['Hello Practitioner/example']);
   });
@@ -107,12 +125,18 @@ describe('POST /cds-services/{id}', () => {
 
 describe('the specification examples', () => {
   it('accepts the 2.0.1 example patient-view request with prefetch and fhirAuthorization', async () => {
-    const res = await request(app()).post('/cds-services/greeter').send(example('request-patient-view-prefetch-fhirauth.json')).expect(200);
+    const res = await request(app())
+      .post('/cds-services/greeter')
+      .send(example('request-patient-view-prefetch-fhirauth.json'))
+      .expect(200);
     expect(res.body.cards).toHaveLength(1);
   });
 
   it('rejects the example request whose context lacks patientId with 400 naming the field', async () => {
-    const res = await request(app()).post('/cds-services/greeter').send(example('request-patient-view-extension.json')).expect(400);
+    const res = await request(app())
+      .post('/cds-services/greeter')
+      .send(example('request-patient-view-extension.json'))
+      .expect(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue).toEqual([expect.objectContaining({ code: 'required', expression: ['context.patientId'] })]);
   });
@@ -123,7 +147,13 @@ describe('errors', () => {
     const res = await request(app()).post('/cds-services/no-such-service').send(renalRequest()).expect(404);
     expect(res.body).toEqual({
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'error', code: 'not-found', diagnostics: "no CDS service with id 'no-such-service' (see GET /cds-services)" }],
+      issue: [
+        {
+          severity: 'error',
+          code: 'not-found',
+          diagnostics: "no CDS service with id 'no-such-service' (see GET /cds-services)",
+        },
+      ],
     });
   });
 
@@ -153,19 +183,29 @@ describe('errors', () => {
 
   it('answers 400 when the body is not an object', async () => {
     for (const body of ['[]', '"text"', 'null', '42']) {
-      const res = await request(app()).post('/cds-services/renal-test').set('Content-Type', 'application/json').send(body).expect(400);
+      const res = await request(app())
+        .post('/cds-services/renal-test')
+        .set('Content-Type', 'application/json')
+        .send(body)
+        .expect(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
     }
   });
 
   it('answers 415 for a body that is not JSON', async () => {
-    const res = await request(app()).post('/cds-services/renal-test').set('Content-Type', 'text/plain').send('hello').expect(415);
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .set('Content-Type', 'text/plain')
+      .send('hello')
+      .expect(415);
     expect(res.body.issue[0].diagnostics).toMatch(/application\/json/);
   });
 
   it('answers 413 when the body is over the configured limit', async () => {
     const small = testApp({ knowledge, now: NOW, config: { bodyLimitBytes: 1024 } });
-    const body = renalRequest({ egfr: Array.from({ length: 50 }, (_, i) => egfrObservation(`o${i}`, 50, '2026-05-01')) });
+    const body = renalRequest({
+      egfr: Array.from({ length: 50 }, (_, i) => egfrObservation(`o${i}`, 50, '2026-05-01')),
+    });
     const res = await request(small).post('/cds-services/renal-test').send(body).expect(413);
     expect(res.body.issue[0].diagnostics).toMatch(/1024 bytes/);
   });
@@ -179,8 +219,14 @@ describe('errors', () => {
   });
 
   it('answers 412 naming the missing prefetch key when there is no fhirServer', async () => {
-    const res = await request(app()).post('/cds-services/renal-test').send(renalRequest({ prefetch: false })).expect(412);
-    expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0]).sort()).toEqual(['prefetch.egfr', 'prefetch.patient']);
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .send(renalRequest({ prefetch: false }))
+      .expect(412);
+    expect(res.body.issue.map((i: { expression: string[] }) => i.expression[0]).sort()).toEqual([
+      'prefetch.egfr',
+      'prefetch.patient',
+    ]);
   });
 
   it('answers 405 to GET on a service endpoint', async () => {
@@ -194,8 +240,22 @@ describe('errors', () => {
 
   it('keeps serving after a run of bad requests', async () => {
     const server = app();
-    const bad = ['{', '{"hook":1}', '[]', '{"hook":"order-sign","hookInstance":"x","context":null}', '{"hook":"order-sign","hookInstance":"x","context":{"draftOrders":"nope"}}'];
-    const statuses = await Promise.all(bad.map((b) => request(server).post('/cds-services/renal-test').set('Content-Type', 'application/json').send(b).then((r) => r.status)));
+    const bad = [
+      '{',
+      '{"hook":1}',
+      '[]',
+      '{"hook":"order-sign","hookInstance":"x","context":null}',
+      '{"hook":"order-sign","hookInstance":"x","context":{"draftOrders":"nope"}}',
+    ];
+    const statuses = await Promise.all(
+      bad.map((b) =>
+        request(server)
+          .post('/cds-services/renal-test')
+          .set('Content-Type', 'application/json')
+          .send(b)
+          .then((r) => r.status),
+      ),
+    );
     expect(statuses.every((s) => s === 400)).toBe(true);
     const ok = await request(server).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     expect(ok.body.cards).toHaveLength(1);

@@ -14,7 +14,12 @@ beforeAll(async () => {
 
 function capturingApp(): { app: ReturnType<typeof createApp>; lines: Array<Record<string, unknown>> } {
   const { logger, lines } = captureLogs();
-  const app = createApp({ config: defaultConfig({ auth: 'off' }), logger, knowledge: createKnowledgeHolder(knowledge), clock: () => new Date('2026-06-01T12:00:00Z') });
+  const app = createApp({
+    config: defaultConfig({ auth: 'off' }),
+    logger,
+    knowledge: createKnowledgeHolder(knowledge),
+    clock: () => new Date('2026-06-01T12:00:00Z'),
+  });
   return { app, lines };
 }
 
@@ -25,7 +30,14 @@ describe('logging', () => {
     await request(app).post('/cds-services/renal-test').send(body).expect(200);
     const access = lines.filter((l) => l.message === 'request');
     expect(access).toEqual([
-      expect.objectContaining({ method: 'POST', path: '/cds-services/renal-test', status: 200, serviceId: 'renal-test', hookInstance: body.hookInstance, durationMs: expect.any(Number) }),
+      expect.objectContaining({
+        method: 'POST',
+        path: '/cds-services/renal-test',
+        status: 200,
+        serviceId: 'renal-test',
+        hookInstance: body.hookInstance,
+        durationMs: expect.any(Number),
+      }),
     ]);
   });
 
@@ -37,7 +49,11 @@ describe('logging', () => {
     await request(app).post('/cds-services/renal-test').send(body).expect(200);
     const bad = { ...body, context: { ...body.context, userId: 'Zzyzx-Secret' } };
     await request(app).post('/cds-services/renal-test').send(bad).expect(400);
-    await request(app).post('/cds-services/renal-test').set('Content-Type', 'application/json').send('{"name":"Zzyzx-Secret",').expect(400);
+    await request(app)
+      .post('/cds-services/renal-test')
+      .set('Content-Type', 'application/json')
+      .send('{"name":"Zzyzx-Secret",')
+      .expect(400);
     const text = JSON.stringify(lines);
     expect(text).not.toContain('MRN-SECRET-0042');
     expect(text).not.toContain('Zzyzx-Secret');

@@ -19,7 +19,8 @@ afterEach(async () => {
   store = undefined;
 });
 
-const metricsOf = async (app: ReturnType<typeof testApp>) => (await request(app).get('/metrics').set(asAdmin('operations')).expect(200)).text;
+const metricsOf = async (app: ReturnType<typeof testApp>) =>
+  (await request(app).get('/metrics').set(asAdmin('operations')).expect(200)).text;
 
 describe('GET /metrics', () => {
   it('needs an admin key with the operations role', async () => {
@@ -36,25 +37,53 @@ describe('GET /metrics', () => {
     await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     await request(app).post('/cds-services/renal-test').send({ hook: 'order-sign' }).expect(400);
     await request(app).post('/cds-services/made-up-4d1c9e').send(renalRequest()).expect(404);
-    await request(app).post('/cds-services/renal-test').send(renalRequest({ drafts: [{ resourceType: 'MedicationRequest', id: 'd1', status: 'draft', intent: 'order', medicationCodeableConcept: 'x' }] })).expect(200);
+    await request(app)
+      .post('/cds-services/renal-test')
+      .send(
+        renalRequest({
+          drafts: [
+            {
+              resourceType: 'MedicationRequest',
+              id: 'd1',
+              status: 'draft',
+              intent: 'order',
+              medicationCodeableConcept: 'x',
+            },
+          ],
+        }),
+      )
+      .expect(200);
     const text = await metricsOf(app);
     expect(text).toContain('cds_hook_calls_total{service="renal-test",status="200"} 3');
     expect(text).toContain('cds_hook_calls_total{service="renal-test",status="400"} 1');
     expect(text).toContain('cds_hook_calls_total{service="(unknown)",status="404"} 1');
     expect(text).not.toContain('made-up-4d1c9e');
     expect(text).toContain('cds_hook_call_duration_seconds_count{service="renal-test"} 4');
-    expect(text).toContain('cds_cards_served_total{service="renal-test",rule_set="renal-test",version="1.0.0",rule="low-egfr",indicator="warning"} 2');
+    expect(text).toContain(
+      'cds_cards_served_total{service="renal-test",rule_set="renal-test",version="1.0.0",rule="low-egfr",indicator="warning"} 2',
+    );
     expect(text).toContain('cds_malformed_fhir_calls_total{service="renal-test"} 1');
-    expect(text).toContain('cds_knowledge_service_info{service="renal-test",hook="order-sign",rule_set="renal-test",version="1.0.0",available="true"} 1');
+    expect(text).toContain(
+      'cds_knowledge_service_info{service="renal-test",hook="order-sign",rule_set="renal-test",version="1.0.0",available="true"} 1',
+    );
   });
 
   it('counts feedback calls, reloads by outcome, and reports the uptake recorder', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-metrics-'));
     cpSync(testKnowledge('basic'), dir, { recursive: true });
     const holder = createKnowledgeHolder(await knowledgeFrom(dir));
-    const reloader = createKnowledgeReloader({ dir, translator: await sharedTranslator(), holder, logger: createLogger('error', true) });
+    const reloader = createKnowledgeReloader({
+      dir,
+      translator: await sharedTranslator(),
+      holder,
+      logger: createLogger('error', true),
+    });
     store = await testUptakeStore('sqlite');
-    const app = testApp({ knowledge: holder.current(), now: '2026-06-01T12:00:00Z', deps: { knowledge: holder, reloader, uptake: store.store } });
+    const app = testApp({
+      knowledge: holder.current(),
+      now: '2026-06-01T12:00:00Z',
+      deps: { knowledge: holder, reloader, uptake: store.store },
+    });
     await reloader.reload('test');
     writeFileSync(join(dir, 'rules/renal-test/1.0.0.json'), '{');
     await reloader.reload('test');

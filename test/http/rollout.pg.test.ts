@@ -13,7 +13,8 @@ import { announcePgSkip, PG_URL, testUptakeConfig } from '../uptake/support.js';
 announcePgSkip('rollout.pg.test.ts');
 const NOW = '2026-06-01T12:00:00Z';
 
-const armOf = (cards: Card[]): string => (cards.length === 0 ? 'no-card' : (cards[0].extension?.[KNOWLEDGE_EXTENSION] as { arm?: string }).arm ?? 'none');
+const armOf = (cards: Card[]): string =>
+  cards.length === 0 ? 'no-card' : ((cards[0].extension?.[KNOWLEDGE_EXTENSION] as { arm?: string }).arm ?? 'none');
 
 describe.skipIf(!PG_URL)('rollout on two instances sharing PostgreSQL', () => {
   let stores: UptakeStore[] = [];
@@ -23,7 +24,9 @@ describe.skipIf(!PG_URL)('rollout on two instances sharing PostgreSQL', () => {
     const knowledge = await knowledgeFrom(testKnowledge('rollout'));
     const shared = await testUptakeConfig('postgres');
     cleanup = shared.cleanup;
-    stores = await Promise.all([0, 1].map(() => createUptakeStore(shared.config, { logger: createLogger('error', true) })));
+    stores = await Promise.all(
+      [0, 1].map(() => createUptakeStore(shared.config, { logger: createLogger('error', true) })),
+    );
     apps = stores.map((uptake) => testApp({ knowledge, now: NOW, deps: { uptake } }));
   }, 60_000);
   afterAll(async () => {

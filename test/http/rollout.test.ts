@@ -36,7 +36,8 @@ async function harness(): Promise<Harness> {
   return { app, store, shadows, knowledge };
 }
 
-const provenance = (card: Card) => card.extension?.[KNOWLEDGE_EXTENSION] as { version: string; experiment?: string; arm?: string };
+const provenance = (card: Card) =>
+  card.extension?.[KNOWLEDGE_EXTENSION] as { version: string; experiment?: string; arm?: string };
 
 describe('rollout over HTTP', () => {
   let h: Harness;
@@ -61,7 +62,10 @@ describe('rollout over HTTP', () => {
   it('never answers with a shadow version, and records each shadow evaluation after the answer', async () => {
     const answers: Card[][] = [];
     for (let i = 0; i < 20; i++) {
-      const res = await request(h.app).post('/cds-services/greeter-shadow').send(view(`Practitioner/s${i}`)).expect(200);
+      const res = await request(h.app)
+        .post('/cds-services/greeter-shadow')
+        .send(view(`Practitioner/s${i}`))
+        .expect(200);
       answers.push(res.body.cards as Card[]);
     }
     for (const cards of answers) {
@@ -77,7 +81,8 @@ describe('rollout over HTTP', () => {
       .select(['disposition', 'rule_set_version', 'card_count', 'status'])
       .where('service_id', '=', 'greeter-shadow')
       .execute();
-    const count = (disposition: string, version: string) => rows.filter((r) => r.disposition === disposition && r.rule_set_version === version).length;
+    const count = (disposition: string, version: string) =>
+      rows.filter((r) => r.disposition === disposition && r.rule_set_version === version).length;
     expect(count('shown', '1.0.0')).toBe(20);
     expect(count('shadow', '1.1.0')).toBe(20);
     expect(count('shadow', '1.2.0')).toBe(20);
@@ -120,9 +125,17 @@ describe('rollout over HTTP', () => {
     await h.shadows.drain();
     await h.store.store.flush();
     const db = h.store.store.database;
-    const suppressed = await db.selectFrom('uptake_card').select(['arm', 'summary', 'experiment_id']).where('disposition', '=', 'suppressed').execute();
+    const suppressed = await db
+      .selectFrom('uptake_card')
+      .select(['arm', 'summary', 'experiment_id'])
+      .where('disposition', '=', 'suppressed')
+      .execute();
     expect(suppressed).toHaveLength(empties.length);
-    expect(suppressed.every((c) => c.arm === 'no-card' && c.experiment_id === 'greeting-2026' && c.summary.startsWith('Hello'))).toBe(true);
+    expect(
+      suppressed.every(
+        (c) => c.arm === 'no-card' && c.experiment_id === 'greeting-2026' && c.summary.startsWith('Hello'),
+      ),
+    ).toBe(true);
     const calls = await db
       .selectFrom('uptake_invocation')
       .select(['experiment_arm', 'card_count'])
@@ -131,14 +144,22 @@ describe('rollout over HTTP', () => {
     expect(calls).toHaveLength(60);
     expect(calls.filter((c) => c.experiment_arm === 'no-card').every((c) => c.card_count === 0)).toBe(true);
     // The shadow version ran on every call of every arm.
-    const shadowRows = await db.selectFrom('uptake_evaluation').select('id').where('service_id', '=', 'greeter-trial').where('disposition', '=', 'shadow').execute();
+    const shadowRows = await db
+      .selectFrom('uptake_evaluation')
+      .select('id')
+      .where('service_id', '=', 'greeter-trial')
+      .where('disposition', '=', 'shadow')
+      .execute();
     expect(shadowRows).toHaveLength(60);
   });
 
   it('gives one practitioner the same arm on every call', async () => {
     const arms = new Set<string>();
     for (let i = 0; i < 8; i++) {
-      const res = await request(h.app).post('/cds-services/greeter-trial').send(view('Practitioner/same', `patient-${i}`)).expect(200);
+      const res = await request(h.app)
+        .post('/cds-services/greeter-trial')
+        .send(view('Practitioner/same', `patient-${i}`))
+        .expect(200);
       const cards = res.body.cards as Card[];
       arms.add(cards.length === 0 ? 'no-card' : provenance(cards[0]).arm!);
     }
@@ -174,10 +195,16 @@ describe('rollout over HTTP', () => {
       .expect(200);
     expect(stop.body).toMatchObject({ experiment: 'greeting-2026', reason: 'interim look', alreadyStopped: false });
     expect(typeof stop.body.stoppedAt).toBe('string');
-    const again = await request(h.app).post('/admin/experiments/greeting-2026/stop').set(asAdmin('knowledge')).expect(200);
+    const again = await request(h.app)
+      .post('/admin/experiments/greeting-2026/stop')
+      .set(asAdmin('knowledge'))
+      .expect(200);
     expect(again.body).toMatchObject({ alreadyStopped: true, stoppedAt: stop.body.stoppedAt, reason: 'interim look' });
     for (let i = 0; i < 10; i++) {
-      const res = await request(h.app).post('/cds-services/greeter-trial').send(view(`Practitioner/t${i}`)).expect(200);
+      const res = await request(h.app)
+        .post('/cds-services/greeter-trial')
+        .send(view(`Practitioner/t${i}`))
+        .expect(200);
       expect(res.body.cards).toHaveLength(1);
       expect(provenance(res.body.cards[0]).arm).toBeUndefined();
       expect(res.body.cards[0].summary).toBe(`Hello Practitioner/t${i}`);
@@ -196,7 +223,11 @@ describe('rollout over HTTP', () => {
     const unknown = await request(h.app).post('/admin/experiments/no-such/stop').set(asAdmin('knowledge')).expect(404);
     expect(unknown.body.issue[0].diagnostics).toMatch(/no experiment with id 'no-such'/);
     await request(h.app).post('/admin/experiments/greeting-by-patient/stop').set(asAdmin('quality')).expect(403);
-    const bad = await request(h.app).post('/admin/experiments/greeting-by-patient/stop').set(asAdmin('knowledge')).send({ reason: 42 }).expect(400);
+    const bad = await request(h.app)
+      .post('/admin/experiments/greeting-by-patient/stop')
+      .set(asAdmin('knowledge'))
+      .send({ reason: 42 })
+      .expect(400);
     expect(bad.body.issue[0].expression).toEqual(['reason']);
     await request(h.app).get('/admin/experiments/greeting-by-patient/stop').set(asAdmin('knowledge')).expect(405);
     // A reason in another media type is not silently dropped.
@@ -223,13 +254,20 @@ describe('assignment', () => {
 
   it('puts 10,000 units in the arms with the shares of the weights, within binomial bounds', () => {
     const rollout = {
-      assign: (experiment: NonNullable<NonNullable<Service['rollout']>['experiment']>, unit: string) => store.store.assignArm(experiment.id, unit, experiment.arms),
+      assign: (experiment: NonNullable<NonNullable<Service['rollout']>['experiment']>, unit: string) =>
+        store.store.assignArm(experiment.id, unit, experiment.arms),
       isStopped: () => false,
     };
     const counts = new Map<string, number>();
     const n = 10_000;
     for (let i = 0; i < n; i++) {
-      const choice = chooseVersion(service, { hook: 'patient-view', context: { patientId: `p-${i}`, userId: 'Practitioner/1' } } as never, new Date(NOW), undefined, rollout);
+      const choice = chooseVersion(
+        service,
+        { hook: 'patient-view', context: { patientId: `p-${i}`, userId: 'Practitioner/1' } } as never,
+        new Date(NOW),
+        undefined,
+        rollout,
+      );
       counts.set(choice.experiment!.arm!, (counts.get(choice.experiment!.arm!) ?? 0) + 1);
     }
     // Weights 3 : 1. Within 4 standard deviations of n·p (a false alarm about once in 16,000 runs).

@@ -17,7 +17,9 @@ function get(port: number, path: string): Promise<{ status: number; body: string
     const req = httpsRequest({ host: '127.0.0.1', port, path, ca: cert, servername: 'localhost' }, (res) => {
       let body = '';
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, hsts: res.headers['strict-transport-security'] }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, body, hsts: res.headers['strict-transport-security'] }),
+      );
     });
     req.on('error', reject);
     req.end();
@@ -26,11 +28,37 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 
 beforeAll(async () => {
   // A self-signed certificate for localhost, made for this test.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(certDir, 'key.pem'),
+      '-out',
+      join(certDir, 'cert.pem'),
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   cert = readFileSync(join(certDir, 'cert.pem'));
   server = await startServerProcess({
     env: () => ({ CDS_TLS_CERT: join(certDir, 'cert.pem'), CDS_TLS_KEY: join(certDir, 'key.pem') }),
-    ready: (port) => get(port, '/ready').then((r) => r.status === 200, () => false),
+    ready: (port) =>
+      get(port, '/ready').then(
+        (r) => r.status === 200,
+        () => false,
+      ),
   });
 }, 60_000);
 

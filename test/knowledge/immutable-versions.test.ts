@@ -5,7 +5,13 @@ import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { createKnowledgeHolder, createKnowledgeReloader, fingerprintKey, formatProblem, loadKnowledge } from '../../src/knowledge/index.js';
+import {
+  createKnowledgeHolder,
+  createKnowledgeReloader,
+  fingerprintKey,
+  formatProblem,
+  loadKnowledge,
+} from '../../src/knowledge/index.js';
 import { createLogger } from '../../src/logger.js';
 import { asAdmin, knowledgeFrom, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
 import { testUptakeStore, type TestStore } from '../uptake/support.js';
@@ -46,7 +52,12 @@ describe('immutable versions', () => {
   it('refuses a served version whose content changed, naming the file, and serves the rest', async () => {
     const dir = copy();
     const original = await knowledgeFrom(dir);
-    const served = new Map(original.services[0].ruleSet.fingerprints.map((f) => [fingerprintKey(f), { hash: f.hash, firstServedAt: '2026-05-01T00:00:00.000Z' }]));
+    const served = new Map(
+      original.services[0].ruleSet.fingerprints.map((f) => [
+        fingerprintKey(f),
+        { hash: f.hash, firstServedAt: '2026-05-01T00:00:00.000Z' },
+      ]),
+    );
     editSummary(dir, 'Changed in place');
     const cqlFile = join(dir, 'cql/RenalTest-1.0.0.cql');
     writeFileSync(cqlFile, `${readFileSync(cqlFile, 'utf8')}\ndefine "Extra": 1\n`);
@@ -55,7 +66,11 @@ describe('immutable versions', () => {
     expect(problems).toContainEqual(
       'rules/renal-test/1.0.0.json: error: rule set renal-test 1.0.0 has changed since it was first served (2026-05-01T00:00:00.000Z): a served version never changes; restore it and make a new version (cds bump)',
     );
-    expect(problems).toContainEqual(expect.stringMatching(/^cql\/RenalTest-1\.0\.0\.cql: error: CQL library RenalTest 1\.0\.0 has changed since it was first served/));
+    expect(problems).toContainEqual(
+      expect.stringMatching(
+        /^cql\/RenalTest-1\.0\.0\.cql: error: CQL library RenalTest 1\.0\.0 has changed since it was first served/,
+      ),
+    );
     expect(knowledge.unavailable.map((u) => u.id)).toEqual(['renal-test']);
     expect(knowledge.services.map((s) => s.definition.id)).toEqual(['greeter']);
   });
@@ -65,15 +80,32 @@ describe('immutable versions', () => {
     store = await testUptakeStore('sqlite');
     const uptake = store.store;
     const holder = createKnowledgeHolder(await knowledgeFrom(dir));
-    const reloader = createKnowledgeReloader({ dir, translator: await sharedTranslator(), holder, logger: createLogger('error', true), servedFingerprints: () => uptake.servedFingerprints() });
-    const app = testApp({ knowledge: holder.current(), now: '2026-06-01T12:00:00Z', deps: { knowledge: holder, reloader, uptake } });
+    const reloader = createKnowledgeReloader({
+      dir,
+      translator: await sharedTranslator(),
+      holder,
+      logger: createLogger('error', true),
+      servedFingerprints: () => uptake.servedFingerprints(),
+    });
+    const app = testApp({
+      knowledge: holder.current(),
+      now: '2026-06-01T12:00:00Z',
+      deps: { knowledge: holder, reloader, uptake },
+    });
 
     await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
-    await vi.waitFor(async () => expect((await uptake.servedFingerprints()).has('rule-set:renal-test@1.0.0')).toBe(true), { timeout: 10_000 });
+    await vi.waitFor(
+      async () => expect((await uptake.servedFingerprints()).has('rule-set:renal-test@1.0.0')).toBe(true),
+      { timeout: 10_000 },
+    );
 
     editSummary(dir, 'Edited after release');
     const refused = await request(app).post('/admin/reload').set(asAdmin('knowledge')).expect(422);
-    expect(refused.body.problems).toContainEqual(expect.stringMatching(/^rules\/renal-test\/1\.0\.0\.json: error: rule set renal-test 1\.0\.0 has changed since it was first served/));
+    expect(refused.body.problems).toContainEqual(
+      expect.stringMatching(
+        /^rules\/renal-test\/1\.0\.0\.json: error: rule set renal-test 1\.0\.0 has changed since it was first served/,
+      ),
+    );
     const still = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     expect(still.body.cards[0].summary).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
   });

@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import express from 'express';
-import { createKnowledgeHolder, createKnowledgeReloader, createThreadedCqlTranslator } from '../../src/knowledge/index.js';
+import {
+  createKnowledgeHolder,
+  createKnowledgeReloader,
+  createThreadedCqlTranslator,
+} from '../../src/knowledge/index.js';
 import { answerCards, invokeService } from '../../src/engine/index.js';
 import { adminRoutes } from '../../src/http/admin.js';
 import { createLogger } from '../../src/logger.js';
@@ -18,7 +22,12 @@ async function setUp() {
   const dir = mkdtempSync(join(tmpdir(), 'cds-reload-'));
   cpSync(testKnowledge('basic'), dir, { recursive: true });
   const holder = createKnowledgeHolder(await knowledgeFrom(dir));
-  const reloader = createKnowledgeReloader({ dir, translator: await sharedTranslator(), holder, logger: createLogger('error', true) });
+  const reloader = createKnowledgeReloader({
+    dir,
+    translator: await sharedTranslator(),
+    holder,
+    logger: createLogger('error', true),
+  });
   const rules = join(dir, 'rules/renal-test/1.0.0.json');
   const setSummary = (summary: string) => {
     const doc = JSON.parse(readFileSync(rules, 'utf8'));
@@ -46,7 +55,9 @@ describe('hot reload', () => {
     writeFileSync(rules, '{ "id": "renal-test", ');
     const outcome = await reloader.reload('test');
     expect(outcome.ok).toBe(false);
-    expect(outcome.problems).toEqual(expect.arrayContaining([expect.stringMatching(/^rules\/renal-test\/1\.0\.0\.json:1:\d+: error: invalid JSON/)]));
+    expect(outcome.problems).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^rules\/renal-test\/1\.0\.0\.json:1:\d+: error: invalid JSON/)]),
+    );
     expect(holder.current()).toBe(before);
     expect(await summaryOf(holder)).toBe('Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
     expect(reloader.status()).toMatchObject({ reloads: 1, failures: 1, last: { ok: false } });
@@ -67,9 +78,21 @@ describe('hot reload', () => {
     const app = testApp({ knowledge: holder.current(), now: NOW, deps: { knowledge: holder } });
     // Release 1.1.0 with its own wording and point the service at it.
     const v1 = JSON.parse(readFileSync(join(dir, 'rules/renal-test/1.0.0.json'), 'utf8'));
-    writeFileSync(join(dir, 'rules/renal-test/1.1.0.json'), JSON.stringify({ ...v1, version: '1.1.0', rules: [{ ...v1.rules[0], card: { ...v1.rules[0].card, summary: 'v1.1: {{item.medicationCodeableConcept.text}}' } }] }));
+    writeFileSync(
+      join(dir, 'rules/renal-test/1.1.0.json'),
+      JSON.stringify({
+        ...v1,
+        version: '1.1.0',
+        rules: [
+          { ...v1.rules[0], card: { ...v1.rules[0].card, summary: 'v1.1: {{item.medicationCodeableConcept.text}}' } },
+        ],
+      }),
+    );
     const catalogue = join(dir, 'cds-services.json');
-    writeFileSync(catalogue, readFileSync(catalogue, 'utf8').replace('"version": "1.0.0", "parameters"', '"version": "1.1.0", "parameters"'));
+    writeFileSync(
+      catalogue,
+      readFileSync(catalogue, 'utf8').replace('"version": "1.0.0", "parameters"', '"version": "1.1.0", "parameters"'),
+    );
     const calls = Array.from({ length: 200 }, () => request(app).post('/cds-services/renal-test').send(renalRequest()));
     const [outcome, ...responses] = await Promise.all([reloader.reload('test'), ...calls]);
     expect(outcome.ok).toBe(true);
@@ -77,7 +100,9 @@ describe('hot reload', () => {
     for (const r of responses) {
       const card = r.body.cards[0];
       const version = card.extension['org.cdsengine.knowledge'].version;
-      expect(card.summary).toBe(version === '1.1.0' ? 'v1.1: Ibuprofen 400 mg' : 'Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2');
+      expect(card.summary).toBe(
+        version === '1.1.0' ? 'v1.1: Ibuprofen 400 mg' : 'Ibuprofen 400 mg with eGFR 25 mL/min/1.73m2',
+      );
       expect(['1.0.0', '1.1.0']).toContain(version);
     }
     const after = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
@@ -121,7 +146,10 @@ describe('hot reload', () => {
     reloader.watch(100);
     try {
       setSummary('Watched change');
-      await vi.waitFor(async () => expect(await summaryOf(holder)).toBe('Watched change'), { timeout: 30_000, interval: 200 });
+      await vi.waitFor(async () => expect(await summaryOf(holder)).toBe('Watched change'), {
+        timeout: 30_000,
+        interval: 200,
+      });
     } finally {
       reloader.close();
     }
@@ -150,7 +178,11 @@ describe('hot reload', () => {
     const call = await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
     expect(call.body.cards[0].summary).toBe('Released by an admin');
     const ready = await request(app).get('/ready').expect(200);
-    expect(ready.body.knowledge.reload).toMatchObject({ reloads: 1, failures: 0, last: { ok: true, trigger: 'admin' } });
+    expect(ready.body.knowledge.reload).toMatchObject({
+      reloads: 1,
+      failures: 0,
+      last: { ok: true, trigger: 'admin' },
+    });
   });
 
   it('survives a dangling link or a file that vanishes in the knowledge directory', async () => {

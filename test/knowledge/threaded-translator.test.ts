@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { createThreadedCqlTranslator } from '../../src/knowledge/index.js';
 import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
 
-const job = (name: string) => ({ name, version: '1.0.0', text: `library ${name} version '1.0.0'\ndefine X: 2 'mg' + 3 'mg'`, options: DEFAULT_TRANSLATOR_OPTIONS });
+const job = (name: string) => ({
+  name,
+  version: '1.0.0',
+  text: `library ${name} version '1.0.0'\ndefine X: 2 'mg' + 3 'mg'`,
+  options: DEFAULT_TRANSLATOR_OPTIONS,
+});
 
 describe('the translator thread', () => {
   it('compiles in its own thread, and a thread closed meanwhile does not fail the next one', async () => {

@@ -18,7 +18,10 @@ export interface FakeFhir {
 }
 
 export function fhirJson(body: unknown, status = 200): Handler {
-  return () => Promise.resolve(new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/fhir+json' } }));
+  return () =>
+    Promise.resolve(
+      new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/fhir+json' } }),
+    );
 }
 
 export function status(code: number, body = ''): Handler {
@@ -53,11 +56,22 @@ export function fakeFhir(routes: Record<string, Handler>): FakeFhir {
   return { fetchImpl, calls, urls: () => calls.map((c) => c.url) };
 }
 
-export function bundle(type: string, resources: Array<Record<string, unknown>>, next?: string): Record<string, unknown> {
+export function bundle(
+  type: string,
+  resources: Array<Record<string, unknown>>,
+  next?: string,
+): Record<string, unknown> {
   return {
     resourceType: 'Bundle',
     type,
-    ...(next ? { link: [{ relation: 'self', url: 'https://self.invalid/ignored' }, { relation: 'next', url: next }] } : {}),
+    ...(next
+      ? {
+          link: [
+            { relation: 'self', url: 'https://self.invalid/ignored' },
+            { relation: 'next', url: next },
+          ],
+        }
+      : {}),
     ...(resources.length > 0 ? { entry: resources.map((resource) => ({ resource })) } : {}),
   };
 }

@@ -6,7 +6,13 @@ import { resolvePrefetch, type PrefetchOptions } from '../../src/prefetch/index.
 import { bundle, entryIds, fakeFhir, fhirJson, hang, networkError, status, type FakeFhir } from './fake-fhir.js';
 
 function auth(accessToken: string): FhirAuthorization {
-  return { access_token: accessToken, token_type: 'Bearer', expires_in: 300, scope: 'user/*.read', subject: 'cds-service' };
+  return {
+    access_token: accessToken,
+    token_type: 'Bearer',
+    expires_in: 300,
+    scope: 'user/*.read',
+    subject: 'cds-service',
+  };
 }
 
 function patientView(context: Record<string, unknown>, extra: Partial<HookRequest> = {}): HookRequest {
@@ -39,10 +45,18 @@ describe('resolvePrefetch: values the client sent', () => {
     const labs = bundle('searchset', [{ resourceType: 'Observation', id: 'obs-sent-all' }]);
     const request = patientView(
       { userId: 'Practitioner/dr-sent-all', patientId: 'pt-sent-all' },
-      { fhirServer: 'https://fhir.sent-all.example/r4', fhirAuthorization: auth('tok-sent-all'), prefetch: { patient, labs } },
+      {
+        fhirServer: 'https://fhir.sent-all.example/r4',
+        fhirAuthorization: auth('tok-sent-all'),
+        prefetch: { patient, labs },
+      },
     );
 
-    const result = await resolvePrefetch({ patient: 'Patient/{{context.patientId}}', labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { patient: 'Patient/{{context.patientId}}', labs: 'Observation?patient={{context.patientId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data).toEqual({ patient, labs });
@@ -56,7 +70,11 @@ describe('resolvePrefetch: values the client sent', () => {
       { fhirServer: 'https://fhir.null.example', fhirAuthorization: auth('tok-null'), prefetch: { conditions: null } },
     );
 
-    const result = await resolvePrefetch({ conditions: 'Condition?patient={{context.patientId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { conditions: 'Condition?patient={{context.patientId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data).toEqual({ conditions: null });
@@ -65,9 +83,16 @@ describe('resolvePrefetch: values the client sent', () => {
 
   it('treats a null value as no data when the request has no fhirServer', async () => {
     const fhir = fakeFhir({});
-    const request = patientView({ userId: 'Practitioner/dr-null-nofhir', patientId: 'pt-null-nofhir' }, { prefetch: { allergies: null } });
+    const request = patientView(
+      { userId: 'Practitioner/dr-null-nofhir', patientId: 'pt-null-nofhir' },
+      { prefetch: { allergies: null } },
+    );
 
-    const result = await resolvePrefetch({ allergies: 'AllergyIntolerance?patient={{context.patientId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { allergies: 'AllergyIntolerance?patient={{context.patientId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data).toEqual({ allergies: null });
@@ -78,7 +103,13 @@ describe('resolvePrefetch: values the client sent', () => {
     const patient = { resourceType: 'Patient', id: 'pt-undeclared' };
     const request = patientView(
       { userId: 'Practitioner/dr-undeclared', patientId: 'pt-undeclared' },
-      { prefetch: { patient, somethingElse: { resourceType: 'Observation', id: 'obs-undeclared' }, junk: 'not even a resource' } },
+      {
+        prefetch: {
+          patient,
+          somethingElse: { resourceType: 'Observation', id: 'obs-undeclared' },
+          junk: 'not even a resource',
+        },
+      },
     );
 
     const result = await resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir));
@@ -90,7 +121,10 @@ describe('resolvePrefetch: values the client sent', () => {
 
   it('returns empty data when the service declares no prefetch templates', async () => {
     const fhir = fakeFhir({});
-    const request = patientView({ userId: 'Practitioner/dr-none', patientId: 'pt-none' }, { prefetch: { patient: { resourceType: 'Patient', id: 'pt-none' } } });
+    const request = patientView(
+      { userId: 'Practitioner/dr-none', patientId: 'pt-none' },
+      { prefetch: { patient: { resourceType: 'Patient', id: 'pt-none' } } },
+    );
 
     const result = await resolvePrefetch(undefined, request, options(fhir));
 
@@ -120,14 +154,19 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
   it('fetches only the absent key when the other keys were sent', async () => {
     const meds = bundle('searchset', [{ resourceType: 'MedicationRequest', id: 'mr-partial' }]);
     const patient = { resourceType: 'Patient', id: 'pt-partial' };
-    const fhir = fakeFhir({ 'https://fhir.partial.example/MedicationRequest?patient=pt-partial&status=active': fhirJson(meds) });
+    const fhir = fakeFhir({
+      'https://fhir.partial.example/MedicationRequest?patient=pt-partial&status=active': fhirJson(meds),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-partial', patientId: 'pt-partial' },
       { fhirServer: 'https://fhir.partial.example', fhirAuthorization: auth('tok-partial'), prefetch: { patient } },
     );
 
     const result = await resolvePrefetch(
-      { patient: 'Patient/{{context.patientId}}', meds: 'MedicationRequest?patient={{context.patientId}}&status=active' },
+      {
+        patient: 'Patient/{{context.patientId}}',
+        meds: 'MedicationRequest?patient={{context.patientId}}&status=active',
+      },
       request,
       options(fhir),
     );
@@ -155,10 +194,17 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
   it('refetches a key the client sent as an OperationOutcome', async () => {
     const patient = { resourceType: 'Patient', id: 'pt-oo-refetch' };
     const fhir = fakeFhir({ 'https://fhir.oo-refetch.example/Patient/pt-oo-refetch': fhirJson(patient) });
-    const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout', diagnostics: 'EHR prefetch timed out' }] };
+    const outcome = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'timeout', diagnostics: 'EHR prefetch timed out' }],
+    };
     const request = patientView(
       { userId: 'Practitioner/dr-oo-refetch', patientId: 'pt-oo-refetch' },
-      { fhirServer: 'https://fhir.oo-refetch.example', fhirAuthorization: auth('tok-oo-refetch'), prefetch: { patient: outcome } },
+      {
+        fhirServer: 'https://fhir.oo-refetch.example',
+        fhirAuthorization: auth('tok-oo-refetch'),
+        prefetch: { patient: outcome },
+      },
     );
 
     const result = await resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir));
@@ -174,7 +220,11 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
     const request = patientView(
       { userId: 'Practitioner/dr-not-resource', patientId: 'pt-not-resource' },
       // The 2.0.1 "Example prefetch data" sends "user": "123", a string.
-      { fhirServer: 'https://fhir.not-resource.example', fhirAuthorization: auth('tok-not-resource'), prefetch: { user: '123' } },
+      {
+        fhirServer: 'https://fhir.not-resource.example',
+        fhirAuthorization: auth('tok-not-resource'),
+        prefetch: { user: '123' },
+      },
     );
 
     const result = await resolvePrefetch({ user: '{{context.userId}}' }, request, options(fhir));
@@ -186,7 +236,10 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
   it('fetches without an Authorization header when fhirServer comes without fhirAuthorization', async () => {
     const patient = { resourceType: 'Patient', id: 'pt-open' };
     const fhir = fakeFhir({ 'http://open-fhir.example:8080/fhir/Patient/pt-open': fhirJson(patient) });
-    const request = patientView({ userId: 'Practitioner/dr-open', patientId: 'pt-open' }, { fhirServer: 'http://open-fhir.example:8080/fhir' });
+    const request = patientView(
+      { userId: 'Practitioner/dr-open', patientId: 'pt-open' },
+      { fhirServer: 'http://open-fhir.example:8080/fhir' },
+    );
 
     const result = await resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir));
 
@@ -196,7 +249,9 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
   });
 
   it('asks fetch to refuse redirects so the token cannot follow one', async () => {
-    const fhir = fakeFhir({ 'https://fhir.redirect.example/Patient/pt-redirect': fhirJson({ resourceType: 'Patient', id: 'pt-redirect' }) });
+    const fhir = fakeFhir({
+      'https://fhir.redirect.example/Patient/pt-redirect': fhirJson({ resourceType: 'Patient', id: 'pt-redirect' }),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-redirect', patientId: 'pt-redirect' },
       { fhirServer: 'https://fhir.redirect.example', fhirAuthorization: auth('tok-redirect') },
@@ -208,7 +263,9 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
   });
 
   it('gives null for a read the FHIR server answers with 404', async () => {
-    const fhir = fakeFhir({ 'https://fhir.read404.example/Encounter/enc-gone': fhirJson({ resourceType: 'OperationOutcome', issue: [] }, 404) });
+    const fhir = fakeFhir({
+      'https://fhir.read404.example/Encounter/enc-gone': fhirJson({ resourceType: 'OperationOutcome', issue: [] }, 404),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-read404', patientId: 'pt-read404', encounterId: 'enc-gone' },
       { fhirServer: 'https://fhir.read404.example', fhirAuthorization: auth('tok-read404') },
@@ -227,7 +284,9 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
     const fhir = fakeFhir({});
     const request = patientView({ userId: 'Practitioner/dr-nofhir', patientId: 'pt-nofhir' }, { prefetch: {} });
 
-    const err = await failure(resolvePrefetch({ 'labs-nofhir': 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ 'labs-nofhir': 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
     expect(err.code).toBe('prefetch-unavailable');
@@ -241,9 +300,18 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
   it('returns 412 when a key was sent as an OperationOutcome and the request has no fhirServer', async () => {
     const fhir = fakeFhir({});
     const outcome = { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'forbidden' }] };
-    const request = patientView({ userId: 'Practitioner/dr-oo-nofhir', patientId: 'pt-oo-nofhir' }, { prefetch: { vitals: outcome } });
+    const request = patientView(
+      { userId: 'Practitioner/dr-oo-nofhir', patientId: 'pt-oo-nofhir' },
+      { prefetch: { vitals: outcome } },
+    );
 
-    const err = await failure(resolvePrefetch({ vitals: 'Observation?patient={{context.patientId}}&category=vital-signs' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch(
+        { vitals: 'Observation?patient={{context.patientId}}&category=vital-signs' },
+        request,
+        options(fhir),
+      ),
+    );
 
     expect(err.status).toBe(412);
     expect(err.message).toContain("'vitals'");
@@ -256,7 +324,12 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
     const fhir = fakeFhir({});
     const request = patientView(
       { userId: 'Practitioner/dr-several', patientId: 'pt-several' },
-      { prefetch: { patient: { resourceType: 'Patient', id: 'pt-several' }, meds: { resourceType: 'OperationOutcome', issue: [] } } },
+      {
+        prefetch: {
+          patient: { resourceType: 'Patient', id: 'pt-several' },
+          meds: { resourceType: 'OperationOutcome', issue: [] },
+        },
+      },
     );
     const templates = {
       patient: 'Patient/{{context.patientId}}',
@@ -268,7 +341,11 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
     const err = await failure(resolvePrefetch(templates, request, options(fhir)));
 
     expect(err.status).toBe(412);
-    expect(err.issues.map((i) => i.expression?.[0]).sort()).toEqual(['prefetch.labs', 'prefetch.meds', 'prefetch.problems']);
+    expect(err.issues.map((i) => i.expression?.[0]).sort()).toEqual([
+      'prefetch.labs',
+      'prefetch.meds',
+      'prefetch.problems',
+    ]);
     for (const key of ['meds', 'labs', 'problems']) expect(err.message).toContain(`'${key}'`);
     expect(err.message).not.toContain("'patient'");
   });
@@ -324,7 +401,11 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
   });
 
   it('returns 412 when the FHIR server cannot be reached', async () => {
-    const fhir = fakeFhir({ 'https://fhir.unreachable.example/Patient/pt-unreachable': networkError('getaddrinfo ENOTFOUND fhir.unreachable.example') });
+    const fhir = fakeFhir({
+      'https://fhir.unreachable.example/Patient/pt-unreachable': networkError(
+        'getaddrinfo ENOTFOUND fhir.unreachable.example',
+      ),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-unreachable', patientId: 'pt-unreachable' },
       { fhirServer: 'https://fhir.unreachable.example', fhirAuthorization: auth('tok-unreachable') },
@@ -344,7 +425,9 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
       { fhirServer: 'https://fhir.slow.example', fhirAuthorization: auth('tok-slow') },
     );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir, { timeoutMs: 50 })));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir, { timeoutMs: 50 })),
+    );
 
     expect(err.status).toBe(412);
     expect(err.issues[0].expression).toEqual(['prefetch.labs']);
@@ -358,7 +441,9 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
       { fhirServer: 'https://fhir.search404.example', fhirAuthorization: auth('tok-search404') },
     );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
     expect(err.message).toContain('404');
@@ -366,7 +451,12 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
   });
 
   it('returns 412 when the FHIR server answers 200 with an OperationOutcome', async () => {
-    const fhir = fakeFhir({ 'https://fhir.oo200.example/Patient/pt-oo200': fhirJson({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'processing' }] }) });
+    const fhir = fakeFhir({
+      'https://fhir.oo200.example/Patient/pt-oo200': fhirJson({
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'processing' }],
+      }),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-oo200', patientId: 'pt-oo200' },
       { fhirServer: 'https://fhir.oo200.example', fhirAuthorization: auth('tok-oo200') },
@@ -392,7 +482,9 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
   });
 
   it('returns 412 when the FHIR server answers with JSON that is not a FHIR resource', async () => {
-    const fhir = fakeFhir({ 'https://fhir.plain-json.example/Patient/pt-plain-json': fhirJson({ id: 'pt-plain-json' }) });
+    const fhir = fakeFhir({
+      'https://fhir.plain-json.example/Patient/pt-plain-json': fhirJson({ id: 'pt-plain-json' }),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-plain-json', patientId: 'pt-plain-json' },
       { fhirServer: 'https://fhir.plain-json.example', fhirAuthorization: auth('tok-plain-json') },
@@ -409,7 +501,10 @@ describe('resolvePrefetch: the access token stays secret', () => {
     const secret = 'secret-token-4b9d2e7a';
     const fhir = fakeFhir({
       'https://fhir.secret-a.example/Patient/pt-secret-a': fhirJson(
-        { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'security', diagnostics: `token ${secret} expired` }] },
+        {
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: 'security', diagnostics: `token ${secret} expired` }],
+        },
         401,
       ),
     });
@@ -426,7 +521,11 @@ describe('resolvePrefetch: the access token stays secret', () => {
 
   it('never puts the access token in the error when fetch fails with a message that contains it', async () => {
     const secret = 'secret-token-81c0ff3e';
-    const fhir = fakeFhir({ 'https://fhir.secret-b.example/Patient/pt-secret-b': networkError(`request with Authorization: Bearer ${secret} failed`) });
+    const fhir = fakeFhir({
+      'https://fhir.secret-b.example/Patient/pt-secret-b': networkError(
+        `request with Authorization: Bearer ${secret} failed`,
+      ),
+    });
     const request = patientView(
       { userId: 'Practitioner/dr-secret-b', patientId: 'pt-secret-b' },
       { fhirServer: 'https://fhir.secret-b.example', fhirAuthorization: auth(secret) },
@@ -445,7 +544,9 @@ describe('resolvePrefetch: the access token stays secret', () => {
       { fhirServer: 'https://fhir.secret-c.example', fhirAuthorization: auth(secret) },
     );
 
-    const err = await failure(resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir, { timeoutMs: 30 })));
+    const err = await failure(
+      resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir, { timeoutMs: 30 })),
+    );
 
     expect(everythingIn(err)).not.toContain(secret);
   });
@@ -455,15 +556,33 @@ describe('resolvePrefetch: paginated searches', () => {
   it('follows next links of a searchset and merges the entries of every page', async () => {
     const base = 'https://fhir.pages.example/r4';
     const fhir = fakeFhir({
-      [`${base}/Observation?patient=pt-pages`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-p1' }], `${base}?page=2&token=abc`)),
-      [`${base}?page=2&token=abc`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-p2a' }, { resourceType: 'Observation', id: 'obs-p2b' }], `${base}?page=3&token=abc`)),
+      [`${base}/Observation?patient=pt-pages`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-p1' }], `${base}?page=2&token=abc`),
+      ),
+      [`${base}?page=2&token=abc`]: fhirJson(
+        bundle(
+          'searchset',
+          [
+            { resourceType: 'Observation', id: 'obs-p2a' },
+            { resourceType: 'Observation', id: 'obs-p2b' },
+          ],
+          `${base}?page=3&token=abc`,
+        ),
+      ),
       [`${base}?page=3&token=abc`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-p3' }])),
     });
-    const request = patientView({ userId: 'Practitioner/dr-pages', patientId: 'pt-pages' }, { fhirServer: base, fhirAuthorization: auth('tok-pages') });
+    const request = patientView(
+      { userId: 'Practitioner/dr-pages', patientId: 'pt-pages' },
+      { fhirServer: base, fhirAuthorization: auth('tok-pages') },
+    );
 
     const result = await resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir));
 
-    expect(fhir.urls()).toEqual([`${base}/Observation?patient=pt-pages`, `${base}?page=2&token=abc`, `${base}?page=3&token=abc`]);
+    expect(fhir.urls()).toEqual([
+      `${base}/Observation?patient=pt-pages`,
+      `${base}?page=2&token=abc`,
+      `${base}?page=3&token=abc`,
+    ]);
     expect(fhir.calls.every((c) => c.headers.authorization === 'Bearer tok-pages')).toBe(true);
     expect(entryIds(result.data.labs)).toEqual(['obs-p1', 'obs-p2a', 'obs-p2b', 'obs-p3']);
     expect(result.data.labs).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 4 });
@@ -473,9 +592,15 @@ describe('resolvePrefetch: paginated searches', () => {
   it('follows the next link of a paginated Bundle the client sent without refetching the first page', async () => {
     const base = 'https://fhir.sent-pages.example';
     const fhir = fakeFhir({
-      [`${base}/Observation?_getpages=sent-xyz&page=2`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-sent-p2' }])),
+      [`${base}/Observation?_getpages=sent-xyz&page=2`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-sent-p2' }]),
+      ),
     });
-    const firstPage = bundle('searchset', [{ resourceType: 'Observation', id: 'obs-sent-p1' }], `${base}/Observation?_getpages=sent-xyz&page=2`);
+    const firstPage = bundle(
+      'searchset',
+      [{ resourceType: 'Observation', id: 'obs-sent-p1' }],
+      `${base}/Observation?_getpages=sent-xyz&page=2`,
+    );
     const request = patientView(
       { userId: 'Practitioner/dr-sent-pages', patientId: 'pt-sent-pages' },
       { fhirServer: base, fhirAuthorization: auth('tok-sent-pages'), prefetch: { labs: firstPage } },
@@ -491,10 +616,21 @@ describe('resolvePrefetch: paginated searches', () => {
 
   it('uses a paginated Bundle as sent when the request has no fhirServer to fetch the rest from', async () => {
     const fhir = fakeFhir({});
-    const firstPage = bundle('searchset', [{ resourceType: 'Condition', id: 'cond-partial' }], 'https://fhir.elsewhere.example/Condition?page=2');
-    const request = patientView({ userId: 'Practitioner/dr-partial-pages', patientId: 'pt-partial-pages' }, { prefetch: { problems: firstPage } });
+    const firstPage = bundle(
+      'searchset',
+      [{ resourceType: 'Condition', id: 'cond-partial' }],
+      'https://fhir.elsewhere.example/Condition?page=2',
+    );
+    const request = patientView(
+      { userId: 'Practitioner/dr-partial-pages', patientId: 'pt-partial-pages' },
+      { prefetch: { problems: firstPage } },
+    );
 
-    const result = await resolvePrefetch({ problems: 'Condition?patient={{context.patientId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { problems: 'Condition?patient={{context.patientId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data.problems).toEqual(firstPage);
@@ -504,12 +640,23 @@ describe('resolvePrefetch: paginated searches', () => {
   it('returns 412 and sends nothing to another origin when a next link leaves the FHIR server', async () => {
     const base = 'https://fhir.origin.example';
     const fhir = fakeFhir({
-      [`${base}/Observation?patient=pt-origin`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-origin' }], 'https://attacker.example/steal?page=2')),
+      [`${base}/Observation?patient=pt-origin`]: fhirJson(
+        bundle(
+          'searchset',
+          [{ resourceType: 'Observation', id: 'obs-origin' }],
+          'https://attacker.example/steal?page=2',
+        ),
+      ),
       'https://attacker.example/steal?page=2': fhirJson(bundle('searchset', [])),
     });
-    const request = patientView({ userId: 'Practitioner/dr-origin', patientId: 'pt-origin' }, { fhirServer: base, fhirAuthorization: auth('tok-origin') });
+    const request = patientView(
+      { userId: 'Practitioner/dr-origin', patientId: 'pt-origin' },
+      { fhirServer: base, fhirAuthorization: auth('tok-origin') },
+    );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
     expect(err.issues[0].expression).toEqual(['prefetch.labs']);
@@ -518,13 +665,23 @@ describe('resolvePrefetch: paginated searches', () => {
 
   it('returns 412 and sends nothing to another origin when a sent Bundle has a foreign next link', async () => {
     const fhir = fakeFhir({ 'https://attacker-two.example/page2': fhirJson(bundle('searchset', [])) });
-    const firstPage = bundle('searchset', [{ resourceType: 'Observation', id: 'obs-foreign' }], 'https://attacker-two.example/page2');
+    const firstPage = bundle(
+      'searchset',
+      [{ resourceType: 'Observation', id: 'obs-foreign' }],
+      'https://attacker-two.example/page2',
+    );
     const request = patientView(
       { userId: 'Practitioner/dr-foreign', patientId: 'pt-foreign' },
-      { fhirServer: 'https://fhir.foreign.example', fhirAuthorization: auth('tok-foreign'), prefetch: { labs: firstPage } },
+      {
+        fhirServer: 'https://fhir.foreign.example',
+        fhirAuthorization: auth('tok-foreign'),
+        prefetch: { labs: firstPage },
+      },
     );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
     expect(fhir.calls).toEqual([]);
@@ -532,14 +689,22 @@ describe('resolvePrefetch: paginated searches', () => {
 
   it('returns 412 when a next link uses another scheme on the same host', async () => {
     const fhir = fakeFhir({
-      'https://fhir.scheme.example/Observation?patient=pt-scheme': fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-scheme' }], 'http://fhir.scheme.example/Observation?page=2')),
+      'https://fhir.scheme.example/Observation?patient=pt-scheme': fhirJson(
+        bundle(
+          'searchset',
+          [{ resourceType: 'Observation', id: 'obs-scheme' }],
+          'http://fhir.scheme.example/Observation?page=2',
+        ),
+      ),
     });
     const request = patientView(
       { userId: 'Practitioner/dr-scheme', patientId: 'pt-scheme' },
       { fhirServer: 'https://fhir.scheme.example', fhirAuthorization: auth('tok-scheme') },
     );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
     expect(fhir.calls).toHaveLength(1);
@@ -548,13 +713,24 @@ describe('resolvePrefetch: paginated searches', () => {
   it('reads a search of exactly maxPages pages', async () => {
     const base = 'https://fhir.max-ok.example';
     const fhir = fakeFhir({
-      [`${base}/Observation?patient=pt-max-ok`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-max-1' }], `${base}/page/2`)),
-      [`${base}/page/2`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-max-2' }], `${base}/page/3`)),
+      [`${base}/Observation?patient=pt-max-ok`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-max-1' }], `${base}/page/2`),
+      ),
+      [`${base}/page/2`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-max-2' }], `${base}/page/3`),
+      ),
       [`${base}/page/3`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-max-3' }])),
     });
-    const request = patientView({ userId: 'Practitioner/dr-max-ok', patientId: 'pt-max-ok' }, { fhirServer: base, fhirAuthorization: auth('tok-max-ok') });
+    const request = patientView(
+      { userId: 'Practitioner/dr-max-ok', patientId: 'pt-max-ok' },
+      { fhirServer: base, fhirAuthorization: auth('tok-max-ok') },
+    );
 
-    const result = await resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir, { maxPages: 3 }));
+    const result = await resolvePrefetch(
+      { labs: 'Observation?patient={{context.patientId}}' },
+      request,
+      options(fhir, { maxPages: 3 }),
+    );
 
     expect(entryIds(result.data.labs)).toEqual(['obs-max-1', 'obs-max-2', 'obs-max-3']);
   });
@@ -562,13 +738,22 @@ describe('resolvePrefetch: paginated searches', () => {
   it('returns 412 when a search has more pages than maxPages', async () => {
     const base = 'https://fhir.max-over.example';
     const fhir = fakeFhir({
-      [`${base}/Observation?patient=pt-max-over`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-over-1' }], `${base}/page/2`)),
-      [`${base}/page/2`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-over-2' }], `${base}/page/3`)),
+      [`${base}/Observation?patient=pt-max-over`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-over-1' }], `${base}/page/2`),
+      ),
+      [`${base}/page/2`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-over-2' }], `${base}/page/3`),
+      ),
       [`${base}/page/3`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-over-3' }])),
     });
-    const request = patientView({ userId: 'Practitioner/dr-max-over', patientId: 'pt-max-over' }, { fhirServer: base, fhirAuthorization: auth('tok-max-over') });
+    const request = patientView(
+      { userId: 'Practitioner/dr-max-over', patientId: 'pt-max-over' },
+      { fhirServer: base, fhirAuthorization: auth('tok-max-over') },
+    );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir, { maxPages: 2 })));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir, { maxPages: 2 })),
+    );
 
     expect(err.status).toBe(412);
     expect(err.message).toContain('2 pages');
@@ -578,12 +763,19 @@ describe('resolvePrefetch: paginated searches', () => {
   it('returns 412 when a next page is not a Bundle', async () => {
     const base = 'https://fhir.bad-page.example';
     const fhir = fakeFhir({
-      [`${base}/Observation?patient=pt-bad-page`]: fhirJson(bundle('searchset', [{ resourceType: 'Observation', id: 'obs-bad-page' }], `${base}/page/2`)),
+      [`${base}/Observation?patient=pt-bad-page`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-bad-page' }], `${base}/page/2`),
+      ),
       [`${base}/page/2`]: fhirJson({ resourceType: 'Patient', id: 'pt-bad-page' }),
     });
-    const request = patientView({ userId: 'Practitioner/dr-bad-page', patientId: 'pt-bad-page' }, { fhirServer: base, fhirAuthorization: auth('tok-bad-page') });
+    const request = patientView(
+      { userId: 'Practitioner/dr-bad-page', patientId: 'pt-bad-page' },
+      { fhirServer: base, fhirAuthorization: auth('tok-bad-page') },
+    );
 
-    const err = await failure(resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)));
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
 
     expect(err.status).toBe(412);
   });
@@ -592,14 +784,29 @@ describe('resolvePrefetch: paginated searches', () => {
 describe('resolvePrefetch: user tokens', () => {
   it.each([
     ['userPractitionerId', 'Practitioner/dr-tok-1', 'Practitioner/{{userPractitionerId}}', 'Practitioner/dr-tok-1'],
-    ['userPractitionerRoleId', 'PractitionerRole/role-tok-2', 'PractitionerRole?_id={{userPractitionerRoleId}}&_include=PractitionerRole:practitioner', 'PractitionerRole?_id=role-tok-2&_include=PractitionerRole:practitioner'],
+    [
+      'userPractitionerRoleId',
+      'PractitionerRole/role-tok-2',
+      'PractitionerRole?_id={{userPractitionerRoleId}}&_include=PractitionerRole:practitioner',
+      'PractitionerRole?_id=role-tok-2&_include=PractitionerRole:practitioner',
+    ],
     ['userPatientId', 'Patient/pt-tok-3', 'Patient/{{userPatientId}}', 'Patient/pt-tok-3'],
-    ['userRelatedPersonId', 'RelatedPerson/rp-tok-4', 'RelatedPerson/{{userRelatedPersonId}}', 'RelatedPerson/rp-tok-4'],
+    [
+      'userRelatedPersonId',
+      'RelatedPerson/rp-tok-4',
+      'RelatedPerson/{{userRelatedPersonId}}',
+      'RelatedPerson/rp-tok-4',
+    ],
     ['context.userId', 'Practitioner/dr-tok-5', '{{context.userId}}', 'Practitioner/dr-tok-5'],
   ])('fills {{%s}} from context.userId %s', async (_token, userId, template, path) => {
     const base = `https://fhir.user-${userId.split('/')[1]}.example`;
-    const fhir = fakeFhir({ [`${base}/${path}`]: fhirJson({ resourceType: userId.split('/')[0], id: userId.split('/')[1] }) });
-    const request = patientView({ userId, patientId: `pt-of-${userId.split('/')[1]}` }, { fhirServer: base, fhirAuthorization: auth(`tok-${userId}`) });
+    const fhir = fakeFhir({
+      [`${base}/${path}`]: fhirJson({ resourceType: userId.split('/')[0], id: userId.split('/')[1] }),
+    });
+    const request = patientView(
+      { userId, patientId: `pt-of-${userId.split('/')[1]}` },
+      { fhirServer: base, fhirAuthorization: auth(`tok-${userId}`) },
+    );
 
     const result = await resolvePrefetch({ user: template }, request, options(fhir));
 
@@ -614,7 +821,11 @@ describe('resolvePrefetch: user tokens', () => {
       { fhirServer: 'https://fhir.no-role.example', fhirAuthorization: auth('tok-no-role') },
     );
 
-    const result = await resolvePrefetch({ role: 'PractitionerRole?_id={{userPractitionerRoleId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { role: 'PractitionerRole?_id={{userPractitionerRoleId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data).toEqual({ role: null });
@@ -638,9 +849,16 @@ describe('resolvePrefetch: user tokens', () => {
   // obtain (PF-10 asks for 412 only then), with or without a fhirServer.
   it('gives null without a request when a token has no value and the request has no fhirServer', async () => {
     const fhir = fakeFhir({});
-    const request = patientView({ userId: 'Practitioner/dr-no-role-nofhir', patientId: 'pt-no-role-nofhir' }, { prefetch: {} });
+    const request = patientView(
+      { userId: 'Practitioner/dr-no-role-nofhir', patientId: 'pt-no-role-nofhir' },
+      { prefetch: {} },
+    );
 
-    const result = await resolvePrefetch({ role: 'PractitionerRole?_id={{userPractitionerRoleId}}' }, request, options(fhir));
+    const result = await resolvePrefetch(
+      { role: 'PractitionerRole?_id={{userPractitionerRoleId}}' },
+      request,
+      options(fhir),
+    );
 
     expect(fhir.calls).toEqual([]);
     expect(result.data).toEqual({ role: null });
@@ -650,15 +868,28 @@ describe('resolvePrefetch: user tokens', () => {
 describe('malformed Bundles from the EHR', () => {
   it('follows a prefetch Bundle whose links or entries are malformed instead of failing with 500', async () => {
     const { resolvePrefetch } = await import('../../src/prefetch/index.js');
-    const fetchImpl = (() => Promise.resolve(new Response(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: 5 }), { status: 200 }))) as typeof fetch;
+    const fetchImpl = (() =>
+      Promise.resolve(
+        new Response(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: 5 }), { status: 200 }),
+      )) as typeof fetch;
     const request = {
       hook: 'patient-view',
       hookInstance: 'malformed-links',
       fhirServer: 'https://fhir.example.org/r4',
       context: { userId: 'Practitioner/1', patientId: 'p1' },
-      prefetch: { conditions: { resourceType: 'Bundle', entry: 'nope', link: [null, { relation: 'next', url: 'https://fhir.example.org/r4/Condition?page=2' }] } },
+      prefetch: {
+        conditions: {
+          resourceType: 'Bundle',
+          entry: 'nope',
+          link: [null, { relation: 'next', url: 'https://fhir.example.org/r4/Condition?page=2' }],
+        },
+      },
     };
-    const result = await resolvePrefetch({ conditions: 'Condition?patient={{context.patientId}}' }, request, { timeoutMs: 1000, maxPages: 5, fetchImpl });
+    const result = await resolvePrefetch({ conditions: 'Condition?patient={{context.patientId}}' }, request, {
+      timeoutMs: 1000,
+      maxPages: 5,
+      fetchImpl,
+    });
     expect(result.status.conditions).toBe('fetched');
     expect(result.data.conditions).toMatchObject({ resourceType: 'Bundle', total: 0 });
   });

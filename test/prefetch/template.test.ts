@@ -10,10 +10,13 @@ describe('fillTemplate', () => {
   });
 
   it('fills every token of a template that has several', () => {
-    const url = fillTemplate('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}&code=4548-4', {
-      patientId: 'pt-fill-2',
-      encounterId: 'enc-fill-2',
-    });
+    const url = fillTemplate(
+      'Observation?patient={{context.patientId}}&encounter={{context.encounterId}}&code=4548-4',
+      {
+        patientId: 'pt-fill-2',
+        encounterId: 'enc-fill-2',
+      },
+    );
     expect(url).toBe('Observation?patient=pt-fill-2&encounter=enc-fill-2&code=4548-4');
   });
 
@@ -26,11 +29,15 @@ describe('fillTemplate', () => {
   });
 
   it('keeps the slash of {{context.userId}}', () => {
-    expect(fillTemplate('{{context.userId}}', { userId: 'PractitionerRole/role-fill-4' })).toBe('PractitionerRole/role-fill-4');
+    expect(fillTemplate('{{context.userId}}', { userId: 'PractitionerRole/role-fill-4' })).toBe(
+      'PractitionerRole/role-fill-4',
+    );
   });
 
   it('encodes characters other than the slash', () => {
-    expect(fillTemplate('Patient?identifier={{context.patientId}}', { patientId: 'a b&c=d?e#f%g+h' })).toBe('Patient?identifier=a%20b%26c%3Dd%3Fe%23f%25g%2Bh');
+    expect(fillTemplate('Patient?identifier={{context.patientId}}', { patientId: 'a b&c=d?e#f%g+h' })).toBe(
+      'Patient?identifier=a%20b%26c%3Dd%3Fe%23f%25g%2Bh',
+    );
   });
 
   it('does not turn an encoded %2F in the value back into a slash', () => {
@@ -38,7 +45,9 @@ describe('fillTemplate', () => {
   });
 
   it('returns a template without tokens unchanged', () => {
-    expect(fillTemplate('Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|5640', {})).toBe('Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|5640');
+    expect(fillTemplate('Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|5640', {})).toBe(
+      'Medication?code=http://www.nlm.nih.gov/research/umls/rxnorm|5640',
+    );
   });
 
   it('returns undefined when a context field used as a token is absent', () => {
@@ -46,15 +55,23 @@ describe('fillTemplate', () => {
   });
 
   it('returns undefined when one of several tokens has no value', () => {
-    expect(fillTemplate('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}', { patientId: 'pt-fill-6' })).toBeUndefined();
+    expect(
+      fillTemplate('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}', {
+        patientId: 'pt-fill-6',
+      }),
+    ).toBeUndefined();
   });
 
   it('fills {{userPractitionerId}} with the id part of a Practitioner userId', () => {
-    expect(fillTemplate('Practitioner/{{userPractitionerId}}', { userId: 'Practitioner/dr-fill-7' })).toBe('Practitioner/dr-fill-7');
+    expect(fillTemplate('Practitioner/{{userPractitionerId}}', { userId: 'Practitioner/dr-fill-7' })).toBe(
+      'Practitioner/dr-fill-7',
+    );
   });
 
   it('fills {{userPractitionerRoleId}} with the id part of a PractitionerRole userId', () => {
-    expect(fillTemplate('PractitionerRole?_id={{userPractitionerRoleId}}', { userId: 'PractitionerRole/role-fill-8' })).toBe('PractitionerRole?_id=role-fill-8');
+    expect(
+      fillTemplate('PractitionerRole?_id={{userPractitionerRoleId}}', { userId: 'PractitionerRole/role-fill-8' }),
+    ).toBe('PractitionerRole?_id=role-fill-8');
   });
 
   it('fills {{userPatientId}} with the id part of a Patient userId', () => {
@@ -62,15 +79,21 @@ describe('fillTemplate', () => {
   });
 
   it('fills {{userRelatedPersonId}} with the id part of a RelatedPerson userId', () => {
-    expect(fillTemplate('RelatedPerson/{{userRelatedPersonId}}', { userId: 'RelatedPerson/rp-fill-10' })).toBe('RelatedPerson/rp-fill-10');
+    expect(fillTemplate('RelatedPerson/{{userRelatedPersonId}}', { userId: 'RelatedPerson/rp-fill-10' })).toBe(
+      'RelatedPerson/rp-fill-10',
+    );
   });
 
   it('returns undefined for {{userPractitionerRoleId}} when the user is a Practitioner', () => {
-    expect(fillTemplate('PractitionerRole?_id={{userPractitionerRoleId}}', { userId: 'Practitioner/dr-fill-11' })).toBeUndefined();
+    expect(
+      fillTemplate('PractitionerRole?_id={{userPractitionerRoleId}}', { userId: 'Practitioner/dr-fill-11' }),
+    ).toBeUndefined();
   });
 
   it('returns undefined for {{userPractitionerId}} when the user is a PractitionerRole', () => {
-    expect(fillTemplate('Practitioner/{{userPractitionerId}}', { userId: 'PractitionerRole/role-fill-12' })).toBeUndefined();
+    expect(
+      fillTemplate('Practitioner/{{userPractitionerId}}', { userId: 'PractitionerRole/role-fill-12' }),
+    ).toBeUndefined();
   });
 
   it('returns undefined for a user token when the context has no userId', () => {
@@ -104,7 +127,10 @@ describe('fillTemplate', () => {
 
 describe('templateTokens', () => {
   it('lists the tokens of a template in order, without braces or spaces', () => {
-    expect(templateTokens('Observation?patient={{ context.patientId }}&performer={{userPractitionerId}}')).toEqual(['context.patientId', 'userPractitionerId']);
+    expect(templateTokens('Observation?patient={{ context.patientId }}&performer={{userPractitionerId}}')).toEqual([
+      'context.patientId',
+      'userPractitionerId',
+    ]);
   });
 
   it('lists nothing for a template without tokens', () => {
@@ -113,23 +139,39 @@ describe('templateTokens', () => {
 });
 
 describe('isSupportedToken', () => {
-  it.each(['context.patientId', 'context.encounterId', 'context.userId', 'userPractitionerId', 'userPractitionerRoleId', 'userPatientId', 'userRelatedPersonId'])(
-    'accepts %s',
-    (token) => {
-      expect(isSupportedToken(token)).toBe(true);
-    },
-  );
+  it.each([
+    'context.patientId',
+    'context.encounterId',
+    'context.userId',
+    'userPractitionerId',
+    'userPractitionerRoleId',
+    'userPatientId',
+    'userRelatedPersonId',
+  ])('accepts %s', (token) => {
+    expect(isSupportedToken(token)).toBe(true);
+  });
 
-  it.each(['context.medication.id', 'Patient.id', 'user', 'context.', 'today() - 90 days', '%encounter.id', 'userOrganizationId'])('rejects %s', (token) => {
+  it.each([
+    'context.medication.id',
+    'Patient.id',
+    'user',
+    'context.',
+    'today() - 90 days',
+    '%encounter.id',
+    'userOrganizationId',
+  ])('rejects %s', (token) => {
     expect(isSupportedToken(token)).toBe(false);
   });
 });
 
 describe('templateProblems', () => {
-  const check = (template: string, hook: string) => templateProblems(template, hook, HOOKS[hook].prefetchTokens, HOOKS[hook].userTypes);
+  const check = (template: string, hook: string) =>
+    templateProblems(template, hook, HOOKS[hook].prefetchTokens, HOOKS[hook].userTypes);
 
   it('accepts the context tokens and the user tokens a hook can fill', () => {
-    expect(check('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}', 'order-sign')).toEqual([]);
+    expect(check('Observation?patient={{context.patientId}}&encounter={{context.encounterId}}', 'order-sign')).toEqual(
+      [],
+    );
     expect(check('PractitionerRole/{{userPractitionerRoleId}}', 'order-sign')).toEqual([]);
     expect(check('Patient/{{userPatientId}}', 'patient-view')).toEqual([]);
     expect(check('Practitioner/{{context.performer}}', 'order-dispatch')).toEqual([]);

@@ -28,14 +28,20 @@ beforeAll(async () => {
 
 describe('shipped knowledge', () => {
   it('serves every service in cds-services.json', async () => {
-    const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as { services: Array<{ id: string }> };
+    const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as {
+      services: Array<{ id: string }>;
+    };
     const res = await request(app).get('/cds-services').expect(200);
-    expect(res.body.services.map((s: { id: string }) => s.id).sort()).toEqual(catalogue.services.map((s) => s.id).sort());
+    expect(res.body.services.map((s: { id: string }) => s.id).sort()).toEqual(
+      catalogue.services.map((s) => s.id).sort(),
+    );
     expect(catalogue.services.length).toBeGreaterThanOrEqual(4);
   });
 
   it('has example requests that must fire and that must not, for every service', () => {
-    const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as { services: Array<{ id: string }> };
+    const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as {
+      services: Array<{ id: string }>;
+    };
     for (const { id } of catalogue.services) {
       const mine = fixtures.filter((f) => f.service === id).map((f) => expectedFor(f.service, f.name).cards.length);
       expect(mine.filter((n) => n > 0).length, `${id}: requests that fire`).toBeGreaterThanOrEqual(2);
@@ -55,7 +61,9 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))('%s',
       indicator: c.indicator,
       summary: c.summary,
     }));
-    expect(actual).toEqual(expected.cards.map((e) => ({ rule: e.rule, indicator: e.indicator, summary: e.summary ?? expect.any(String) })));
+    expect(actual).toEqual(
+      expected.cards.map((e) => ({ rule: e.rule, indicator: e.indicator, summary: e.summary ?? expect.any(String) })),
+    );
     for (const card of cards) {
       expect(cardProblems(card)).toEqual([]);
       expect((card.extension?.[KNOWLEDGE_EXTENSION] as { service: string }).service).toBe(fixture.service);

@@ -33,7 +33,9 @@ let shadows: ShadowQueue;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'cds-rollout-replay-'));
   for (const part of ['cql', 'rules', 'fixtures']) cpSync(join(repoRoot, part), join(dir, part), { recursive: true });
-  const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as { services: CatalogueService[] };
+  const catalogue = JSON.parse(readFileSync(join(repoRoot, 'cds-services.json'), 'utf8')) as {
+    services: CatalogueService[];
+  };
   for (const service of catalogue.services) {
     const { ruleSet, version } = service.knowledge;
     const live = JSON.parse(readFileSync(join(dir, 'rules', ruleSet, `${version}.json`), 'utf8')) as {
@@ -80,7 +82,9 @@ describe('every example request with shadow versions and a no-card arm', () => {
     const arms = { usual: 0, 'no-card': 0 };
     let fired = 0;
     for (const fixture of fixtureRequests()) {
-      const expected = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'requests', fixture.service, `${fixture.name}.expected.json`), 'utf8')) as {
+      const expected = JSON.parse(
+        readFileSync(join(repoRoot, 'fixtures', 'requests', fixture.service, `${fixture.name}.expected.json`), 'utf8'),
+      ) as {
         cards: Array<{ rule: string; indicator: string; summary?: string }>;
       };
       const res = await request(app).post(`/cds-services/${fixture.service}`).send(fixture.body).expect(200);
@@ -93,9 +97,16 @@ describe('every example request with shadow versions and a no-card arm', () => {
         arms['no-card']++;
         continue;
       }
-      const actual = cards.map((c) => ({ rule: (c.extension?.[KNOWLEDGE_EXTENSION] as { rule: string }).rule, indicator: c.indicator, summary: c.summary }));
-      expect(actual, label).toEqual(expected.cards.map((e) => ({ rule: e.rule, indicator: e.indicator, summary: e.summary ?? expect.any(String) })));
-      for (const card of cards) expect((card.extension?.[KNOWLEDGE_EXTENSION] as { arm?: string }).arm, label).toBe('usual');
+      const actual = cards.map((c) => ({
+        rule: (c.extension?.[KNOWLEDGE_EXTENSION] as { rule: string }).rule,
+        indicator: c.indicator,
+        summary: c.summary,
+      }));
+      expect(actual, label).toEqual(
+        expected.cards.map((e) => ({ rule: e.rule, indicator: e.indicator, summary: e.summary ?? expect.any(String) })),
+      );
+      for (const card of cards)
+        expect((card.extension?.[KNOWLEDGE_EXTENSION] as { arm?: string }).arm, label).toBe('usual');
       if (cards.length > 0) {
         arms.usual++;
         fired++;
@@ -108,10 +119,18 @@ describe('every example request with shadow versions and a no-card arm', () => {
     await store.store.flush();
     const db = store.store.database;
     const dispositions = await db.selectFrom('uptake_card').select(['disposition', 'summary']).execute();
-    expect(dispositions.filter((c) => c.disposition === 'shown').every((c) => !c.summary.startsWith('SHADOW'))).toBe(true);
-    expect(dispositions.filter((c) => c.disposition === 'shadow').every((c) => c.summary.startsWith('SHADOW'))).toBe(true);
+    expect(dispositions.filter((c) => c.disposition === 'shown').every((c) => !c.summary.startsWith('SHADOW'))).toBe(
+      true,
+    );
+    expect(dispositions.filter((c) => c.disposition === 'shadow').every((c) => c.summary.startsWith('SHADOW'))).toBe(
+      true,
+    );
     expect(dispositions.filter((c) => c.disposition === 'suppressed').length).toBeGreaterThan(0);
-    const shadowEvaluations = await db.selectFrom('uptake_evaluation').select('id').where('disposition', '=', 'shadow').execute();
+    const shadowEvaluations = await db
+      .selectFrom('uptake_evaluation')
+      .select('id')
+      .where('disposition', '=', 'shadow')
+      .execute();
     expect(shadowEvaluations).toHaveLength(fixtureRequests().length);
   });
 });

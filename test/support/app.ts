@@ -4,7 +4,14 @@ import { createApp, type AppDeps } from '../../src/app.js';
 import { hashAdminKey, type AdminKey, type AdminRole, type TrustedClient } from '../../src/auth/index.js';
 import { defaultConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
-import { createCqlTranslator, createKnowledgeHolder, loadKnowledge, type CqlTranslator, type Knowledge, type ServedFingerprints } from '../../src/knowledge/index.js';
+import {
+  createCqlTranslator,
+  createKnowledgeHolder,
+  loadKnowledge,
+  type CqlTranslator,
+  type Knowledge,
+  type ServedFingerprints,
+} from '../../src/knowledge/index.js';
 import { packageRoot } from '../../src/paths.js';
 
 let translator: Promise<CqlTranslator> | undefined;
@@ -18,7 +25,10 @@ export function sharedTranslator(): Promise<CqlTranslator> {
 export const repoRoot = packageRoot();
 export const testKnowledge = (name: string): string => join(repoRoot, 'test', 'knowledge', name);
 
-export async function knowledgeFrom(dir: string, options: { serveDrafts?: boolean; served?: ServedFingerprints } = {}): Promise<Knowledge> {
+export async function knowledgeFrom(
+  dir: string,
+  options: { serveDrafts?: boolean; served?: ServedFingerprints } = {},
+): Promise<Knowledge> {
   return loadKnowledge(dir, { translator: await sharedTranslator(), ...options });
 }
 
@@ -37,7 +47,15 @@ export interface TestAppOptions {
   deps?: Partial<AppDeps>;
 }
 
-export function testApp({ knowledge, config, now, fetchImpl, auth = 'off', trustedClients, deps }: TestAppOptions): Express {
+export function testApp({
+  knowledge,
+  config,
+  now,
+  fetchImpl,
+  auth = 'off',
+  trustedClients,
+  deps,
+}: TestAppOptions): Express {
   return createApp({
     config: defaultConfig({ adminKeys: TEST_ADMIN_KEYS, ...config, auth }),
     logger: createLogger('error', true),
@@ -50,8 +68,15 @@ export function testApp({ knowledge, config, now, fetchImpl, auth = 'off', trust
 }
 
 /** Admin keys every test app accepts, by role; send them with asAdmin(role). */
-export const TEST_ADMIN_KEY_VALUES = { quality: 'test-quality-key-7c1e', knowledge: 'test-knowledge-key-52ad', operations: 'test-operations-key-9b30' } as const;
-export const TEST_ADMIN_KEYS: AdminKey[] = (Object.keys(TEST_ADMIN_KEY_VALUES) as AdminRole[]).map((role) => ({ role, sha256: hashAdminKey(TEST_ADMIN_KEY_VALUES[role]) }));
+export const TEST_ADMIN_KEY_VALUES = {
+  quality: 'test-quality-key-7c1e',
+  knowledge: 'test-knowledge-key-52ad',
+  operations: 'test-operations-key-9b30',
+} as const;
+export const TEST_ADMIN_KEYS: AdminKey[] = (Object.keys(TEST_ADMIN_KEY_VALUES) as AdminRole[]).map((role) => ({
+  role,
+  sha256: hashAdminKey(TEST_ADMIN_KEY_VALUES[role]),
+}));
 
 /** The Authorization header of a test admin key: `request(app).get('/uptake/...').set(asAdmin('quality'))`. */
 export function asAdmin(role: AdminRole): { Authorization: string } {

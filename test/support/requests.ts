@@ -7,7 +7,10 @@ export function medicationRequest(id: string, rxnorm: string, text: string, stat
     status,
     intent: 'order',
     subject: { reference: 'Patient/p1' },
-    medicationCodeableConcept: { text, coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: rxnorm }] },
+    medicationCodeableConcept: {
+      text,
+      coding: [{ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: rxnorm }],
+    },
   };
 }
 
@@ -23,11 +26,19 @@ export function egfrObservation(id: string, value: number, date: string): Record
 }
 
 export function searchset(resources: Array<Record<string, unknown>>): Record<string, unknown> {
-  return { resourceType: 'Bundle', type: 'searchset', ...(resources.length > 0 ? { entry: resources.map((resource) => ({ resource })) } : {}) };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    ...(resources.length > 0 ? { entry: resources.map((resource) => ({ resource })) } : {}),
+  };
 }
 
 /** An order-sign request for the test knowledge's renal-test service. */
-export function renalRequest({ drafts = [medicationRequest('d1', '5640', 'Ibuprofen 400 mg')], egfr = [egfrObservation('o1', 25, '2026-05-01')], prefetch = true } = {}): Record<string, unknown> {
+export function renalRequest({
+  drafts = [medicationRequest('d1', '5640', 'Ibuprofen 400 mg')],
+  egfr = [egfrObservation('o1', 25, '2026-05-01')],
+  prefetch = true,
+} = {}): Record<string, unknown> {
   return {
     hook: 'order-sign',
     hookInstance: randomUUID(),
@@ -36,6 +47,8 @@ export function renalRequest({ drafts = [medicationRequest('d1', '5640', 'Ibupro
       patientId: 'p1',
       draftOrders: { resourceType: 'Bundle', type: 'collection', entry: drafts.map((resource) => ({ resource })) },
     },
-    ...(prefetch ? { prefetch: { patient: { resourceType: 'Patient', id: 'p1', birthDate: '1950-01-01' }, egfr: searchset(egfr) } } : {}),
+    ...(prefetch
+      ? { prefetch: { patient: { resourceType: 'Patient', id: 'p1', birthDate: '1950-01-01' }, egfr: searchset(egfr) } }
+      : {}),
   };
 }

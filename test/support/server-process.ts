@@ -35,14 +35,31 @@ function freePort(): Promise<number> {
   });
 }
 
-const httpReady = (port: number): Promise<boolean> => fetch(`http://127.0.0.1:${port}/ready`).then((r) => r.ok, () => false);
+const httpReady = (port: number): Promise<boolean> =>
+  fetch(`http://127.0.0.1:${port}/ready`).then(
+    (r) => r.ok,
+    () => false,
+  );
 
-export async function startServerProcess({ env = () => ({}), ready = httpReady }: ServerProcessOptions = {}): Promise<ServerProcess> {
+export async function startServerProcess({
+  env = () => ({}),
+  ready = httpReady,
+}: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'cds-process-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
-    env: { ...process.env, CDS_AUTH: 'off', CDS_PORT: String(port), CDS_HOST: '127.0.0.1', CDS_DATA_DIR: dataDir, CDS_KNOWLEDGE_WATCH: 'off', CDS_LOG_LEVEL: 'info', CDS_DATABASE_URL: '', ...env(dataDir) },
+    env: {
+      ...process.env,
+      CDS_AUTH: 'off',
+      CDS_PORT: String(port),
+      CDS_HOST: '127.0.0.1',
+      CDS_DATA_DIR: dataDir,
+      CDS_KNOWLEDGE_WATCH: 'off',
+      CDS_LOG_LEVEL: 'info',
+      CDS_DATABASE_URL: '',
+      ...env(dataDir),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -1,7 +1,14 @@
 // The uptake store's behaviour, run against SQLite (store.test.ts) and PostgreSQL (store.pg.test.ts)
 // with the same expectations: the seeded ledger of seed.ts and its figures worked out by hand.
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { parseReportQuery, reportToCsv, suppressSmallCells, type FeedbackItemResult, type ReportRow, type UptakeStore } from '../../src/uptake/index.js';
+import {
+  parseReportQuery,
+  reportToCsv,
+  suppressSmallCells,
+  type FeedbackItemResult,
+  type ReportRow,
+  type UptakeStore,
+} from '../../src/uptake/index.js';
 import { duplicateBatch, firstBatch, LOCAL_REASON, OR1, OR2, seedInvocations, type Seeded } from './seed.js';
 import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
@@ -24,7 +31,9 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('stores the valid items of a batch and rejects the others, naming the item and field', () => {
     expect(firstResults.slice(0, 18).map((r) => r.result)).toEqual(Array(18).fill('stored'));
-    expect(firstResults.slice(18).map((r) => ({ result: r.result, where: r.issues.map((i) => i.expression?.[0]) }))).toEqual([
+    expect(
+      firstResults.slice(18).map((r) => ({ result: r.result, where: r.issues.map((i) => i.expression?.[0]) })),
+    ).toEqual([
       { result: 'rejected', where: ['feedback[18].card'] },
       { result: 'rejected', where: ['feedback[19].card'] },
       { result: 'rejected', where: ['feedback[20].acceptedSuggestions'] },
@@ -52,7 +61,9 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       cardsPer100Invocations: 50,
       cardsWithFeedback: 17,
       feedbackCoverage: 0.5667,
-      coverageByClient: [{ iss: 'https://ehr-1.example.org', tenant: null, cardsServed: 30, cardsWithFeedback: 17, coverage: 0.5667 }],
+      coverageByClient: [
+        { iss: 'https://ehr-1.example.org', tenant: null, cardsServed: 30, cardsWithFeedback: 17, coverage: 0.5667 },
+      ],
       accepted: 11,
       overridden: 6,
       acceptance: { rate: 0.6471, low: 0.413, high: 0.8269 },
@@ -61,7 +72,14 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       suggestionAcceptance: 0.4,
       overrideReasons: [
         { system: OR1.system, code: 'or1', display: OR1.display, clientAdded: false, count: 3, share: 0.5 },
-        { system: LOCAL_REASON.system, code: LOCAL_REASON.code, display: LOCAL_REASON.display, clientAdded: true, count: 1, share: 0.1667 },
+        {
+          system: LOCAL_REASON.system,
+          code: LOCAL_REASON.code,
+          display: LOCAL_REASON.display,
+          clientAdded: true,
+          count: 1,
+          share: 0.1667,
+        },
         { system: OR2.system, code: 'or2', display: OR2.display, clientAdded: false, count: 1, share: 0.1667 },
         { system: null, code: null, display: null, clientAdded: false, count: 1, share: 0.1667 },
       ],
@@ -90,7 +108,16 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('does not let a client that never sends feedback lower acceptance, and shows its coverage apart', async () => {
     const [all] = (await report(t.store)).rows;
-    expect(all).toMatchObject({ invocations: 99, failedInvocations: 1, cardsServed: 40, cardsPer100Invocations: 40.4, cardsWithFeedback: 17, feedbackCoverage: 0.425, accepted: 11, overridden: 6 });
+    expect(all).toMatchObject({
+      invocations: 99,
+      failedInvocations: 1,
+      cardsServed: 40,
+      cardsPer100Invocations: 40.4,
+      cardsWithFeedback: 17,
+      feedbackCoverage: 0.425,
+      accepted: 11,
+      overridden: 6,
+    });
     expect(all.acceptance).toEqual({ rate: 0.6471, low: 0.413, high: 0.8269 });
     expect(all.coverageByClient).toEqual([
       { iss: 'https://ehr-1.example.org', tenant: null, cardsServed: 30, cardsWithFeedback: 17, coverage: 0.5667 },
@@ -102,7 +129,17 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('groups by rule with the service invocations as the denominator', async () => {
     const r = await report(t.store, { service: 'svc-a', groupBy: 'rule' });
-    expect(r.rows.map((row) => [row.group, row.invocations, row.cardsServed, row.cardsPer100Invocations, row.accepted, row.overridden, row.acceptance.rate])).toEqual([
+    expect(
+      r.rows.map((row) => [
+        row.group,
+        row.invocations,
+        row.cardsServed,
+        row.cardsPer100Invocations,
+        row.accepted,
+        row.overridden,
+        row.acceptance.rate,
+      ]),
+    ).toEqual([
       [{ ruleSet: 'rs-a', rule: 'r1' }, 60, 15, 25, 9, 4, 0.6923],
       [{ ruleSet: 'rs-a', rule: 'r2' }, 60, 15, 25, 2, 2, 0.5],
     ]);
@@ -115,7 +152,9 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       ['2026-06-02', 30, 0, 15],
     ]);
     const weeks = await report(t.store, { groupBy: 'week' });
-    expect(weeks.rows.map((row) => [row.group.week, row.invocations, row.cardsServed])).toEqual([['2026-06-01', 99, 40]]);
+    expect(weeks.rows.map((row) => [row.group.week, row.invocations, row.cardsServed])).toEqual([
+      ['2026-06-01', 99, 40],
+    ]);
     const versions = await report(t.store, { groupBy: 'version,indicator' });
     expect(versions.rows.map((row) => [row.group, row.cardsServed])).toEqual([
       [{ ruleSet: 'rs-a', version: '1.0.0', indicator: 'info' }, 15],
@@ -127,15 +166,33 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
   it('filters by period, client, indicator and rule', async () => {
     expect((await report(t.store, { from: '2026-06-02' })).rows[0]).toMatchObject({ invocations: 30, cardsServed: 15 });
     expect((await report(t.store, { to: '2026-06-01' })).rows[0]).toMatchObject({ invocations: 69, cardsServed: 25 });
-    expect((await report(t.store, { client: 'https://ehr-2.example.org' })).rows[0]).toMatchObject({ invocations: 39, cardsServed: 10, cardsWithFeedback: 0 });
-    expect((await report(t.store, { indicator: 'warning' })).rows[0]).toMatchObject({ cardsServed: 15, accepted: 9, overridden: 4 });
-    expect((await report(t.store, { ruleSet: 'rs-a', rule: 'r2' })).rows[0]).toMatchObject({ cardsServed: 15, accepted: 2 });
+    expect((await report(t.store, { client: 'https://ehr-2.example.org' })).rows[0]).toMatchObject({
+      invocations: 39,
+      cardsServed: 10,
+      cardsWithFeedback: 0,
+    });
+    expect((await report(t.store, { indicator: 'warning' })).rows[0]).toMatchObject({
+      cardsServed: 15,
+      accepted: 9,
+      overridden: 4,
+    });
+    expect((await report(t.store, { ruleSet: 'rs-a', rule: 'r2' })).rows[0]).toMatchObject({
+      cardsServed: 15,
+      accepted: 2,
+    });
     expect((await report(t.store, { service: 'no-such-service' })).rows).toEqual([]);
   });
 
   it('writes every recorded call when flushes overlap', async () => {
     for (let i = 0; i < 30; i++) {
-      t.store.record({ serviceId: 'svc-c', hook: 'patient-view', startedAt: new Date('2026-06-03T08:00:00Z'), durationMs: 5, status: 200, evaluations: [] });
+      t.store.record({
+        serviceId: 'svc-c',
+        hook: 'patient-view',
+        startedAt: new Date('2026-06-03T08:00:00Z'),
+        durationMs: 5,
+        status: 200,
+        evaluations: [],
+      });
       if (i % 10 === 0) void t.store.flush().catch(() => undefined);
     }
     await Promise.all([t.store.flush(), t.store.flush(), t.store.flush()]);
@@ -151,9 +208,22 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('keeps a later, different outcome as history and counts the latest', async () => {
     const card = seeded.r1[8];
-    const later = { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions[1] }], outcomeTimestamp: new Date(card.servedAt + 900_000).toISOString() };
-    const earlier = { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions[0] }], outcomeTimestamp: new Date(card.servedAt + 1_000).toISOString() };
-    expect((await t.store.ingestFeedback('svc-a', [later, earlier])).map((r) => r.result)).toEqual(['stored', 'stored']);
+    const later = {
+      card: card.uuid,
+      outcome: 'accepted',
+      acceptedSuggestions: [{ id: card.suggestions[1] }],
+      outcomeTimestamp: new Date(card.servedAt + 900_000).toISOString(),
+    };
+    const earlier = {
+      card: card.uuid,
+      outcome: 'accepted',
+      acceptedSuggestions: [{ id: card.suggestions[0] }],
+      outcomeTimestamp: new Date(card.servedAt + 1_000).toISOString(),
+    };
+    expect((await t.store.ingestFeedback('svc-a', [later, earlier])).map((r) => r.result)).toEqual([
+      'stored',
+      'stored',
+    ]);
     const [row] = (await report(t.store, { service: 'svc-a' })).rows;
     expect(row).toMatchObject({ cardsWithFeedback: 17, accepted: 12, overridden: 5 });
     expect(row.overrideReasons[0]).toMatchObject({ code: 'or1', count: 2 });
@@ -172,10 +242,28 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     expect(r.minCell).toBe(11);
     const [a, b] = r.rows;
     // 11 accepted would be shown, but 6 overridden is not, and one gives the other away (17 − 11).
-    expect(a).toMatchObject({ cardsServed: 30, cardsWithFeedback: 17, feedbackCoverage: 0.5667, accepted: null, overridden: null, acceptance: { rate: null }, distinctPatients: null });
+    expect(a).toMatchObject({
+      cardsServed: 30,
+      cardsWithFeedback: 17,
+      feedbackCoverage: 0.5667,
+      accepted: null,
+      overridden: null,
+      acceptance: { rate: null },
+      distinctPatients: null,
+    });
     expect(a.overrideReasons.every((reason) => reason.count === null && reason.share === null)).toBe(true);
-    expect(a.suppressed).toEqual(expect.arrayContaining(['accepted', 'overridden', 'acceptance', 'distinctPatients', 'overrideReasons']));
-    expect(b).toMatchObject({ invocations: 39, cardsServed: null, cardsPer100Invocations: null, cardsWithFeedback: 0, feedbackCoverage: null, failedInvocations: null, burdenPerClinicianDay: { median: null } });
+    expect(a.suppressed).toEqual(
+      expect.arrayContaining(['accepted', 'overridden', 'acceptance', 'distinctPatients', 'overrideReasons']),
+    );
+    expect(b).toMatchObject({
+      invocations: 39,
+      cardsServed: null,
+      cardsPer100Invocations: null,
+      cardsWithFeedback: 0,
+      feedbackCoverage: null,
+      failedInvocations: null,
+      burdenPerClinicianDay: { median: null },
+    });
   });
 
   it('exports CSV with one line per group and empty cells for what is undefined or withheld', async () => {
@@ -183,7 +271,15 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     const header = csv[0].split(',');
     const a = Object.fromEntries(header.map((h, i) => [h, csv[1].split(',')[i]]));
     expect(csv).toHaveLength(4);
-    expect(a).toMatchObject({ service: 'svc-a', invocations: '60', cardsServed: '30', acceptanceRate: '0.6471', acceptanceLow95: '0.413', timeToFeedbackMedianSeconds: '300', rule: '' });
+    expect(a).toMatchObject({
+      service: 'svc-a',
+      invocations: '60',
+      cardsServed: '30',
+      acceptanceRate: '0.6471',
+      acceptanceLow95: '0.413',
+      timeToFeedbackMedianSeconds: '300',
+      rule: '',
+    });
     expect(csv[2]).toContain('svc-b');
   });
 
@@ -191,14 +287,25 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     const [card] = seeded.r1;
     const results = await t.store.ingestFeedback('svc-a', [
       { card: 'abc\u0000def', outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:00:00Z' },
-      { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: 'x\u0000' }], outcomeTimestamp: '2026-06-01T12:00:00Z' },
+      {
+        card: card.uuid,
+        outcome: 'accepted',
+        acceptedSuggestions: [{ id: 'x\u0000' }],
+        outcomeTimestamp: '2026-06-01T12:00:00Z',
+      },
     ]);
     expect(results.map((r) => [r.result, r.issues[0]?.diagnostics])).toEqual([
       ['rejected', 'feedback[0].card must not contain control characters'],
       ['rejected', 'feedback[1].acceptedSuggestions[0].id must not contain control characters'],
     ]);
     // Nothing else changed, and the store still takes what comes next.
-    expect((await t.store.ingestFeedback('svc-a', [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' }]))[0].result).toBe('stored');
+    expect(
+      (
+        await t.store.ingestFeedback('svc-a', [
+          { card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' },
+        ])
+      )[0].result,
+    ).toBe('stored');
   });
 
   it('tells how long a version has run in shadow in a service: first successful shadow evaluation and their number', async () => {
@@ -229,6 +336,9 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
         row('e6', { service_id: 'svc-other', evaluated_at: Date.parse('2026-05-04T00:00:00Z') }),
       ])
       .execute();
-    expect(await t.store.shadowHistory('svc-shadow', 'rs', '1.1.0')).toEqual({ firstAt: new Date('2026-06-01T10:00:00Z'), calls: 2 });
+    expect(await t.store.shadowHistory('svc-shadow', 'rs', '1.1.0')).toEqual({
+      firstAt: new Date('2026-06-01T10:00:00Z'),
+      calls: 2,
+    });
   });
 }

@@ -30,12 +30,26 @@ export function fixtureUptakeRun(kind: StoreKind): void {
 
   beforeAll(async () => {
     t = await testUptakeStore(kind);
-    app = testApp({ knowledge: await knowledgeFrom(repoRoot), now: FIXTURE_NOW, config: { uptakeMinCell: 1 }, deps: { uptake: t.store } });
+    app = testApp({
+      knowledge: await knowledgeFrom(repoRoot),
+      now: FIXTURE_NOW,
+      config: { uptakeMinCell: 1 },
+      deps: { uptake: t.store },
+    });
     const served = new Map<string, Card[]>();
     for (const fixture of fixtureRequests()) {
       const res = await request(app).post(`/cds-services/${fixture.service}`).send(fixture.body).expect(200);
-      const wanted = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'requests', fixture.service, `${fixture.name}.expected.json`), 'utf8')) as { cards: unknown[] };
-      const e = expected.get(fixture.service) ?? { invocations: 0, cards: 0, withFeedback: 0, accepted: 0, overridden: 0, clientAdded: 0 };
+      const wanted = JSON.parse(
+        readFileSync(join(repoRoot, 'fixtures', 'requests', fixture.service, `${fixture.name}.expected.json`), 'utf8'),
+      ) as { cards: unknown[] };
+      const e = expected.get(fixture.service) ?? {
+        invocations: 0,
+        cards: 0,
+        withFeedback: 0,
+        accepted: 0,
+        overridden: 0,
+        clientAdded: 0,
+      };
       e.invocations++;
       e.cards += wanted.cards.length;
       expected.set(fixture.service, e);
@@ -50,7 +64,12 @@ export function fixtureUptakeRun(kind: StoreKind): void {
       cards.slice(0, 3).forEach((card, i) => {
         const at = new Date(Date.parse(FIXTURE_NOW) + (i + 1) * 60_000).toISOString();
         if (i === 0 && card.suggestions?.length) {
-          items.push({ card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: card.suggestions[0].uuid }], outcomeTimestamp: at });
+          items.push({
+            card: card.uuid,
+            outcome: 'accepted',
+            acceptedSuggestions: [{ id: card.suggestions[0].uuid }],
+            outcomeTimestamp: at,
+          });
           e.accepted++;
         } else {
           const offered = i === 1 ? card.overrideReasons?.[0] : undefined;
@@ -63,8 +82,13 @@ export function fixtureUptakeRun(kind: StoreKind): void {
       });
       if (items.length === 0) continue;
       const first = await request(app).post(`/cds-services/${service}/feedback`).send({ feedback: items }).expect(200);
-      expect(first.body.issue.map((i: { diagnostics: string }) => i.diagnostics.includes(': stored'))).toEqual(items.map(() => true));
-      await request(app).post(`/cds-services/${service}/feedback`).send({ feedback: [items[0]] }).expect(200);
+      expect(first.body.issue.map((i: { diagnostics: string }) => i.diagnostics.includes(': stored'))).toEqual(
+        items.map(() => true),
+      );
+      await request(app)
+        .post(`/cds-services/${service}/feedback`)
+        .send({ feedback: [items[0]] })
+        .expect(200);
     }
   });
   afterAll(async () => {
@@ -74,7 +98,9 @@ export function fixtureUptakeRun(kind: StoreKind): void {
   it('shows, over HTTP, exactly the invocations, cards and outcomes of the fixture run per service', async () => {
     const res = await request(app).get('/uptake/report?groupBy=service').set(asAdmin('quality')).expect(200);
     const rows = res.body.rows as Array<Record<string, any>>;
-    expect(rows.map((r) => r.group.service)).toEqual([...expected.keys()].filter((s) => expected.get(s)!.invocations > 0).sort());
+    expect(rows.map((r) => r.group.service)).toEqual(
+      [...expected.keys()].filter((s) => expected.get(s)!.invocations > 0).sort(),
+    );
     for (const row of rows) {
       const e = expected.get(row.group.service as string)!;
       expect(row, row.group.service as string).toMatchObject({
@@ -85,7 +111,11 @@ export function fixtureUptakeRun(kind: StoreKind): void {
         accepted: e.accepted,
         overridden: e.overridden,
       });
-      expect(row.overrideReasons.filter((r: { clientAdded: boolean }) => r.clientAdded).reduce((n: number, r: { count: number }) => n + r.count, 0)).toBe(e.clientAdded);
+      expect(
+        row.overrideReasons
+          .filter((r: { clientAdded: boolean }) => r.clientAdded)
+          .reduce((n: number, r: { count: number }) => n + r.count, 0),
+      ).toBe(e.clientAdded);
     }
     const total = [...expected.values()].reduce((n, e) => n + e.cards, 0);
     expect(total).toBeGreaterThan(0);
@@ -109,7 +139,9 @@ export function fixtureUptakeRun(kind: StoreKind): void {
     expect(json.code, json.err).toBe(0);
     expect({ ...JSON.parse(json.out), generatedAt: 'x' }).toEqual({ ...http, generatedAt: 'x' });
     const csv = await run(['uptake', 'report', '--group-by', 'service', '--format', 'csv']);
-    const httpCsv = (await request(app).get('/uptake/report?groupBy=service&format=csv').set(asAdmin('quality')).expect(200)).text;
+    const httpCsv = (
+      await request(app).get('/uptake/report?groupBy=service&format=csv').set(asAdmin('quality')).expect(200)
+    ).text;
     expect(csv.out).toBe(httpCsv);
     const bad = await run(['uptake', 'report', '--group-by', 'patient']);
     expect(bad.code).toBe(2);

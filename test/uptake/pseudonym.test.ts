@@ -44,7 +44,10 @@ describe('pseudonyms', () => {
   it('keeps no patient, user or encounter id, and not the key, in the ledger database', async () => {
     const dir = tempDir();
     const key = 'a-secret-that-must-stay-out-of-the-db';
-    const store = await createUptakeStore({ dataDir: dir, pseudonymKey: key, uptakeFlushMs: 10, uptakeQueueLimit: 1000 }, { logger: createLogger('error', true) });
+    const store = await createUptakeStore(
+      { dataDir: dir, pseudonymKey: key, uptakeFlushMs: 10, uptakeQueueLimit: 1000 },
+      { logger: createLogger('error', true) },
+    );
     try {
       await seedInvocations(store);
     } finally {
@@ -55,7 +58,8 @@ describe('pseudonyms', () => {
       .map((f) => readFileSync(join(dir, f)).toString('latin1'))
       .join('');
     expect(bytes.length).toBeGreaterThan(0);
-    for (const clear of ['Practitioner/', 'patient-a', 'patient-b', 'encounter-', key]) expect(bytes).not.toContain(clear);
+    for (const clear of ['Practitioner/', 'patient-a', 'patient-b', 'encounter-', key])
+      expect(bytes).not.toContain(clear);
     rmSync(dir, { recursive: true, force: true });
   });
 });

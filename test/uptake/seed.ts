@@ -15,7 +15,11 @@ import { shownEvaluations } from './support.js';
 
 export const OR1 = { system: 'http://example.org/override', code: 'or1', display: 'Benefit outweighs risk' };
 export const OR2 = { system: 'http://example.org/override', code: 'or2', display: 'Patient declined' };
-export const LOCAL_REASON = { system: 'http://example.org/local', code: 'already-discussed', display: 'Already discussed' };
+export const LOCAL_REASON = {
+  system: 'http://example.org/local',
+  code: 'already-discussed',
+  display: 'Already discussed',
+};
 
 const MINUTE = 60_000;
 const DAY1 = Date.parse('2026-06-01T08:00:00Z');
@@ -36,15 +40,33 @@ export interface Seeded {
   r3: SeededCard[];
 }
 
-function card(service: string, ruleSet: string, version: string, rule: string, indicator: Card['indicator'], suggestions: number, overrideReasons: Card['overrideReasons']): Card {
+function card(
+  service: string,
+  ruleSet: string,
+  version: string,
+  rule: string,
+  indicator: Card['indicator'],
+  suggestions: number,
+  overrideReasons: Card['overrideReasons'],
+): Card {
   return {
     uuid: randomUUID(),
     summary: `${rule} fired`,
     indicator,
     source: { label: 'Seed' },
-    ...(suggestions > 0 ? { suggestions: Array.from({ length: suggestions }, (_, i) => ({ label: `s${i}`, uuid: randomUUID() })) } : {}),
+    ...(suggestions > 0
+      ? { suggestions: Array.from({ length: suggestions }, (_, i) => ({ label: `s${i}`, uuid: randomUUID() })) }
+      : {}),
     ...(overrideReasons ? { overrideReasons } : {}),
-    extension: { 'org.cdsengine.knowledge': { service, ruleSet, version, rule, cql: [{ library: ruleSet.toUpperCase(), version }] } },
+    extension: {
+      'org.cdsengine.knowledge': {
+        service,
+        ruleSet,
+        version,
+        rule,
+        cql: [{ library: ruleSet.toUpperCase(), version }],
+      },
+    },
   };
 }
 
@@ -53,7 +75,9 @@ export async function seedInvocations(store: UptakeStore): Promise<Seeded> {
   const seeded: Seeded = { r1: [], r2: [], r3: [] };
   for (let i = 0; i < 100; i++) {
     const isA = i < 60;
-    const startedAt = new Date(isA ? (i < 30 ? DAY1 + i * MINUTE : DAY2 + (i - 30) * MINUTE) : DAY1_B + (i - 60) * MINUTE);
+    const startedAt = new Date(
+      isA ? (i < 30 ? DAY1 + i * MINUTE : DAY2 + (i - 30) * MINUTE) : DAY1_B + (i - 60) * MINUTE,
+    );
     const cards: Card[] = [];
     if (isA && i % 4 === 0) cards.push(card('svc-a', 'rs-a', '1.0.0', 'r1', 'warning', 2, [OR1, OR2]));
     if (isA && i % 4 === 2) cards.push(card('svc-a', 'rs-a', '1.0.0', 'r2', 'info', 1, [OR1]));
@@ -69,12 +93,22 @@ export async function seedInvocations(store: UptakeStore): Promise<Seeded> {
       startedAt,
       durationMs: 0,
       status,
-      context: { patientId: isA ? `patient-a${i % 10}` : `patient-b${i % 5}`, userId: `Practitioner/u${isA ? i % 3 : i % 4}`, encounterId: `encounter-${i}` },
+      context: {
+        patientId: isA ? `patient-a${i % 10}` : `patient-b${i % 5}`,
+        userId: `Practitioner/u${isA ? i % 3 : i % 4}`,
+        encounterId: `encounter-${i}`,
+      },
       evaluations: status === 200 ? shownEvaluations(cards) : undefined,
     });
     for (const c of cards) {
       const rule = (c.extension!['org.cdsengine.knowledge'] as { rule: 'r1' | 'r2' | 'r3' }).rule;
-      seeded[rule].push({ uuid: c.uuid!, service: isA ? 'svc-a' : 'svc-b', rule, servedAt: startedAt.getTime(), suggestions: (c.suggestions ?? []).map((s) => s.uuid!) });
+      seeded[rule].push({
+        uuid: c.uuid!,
+        service: isA ? 'svc-a' : 'svc-b',
+        rule,
+        servedAt: startedAt.getTime(),
+        suggestions: (c.suggestions ?? []).map((s) => s.uuid!),
+      });
     }
   }
   await store.flush();
@@ -82,8 +116,18 @@ export async function seedInvocations(store: UptakeStore): Promise<Seeded> {
 }
 
 const at = (c: SeededCard, seconds: number) => new Date(c.servedAt + seconds * 1000).toISOString();
-const accepted = (c: SeededCard, seconds: number, suggestions = [c.suggestions[0]]) => ({ card: c.uuid, outcome: 'accepted', acceptedSuggestions: suggestions.map((id) => ({ id })), outcomeTimestamp: at(c, seconds) });
-const overridden = (c: SeededCard, seconds: number, overrideReason?: Record<string, unknown>) => ({ card: c.uuid, outcome: 'overridden', ...(overrideReason ? { overrideReason } : {}), outcomeTimestamp: at(c, seconds) });
+const accepted = (c: SeededCard, seconds: number, suggestions = [c.suggestions[0]]) => ({
+  card: c.uuid,
+  outcome: 'accepted',
+  acceptedSuggestions: suggestions.map((id) => ({ id })),
+  outcomeTimestamp: at(c, seconds),
+});
+const overridden = (c: SeededCard, seconds: number, overrideReason?: Record<string, unknown>) => ({
+  card: c.uuid,
+  outcome: 'overridden',
+  ...(overrideReason ? { overrideReason } : {}),
+  outcomeTimestamp: at(c, seconds),
+});
 
 /** The first batch: 18 valid items and 4 to be rejected (indexes 18–21). */
 export function firstBatch({ r1, r2, r3 }: Seeded): unknown[] {
@@ -102,7 +146,12 @@ export function firstBatch({ r1, r2, r3 }: Seeded): unknown[] {
     // The sandbox sends reasons without a system: still one the card offered.
     overridden(r2[3], 90, { reason: { code: 'or1', display: 'Benefit outweighs risk' } }),
     // 18: unknown card; 19: a card of svc-b; 20: accepted without suggestions; 21: a suggestion of another card.
-    { card: randomUUID(), outcome: 'accepted', acceptedSuggestions: [{ id: randomUUID() }], outcomeTimestamp: '2026-06-01T09:00:00Z' },
+    {
+      card: randomUUID(),
+      outcome: 'accepted',
+      acceptedSuggestions: [{ id: randomUUID() }],
+      outcomeTimestamp: '2026-06-01T09:00:00Z',
+    },
     accepted(r3[0], 60),
     { card: r1[13].uuid, outcome: 'accepted', outcomeTimestamp: at(r1[13], 60) },
     accepted(r1[14], 60, [r1[0].suggestions[1]]),

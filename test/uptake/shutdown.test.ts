@@ -9,7 +9,14 @@ describe('closing the uptake store', () => {
     const { config, cleanup } = await testUptakeConfig('sqlite', { flushMs: 600_000 });
     try {
       const first = await createUptakeStore(config, { logger: createLogger('error', true) });
-      for (let i = 0; i < 25; i++) first.record({ serviceId: 'svc-a', hook: 'order-sign', startedAt: new Date('2026-06-01T08:00:00Z'), durationMs: 3, status: 200 });
+      for (let i = 0; i < 25; i++)
+        first.record({
+          serviceId: 'svc-a',
+          hook: 'order-sign',
+          startedAt: new Date('2026-06-01T08:00:00Z'),
+          durationMs: 3,
+          status: 200,
+        });
       await first.close();
       const reopened = await createUptakeStore(config, { logger: createLogger('error', true) });
       try {

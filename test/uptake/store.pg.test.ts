@@ -14,7 +14,12 @@ describe.skipIf(!PG_URL)(`uptake stores sharing one PostgreSQL database${PG_URL 
     const first = await testUptakeStore('postgres');
     const second = await testUptakeStore('postgres');
     try {
-      first.store.record({ serviceId: 'svc-a', startedAt: new Date('2026-06-01T08:00:00Z'), durationMs: 1, status: 200 });
+      first.store.record({
+        serviceId: 'svc-a',
+        startedAt: new Date('2026-06-01T08:00:00Z'),
+        durationMs: 1,
+        status: 200,
+      });
       await first.store.flush();
       expect((await first.store.report(parseReportQuery({}))).rows[0]).toMatchObject({ invocations: 1 });
       expect((await second.store.report(parseReportQuery({}))).rows).toEqual([]);

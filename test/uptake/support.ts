@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createLogger } from '../../src/logger.js';
-import { createUptakeStore, type EvaluationInput, type UptakeConfig, type UptakeStore } from '../../src/uptake/index.js';
+import {
+  createUptakeStore,
+  type EvaluationInput,
+  type UptakeConfig,
+  type UptakeStore,
+} from '../../src/uptake/index.js';
 import { KNOWLEDGE_EXTENSION, type Card } from '../../src/cards/index.js';
 
 export type StoreKind = 'sqlite' | 'postgres';
@@ -33,7 +38,10 @@ export interface TestStoreOptions {
   ownDatabase?: boolean;
 }
 
-export async function testUptakeConfig(kind: StoreKind, { flushMs = 20, ownDatabase = false }: TestStoreOptions = {}): Promise<{ config: UptakeConfig; cleanup: () => Promise<void>; database?: string }> {
+export async function testUptakeConfig(
+  kind: StoreKind,
+  { flushMs = 20, ownDatabase = false }: TestStoreOptions = {},
+): Promise<{ config: UptakeConfig; cleanup: () => Promise<void>; database?: string }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'cds-uptake-'));
   const base = { dataDir, pseudonymKey: TEST_PSEUDONYM_KEY, uptakeFlushMs: flushMs, uptakeQueueLimit: 100_000 };
   const removeDir = () => rmSync(dataDir, { recursive: true, force: true });
@@ -58,7 +66,9 @@ export async function testUptakeConfig(kind: StoreKind, { flushMs = 20, ownDatab
       const c = new pg.Client({ connectionString: PG_URL });
       await c.connect();
       try {
-        await c.query(ownDatabase ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP SCHEMA IF EXISTS ${name} CASCADE`);
+        await c.query(
+          ownDatabase ? `DROP DATABASE IF EXISTS ${name} WITH (FORCE)` : `DROP SCHEMA IF EXISTS ${name} CASCADE`,
+        );
       } finally {
         await c.end();
       }
@@ -94,10 +104,18 @@ export async function pgAdmin(sql: string): Promise<void> {
  * The `evaluations` of a recorded call whose cards were shown: one evaluation per rule set version,
  * each card's rule taken from the provenance extension the test wrote on it.
  */
-export function shownEvaluations(cards: Card[], fallback: { ruleSet?: string; version?: string } = {}): EvaluationInput[] {
+export function shownEvaluations(
+  cards: Card[],
+  fallback: { ruleSet?: string; version?: string } = {},
+): EvaluationInput[] {
   const byVersion = new Map<string, EvaluationInput>();
   for (const card of cards) {
-    const k = (card.extension?.[KNOWLEDGE_EXTENSION] ?? {}) as { ruleSet?: string; version?: string; rule?: string; cql?: EvaluationInput['cql'] };
+    const k = (card.extension?.[KNOWLEDGE_EXTENSION] ?? {}) as {
+      ruleSet?: string;
+      version?: string;
+      rule?: string;
+      cql?: EvaluationInput['cql'];
+    };
     const ruleSet = k.ruleSet ?? fallback.ruleSet ?? '';
     const version = k.version ?? fallback.version ?? '';
     const key = `${ruleSet}@${version}`;

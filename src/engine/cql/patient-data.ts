@@ -66,13 +66,19 @@ export function fhirDataModel(): FhirDataModel {
         else byType.set(r.resourceType, [r]);
       }
       const wrapped = new Map<FhirResource, unknown>();
-      const bundle = { resourceType: 'Bundle', type: 'collection', entry: resources.slice(0, 1).map((resource) => ({ resource })) };
+      const bundle = {
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: resources.slice(0, 1).map((resource) => ({ resource })),
+      };
       const state = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
       let done = false;
       return {
         currentPatient: () => {
           if (done) return undefined;
-          const patient = prototype.currentPatient.call(state) as { findRecords: (profile: string, details?: RetrieveDetails) => unknown[] };
+          const patient = prototype.currentPatient.call(state) as {
+            findRecords: (profile: string, details?: RetrieveDetails) => unknown[];
+          };
           // Patient extends FHIRObject: the class cql-exec-fhir does not export.
           FHIRObject ??= Object.getPrototypeOf(Object.getPrototypeOf(patient)).constructor as FhirObjectConstructor;
           const Wrap = FHIRObject;
@@ -133,7 +139,8 @@ function propertyValue(resource: FhirResource, property: string): unknown {
   if (property in resource) return resource[property];
   const choices: unknown[] = [];
   for (const key of Object.keys(resource)) {
-    if (key.length > property.length && key.startsWith(property) && /[A-Z]/.test(key[property.length])) choices.push(resource[key]);
+    if (key.length > property.length && key.startsWith(property) && /[A-Z]/.test(key[property.length]))
+      choices.push(resource[key]);
   }
   return choices.length === 0 ? undefined : choices;
 }

@@ -28,9 +28,15 @@ export function cqlToJson(value: unknown, depth = 0): unknown {
   if (v.isConcept) return stripUndefined({ codes: cqlToJson(v.codes, depth + 1), display: v.display });
   if (v.isDate || v.isDateTime) return (v as { toString(): string }).toString();
   if (v.isInterval) {
-    return { low: cqlToJson(v.low, depth + 1), high: cqlToJson(v.high, depth + 1), lowClosed: v.lowClosed, highClosed: v.highClosed };
+    return {
+      low: cqlToJson(v.low, depth + 1),
+      high: cqlToJson(v.high, depth + 1),
+      lowClosed: v.lowClosed,
+      highClosed: v.highClosed,
+    };
   }
-  if (v.isRatio) return { numerator: cqlToJson(v.numerator, depth + 1), denominator: cqlToJson(v.denominator, depth + 1) };
+  if (v.isRatio)
+    return { numerator: cqlToJson(v.numerator, depth + 1), denominator: cqlToJson(v.denominator, depth + 1) };
   if (v.isValueSet) return stripUndefined({ id: v.oid ?? v.id, version: v.version });
   if (v.isUncertainty) return { low: cqlToJson(v.low, depth + 1), high: cqlToJson(v.high, depth + 1) };
   // Tuples are plain objects.

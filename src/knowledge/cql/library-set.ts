@@ -48,18 +48,33 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
     const text = readFileSync(file, 'utf8');
     const header = libraryHeader(text);
     if (!header) {
-      problems.push({ file: rel, line: 1, message: "no 'library Name version ...' header: a library needs a name and a version to be included or served", severity: 'error' });
+      problems.push({
+        file: rel,
+        line: 1,
+        message: "no 'library Name version ...' header: a library needs a name and a version to be included or served",
+        severity: 'error',
+      });
       continue;
     }
     const { name, version } = header;
     if (!version) {
-      problems.push({ file: rel, line: 1, message: `library ${name} has no version: every library version must be named`, severity: 'error' });
+      problems.push({
+        file: rel,
+        line: 1,
+        message: `library ${name} has no version: every library version must be named`,
+        severity: 'error',
+      });
       continue;
     }
     const key = libraryKey(name, version);
     const existing = sources.get(key);
     if (existing) {
-      problems.push({ file: rel, line: 1, message: `library ${key} is also defined in ${existing.file}`, severity: 'error' });
+      problems.push({
+        file: rel,
+        line: 1,
+        message: `library ${key} is also defined in ${existing.file}`,
+        severity: 'error',
+      });
       continue;
     }
     sources.set(key, { name, version, file: rel, text });
@@ -68,7 +83,12 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
   // FHIRHelpers 4.0.1 is built in: knowledge that does not ship its own still compiles.
   const builtIn = join(packageRoot(), 'cql', 'FHIRHelpers-4.0.1.cql');
   if (!sources.has(libraryKey('FHIRHelpers', '4.0.1')) && existsSync(builtIn)) {
-    sources.set(libraryKey('FHIRHelpers', '4.0.1'), { name: 'FHIRHelpers', version: '4.0.1', file: '(built-in) FHIRHelpers-4.0.1.cql', text: readFileSync(builtIn, 'utf8') });
+    sources.set(libraryKey('FHIRHelpers', '4.0.1'), {
+      name: 'FHIRHelpers',
+      version: '4.0.1',
+      file: '(built-in) FHIRHelpers-4.0.1.cql',
+      text: readFileSync(builtIn, 'utf8'),
+    });
   }
 
   for (const file of listFiles(dir, '.json')) {
@@ -84,12 +104,26 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
       problems.push({ file: rel, message: `library ${key} is defined twice (CQL source and ELM)`, severity: 'error' });
       continue;
     }
-    libraries.set(key, { name: identifier.id, version, file: rel, origin: 'elm', hash: sha256(read.text), elm: elm as ElmLibrary });
+    libraries.set(key, {
+      name: identifier.id,
+      version,
+      file: rel,
+      origin: 'elm',
+      hash: sha256(read.text),
+      elm: elm as ElmLibrary,
+    });
   }
 
   const options = loadTranslatorOptions(root, problems);
   const entries = [...sources];
-  const results = await translator.compileAll(entries.map(([, s]) => ({ name: s.name, version: s.version, text: s.text, options: options.forLibrary(s.name, s.version) })));
+  const results = await translator.compileAll(
+    entries.map(([, s]) => ({
+      name: s.name,
+      version: s.version,
+      text: s.text,
+      options: options.forLibrary(s.name, s.version),
+    })),
+  );
   const seen = new Set<string>();
   for (const [index, [key, source]] of entries.entries()) {
     const result = results[index];
@@ -97,17 +131,37 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
     for (const message of result.messages) {
       if (message.severity === 'info') continue;
       // Errors inside an included library are reported against that library's own file, once.
-      const owner = message.library && message.libraryVersion ? sources.get(libraryKey(message.library, message.libraryVersion)) : source;
+      const owner =
+        message.library && message.libraryVersion
+          ? sources.get(libraryKey(message.library, message.libraryVersion))
+          : source;
       const file = owner?.file ?? source.file;
-      const text = message.library && owner !== source ? `${message.message} (while compiling ${source.name} ${source.version})` : message.message;
+      const text =
+        message.library && owner !== source
+          ? `${message.message} (while compiling ${source.name} ${source.version})`
+          : message.message;
       const id = `${file}:${message.line}:${message.column}:${message.message}`;
-      if (message.severity === 'error') errors.push(`${file}${message.line ? `:${message.line}:${message.column}` : ''}: ${message.message}`);
+      if (message.severity === 'error')
+        errors.push(`${file}${message.line ? `:${message.line}:${message.column}` : ''}: ${message.message}`);
       if (seen.has(id)) continue;
       seen.add(id);
-      problems.push({ file, line: message.line, column: message.column, message: owner === source ? message.message : text, severity: message.severity });
+      problems.push({
+        file,
+        line: message.line,
+        column: message.column,
+        message: owner === source ? message.message : text,
+        severity: message.severity,
+      });
     }
     if (result.elm) {
-      libraries.set(key, { name: source.name, version: source.version, file: source.file, origin: 'cql', hash: sha256(source.text), elm: result.elm });
+      libraries.set(key, {
+        name: source.name,
+        version: source.version,
+        file: source.file,
+        origin: 'cql',
+        hash: sha256(source.text),
+        elm: result.elm,
+      });
     } else {
       failed.set(key, errors.length > 0 ? errors : [`${source.file}: ${key} did not compile`]);
     }
@@ -117,7 +171,11 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
 }
 
 /** Adjusts every library's ELM where cql-execution would fail on it (see normalize-elm.ts). */
-function normalizeAll(libraries: Map<string, CqlLibraryArtifact>, failed: Map<string, string[]>, problems: Problem[]): void {
+function normalizeAll(
+  libraries: Map<string, CqlLibraryArtifact>,
+  failed: Map<string, string[]>,
+  problems: Problem[],
+): void {
   const resolve = (path: string, version?: string): ElmLibrary | undefined =>
     version ? libraries.get(libraryKey(path, version))?.elm : [...libraries.values()].find((l) => l.name === path)?.elm;
   for (const [key, artifact] of libraries) {
@@ -126,7 +184,13 @@ function normalizeAll(libraries: Map<string, CqlLibraryArtifact>, failed: Map<st
     const reasons: string[] = [];
     for (const p of result.problems) {
       const at = /^(\d+):(\d+)/.exec(p.locator ?? '');
-      problems.push({ file: artifact.file, line: at ? Number(at[1]) : undefined, column: at ? Number(at[2]) : undefined, message: p.message, severity: 'error' });
+      problems.push({
+        file: artifact.file,
+        line: at ? Number(at[1]) : undefined,
+        column: at ? Number(at[2]) : undefined,
+        message: p.message,
+        severity: 'error',
+      });
       reasons.push(`${artifact.file}${at ? `:${at[1]}:${at[2]}` : ''}: ${p.message}`);
     }
     libraries.delete(key);

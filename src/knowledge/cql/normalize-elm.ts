@@ -20,7 +20,10 @@ export interface NormalizeResult {
 }
 
 /** Mutates `elm` in place. `resolve` finds an included library's ELM by path and version. */
-export function normalizeElm(elm: ElmLibrary, resolve: (path: string, version?: string) => ElmLibrary | undefined): NormalizeResult {
+export function normalizeElm(
+  elm: ElmLibrary,
+  resolve: (path: string, version?: string) => ElmLibrary | undefined,
+): NormalizeResult {
   const result: NormalizeResult = { changes: [], problems: [] };
   const library = elm.library as Node;
   inlineIncludedCodeSystems(library, resolve, result);
@@ -33,7 +36,11 @@ export function normalizeElm(elm: ElmLibrary, resolve: (path: string, version?: 
   return result;
 }
 
-function inlineIncludedCodeSystems(library: Node, resolve: (path: string, version?: string) => ElmLibrary | undefined, result: NormalizeResult): void {
+function inlineIncludedCodeSystems(
+  library: Node,
+  resolve: (path: string, version?: string) => ElmLibrary | undefined,
+  result: NormalizeResult,
+): void {
   const codes: Node[] = library.codes?.def ?? [];
   const includes: Node[] = library.includes?.def ?? [];
   for (const code of codes) {
@@ -41,9 +48,14 @@ function inlineIncludedCodeSystems(library: Node, resolve: (path: string, versio
     if (!alias) continue;
     const include = includes.find((i) => i.localIdentifier === alias);
     const included = include ? resolve(include.path, include.version) : undefined;
-    const system = ((included?.library as Node | undefined)?.codeSystems?.def ?? []).find((cs: Node) => cs.name === code.codeSystem.name);
+    const system = ((included?.library as Node | undefined)?.codeSystems?.def ?? []).find(
+      (cs: Node) => cs.name === code.codeSystem.name,
+    );
     if (!system) {
-      result.problems.push({ message: `code "${code.name}" is from ${alias}."${code.codeSystem.name}", which cannot be found`, locator: code.locator });
+      result.problems.push({
+        message: `code "${code.name}" is from ${alias}."${code.codeSystem.name}", which cannot be found`,
+        locator: code.locator,
+      });
       continue;
     }
     const localName = `${alias}.${code.codeSystem.name}`;
@@ -61,8 +73,10 @@ function inlineIncludedCodeSystems(library: Node, resolve: (path: string, versio
 /** The retrieve's codes are literal strings (a list of them, or one). */
 function stringCodes(codes: Node | undefined): boolean {
   if (!codes) return false;
-  const isString = (n: Node) => n?.type === 'Literal' && typeof n.valueType === 'string' && n.valueType.endsWith('}String');
-  if (codes.type === 'List') return Array.isArray(codes.element) && codes.element.length > 0 && codes.element.every(isString);
+  const isString = (n: Node) =>
+    n?.type === 'Literal' && typeof n.valueType === 'string' && n.valueType.endsWith('}String');
+  if (codes.type === 'List')
+    return Array.isArray(codes.element) && codes.element.length > 0 && codes.element.every(isString);
   if (codes.type === 'ToList') return isString(codes.operand);
   return isString(codes);
 }
@@ -80,7 +94,8 @@ function retrieveAsQuery(retrieve: Node, alias: string, result: NormalizeResult)
     return undefined;
   }
   const { codes, codeProperty: _p, codeComparator: _c, ...unfiltered } = retrieve;
-  const list = codes.type === 'List' ? codes : { type: 'List', element: [codes.type === 'ToList' ? codes.operand : codes] };
+  const list =
+    codes.type === 'List' ? codes : { type: 'List', element: [codes.type === 'ToList' ? codes.operand : codes] };
   result.changes.push(`[${typeName}: ${property} in {...}] at ${retrieve.locator ?? '?'} evaluated as a where clause`);
   return {
     type: 'Query',

@@ -64,7 +64,11 @@ const optionsSchema = {
 };
 const fileSchema = {
   ...optionsSchema,
-  properties: { ...optionsSchema.properties, $schema: { type: 'string' }, libraries: { type: 'object', additionalProperties: optionsSchema } },
+  properties: {
+    ...optionsSchema.properties,
+    $schema: { type: 'string' },
+    libraries: { type: 'object', additionalProperties: optionsSchema },
+  },
 };
 const validateFile = createAjv().compile(fileSchema);
 
@@ -87,7 +91,11 @@ export function loadTranslatorOptions(root: string, problems: Problem[]): Option
   const pick = (o: TranslatorOptions | undefined): TranslatorOptions => {
     if (!o) return {};
     const { options, compatibilityLevel, signatureLevel, validateUnits, enableCqlOnly } = o;
-    return Object.fromEntries(Object.entries({ options, compatibilityLevel, signatureLevel, validateUnits, enableCqlOnly }).filter(([, v]) => v !== undefined));
+    return Object.fromEntries(
+      Object.entries({ options, compatibilityLevel, signatureLevel, validateUnits, enableCqlOnly }).filter(
+        ([, v]) => v !== undefined,
+      ),
+    );
   };
   return {
     forLibrary(name, version) {

@@ -31,7 +31,10 @@ export function createThreadedCqlTranslator(): CqlTranslator {
     const entry = new URL(`./translator-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
     const options = { stdout: true }; // the translator's own console output is not the server's log
     const started = fromSource
-      ? new Worker(`import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`, { ...options, eval: true })
+      ? new Worker(
+          `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`,
+          { ...options, eval: true },
+        )
       : new Worker(entry, options);
     started.on('message', (message: { id: number; results?: CompileResult[]; error?: string }) => {
       const waiting = pending.get(message.id);

@@ -7,5 +7,7 @@ const compiler = createCompiler();
 parentPort?.on('message', (request: { id: number; jobs: CompileJob[] }) => {
   void compiler
     .then((c) => parentPort?.postMessage({ id: request.id, results: c.compileAll(request.jobs) }))
-    .catch((err: unknown) => parentPort?.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) }));
+    .catch((err: unknown) =>
+      parentPort?.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) }),
+    );
 });

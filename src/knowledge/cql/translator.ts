@@ -104,8 +104,12 @@ export async function createCompiler(): Promise<Compiler> {
   const ucumService = toElm.createUcumService(
     (value: string, from: string, to: string) => convertUcum(value, from, to),
     (unit: string) => validateUcumUnit(unit),
-    () => { throw new Error('UCUM multiplication is not available at compile time'); },
-    () => { throw new Error('UCUM division is not available at compile time'); },
+    () => {
+      throw new Error('UCUM multiplication is not available at compile time');
+    },
+    () => {
+      throw new Error('UCUM division is not available at compile time');
+    },
   );
 
   const managers = new Map<string, ManagerEntry>();
@@ -120,9 +124,11 @@ export async function createCompiler(): Promise<Compiler> {
       return jobs.map(({ text, options }) => {
         const key = compileKey(text, options, lookup);
         const cached = key ? compiled.get(key) : undefined;
-        if (cached) return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
+        if (cached)
+          return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
         const result = compileWith(toElm, managerFor(options).manager, text);
-        if (key) compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
+        if (key)
+          compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
         return result;
       });
     },
@@ -167,7 +173,7 @@ function dropStale(entry: ManagerEntry, lookup: SourceLookup): void {
     const text = lookup({ name, version: version || null });
     if (text === undefined || sha256(text) !== from.hash) stale.add(key);
   }
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const [key, from] of entry.compiledFrom) {
       if (!stale.has(key) && from.includes.some((i) => stale.has(i))) {
@@ -237,7 +243,9 @@ function toMessage(exception: any): CompileMessage {
     const column = /startChar=(\d+)/.exec(text);
     if (line) message.line = Number(line[1]);
     if (column) message.column = Number(column[1]);
-    const library = Object.values(locator).find((v: any) => v && typeof v === 'object' && typeof v.id === 'string') as any;
+    const library = Object.values(locator).find(
+      (v: any) => v && typeof v === 'object' && typeof v.id === 'string',
+    ) as any;
     if (library) {
       message.library = library.id;
       if (library.version) message.libraryVersion = library.version;
