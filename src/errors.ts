@@ -328,3 +328,41 @@ export class StartupError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+// cds release / cds retire: what stops a lifecycle change (exit status 2, as a usage mistake).
+
+export function badVersionSpec(spec: string, command: string): CdsError {
+  return new CdsError(400, 'bad-version', `'${spec}' is not <rule-set>@<version>, e.g. cds ${command} nsaid-ckd@1.1.0`);
+}
+
+export function unknownRuleSetVersion(file: string, known: string): CdsError {
+  return new CdsError(400, 'unknown-version', `no ${file}${known}`);
+}
+
+export function noStatus(file: string): CdsError {
+  return new CdsError(400, 'no-status', `${file} has no top-level "status" (run cds validate)`);
+}
+
+export function unreadableCatalogue(reason: string): CdsError {
+  return new CdsError(
+    400,
+    'bad-catalogue',
+    `cds-services.json cannot be read (${reason}): fix it first (cds validate)`,
+  );
+}
+
+export function alreadyInStatus(name: string, status: 'active' | 'retired'): CdsError {
+  return new CdsError(400, `already-${status}`, `${name} is ${status} already`);
+}
+
+export function notADraft(name: string, status: string, ruleSet: string): CdsError {
+  return new CdsError(
+    400,
+    'not-a-draft',
+    `${name} is ${status}: only a draft is released; make a new version (cds bump ${ruleSet})`,
+  );
+}
+
+export function versionInUse(name: string, uses: string): CdsError {
+  return new CdsError(400, 'in-use', `${name} is not retired: ${uses}. Point the service at another version first`);
+}

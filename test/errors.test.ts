@@ -276,6 +276,68 @@ const cases: Record<string, Expected[]> = {
       message: "no CDS service with id 'svc-9' in cds-services.json, and the uptake ledger has no call of one",
     },
   ],
+  badVersionSpec: [
+    {
+      error: errors.badVersionSpec('nsaid-ckd', 'release'),
+      status: 400,
+      code: 'bad-version',
+      message: "'nsaid-ckd' is not <rule-set>@<version>, e.g. cds release nsaid-ckd@1.1.0",
+    },
+  ],
+  unknownRuleSetVersion: [
+    {
+      error: errors.unknownRuleSetVersion('rules/x/9.0.0.json', ' (versions: 1.0.0)'),
+      status: 400,
+      code: 'unknown-version',
+      message: 'no rules/x/9.0.0.json (versions: 1.0.0)',
+    },
+  ],
+  noStatus: [
+    {
+      error: errors.noStatus('rules/x/1.0.0.json'),
+      status: 400,
+      code: 'no-status',
+      message: 'rules/x/1.0.0.json has no top-level "status" (run cds validate)',
+    },
+  ],
+  unreadableCatalogue: [
+    {
+      error: errors.unreadableCatalogue('Unexpected end of JSON input'),
+      status: 400,
+      code: 'bad-catalogue',
+      message: 'cds-services.json cannot be read (Unexpected end of JSON input): fix it first (cds validate)',
+    },
+  ],
+  alreadyInStatus: [
+    {
+      error: errors.alreadyInStatus('x@1.0.0', 'active'),
+      status: 400,
+      code: 'already-active',
+      message: 'x@1.0.0 is active already',
+    },
+    {
+      error: errors.alreadyInStatus('x@1.0.0', 'retired'),
+      status: 400,
+      code: 'already-retired',
+      message: 'x@1.0.0 is retired already',
+    },
+  ],
+  notADraft: [
+    {
+      error: errors.notADraft('x@1.0.0', 'retired', 'x'),
+      status: 400,
+      code: 'not-a-draft',
+      message: 'x@1.0.0 is retired: only a draft is released; make a new version (cds bump x)',
+    },
+  ],
+  versionInUse: [
+    {
+      error: errors.versionInUse('x@1.0.0', "service 'svc' uses it as live"),
+      status: 400,
+      code: 'in-use',
+      message: "x@1.0.0 is not retired: service 'svc' uses it as live. Point the service at another version first",
+    },
+  ],
   unknownExperiment: [
     {
       error: errors.unknownExperiment('trial-1'),

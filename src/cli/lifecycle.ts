@@ -6,7 +6,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from '../config.js';
-import { CdsError } from '../errors.js';
+import {
+  alreadyInStatus,
+  badVersionSpec,
+  noStatus,
+  notADraft,
+  unknownRuleSetVersion,
+  unreadableCatalogue,
+  versionInUse,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import { findStatus, formatProblem, withStatus, type ServiceDefinition, type Status } from '../knowledge/index.js';
 import { createUptakeStore, type UptakeStore } from '../uptake/index.js';
@@ -29,11 +37,7 @@ interface VersionFile {
 function readVersion(dir: string, spec: string, command: string): VersionFile {
   const m = /^([^@\s]+)@([^@\s]+)$/.exec(spec);
   if (!m) {
-    throw new CdsError(
-      400,
-      'bad-version',
-      `'${spec}' is not <rule-set>@<version>, e.g. cds ${command} nsaid-ckd@1.1.0`,
-    );
+    throw badVersionSpec(spec, command);
   }
   const [, id, version] = m;
   const rel = `rules/${id}/${version}.json`;
@@ -47,11 +51,11 @@ function readVersion(dir: string, spec: string, command: string): VersionFile {
       : [];
     const known =
       versions.length > 0 ? ` (versions of ${id}: ${versions.sort().join(', ')})` : ` (no rule set ${id} under rules/)`;
-    throw new CdsError(400, 'unknown-version', `no ${rel}${known}`);
+    throw unknownRuleSetVersion(rel, known);
   }
   const text = readFileSync(path, 'utf8');
   const status = findStatus(text)?.value;
-  if (status === undefined) throw new CdsError(400, 'no-status', `${rel} has no top-level "status" (run cds validate)`);
+  if (status === undefined) throw noStatus(rel);
   return { id, version, rel, path, text, status };
 }
 
@@ -61,11 +65,7 @@ function serviceDefinitions(dir: string): ServiceDefinition[] {
     const catalogue = JSON.parse(readFileSync(join(dir, 'cds-services.json'), 'utf8')) as { services?: unknown };
     return Array.isArray(catalogue.services) ? (catalogue.services as ServiceDefinition[]) : [];
   } catch (err) {
-    throw new CdsError(
-      400,
-      'bad-catalogue',
-      `cds-services.json cannot be read (${(err as Error).message}): fix it first (cds validate)`,
-    );
+    throw unreadableCatalogue((err as Error).message);
   }
 }
 
@@ -105,13 +105,9 @@ export function releaseCommand(io: CliIo, env: NodeJS.ProcessEnv, logger: () => 
       const dir = knowledgeDir(options.dir, env);
       const file = readVersion(dir, spec, 'release');
       const name = `${file.id}@${file.version}`;
-      if (file.status === 'active') throw new CdsError(400, 'already-active', `${name} is active already`);
+      if (file.status === 'active') throw alreadyInStatus(name, 'active');
       if (file.status !== 'draft') {
-        throw new CdsError(
-          400,
-          'not-a-draft',
-          `${name} is ${file.status}: only a draft is released; make a new version (cds bump ${file.id})`,
-        );
+        throw notADraft(name, file.status, file.id);
       }
       const refusals: string[] = [];
       const knowledge = await loadFrom(dir);
@@ -203,15 +199,11 @@ export function retireCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const dir = knowledgeDir(options.dir, env);
       const file = readVersion(dir, spec, 'retire');
       const name = `${file.id}@${file.version}`;
-      if (file.status === 'retired') throw new CdsError(400, 'already-retired', `${name} is retired already`);
+      if (file.status === 'retired') throw alreadyInStatus(name, 'retired');
       const uses = usesOf(serviceDefinitions(dir), file.id, file.version);
       if (uses.length > 0) {
         const listed = uses.map((u) => `service '${u.service}' uses it as ${u.role}`).join('; ');
-        throw new CdsError(
-          400,
-          'in-use',
-          `${name} is not retired: ${listed}. Point the service at another version first`,
-        );
+        throw versionInUse(name, listed);
       }
       setStatus(file, 'retired');
       io.stdout(
