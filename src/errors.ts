@@ -205,20 +205,20 @@ export function unknownCard(uuid: string): CdsError {
 }
 
 /** 404: neither the knowledge (`where` it was read) nor the ledger knows this experiment. */
-export function noExperimentData(id: string, where: string): CdsError {
+export function noExperimentData(id: string, where: string, hint = ''): CdsError {
   return new CdsError(
     404,
     'unknown-experiment',
-    `no experiment with id '${id.slice(0, 128)}': ${where} does not declare it and the uptake ledger has no call of it`,
+    `no experiment with id '${id.slice(0, 128)}': ${where} does not declare it and the uptake ledger has no call of it${hint}`,
   );
 }
 
-/** 404: neither the knowledge (`where` it was read) nor the ledger knows this service. */
-export function noServiceData(id: string, where: string): CdsError {
+/** 404: neither the knowledge (`where`: "is served", "in <file>") nor the ledger knows this service. */
+export function noServiceData(id: string, where: string, hint = ''): CdsError {
   return new CdsError(
     404,
     'unknown-service',
-    `no CDS service with id '${id.slice(0, 128)}' in ${where}, and the uptake ledger has no call of one`,
+    `no CDS service with id '${id.slice(0, 128)}' ${where}, and the uptake ledger has no call of one${hint}`,
   );
 }
 

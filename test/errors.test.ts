@@ -270,7 +270,7 @@ const cases: Record<string, Expected[]> = {
   ],
   noServiceData: [
     {
-      error: errors.noServiceData('svc-9', 'cds-services.json'),
+      error: errors.noServiceData('svc-9', 'in cds-services.json'),
       status: 404,
       code: 'unknown-service',
       message: "no CDS service with id 'svc-9' in cds-services.json, and the uptake ledger has no call of one",

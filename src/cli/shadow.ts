@@ -28,7 +28,7 @@ export function shadowCommand(io: CliIo, config: () => Config, logger: () => Log
       store.shadowReport(serviceId, { from: query.from, to: query.to, declaredShadows }),
     );
     if (!report) {
-      throw noServiceData(serviceId, `${cfg.knowledgeDir}/cds-services.json`);
+      throw noServiceData(serviceId, `in ${cfg.knowledgeDir}/cds-services.json`);
     }
     io.stdout(query.format === 'csv' ? shadowReportToCsv(report) : `${JSON.stringify(report, null, 2)}\n`);
   });

@@ -57,7 +57,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
     const plan = plansOfServices(knowledge.current().services).find((p) => p.id === id);
     const report = await uptake.experimentReport(id, { plan, from, to, now: clock() });
     if (!report) {
-      throw noExperimentData(id, 'the knowledge being served');
+      throw noExperimentData(id, 'the knowledge being served', ' (see GET /uptake/experiments)');
     }
     const out = suppressExperimentReport(report, minCell);
     res.setHeader('Cache-Control', 'no-store');
@@ -83,7 +83,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
         ]
       : undefined;
     const report = await uptake.shadowReport(serviceId, { from, to, declaredShadows, now: clock() });
-    if (!report) throw noServiceData(serviceId, 'the knowledge being served');
+    if (!report) throw noServiceData(serviceId, 'is served', ' (see GET /cds-services)');
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'csv') res.type('text/csv; charset=utf-8').send(shadowReportToCsv(report));
     else res.json(report);
