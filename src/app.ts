@@ -14,6 +14,7 @@ import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
+import type { CallObserver } from './http/call.js';
 import { experimentRoutes } from './http/experiments.js';
 import type { UptakeStore } from './uptake/index.js';
 import { createShadowQueue, errorName, type RolloutControl, type ShadowQueue } from './engine/index.js';
@@ -64,6 +65,18 @@ export function createApp(deps: AppDeps): Express {
     createShadowQueue(config.shadowQueueLimit, (err) =>
       logger.error('shadow evaluation failed', { error: errorName(err) }),
     );
+  // Shadow work runs when no hook call is being answered: it never delays an answer.
+  // Under sustained load there is no quiet moment: shadow work waits, then is dropped and counted.
+  let callsInFlight = 0;
+  let lastCallEnded = 0;
+  shadowQueue.holdWhile(() => callsInFlight > 0 || performance.now() - lastCallEnded < SHADOW_QUIET_MS);
+  const inFlight: CallObserver = {
+    started: () => void callsInFlight++,
+    finished: () => {
+      callsInFlight--;
+      lastCallEnded = performance.now();
+    },
+  };
   // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
   const rollout: RolloutControl | undefined = uptake
     ? {
@@ -144,6 +157,7 @@ export function createApp(deps: AppDeps): Express {
       uptake,
       reloadStatus: reloader ? () => reloader.status() : undefined,
       callObservers: [
+        inFlight,
         accessLogObserver(logger),
         metrics.callObserver,
         ...(uptake ? [uptakeObserver(uptake, shadowQueue, clock)] : []),
@@ -162,6 +176,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(errorHandler(logger));
   return app;
 }
+
+/** How long no hook call must have been answered before shadow work starts. */
+const SHADOW_QUIET_MS = 20;
 
 export const AUTH_OFF_WARNING =
   'JWT verification is OFF (CDS_AUTH=off): every caller is trusted and may name any FHIR server. For local development only; never expose this server.';

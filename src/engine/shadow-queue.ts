@@ -19,7 +19,15 @@ export interface ShadowQueue {
   drain(): Promise<void>;
   /** Takes no more work and waits up to `ms` for what is queued; resolves with the calls left undone. */
   close(ms: number): Promise<number>;
+  /**
+   * Starts no shadow work while `busy()` says live calls are being answered: under load shadow work
+   * waits (and, once the queue is full, is dropped and counted) instead of delaying answers.
+   */
+  holdWhile(busy: () => boolean): void;
 }
+
+/** How often held shadow work looks again whether the live calls have finished. */
+const HOLD_RETRY_MS = 2;
 
 /** The name of an error, never its message: messages of the engine may quote patient data. */
 export function errorName(err: unknown): string {
@@ -33,6 +41,7 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
   let dropped = 0;
   let evaluated = 0;
   let idle: Array<() => void> = [];
+  let busy: () => boolean = () => false;
 
   const report = (err: unknown): void => {
     try {
@@ -43,6 +52,10 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
   };
 
   const runNext = (): void => {
+    if (queue.length > 0 && !closed && busy()) {
+      setTimeout(runNext, HOLD_RETRY_MS);
+      return;
+    }
     const work = queue.shift();
     if (!work) {
       running = false;
@@ -58,8 +71,8 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
     }
     void job.catch(report).finally(() => {
       evaluated++;
-      // Yield to the event loop between calls: answers waiting to be sent go first.
-      setImmediate(runNext);
+      // A pause between calls: a live call that arrives meanwhile goes first, and holds the next.
+      setTimeout(runNext, HOLD_RETRY_MS);
     });
   };
 
@@ -74,12 +87,15 @@ export function createShadowQueue(limit: number, onError: (err: unknown) => void
       queue.push(work);
       if (!running) {
         running = true;
-        setImmediate(runNext);
+        setTimeout(runNext, HOLD_RETRY_MS);
       }
       return true;
     },
     status: () => ({ queued: queue.length + (running ? 1 : 0), dropped, evaluated, limit }),
     drain,
+    holdWhile(check) {
+      busy = check;
+    },
     async close(ms) {
       closed = true;
       let timer: NodeJS.Timeout | undefined;

@@ -49,4 +49,20 @@ describe('shadow queue', () => {
     expect(queue.enqueue(() => Promise.resolve())).toBe(false);
     expect(queue.status().dropped).toBeGreaterThanOrEqual(1);
   });
+
+  it('starts no work while live calls are being answered, and runs it once they are done', async () => {
+    const queue = createShadowQueue(10, () => undefined);
+    let busy = true;
+    queue.holdWhile(() => busy);
+    let ran = false;
+    queue.enqueue(() => {
+      ran = true;
+      return Promise.resolve();
+    });
+    await later(30);
+    expect(ran).toBe(false);
+    busy = false;
+    await queue.drain();
+    expect(ran).toBe(true);
+  });
 });
