@@ -33,7 +33,10 @@ export interface AppDeps {
   jtiStore?: JtiStore;
   /** "Now" for checking token times (exp, iat); tests freeze it. */
   authClock?: () => Date;
-  /** Fetching JWK Sets from allowlisted jku URLs: least time between refreshes forced by unknown kids, a fetch for tests. */
+  /**
+   * Fetching JWK Sets from allowlisted jku URLs: least time between refreshes forced by unknown kids, a fetch for
+   * tests.
+   */
   jwks?: { cooldownMs?: number; fetchImpl?: typeof fetch };
   /** The uptake ledger (createUptakeStore): records calls, takes feedback, makes reports. Without it, none of these. */
   uptake?: UptakeStore;

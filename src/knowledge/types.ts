@@ -27,7 +27,10 @@ export interface LibraryRef {
 
 /** The content hash of one artifact version: what "this version" means once it has been served. */
 export interface Fingerprint {
-  /** An experiment's fingerprint (name: its id, version: 'arms') freezes its unit, arms and weights once it has assigned a call. */
+  /**
+   * An experiment's fingerprint (name: its id, version: 'arms') freezes its unit, arms and weights once it has
+   * assigned a call.
+   */
   kind: 'rule-set' | 'cql' | 'experiment';
   name: string;
   version: string;
@@ -117,7 +120,10 @@ export interface Experiment {
   arms: ExperimentArm[];
   start?: Date;
   end?: Date;
-  /** Content hash of unit, arms (name, version, weight, show): what may not change once the experiment has assigned calls. */
+  /**
+   * Content hash of unit, arms (name, version, weight, show): what may not change once the experiment has assigned
+   * calls.
+   */
   hash: string;
 }
 

@@ -112,7 +112,9 @@ export const CSV_COLUMNS = [
   'suppressed',
 ] as const;
 
-/** One line per group; lists (reasons, clients) as `a=1; b=2` inside one cell. Empty cell = not defined or suppressed. */
+/**
+ * One line per group; lists (reasons, clients) as `a=1; b=2` inside one cell. Empty cell = not defined or suppressed.
+ */
 export function reportToCsv(report: Report): string {
   const lines = [CSV_COLUMNS.join(',')];
   for (const row of report.rows) {

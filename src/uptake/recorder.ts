@@ -161,7 +161,10 @@ export class Recorder {
   }
 }
 
-/** A database error as a short line: driver messages name tables and constraints, never values (queries are parameterised). */
+/**
+ * A database error as a short line: driver messages name tables and constraints, never values (queries are
+ * parameterised).
+ */
 export function describe(err: unknown): string {
   const e = err as { code?: string; message?: string };
   const message = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);

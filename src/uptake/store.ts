@@ -68,7 +68,10 @@ export interface UptakeStore {
   experimentReport(experimentId: string, options?: ExperimentReportOptions): Promise<ExperimentReport | undefined>;
   /** The experiments of the plans and of the ledger, with status and counts. */
   experiments(options: { plans: ExperimentPlan[]; now?: Date }): Promise<ExperimentList>;
-  /** Each shadow version against the live one; undefined when the ledger has no call of the service and nothing is declared. */
+  /**
+   * Each shadow version against the live one; undefined when the ledger has no call of the service and nothing is
+   * declared.
+   */
   shadowReport(serviceId: string, options?: ShadowReportOptions): Promise<ShadowReport | undefined>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
@@ -135,7 +138,9 @@ export interface UptakeDeps {
 }
 
 const PING_TIMEOUT_MS = 1000;
-/** How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment. */
+/**
+ * How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment.
+ */
 export const STOP_REFRESH_MS = 2000;
 
 /**

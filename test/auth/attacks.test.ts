@@ -38,7 +38,10 @@ function setup() {
   return { app, logs };
 }
 
-/** Calls the service with `token` and checks the refusal a caller sees: 401, a bare OperationOutcome, nothing evaluated. */
+/**
+ * Calls the service with `token` and checks the refusal a caller sees: 401, a bare OperationOutcome, nothing
+ * evaluated.
+ */
 async function expectRefused(
   token: string | undefined,
   logs: ReturnType<typeof captureLogs>,

@@ -11,7 +11,9 @@ import { knowledgeFrom, repoRoot } from '../support/app.js';
 const ROUNDS = Number(process.env.FUZZ_ROUNDS ?? 600);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
 
-/** Values of every JSON type, and the ones FHIR and CQL find hard (dates out of range, NUL, huge numbers, bad units). */
+/**
+ * Values of every JSON type, and the ones FHIR and CQL find hard (dates out of range, NUL, huge numbers, bad units).
+ */
 const REPLACEMENTS: unknown[] = [
   null,
   true,

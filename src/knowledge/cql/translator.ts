@@ -237,7 +237,8 @@ function toMessage(exception: any): CompileMessage {
   const message: CompileMessage = { severity, message: String(exception.message ?? exception) };
   const locator = exception.locator;
   if (locator) {
-    // TrackBack's properties are minified; its toString is stable: TrackBack{library=..., startLine=3, startChar=5, ...}
+    // TrackBack's properties are minified; its toString is stable: TrackBack{library=..., startLine=3,
+    // startChar=5, ...}
     const text = String(locator);
     const line = /startLine=(\d+)/.exec(text);
     const column = /startChar=(\d+)/.exec(text);
