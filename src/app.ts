@@ -171,7 +171,7 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   if (uptake) {
-    app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell }));
+    app.use('/uptake', uptakeRoutes({ uptake, minCell: config.uptakeMinCell, knowledge, clock }));
     app.use('/uptake', experimentRoutes({ uptake, knowledge, minCell: config.uptakeMinCell, clock }));
   }
   if (reloader || uptake) app.use('/admin', adminRoutes({ knowledge, reloader, uptake }));

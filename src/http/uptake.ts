@@ -4,10 +4,13 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { invalidField } from '../errors.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
-import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
+import { servicesById, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
 import {
+  measureReportBundle,
   parseReportQuery,
+  plansOfServices,
   reportToCsv,
+  reportToNdjson,
   suppressSmallCells,
   type EvaluationInput,
   type UptakeStore,
@@ -129,19 +132,38 @@ export interface UptakeRouteDeps {
   uptake: UptakeStore;
   /** Small-cell threshold k applied to every export. */
   minCell: number;
+  /** The experiments it declares stratify the MeasureReport export by arm. */
+  knowledge: KnowledgeHolder;
+  clock: () => Date;
 }
 
-/** GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&format=json|csv&comments=true */
-export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
+export const REPORT_FORMATS = ['json', 'csv', 'ndjson', 'measure-report'] as const;
+
+/**
+ * GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&comments=true
+ * &format=json|csv|ndjson|measure-report (FHIR R4 MeasureReport resources in a Bundle, one per service).
+ */
+export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteDeps): Router {
   const router = Router();
   router.get('/report', async (req, res) => {
     const { format = 'json', ...rest } = req.query as Record<string, unknown>;
-    if (format !== 'json' && format !== 'csv') {
-      throw invalidField('format', `format: '${String(format)}' must be json or csv`);
+    if (!(REPORT_FORMATS as readonly unknown[]).includes(format)) {
+      throw invalidField('format', `format: '${String(format)}' must be one of ${REPORT_FORMATS.join(', ')}`);
     }
-    const report = suppressSmallCells(await uptake.report(parseReportQuery(rest)), minCell);
+    const query = parseReportQuery(rest);
     res.setHeader('Cache-Control', 'no-store');
+    if (format === 'measure-report') {
+      if (query.groupBy.length > 0 || query.includeComments) {
+        throw invalidField('groupBy', 'groupBy and comments do not apply to format=measure-report (one per service)');
+      }
+      const plans = plansOfServices(knowledge.current().services);
+      const bundle = await measureReportBundle(uptake, query, { minCell, plans, now: clock() });
+      res.type('application/fhir+json; charset=utf-8').send(JSON.stringify(bundle));
+      return;
+    }
+    const report = suppressSmallCells(await uptake.report(query), minCell);
     if (format === 'csv') res.type('text/csv; charset=utf-8').send(reportToCsv(report));
+    else if (format === 'ndjson') res.type('application/x-ndjson; charset=utf-8').send(reportToNdjson(report));
     else res.json(report);
   });
   router.all('/report', methodNotAllowed(['GET']));

@@ -42,3 +42,11 @@ export {
 } from './experiment-plan.js';
 export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
 export { parameterReader, type ParameterReader } from './query-parameters.js';
+export { reportToNdjson } from './ndjson-export.js';
+export {
+  measureReportBundle,
+  ACCEPTANCE_MEASURE,
+  WITHHELD_EXTENSION,
+  SERVICE_IDENTIFIER_SYSTEM,
+  type MeasureSource,
+} from './measure-report.js';

@@ -1,0 +1,192 @@
+// The uptake report as FHIR R4 MeasureReport resources (type `summary`) in a collection Bundle: one per
+// service and period, with strata per rule set version, experiment arm and client. Small cells are
+// withheld as in every export and marked with the WITHHELD_EXTENSION instead of a count.
+import { randomUUID } from 'node:crypto';
+import { suppressSmallCells } from './export.js';
+import { suppressExperimentReport } from './experiment-export.js';
+import type { ExperimentList } from './experiment-list.js';
+import type { ExperimentPlan } from './experiment-plan.js';
+import type { ExperimentReport, ExperimentReportOptions } from './experiment-report.js';
+import type { ReportQuery } from './report-query.js';
+import type { Report } from './report.js';
+
+/** Canonical base of the definitions this server publishes (measure, extension, identifier system). */
+export const FHIR_CANONICAL_BASE = 'https://cds-engine.org/fhir';
+/** The measure: accepted ÷ cards with feedback, of the cards a service showed. */
+export const ACCEPTANCE_MEASURE = `${FHIR_CANONICAL_BASE}/Measure/card-acceptance`;
+/**
+ * On a population (instead of its count) or a measureScore (instead of its value): the figure rests on
+ * between 1 and k−1 cards or calls and is withheld; valueInteger is k.
+ */
+export const WITHHELD_EXTENSION = `${FHIR_CANONICAL_BASE}/StructureDefinition/small-cell-withheld`;
+/** MeasureReport.identifier system naming the service a report is about. */
+export const SERVICE_IDENTIFIER_SYSTEM = `${FHIR_CANONICAL_BASE}/service`;
+const POPULATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/measure-population';
+
+/** What a MeasureReport export reads: the store's reports (UptakeStore satisfies it). */
+export interface MeasureSource {
+  report(query: ReportQuery): Promise<Report>;
+  experiments(options: { plans: ExperimentPlan[]; now?: Date }): Promise<ExperimentList>;
+  experimentReport(id: string, options?: ExperimentReportOptions): Promise<ExperimentReport | undefined>;
+}
+
+export interface MeasureExportOptions {
+  minCell: number;
+  /** The experiments the knowledge declares (arms, weights). */
+  plans: ExperimentPlan[];
+  now: Date;
+}
+
+/** One set of the measure's figures: a group or a stratum. `withheld` names the figures suppressed. */
+interface Figures {
+  calls: number | null;
+  withFeedback: number | null;
+  accepted: number | null;
+  acceptance: number | null;
+  withheld: { calls: boolean; withFeedback: boolean; accepted: boolean; acceptance: boolean };
+}
+
+type Json = Record<string, unknown>;
+
+export async function measureReportBundle(
+  source: MeasureSource,
+  query: ReportQuery,
+  { minCell, plans, now }: MeasureExportOptions,
+): Promise<Json> {
+  const filters: ReportQuery = { ...query, groupBy: [], includeComments: false };
+  const read = async (q: Partial<ReportQuery>) =>
+    suppressSmallCells(await source.report({ ...filters, ...q }), minCell);
+  const [byService, byVersion, byDay, experiments] = await Promise.all([
+    read({ groupBy: ['service'] }),
+    read({ groupBy: ['service', 'version'] }),
+    // Without from / to, the period is the days of the service's data.
+    query.from && query.to ? Promise.resolve(undefined) : read({ groupBy: ['service', 'day'] }),
+    source.experiments({ plans, now }),
+  ]);
+  const entries: Json[] = [];
+  for (const row of byService.rows) {
+    const service = row.group.service ?? '';
+    const days = (byDay?.rows ?? []).filter((r) => r.group.service === service).map((r) => r.group.day ?? '');
+    days.sort();
+    const start = query.from?.toISOString() ?? (days[0] ? `${days[0]}T00:00:00.000Z` : now.toISOString());
+    const end =
+      query.to?.toISOString() ??
+      (days.length > 0
+        ? new Date(Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000 - 1)
+        : now
+      ).toISOString();
+    const versionStrata = byVersion.rows
+      .filter((r) => r.group.service === service)
+      .map((r) => ({ value: `${r.group.ruleSet}@${r.group.version}`, figures: reportFigures(r) }));
+    const clients = query.client ? [query.client] : [...new Set(row.coverageByClient.map((c) => c.iss ?? ''))];
+    const clientStrata = (
+      await Promise.all(
+        clients.filter(Boolean).map(async (iss) => {
+          const r = (await read({ service, client: iss })).rows[0];
+          return r ? { value: iss, figures: reportFigures(r) } : undefined;
+        }),
+      )
+    ).filter((s) => s !== undefined);
+    const armStrata = [];
+    for (const e of experiments.experiments.filter((x) => x.services.includes(service))) {
+      const report = await source.experimentReport(e.id, {
+        plan: plans.find((p) => p.id === e.id),
+        from: query.from,
+        to: query.to,
+        now,
+      });
+      if (!report) continue;
+      for (const arm of suppressExperimentReport(report, minCell).arms) {
+        const names = new Set(arm.suppressed ?? []);
+        armStrata.push({
+          value: `${e.id}/${arm.arm}`,
+          figures: {
+            calls: arm.calls,
+            withFeedback: arm.cardsWithFeedback,
+            accepted: arm.accepted,
+            acceptance: arm.acceptance.rate,
+            withheld: {
+              calls: names.has('calls'),
+              withFeedback: names.has('cardsWithFeedback'),
+              accepted: names.has('accepted'),
+              acceptance: names.has('acceptance'),
+            },
+          },
+        });
+      }
+    }
+    const group: Json = {
+      code: { text: 'Acceptance of the cards shown: accepted ÷ cards with feedback' },
+      ...figuresJson(reportFigures(row), minCell),
+      stratifier: [
+        stratifier('version', 'Rule set version', versionStrata, minCell),
+        stratifier('arm', 'Experiment arm (experiment/arm)', armStrata, minCell),
+        stratifier('client', 'Client (JWT iss)', clientStrata, minCell),
+      ].filter((s) => s !== undefined),
+    };
+    if ((group.stratifier as unknown[]).length === 0) delete group.stratifier;
+    const resource: Json = {
+      resourceType: 'MeasureReport',
+      id: randomUUID(),
+      identifier: [{ system: SERVICE_IDENTIFIER_SYSTEM, value: service }],
+      status: 'complete',
+      type: 'summary',
+      measure: ACCEPTANCE_MEASURE,
+      date: now.toISOString(),
+      period: { start, end },
+      improvementNotation: {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/measure-improvement-notation', code: 'increase' }],
+      },
+      group: [group],
+    };
+    entries.push({ fullUrl: `urn:uuid:${resource.id as string}`, resource });
+  }
+  return { resourceType: 'Bundle', id: randomUUID(), type: 'collection', timestamp: now.toISOString(), entry: entries };
+}
+
+function reportFigures(row: Report['rows'][number]): Figures {
+  const names = new Set(row.suppressed ?? []);
+  return {
+    calls: row.invocations,
+    withFeedback: row.cardsWithFeedback,
+    accepted: row.accepted,
+    acceptance: row.acceptance.rate,
+    withheld: {
+      calls: names.has('invocations'),
+      withFeedback: names.has('cardsWithFeedback'),
+      accepted: names.has('accepted'),
+      acceptance: names.has('acceptance'),
+    },
+  };
+}
+
+function stratifier(
+  code: string,
+  text: string,
+  strata: Array<{ value: string; figures: Figures }>,
+  k: number,
+): Json | undefined {
+  if (strata.length === 0) return undefined;
+  return {
+    code: [{ coding: [{ system: `${FHIR_CANONICAL_BASE}/CodeSystem/uptake-stratifier`, code }], text }],
+    stratum: strata.map((s) => ({ value: { text: s.value }, ...figuresJson(s.figures, k) })),
+  };
+}
+
+function figuresJson(f: Figures, k: number): Json {
+  const withheld = [{ url: WITHHELD_EXTENSION, valueInteger: k }];
+  const population = (code: string, count: number | null, isWithheld: boolean): Json => ({
+    code: { coding: [{ system: POPULATION_SYSTEM, code }] },
+    ...(isWithheld ? { extension: withheld } : count !== null ? { count } : {}),
+  });
+  const out: Json = {
+    population: [
+      population('initial-population', f.calls, f.withheld.calls),
+      population('denominator', f.withFeedback, f.withheld.withFeedback),
+      population('numerator', f.accepted, f.withheld.accepted),
+    ],
+  };
+  if (f.withheld.acceptance) out.measureScore = { extension: withheld };
+  else if (f.acceptance !== null) out.measureScore = { value: f.acceptance };
+  return out;
+}
