@@ -16,6 +16,7 @@ import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
 import type { CallObserver } from './http/call.js';
 import { experimentRoutes } from './http/experiments.js';
+import { dashboardRoutes } from './http/dashboard.js';
 import type { UptakeStore } from './uptake/index.js';
 import { createShadowQueue, errorName, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
@@ -46,6 +47,8 @@ export interface AppDeps {
   processMetrics?: boolean;
   /** Where shadow versions wait to be evaluated after the answer; made from config.shadowQueueLimit when absent. */
   shadowQueue?: ShadowQueue;
+  /** The built dashboard page (GET /dashboard); dist/dashboard by default. */
+  dashboardDir?: string;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -175,6 +178,7 @@ export function createApp(deps: AppDeps): Express {
     app.use('/uptake', experimentRoutes({ uptake, knowledge, minCell: config.uptakeMinCell, clock }));
   }
   if (reloader || uptake) app.use('/admin', adminRoutes({ knowledge, reloader, uptake }));
+  app.use(dashboardRoutes(deps.dashboardDir));
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;

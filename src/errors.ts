@@ -258,6 +258,11 @@ export function evaluationFailed(
   );
 }
 
+/** 503 for GET /dashboard when the page was not built into dist/dashboard (npm run build). */
+export function dashboardNotBuilt(): CdsError {
+  return new CdsError(503, 'dashboard-not-built', 'the dashboard is not built on this server: run npm run build');
+}
+
 export function uptakeDisabled(): CdsError {
   return new CdsError(503, 'uptake-disabled', 'this server keeps no uptake ledger, so it cannot take feedback');
 }

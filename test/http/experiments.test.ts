@@ -4,43 +4,13 @@ import type { Express } from 'express';
 import type { Knowledge } from '../../src/knowledge/index.js';
 import { asAdmin, knowledgeFrom, testApp, testKnowledge } from '../support/app.js';
 import { testUptakeStore, type TestStore } from '../uptake/support.js';
+import { withRollout } from '../uptake/quality-ledger.js';
 import { EXPERIMENT_ID, seedExperiment, seedShadow, SHADOW_SERVICE, STOPPED_AT } from '../uptake/experiment-seed.js';
 
 const NOW = '2027-01-10T00:00:00Z';
 let knowledge: Knowledge;
 let t: TestStore;
 let app: Express;
-
-/** The basic knowledge with renal-test declaring the seeded experiment and a shadow version. */
-function withRollout(base: Knowledge): Knowledge {
-  return {
-    ...base,
-    services: base.services.map((s) =>
-      s.definition.id !== 'renal-test'
-        ? s
-        : {
-            ...s,
-            definition: {
-              ...s.definition,
-              rollout: {
-                shadow: [{ version: '1.1.0' }],
-                experiment: {
-                  id: EXPERIMENT_ID,
-                  unit: 'practitioner',
-                  arms: [
-                    { name: 'usual', version: '1.0.0', weight: 1 },
-                    { name: 'new-wording', version: '1.1.0', weight: 1 },
-                    { name: 'no-card', version: '1.0.0', weight: 1, show: false },
-                  ],
-                  start: '2027-01-04T00:00:00Z',
-                  end: '2027-03-01T00:00:00Z',
-                },
-              },
-            },
-          },
-    ),
-  };
-}
 
 beforeAll(async () => {
   knowledge = withRollout(await knowledgeFrom(testKnowledge('basic')));
