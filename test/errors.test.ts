@@ -368,6 +368,14 @@ const cases: Record<string, Expected[]> = {
       message: 'evaluating CQL library SepsisLactate 1.2.0 failed',
     },
   ],
+  dashboardNotBuilt: [
+    {
+      error: errors.dashboardNotBuilt(),
+      status: 503,
+      code: 'dashboard-not-built',
+      message: 'the dashboard is not built on this server: run npm run build',
+    },
+  ],
   uptakeDisabled: [
     {
       error: errors.uptakeDisabled(),

@@ -22,6 +22,7 @@ export const WITHHELD_EXTENSION = `${FHIR_CANONICAL_BASE}/StructureDefinition/sm
 /** MeasureReport.identifier system naming the service a report is about. */
 export const SERVICE_IDENTIFIER_SYSTEM = `${FHIR_CANONICAL_BASE}/service`;
 const POPULATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/measure-population';
+const DAY_MS = 86_400_000;
 
 /** What a MeasureReport export reads: the store's reports (UptakeStore satisfies it). */
 export interface MeasureSource {
@@ -63,18 +64,26 @@ export async function measureReportBundle(
     query.from && query.to ? Promise.resolve(undefined) : read({ groupBy: ['service', 'day'] }),
     source.experiments({ plans, now }),
   ]);
+  const experimentReports = new Map<string, Promise<ExperimentReport | undefined>>();
+  const experimentReport = (id: string) => {
+    let report = experimentReports.get(id);
+    if (!report) {
+      const plan = plans.find((p) => p.id === id);
+      report = source.experimentReport(id, { plan, from: query.from, to: query.to, now });
+      experimentReports.set(id, report);
+    }
+    return report;
+  };
   const entries: Json[] = [];
   for (const row of byService.rows) {
     const service = row.group.service ?? '';
     const days = (byDay?.rows ?? []).filter((r) => r.group.service === service).map((r) => r.group.day ?? '');
     days.sort();
     const start = query.from?.toISOString() ?? (days[0] ? `${days[0]}T00:00:00.000Z` : now.toISOString());
-    const end =
-      query.to?.toISOString() ??
-      (days.length > 0
-        ? new Date(Date.parse(`${days[days.length - 1]}T00:00:00Z`) + 86_400_000 - 1)
-        : now
-      ).toISOString();
+    // FHIR's Period.end includes its instant: the last millisecond before the (exclusive) end.
+    const endBefore =
+      query.to?.getTime() ?? (days.length > 0 ? Date.parse(`${days[days.length - 1]}T00:00:00Z`) + DAY_MS : undefined);
+    const end = endBefore === undefined ? now.toISOString() : new Date(endBefore - 1).toISOString();
     const versionStrata = byVersion.rows
       .filter((r) => r.group.service === service)
       .map((r) => ({ value: `${r.group.ruleSet}@${r.group.version}`, figures: reportFigures(r) }));
@@ -89,12 +98,8 @@ export async function measureReportBundle(
     ).filter((s) => s !== undefined);
     const armStrata = [];
     for (const e of experiments.experiments.filter((x) => x.services.includes(service))) {
-      const report = await source.experimentReport(e.id, {
-        plan: plans.find((p) => p.id === e.id),
-        from: query.from,
-        to: query.to,
-        now,
-      });
+      // An experiment's figures are over all its services and the period (the other filters do not apply).
+      const report = await experimentReport(e.id);
       if (!report) continue;
       for (const arm of suppressExperimentReport(report, minCell).arms) {
         const names = new Set(arm.suppressed ?? []);

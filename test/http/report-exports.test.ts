@@ -115,7 +115,7 @@ describe('GET /uptake/report?format=measure-report', () => {
     const bundle = JSON.parse((await get(11, '?format=measure-report&from=2026-06-01&to=2026-06-30').expect(200)).text);
     expect(fhirSchemaErrors('Bundle', bundle)).toEqual([]);
     const a = reportOf(bundle, 'svc-a');
-    expect(a.period).toEqual({ start: '2026-06-01T00:00:00.000Z', end: '2026-07-01T00:00:00.000Z' });
+    expect(a.period).toEqual({ start: '2026-06-01T00:00:00.000Z', end: '2026-06-30T23:59:59.999Z' });
     const g = a.group[0];
     // 11 accepted and 6 overridden: the 6 is withheld, and with it accepted (their sum is shown) and the score.
     expect(population(g, 'denominator').count).toBe(17);
