@@ -18,8 +18,8 @@ export async function buildDashboard(outDir: string): Promise<void> {
     format: 'esm',
     target: 'es2022',
     minify: true,
-    sourcemap: true,
-    legalComments: 'linked',
+    // The licence notices of the bundled libraries stay in the one file served.
+    legalComments: 'eof',
     logLevel: 'warning',
   });
   for (const file of ['index.html', 'dashboard.css']) copyFileSync(join(DASHBOARD_SOURCE, file), join(outDir, file));

@@ -37,7 +37,7 @@ describe('GET /dashboard', () => {
 
   it('serves nothing else under /dashboard, and only GET', async () => {
     const app = testApp({ knowledge, deps: { dashboardDir: built } });
-    await request(app).get('/dashboard/dashboard.js.map').expect(404);
+    await request(app).get('/dashboard/dashboard.js.LEGAL.txt').expect(404);
     await request(app).get('/dashboard/..%2Fpackage.json').expect(404);
     await request(app).post('/dashboard').expect(405);
   });

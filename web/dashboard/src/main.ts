@@ -178,6 +178,8 @@ async function drawPanel(): Promise<void> {
   const { panel } = s;
   const root = $('panel');
   root.setAttribute('aria-busy', 'true');
+  // The panel keeps its height until the new answer is drawn: what is below it does not jump up and back.
+  root.style.minHeight = `${root.offsetHeight}px`;
   const ignored = FILTER_KEYS.filter((k) => s.filters[k] && !panel.filters.includes(k));
   $('filters-unused').textContent =
     ignored.length > 0 ? `Not used by ${panel.title}: ${ignored.map((k) => FILTER_LABELS[k]).join(', ')}.` : '';
@@ -212,6 +214,7 @@ async function drawPanel(): Promise<void> {
     });
     error.setAttribute('role', 'alert');
     root.replaceChildren(heading, error);
+    root.style.minHeight = '';
     root.removeAttribute('aria-busy');
     return;
   }
@@ -240,6 +243,7 @@ async function drawPanel(): Promise<void> {
   for (const section of result.sections) parts.push(renderSection(panel, section, result.minCell, charts));
   root.replaceChildren(...parts);
   for (const draw of charts) draw();
+  root.style.minHeight = '';
   root.removeAttribute('aria-busy');
 }
 
