@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import {
   GROUP_KEYS,
   measureReportBundle,
+  measureSubject,
   parseReportQuery,
   plansOfDefinitions,
   reportToCsv,
@@ -81,17 +82,23 @@ export function uptakeCommand(io: CliIo, config: () => Config, logger: () => Log
     uptake
       .command('export')
       .description(
-        'FHIR R4 MeasureReport resources (summary, one per service) in a Bundle; ' +
+        'FHIR R4 MeasureReport resources (summary, one per service or version) in a Bundle; ' +
           'small cells withheld below CDS_UPTAKE_MIN_CELL and marked (see the README)',
       ),
   )
     .addOption(new Option('--format <format>', 'export format').choices(['measure-report']).default('measure-report'))
+    .addOption(
+      new Option('--group-by <subject>', 'one MeasureReport per service or per rule set @ version')
+        .choices(['service', 'version'])
+        .default('service'),
+    )
     .action(async (opts: Options) => {
-      const query = parseReportQuery(filters(opts));
+      const query = parseReportQuery({ ...filters(opts), groupBy: opts.groupBy });
+      const subject = measureSubject(query);
       const cfg = config();
       const plans = plansOfDefinitions(declaredServices(cfg.knowledgeDir, io));
       const bundle = await withStore(cfg, logger(), (store) =>
-        measureReportBundle(store, query, { minCell: cfg.uptakeMinCell, plans, now: new Date() }),
+        measureReportBundle(store, query, { minCell: cfg.uptakeMinCell, plans, now: new Date(), subject }),
       );
       io.stdout(`${JSON.stringify(bundle, null, 2)}\n`);
     });

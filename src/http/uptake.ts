@@ -7,6 +7,7 @@ import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engin
 import { servicesById, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
 import {
   measureReportBundle,
+  measureSubject,
   parseReportQuery,
   plansOfServices,
   reportToCsv,
@@ -141,7 +142,8 @@ export const REPORT_FORMATS = ['json', 'csv', 'ndjson', 'measure-report'] as con
 
 /**
  * GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&comments=true
- * &format=json|csv|ndjson|measure-report (FHIR R4 MeasureReport resources in a Bundle, one per service).
+ * &format=json|csv|ndjson|measure-report (FHIR R4 MeasureReports in a Bundle, one per service or, with
+ * groupBy=version, per rule set @ version).
  */
 export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteDeps): Router {
   const router = Router();
@@ -153,11 +155,9 @@ export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteD
     const query = parseReportQuery(rest);
     res.setHeader('Cache-Control', 'no-store');
     if (format === 'measure-report') {
-      if (query.groupBy.length > 0 || query.includeComments) {
-        throw invalidField('groupBy', 'groupBy and comments do not apply to format=measure-report (one per service)');
-      }
+      const subject = measureSubject(query);
       const plans = plansOfServices(knowledge.current().services);
-      const bundle = await measureReportBundle(uptake, query, { minCell, plans, now: clock() });
+      const bundle = await measureReportBundle(uptake, query, { minCell, plans, now: clock(), subject });
       res.type('application/fhir+json; charset=utf-8').send(JSON.stringify(bundle));
       return;
     }

@@ -45,8 +45,11 @@ export { parameterReader, type ParameterReader } from './query-parameters.js';
 export { reportToNdjson } from './ndjson-export.js';
 export {
   measureReportBundle,
+  measureSubject,
   ACCEPTANCE_MEASURE,
   WITHHELD_EXTENSION,
   SERVICE_IDENTIFIER_SYSTEM,
+  VERSION_IDENTIFIER_SYSTEM,
   type MeasureSource,
+  type MeasureSubject,
 } from './measure-report.js';

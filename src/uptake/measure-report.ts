@@ -1,14 +1,15 @@
 // The uptake report as FHIR R4 MeasureReport resources (type `summary`) in a collection Bundle: one per
-// service and period, with strata per rule set version, experiment arm and client. Small cells are
-// withheld as in every export and marked with the WITHHELD_EXTENSION instead of a count.
+// service (or rule set @ version) and period, with strata per version (or service), experiment arm and
+// client. Small cells are withheld as in every export and marked with the WITHHELD_EXTENSION instead of a count.
 import { randomUUID } from 'node:crypto';
+import { invalidField } from '../errors.js';
 import { suppressSmallCells } from './export.js';
 import { suppressExperimentReport } from './experiment-export.js';
 import type { ExperimentList } from './experiment-list.js';
 import type { ExperimentPlan } from './experiment-plan.js';
 import type { ExperimentReport, ExperimentReportOptions } from './experiment-report.js';
 import type { ReportQuery } from './report-query.js';
-import type { Report } from './report.js';
+import type { Report, ReportRow } from './report.js';
 
 /** Canonical base of the definitions this server publishes (measure, extension, identifier system). */
 export const FHIR_CANONICAL_BASE = 'https://cds-engine.org/fhir';
@@ -19,8 +20,9 @@ export const ACCEPTANCE_MEASURE = `${FHIR_CANONICAL_BASE}/Measure/card-acceptanc
  * between 1 and k−1 cards or calls and is withheld; valueInteger is k.
  */
 export const WITHHELD_EXTENSION = `${FHIR_CANONICAL_BASE}/StructureDefinition/small-cell-withheld`;
-/** MeasureReport.identifier system naming the service a report is about. */
+/** MeasureReport.identifier systems naming what a report is about: a service, or a rule set @ version. */
 export const SERVICE_IDENTIFIER_SYSTEM = `${FHIR_CANONICAL_BASE}/service`;
+export const VERSION_IDENTIFIER_SYSTEM = `${FHIR_CANONICAL_BASE}/rule-set-version`;
 const POPULATION_SYSTEM = 'http://terminology.hl7.org/CodeSystem/measure-population';
 const DAY_MS = 86_400_000;
 
@@ -36,6 +38,8 @@ export interface MeasureExportOptions {
   /** The experiments the knowledge declares (arms, weights). */
   plans: ExperimentPlan[];
   now: Date;
+  /** One MeasureReport per service (default) or per rule set @ version. */
+  subject?: MeasureSubject;
 }
 
 /** One set of the measure's figures: a group or a stratum. `withheld` names the figures suppressed. */
@@ -49,20 +53,23 @@ interface Figures {
 
 type Json = Record<string, unknown>;
 
+/** What each MeasureReport is about: a service, or a rule set @ version. */
+export type MeasureSubject = 'service' | 'version';
+
 export async function measureReportBundle(
   source: MeasureSource,
   query: ReportQuery,
-  { minCell, plans, now }: MeasureExportOptions,
+  { minCell, plans, now, subject = 'service' }: MeasureExportOptions,
 ): Promise<Json> {
   const filters: ReportQuery = { ...query, groupBy: [], includeComments: false };
   const read = async (q: Partial<ReportQuery>) =>
     suppressSmallCells(await source.report({ ...filters, ...q }), minCell);
-  const [byService, byVersion, byDay, experiments] = await Promise.all([
-    read({ groupBy: ['service'] }),
+  const [bySubject, byServiceAndVersion, byDay, experiments] = await Promise.all([
+    read({ groupBy: [subject] }),
     read({ groupBy: ['service', 'version'] }),
-    // Without from / to, the period is the days of the service's data.
-    query.from && query.to ? Promise.resolve(undefined) : read({ groupBy: ['service', 'day'] }),
-    source.experiments({ plans, now }),
+    // Without from / to, the period is the days of the subject's data.
+    query.from && query.to ? Promise.resolve(undefined) : read({ groupBy: [subject, 'day'] }),
+    subject === 'service' ? source.experiments({ plans, now }) : Promise.resolve(undefined),
   ]);
   const experimentReports = new Map<string, Promise<ExperimentReport | undefined>>();
   const experimentReport = (id: string) => {
@@ -74,30 +81,39 @@ export async function measureReportBundle(
     }
     return report;
   };
+  const versionOf = (r: ReportRow) => `${r.group.ruleSet}@${r.group.version}`;
   const entries: Json[] = [];
-  for (const row of byService.rows) {
+  for (const row of bySubject.rows) {
     const service = row.group.service ?? '';
-    const days = (byDay?.rows ?? []).filter((r) => r.group.service === service).map((r) => r.group.day ?? '');
+    const same = (r: ReportRow) =>
+      subject === 'service'
+        ? r.group.service === service
+        : r.group.ruleSet === row.group.ruleSet && r.group.version === row.group.version;
+    const days = (byDay?.rows ?? []).filter(same).map((r) => r.group.day ?? '');
     days.sort();
     const start = query.from?.toISOString() ?? (days[0] ? `${days[0]}T00:00:00.000Z` : now.toISOString());
     // FHIR's Period.end includes its instant: the last millisecond before the (exclusive) end.
     const endBefore =
       query.to?.getTime() ?? (days.length > 0 ? Date.parse(`${days[days.length - 1]}T00:00:00Z`) + DAY_MS : undefined);
     const end = endBefore === undefined ? now.toISOString() : new Date(endBefore - 1).toISOString();
-    const versionStrata = byVersion.rows
-      .filter((r) => r.group.service === service)
-      .map((r) => ({ value: `${r.group.ruleSet}@${r.group.version}`, figures: reportFigures(r) }));
+    // A service's report is stratified by version; a version's by the services that use it.
+    const partStrata = byServiceAndVersion.rows.filter(same).map((r) => ({
+      value: subject === 'service' ? versionOf(r) : (r.group.service ?? ''),
+      figures: reportFigures(r),
+    }));
     const clients = query.client ? [query.client] : [...new Set(row.coverageByClient.map((c) => c.iss ?? ''))];
+    const only: Partial<ReportQuery> =
+      subject === 'service' ? { service } : { ruleSet: row.group.ruleSet, version: row.group.version };
     const clientStrata = (
       await Promise.all(
         clients.filter(Boolean).map(async (iss) => {
-          const r = (await read({ service, client: iss })).rows[0];
+          const r = (await read({ ...only, client: iss })).rows[0];
           return r ? { value: iss, figures: reportFigures(r) } : undefined;
         }),
       )
     ).filter((s) => s !== undefined);
     const armStrata = [];
-    for (const e of experiments.experiments.filter((x) => x.services.includes(service))) {
+    for (const e of experiments?.experiments.filter((x) => x.services.includes(service)) ?? []) {
       // An experiment's figures are over all its services and the period (the other filters do not apply).
       const report = await experimentReport(e.id);
       if (!report) continue;
@@ -124,7 +140,9 @@ export async function measureReportBundle(
       code: { text: 'Acceptance of the cards shown: accepted ÷ cards with feedback' },
       ...figuresJson(reportFigures(row), minCell),
       stratifier: [
-        stratifier('version', 'Rule set version', versionStrata, minCell),
+        subject === 'service'
+          ? stratifier('version', 'Rule set version', partStrata, minCell)
+          : stratifier('service', 'Service', partStrata, minCell),
         stratifier('arm', 'Experiment arm (experiment/arm)', armStrata, minCell),
         stratifier('client', 'Client (JWT iss)', clientStrata, minCell),
       ].filter((s) => s !== undefined),
@@ -133,7 +151,11 @@ export async function measureReportBundle(
     const resource: Json = {
       resourceType: 'MeasureReport',
       id: randomUUID(),
-      identifier: [{ system: SERVICE_IDENTIFIER_SYSTEM, value: service }],
+      identifier: [
+        subject === 'service'
+          ? { system: SERVICE_IDENTIFIER_SYSTEM, value: service }
+          : { system: VERSION_IDENTIFIER_SYSTEM, value: versionOf(row) },
+      ],
       status: 'complete',
       type: 'summary',
       measure: ACCEPTANCE_MEASURE,
@@ -149,7 +171,7 @@ export async function measureReportBundle(
   return { resourceType: 'Bundle', id: randomUUID(), type: 'collection', timestamp: now.toISOString(), entry: entries };
 }
 
-function reportFigures(row: Report['rows'][number]): Figures {
+function reportFigures(row: ReportRow): Figures {
   const names = new Set(row.suppressed ?? []);
   return {
     calls: row.invocations,
@@ -194,4 +216,14 @@ function figuresJson(f: Figures, k: number): Json {
   if (f.withheld.acceptance) out.measureScore = { extension: withheld };
   else if (f.acceptance !== null) out.measureScore = { value: f.acceptance };
   return out;
+}
+
+/** A MeasureReport export is one report per service (groupBy absent or `service`) or per version. */
+export function measureSubject(query: ReportQuery): MeasureSubject {
+  const [subject, ...more] = query.groupBy;
+  if (more.length > 0 || (subject !== undefined && subject !== 'service' && subject !== 'version')) {
+    throw invalidField('groupBy', 'groupBy: format=measure-report makes one report per service or per version');
+  }
+  if (query.includeComments) throw invalidField('comments', 'comments: override comments are not part of format=measure-report');
+  return subject ?? 'service';
 }

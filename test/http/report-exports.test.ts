@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import type { Express } from 'express';
 import { runCli } from '../../src/cli/program.js';
-import { ACCEPTANCE_MEASURE, SERVICE_IDENTIFIER_SYSTEM, WITHHELD_EXTENSION } from '../../src/uptake/index.js';
+import {
+  ACCEPTANCE_MEASURE,
+  SERVICE_IDENTIFIER_SYSTEM,
+  VERSION_IDENTIFIER_SYSTEM,
+  WITHHELD_EXTENSION,
+} from '../../src/uptake/index.js';
 import { asAdmin, knowledgeFrom, testApp, testKnowledge } from '../support/app.js';
 import { fhirSchemaErrors } from '../support/fhir-schema.js';
 import { EXPERIMENT_ID } from '../uptake/experiment-seed.js';
@@ -127,9 +132,26 @@ describe('GET /uptake/report?format=measure-report', () => {
     expect(JSON.stringify(bundle)).not.toMatch(/"count":\s*[1-9]\b(?!\d)/);
   });
 
-  it('refuses groupBy and comments, which do not apply', async () => {
+  it('makes one MeasureReport per rule set @ version with groupBy=version, stratified by service', async () => {
+    const bundle = JSON.parse((await get(1, '?format=measure-report&groupBy=version').expect(200)).text) as Json;
+    expect(fhirSchemaErrors('Bundle', bundle)).toEqual([]);
+    const ids = bundle.entry.map((e: Json) => e.resource.identifier[0]);
+    expect(ids.every((i: Json) => i.system === VERSION_IDENTIFIER_SYSTEM)).toBe(true);
+    expect(ids.map((i: Json) => i.value)).toEqual(expect.arrayContaining(['rs-a@1.0.0', 'rs-b@2.0.0', 'svc-x@1.1.0']));
+    const a = bundle.entry.map((e: Json) => e.resource).find((r: Json) => r.identifier[0].value === 'rs-a@1.0.0');
+    expect(population(a.group[0], 'numerator').count).toBe(11);
+    expect(population(stratum(a.group[0], 'service', 'svc-a'), 'denominator').count).toBe(17);
+    expect(a.period).toEqual({ start: '2026-06-01T00:00:00.000Z', end: '2026-06-02T23:59:59.999Z' });
+  });
+
+  it('refuses another grouping, and comments, which do not apply', async () => {
     const res = await get(1, '?format=measure-report&groupBy=rule').expect(400);
-    expect(res.body.issue[0].diagnostics).toMatch(/groupBy and comments do not apply to format=measure-report/);
+    expect(res.body.issue[0].diagnostics).toBe(
+      'groupBy: format=measure-report makes one report per service or per version',
+    );
+    await get(1, '?format=measure-report&groupBy=service,version').expect(400);
+    const comments = await get(1, '?format=measure-report&comments=true').expect(400);
+    expect(comments.body.issue[0].expression).toEqual(['comments']);
   });
 });
 
@@ -167,5 +189,9 @@ describe('cds uptake report --format ndjson and cds uptake export --format measu
     expect(fhirSchemaErrors('Bundle', bundle)).toEqual([]);
     expect(bundle.entry).toHaveLength(1);
     expect(population(reportOf(bundle, 'svc-a').group[0], 'numerator').count).toBe(11);
+    const perVersion = JSON.parse(
+      (await cds('uptake', 'export', '--group-by', 'version', '--rule-set', 'rs-b')).out,
+    ) as Json;
+    expect(perVersion.entry.map((e: Json) => e.resource.identifier[0].value)).toEqual(['rs-b@2.0.0']);
   });
 });
