@@ -224,6 +224,7 @@ export function measureSubject(query: ReportQuery): MeasureSubject {
   if (more.length > 0 || (subject !== undefined && subject !== 'service' && subject !== 'version')) {
     throw invalidField('groupBy', 'groupBy: format=measure-report makes one report per service or per version');
   }
-  if (query.includeComments) throw invalidField('comments', 'comments: override comments are not part of format=measure-report');
+  if (query.includeComments)
+    throw invalidField('comments', 'comments: override comments are not part of format=measure-report');
   return subject ?? 'service';
 }
