@@ -1,7 +1,7 @@
 // Builds the quality dashboard into dist/dashboard/ (or the directory given): the page, its style
 // sheet and one script bundling the panels with Apache ECharts. Everything the page loads is served
 // by the server itself, so a strict Content-Security-Policy holds.
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -10,6 +10,8 @@ import { packageRoot } from '../src/paths.js';
 export const DASHBOARD_SOURCE = join(packageRoot(), 'web', 'dashboard');
 
 export async function buildDashboard(outDir: string): Promise<void> {
+  // Only what this build makes: nothing left over from an earlier one.
+  rmSync(outDir, { recursive: true, force: true });
   mkdirSync(outDir, { recursive: true });
   await build({
     entryPoints: [join(DASHBOARD_SOURCE, 'src', 'main.ts')],
