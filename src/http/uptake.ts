@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { invalidField } from '../errors.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
-import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
+import { servicesById, type Knowledge, type RuleSet, type Service } from '../knowledge/index.js';
 import {
   parseReportQuery,
   reportToCsv,
@@ -20,7 +20,12 @@ import { methodNotAllowed } from './error-handler.js';
  * id is one this server knows), with every version it evaluated; then queues its shadow versions,
  * which are evaluated and recorded off the request path.
  */
-export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock: () => Date): CallObserver {
+export function uptakeObserver(
+  uptake: UptakeStore,
+  shadows: ShadowQueue,
+  clock: () => Date,
+  { completionWindowHours = 72 }: { completionWindowHours?: number } = {},
+): CallObserver {
   return {
     started(call) {
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
@@ -64,6 +69,9 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
         context,
         experiment: call.outcome?.experiment,
         evaluations: outcome?.evaluations.map(evaluationInput),
+        prefetch: outcome?.prefetchData,
+        completionWindowMs: (service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000,
+        expandCode: codeExpander(call.knowledge),
       });
       const work = outcome ? call.shadows : undefined;
       // The queued job holds only what it needs (the closure keeps the request and its data), not the call.
@@ -93,6 +101,33 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
         logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
     },
   };
+}
+
+const expanders = new WeakMap<Knowledge, (code: string) => string[]>();
+
+/** "system|code" → every code of the knowledge's value sets that hold it (built once per knowledge snapshot). */
+function codeExpander(knowledge: Knowledge): (code: string) => string[] {
+  let expand = expanders.get(knowledge);
+  if (!expand) {
+    const byCode = new Map<string, Set<string>>();
+    const seen = new Set<unknown>();
+    for (const versions of Object.values(knowledge.valueSets ?? {})) {
+      for (const codes of Object.values(versions)) {
+        // One value set is indexed under several names: each list once.
+        if (seen.has(codes)) continue;
+        seen.add(codes);
+        const members = codes.map((c) => `${c.system}|${c.code}`);
+        for (const m of members) {
+          const set = byCode.get(m) ?? new Set<string>();
+          for (const other of members) set.add(other);
+          byCode.set(m, set);
+        }
+      }
+    }
+    expand = (code) => [...(byCode.get(code) ?? [])];
+    expanders.set(knowledge, expand);
+  }
+  return expand;
 }
 
 /** Every version a service may evaluate: live, experiment arms, shadows. */

@@ -83,6 +83,8 @@ export interface ServiceDefinition {
   prefetch?: Record<string, string>;
   knowledge: { ruleSet: string; version: string; parameters?: Record<string, ParameterSource> };
   rollout?: RolloutDefinition;
+  /** How long later calls of the same patient count as evidence that a suggestion was taken. */
+  completionWindowHours?: number;
   extension?: Record<string, unknown>;
 }
 
