@@ -501,16 +501,14 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
       ]),
     );
     const looks = new Map(
-      arms
-        .slice(1)
-        .map((a) => [
-          a.name,
-          {
-            acceptance: [] as Array<Look | null>,
-            firing: [] as Array<Look | null>,
-            completion: [] as Array<Look | null>,
-          },
-        ]),
+      arms.slice(1).map((a) => [
+        a.name,
+        {
+          acceptance: [] as Array<Look | null>,
+          firing: [] as Array<Look | null>,
+          completion: [] as Array<Look | null>,
+        },
+      ]),
     );
     const ref = accumulators.get(arms[0].name)!;
     for (const day of days) {
