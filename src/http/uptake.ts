@@ -2,11 +2,14 @@
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { invalidField } from '../errors.js';
+import { badRequest, invalidField, unknownAlert } from '../errors.js';
+import { optionalJsonBody } from './json-body.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
 import { servicesById, type Knowledge, type RuleSet, type Service } from '../knowledge/index.js';
 import {
+  parseAlertQuery,
   parseReportQuery,
+  parseVariationQuery,
   reportToCsv,
   suppressSmallCells,
   type EvaluationInput,
@@ -160,13 +163,18 @@ function evaluationInput(e: EvaluationOutcome): EvaluationInput {
   };
 }
 
+const MAX_NOTE = 500;
+
 export interface UptakeRouteDeps {
   uptake: UptakeStore;
   /** Small-cell threshold k applied to every export. */
   minCell: number;
 }
 
-/** GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&format=json|csv&comments=true */
+/**
+ * GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&format=json|csv&comments=true,
+ * GET /uptake/alerts, POST /uptake/alerts/{id}/acknowledge, GET /uptake/variation.
+ */
 export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
   const router = Router();
   router.get('/report', async (req, res) => {
@@ -180,5 +188,38 @@ export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
     else res.json(report);
   });
   router.all('/report', methodNotAllowed(['GET']));
+
+  // Drift alarms: GET /uptake/alerts?from&to&service&status=open|acknowledged|all
+  router.get('/alerts', async (req, res) => {
+    const alerts = await uptake.alerts(parseAlertQuery(req.query));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(alerts);
+  });
+  router.all('/alerts', methodNotAllowed(['GET']));
+  // Acknowledging an alarm is stored with the admin key that did it; the detector then learns the new level.
+  router.post('/alerts/:id/acknowledge', ...optionalJsonBody(16 * 1024), async (req, res) => {
+    const id = String(req.params.id);
+    if (id.length > 64) throw badRequest('the alert id must be at most 64 characters');
+    const body = (req.body ?? {}) as { note?: unknown };
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('the body must be a JSON object, e.g. {"note": "..."}, or empty');
+    if (body.note !== undefined && (typeof body.note !== 'string' || body.note.length > MAX_NOTE)) {
+      throw invalidField('note', `note: must be a string of at most ${MAX_NOTE} characters`);
+    }
+    const alert = await uptake.acknowledgeAlert(id, res.locals.adminKeyId, body.note);
+    if (!alert) throw unknownAlert(id);
+    res.locals.logger?.info('drift alarm acknowledged', { alert: alert.id, by: alert.acknowledged?.by ?? null });
+    const { already, ...rest } = alert;
+    res.json({ ...rest, alreadyAcknowledged: already });
+  });
+  router.all('/alerts/:id/acknowledge', methodNotAllowed(['POST']));
+
+  // Variation between clinicians or sites: GET /uptake/variation?by=clinician|site&service&ruleSet&version&rule&from&to
+  router.get('/variation', async (req, res) => {
+    const report = await uptake.variation(parseVariationQuery(req.query, minCell));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(report);
+  });
+  router.all('/variation', methodNotAllowed(['GET']));
   return router;
 }

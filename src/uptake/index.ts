@@ -42,3 +42,13 @@ export {
 } from './experiment-plan.js';
 export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
 export { parameterReader, type ParameterReader } from './query-parameters.js';
+export { parseAlertQuery, type Alert, type AlertList, type AlertQuery } from './alerts.js';
+export {
+  parseVariationQuery,
+  type VariationQuery,
+  type VariationReport,
+  type VariationUnitRow,
+  type Outlier,
+} from './variation.js';
+export type { CompletionFigures } from './completion.js';
+export { ANY_CARD, SERVICE_SIGNALS } from './drift-scan.js';
