@@ -249,6 +249,96 @@ export function completionRun(kind: StoreKind): void {
     expect(hba1c.completion.byFeedback.overridden).toEqual({ completed: 1, notCompleted: 0, open: 0 });
   });
 
+  it('records what suppressed cards would do: the experiment report gives completion by assigned arm', async () => {
+    const experiment = 'completion-trial';
+    const order = {
+      resourceType: 'ServiceRequest',
+      code: { coding: [{ system: 'http://loinc.org', code: '4548-4' }] },
+    };
+    const at = Date.parse('2026-05-04T08:00:00Z');
+    // Per arm: the first patient's HbA1c is ordered an hour later, the second's never.
+    const patients = [
+      { arm: 'card', disposition: 'shown' as const, ordered: true },
+      { arm: 'card', disposition: 'shown' as const, ordered: false },
+      { arm: 'no-card', disposition: 'suppressed' as const, ordered: true },
+      { arm: 'no-card', disposition: 'suppressed' as const, ordered: false },
+    ];
+    patients.forEach((p, i) => {
+      const patientId = `arm-patient-${i}`;
+      const started = new Date(at + i * 60_000);
+      t.store.record({
+        serviceId: 'diabetes-hba1c',
+        hook: 'patient-view',
+        hookInstance: `arm-${i}`,
+        startedAt: started,
+        durationMs: 10,
+        status: 200,
+        context: { patientId, userId: 'Practitioner/arm-doc' },
+        experiment: { id: experiment, arm: p.arm, unit: { kind: 'patient', id: patientId } },
+        evaluations: [
+          {
+            disposition: p.disposition,
+            ruleSet: 'diabetes-hba1c',
+            version: '1.0.0',
+            cql: [],
+            experiment: { id: experiment, arm: p.arm },
+            status: 'ok',
+            cards: [
+              {
+                rule: 'hba1c-overdue',
+                card: {
+                  uuid: `arm-card-${i}`,
+                  indicator: 'info',
+                  summary: 'HbA1c due',
+                  suggestions: [
+                    {
+                      uuid: `arm-suggestion-${i}`,
+                      label: 'Order HbA1c',
+                      actions: [{ type: 'create', resource: order }],
+                    },
+                  ],
+                },
+              },
+            ],
+          },
+        ],
+      });
+      if (p.ordered) {
+        t.store.record({
+          serviceId: 'nsaid-ckd-order-sign',
+          hook: 'order-sign',
+          hookInstance: `arm-sign-${i}`,
+          startedAt: new Date(started.getTime() + 3_600_000),
+          durationMs: 10,
+          status: 200,
+          context: {
+            patientId,
+            draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { ...order, id: 'x' } }] },
+          },
+          evaluations: [],
+        });
+      }
+    });
+    await t.store.flush();
+    const report = (await t.store.experimentReport(experiment))!;
+    const byArm = Object.fromEntries(report.arms.map((a) => [a.arm, a.completion]));
+    for (const arm of ['card', 'no-card']) {
+      expect(byArm[arm], arm).toMatchObject({
+        cardsMeasured: 2,
+        completed: 1,
+        notCompleted: 1,
+        completion: { rate: 0.5 },
+        timeToCompletionSeconds: { median: 3600 - 0.01, p90: 3600 - 0.01 },
+        byFeedback: { none: { completed: 1, notCompleted: 1, open: 0 } },
+      });
+    }
+    expect(report.comparisons[0].completion.difference).toBe(0);
+    const http = await request(app).get(`/uptake/experiments/${experiment}`).set(asAdmin('quality')).expect(200);
+    expect(http.body.arms.map((a: { completion: unknown }) => a.completion)).toEqual(
+      report.arms.map((a) => a.completion),
+    );
+  });
+
   it('gives the same completion figures with `cds uptake report`, and withholds small cells as withheld', async () => {
     const env = {
       CDS_DATA_DIR: t.config.dataDir,
