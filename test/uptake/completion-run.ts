@@ -249,6 +249,35 @@ export function completionRun(kind: StoreKind): void {
     expect(hba1c.completion.byFeedback.overridden).toEqual({ completed: 1, notCompleted: 0, open: 0 });
   });
 
+  it('keeps the service window: a later call outside it is no evidence', async () => {
+    const windows = await t.store.database.selectFrom('uptake_intent').select('window_ms').distinct().execute();
+    expect(windows.map((w) => Number(w.window_ms))).toEqual([72 * 3_600_000]);
+    const knowledge = await knowledgeFrom(repoRoot);
+    for (const s of knowledge.services)
+      if (s.definition.id === 'diabetes-hba1c') s.definition.completionWindowHours = 2;
+    const short = testApp({ knowledge, config: { uptakeMinCell: 1 }, deps: { uptake: t.store, clock: () => now } });
+    const [first, second] = SEQUENCES[0].steps;
+    now = new Date('2026-06-05T08:00:00Z');
+    const card = (await request(short).post('/cds-services/diabetes-hba1c').send(stepBody(first).body).expect(200)).body
+      .cards[0] as Card;
+    await t.store.flush();
+    now = new Date('2026-06-05T11:00:00Z');
+    await request(short).post('/cds-services/nsaid-ckd-order-sign').send(stepBody(second).body).expect(200);
+    await t.store.flush();
+    const intent = await t.store.database
+      .selectFrom('uptake_intent')
+      .select('window_ms')
+      .where('card_uuid', '=', card.uuid!)
+      .executeTakeFirstOrThrow();
+    expect(Number(intent.window_ms)).toBe(2 * 3_600_000);
+    const links = await t.store.database
+      .selectFrom('uptake_completion')
+      .selectAll()
+      .where('card_uuid', '=', card.uuid!)
+      .execute();
+    expect(links).toEqual([]);
+  });
+
   it('records what suppressed cards would do: the experiment report gives completion by assigned arm', async () => {
     const experiment = 'completion-trial';
     const order = {
