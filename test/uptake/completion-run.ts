@@ -366,6 +366,13 @@ export function completionRun(kind: StoreKind): void {
     expect(http.body.arms.map((a: { completion: unknown }) => a.completion)).toEqual(
       report.arms.map((a) => a.completion),
     );
+    const csv = (
+      await request(app).get(`/uptake/experiments/${experiment}?format=csv`).set(asAdmin('quality')).expect(200)
+    ).text.split('\r\n');
+    const header = csv[0].split(',');
+    const noCard = csv.find((l) => l.startsWith(`experiment,${experiment},`) && l.includes(',no-card,'))!.split(',');
+    expect(noCard[header.indexOf('completionRate')]).toBe('0.5');
+    expect(noCard[header.indexOf('completed')]).toBe('1');
   });
 
   it('gives the same completion figures with `cds uptake report`, and withholds small cells as withheld', async () => {
