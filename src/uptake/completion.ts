@@ -123,7 +123,17 @@ function decide(
  * Per card with at least one intended action: completed (some suggestion had every action done), its time to
  * completion (the earliest such suggestion's last action), whether any evidence was seen, and its window.
  */
-export function cardCompletion(): RawBuilder<unknown> {
+export function cardCompletion(scope: { from?: Date; to?: Date; service?: string } = {}): RawBuilder<unknown> {
+  // The intents of the cards asked for only (an intent has its card's service and time).
+  const where = sql.join(
+    [
+      sql`1 = 1`,
+      ...(scope.from ? [sql`i.served_at >= ${scope.from.getTime()}`] : []),
+      ...(scope.to ? [sql`i.served_at < ${scope.to.getTime()}`] : []),
+      ...(scope.service ? [sql`i.service_id = ${scope.service}`] : []),
+    ],
+    sql` AND `,
+  );
   return sql`(
     SELECT card_uuid,
       MAX(CASE WHEN done = actions THEN 1 ELSE 0 END) AS completed,
@@ -139,6 +149,7 @@ export function cardCompletion(): RawBuilder<unknown> {
       FROM uptake_intent i
       LEFT JOIN uptake_completion c
         ON c.card_uuid = i.card_uuid AND c.suggestion_uuid = i.suggestion_uuid AND c.action_index = i.action_index
+      WHERE ${where}
       GROUP BY i.card_uuid, i.suggestion_uuid
     ) s
     GROUP BY card_uuid

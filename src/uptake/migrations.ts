@@ -217,6 +217,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .on('uptake_intent')
           .columns(['patient_pseudonym', 'served_at'])
           .execute();
+        await db.schema
+          .createIndex('uptake_intent_service')
+          .on('uptake_intent')
+          .columns(['service_id', 'served_at'])
+          .execute();
         // The linkage: the later call that showed whether an action was taken, and how long it took.
         await db.schema
           .createTable('uptake_completion')

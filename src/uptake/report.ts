@@ -209,7 +209,7 @@ export async function buildReport(
   // The queries run side by side (on PostgreSQL, each on a connection of its own). The first one
   // counts per group, client, outcome and override reason; the figures are summed up below.
   const state = completionState('cc', now.getTime());
-  const completionJoin = sql`JOIN ${cardCompletion()} cc ON cc.card_uuid = uptake_card.card_uuid`;
+  const completionJoin = sql`JOIN ${cardCompletion(query)} cc ON cc.card_uuid = uptake_card.card_uuid`;
   const [counts, patients, delays, burden, invocations, comments, completions, completionTimes] = await Promise.all([
     run(sql`
       SELECT ${selectKeys([

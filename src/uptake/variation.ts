@@ -168,7 +168,7 @@ export async function variationReport(
         SUM(CASE WHEN uptake_card.outcome IN ('accepted', 'overridden') THEN 1 ELSE 0 END) AS with_feedback,
         SUM(CASE WHEN cc.completed = 1 THEN 1 ELSE 0 END) AS completed,
         SUM(CASE WHEN cc.completed = 1 OR (cc.card_uuid IS NOT NULL AND ${closed}) THEN 1 ELSE 0 END) AS decided
-      FROM uptake_card LEFT JOIN ${cardCompletion()} cc ON cc.card_uuid = uptake_card.card_uuid
+      FROM uptake_card LEFT JOIN ${cardCompletion(query)} cc ON cc.card_uuid = uptake_card.card_uuid
       WHERE ${sql.join(filters, sql` AND `)}
       GROUP BY ${group}`.execute(db)
   ).rows as Array<Record<string, unknown>>;
