@@ -39,49 +39,79 @@ interface OpenIntent {
   served_at: number;
 }
 
-/** Writes the linkage rows this call decides; run inside the transaction that writes the call. */
-export async function linkEvidence(trx: Transaction<UptakeDatabase>, evidence: CallEvidence): Promise<number> {
-  const signs = evidence.hook === 'order-sign';
-  if (!signs && evidence.resources.length === 0) return 0;
-  const open = (await trx
-    .selectFrom('uptake_intent as i')
-    .leftJoin('uptake_completion as c', (j) =>
-      j
-        .onRef('c.card_uuid', '=', 'i.card_uuid')
-        .onRef('c.suggestion_uuid', '=', 'i.suggestion_uuid')
-        .onRef('c.action_index', '=', 'i.action_index'),
-    )
-    .select([
-      'i.card_uuid',
-      'i.suggestion_uuid',
-      'i.action_index',
-      'i.action',
-      'i.resource_type',
-      'i.codes',
-      'i.hook_instance',
-      'i.served_at',
-    ])
-    .where('i.patient_pseudonym', '=', evidence.patient)
-    .where('i.served_at', '<', evidence.at)
-    .where(sql<boolean>`i.served_at + i.window_ms >= ${evidence.at}`)
-    .where('c.card_uuid', 'is', null)
-    .execute()) as OpenIntent[];
+interface Candidate extends OpenIntent {
+  patient_pseudonym: string;
+  window_ms: number;
+}
+
+/**
+ * Writes the linkage rows the calls of one batch decide, in call order; run inside the transaction that writes
+ * them (after their own intents). One query reads the open intents of every patient of the batch.
+ */
+export async function linkEvidence(trx: Transaction<UptakeDatabase>, calls: CallEvidence[]): Promise<number> {
+  const relevant = calls.filter((e) => e.hook === 'order-sign' || e.resources.length > 0);
+  if (relevant.length === 0) return 0;
+  const patients = [...new Set(relevant.map((e) => e.patient))];
+  const earliest = Math.min(...relevant.map((e) => e.at));
+  const latest = Math.max(...relevant.map((e) => e.at));
+  const byPatient = new Map<string, Candidate[]>();
+  for (let i = 0; i < patients.length; i += 500) {
+    const rows = (await trx
+      .selectFrom('uptake_intent as i')
+      .leftJoin('uptake_completion as c', (j) =>
+        j
+          .onRef('c.card_uuid', '=', 'i.card_uuid')
+          .onRef('c.suggestion_uuid', '=', 'i.suggestion_uuid')
+          .onRef('c.action_index', '=', 'i.action_index'),
+      )
+      .select([
+        'i.card_uuid',
+        'i.suggestion_uuid',
+        'i.action_index',
+        'i.action',
+        'i.resource_type',
+        'i.codes',
+        'i.hook_instance',
+        'i.served_at',
+        'i.patient_pseudonym',
+        'i.window_ms',
+      ])
+      .where('i.patient_pseudonym', 'in', patients.slice(i, i + 500))
+      .where('i.served_at', '<', latest)
+      .where(sql<boolean>`i.served_at + i.window_ms >= ${earliest}`)
+      .where('c.card_uuid', 'is', null)
+      .execute()) as Candidate[];
+    for (const r of rows) {
+      const list = byPatient.get(r.patient_pseudonym) ?? [];
+      list.push(r);
+      byPatient.set(r.patient_pseudonym, list);
+    }
+  }
   const rows: UptakeDatabase['uptake_completion'][] = [];
-  for (const intent of open) {
-    if (intent.hook_instance !== null && intent.hook_instance === evidence.hookInstance) continue;
-    const decided = decide(intent, evidence, signs);
-    if (!decided) continue;
-    rows.push({
-      card_uuid: intent.card_uuid,
-      suggestion_uuid: intent.suggestion_uuid,
-      action_index: intent.action_index,
-      completed: decided.completed ? 1 : 0,
-      evidence_invocation_id: evidence.invocationId,
-      evidence_hook: evidence.hook,
-      evidence_source: decided.source,
-      evidence_at: evidence.at,
-      time_to_completion_ms: decided.completed ? Math.max(0, evidence.at - Number(intent.served_at)) : null,
-    });
+  const decidedKeys = new Set<string>();
+  for (const evidence of relevant) {
+    const signs = evidence.hook === 'order-sign';
+    for (const intent of byPatient.get(evidence.patient) ?? []) {
+      const servedAt = Number(intent.served_at);
+      if (servedAt >= evidence.at || servedAt + Number(intent.window_ms) < evidence.at) continue;
+      if (intent.hook_instance !== null && intent.hook_instance === evidence.hookInstance) continue;
+      const key = JSON.stringify([intent.card_uuid, intent.suggestion_uuid, intent.action_index]);
+      if (decidedKeys.has(key)) continue;
+      const decided = decide(intent, evidence, signs);
+      if (!decided) continue;
+      decidedKeys.add(key);
+      rows.push({
+        card_uuid: intent.card_uuid,
+        suggestion_uuid: intent.suggestion_uuid,
+        action_index: intent.action_index,
+        completed: decided.completed ? 1 : 0,
+        evidence_invocation_id: evidence.invocationId,
+        evidence_hook: evidence.hook,
+        evidence_source: decided.source,
+        evidence_at: evidence.at,
+        time_to_completion_ms: decided.completed ? Math.max(0, evidence.at - servedAt) : null,
+      });
+    }
   }
   for (let i = 0; i < rows.length; i += 400) {
     await trx

@@ -162,7 +162,10 @@ export class Recorder {
             .execute();
         }
         // In call order: a card and a later call of its patient may be in the same batch.
-        for (const e of batch) if (e.evidence) await linkEvidence(trx, e.evidence);
+        await linkEvidence(
+          trx,
+          batch.flatMap((e) => (e.evidence ? [e.evidence] : [])),
+        );
       });
     } catch (err) {
       this.failures++;
