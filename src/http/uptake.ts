@@ -29,11 +29,23 @@ export function uptakeObserver(
   clock: () => Date,
   { completionWindowHours = 72 }: { completionWindowHours?: number } = {},
 ): CallObserver {
+  /** Service and rule set versions whose declared firing rates were handed to the drift detectors. */
+  const declared = new Set<string>();
   return {
     started(call) {
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
-      for (const s of servicesById(call.knowledge, call.serviceId))
+      for (const s of servicesById(call.knowledge, call.serviceId)) {
         uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
+        for (const r of versionsOf(s)) {
+          const key = `${s.definition.id}\u0000${r.id}\u0000${r.version}`;
+          if (declared.has(key)) continue;
+          declared.add(key);
+          const rates = Object.fromEntries(
+            r.rules.flatMap((rule) => (rule.expectedFiringRate ? [[rule.id, rule.expectedFiringRate]] : [])),
+          );
+          if (Object.keys(rates).length > 0) uptake.declareFiringRates(s.definition.id, r.id, r.version, rates);
+        }
+      }
     },
     finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;

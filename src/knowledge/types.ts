@@ -12,6 +12,8 @@ export interface RuleDefinition {
   priority?: number;
   conditions: Record<string, unknown>;
   forEach?: string;
+  /** The share of calls the rule is expected to fire in: the drift detectors' declared baseline. */
+  expectedFiringRate?: number;
   card: CardTemplate;
 }
 

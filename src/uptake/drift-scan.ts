@@ -31,6 +31,8 @@ export interface DriftScanOptions {
   /** Most calls read in one scan. */
   maxCalls?: number;
   onAlarm?: (alarm: DriftAlarmTable) => void;
+  /** Firing rates the knowledge declares per rule of a service's rule set version (expectedFiringRate). */
+  declared?: (service: string, ruleSet: string, version: string) => Record<string, number> | undefined;
 }
 
 interface Position {
@@ -142,11 +144,15 @@ export async function scanDrift(
       }
       for (const call of calls) {
         const at = Number(call.started_at);
-        const feed = (id: Identity, event: boolean, prior = 0): void => {
+        const feed = (id: Identity, event: boolean, prior = 0, expectedRate?: number): void => {
           const key = detectorKey(id);
           let stored = states.get(key);
           if (!stored) {
-            stored = { detector: newDetector(settingsOf(id.signal, options.baselineCalls), prior) };
+            const settings = {
+              ...settingsOf(id.signal, options.baselineCalls),
+              ...(expectedRate ? { expectedRate } : {}),
+            };
+            stored = { detector: newDetector(settings, expectedRate ? 0 : prior) };
             states.set(key, stored);
           }
           changed.add(key);
@@ -184,11 +190,14 @@ export async function scanDrift(
           feed(versionId, Number(e.card_count) > 0);
           const versionState = states.get(versionKey)!;
           const fired = new Set(rulesOf(e.signature));
-          const known = new Set(versionState.rules ?? []);
+          const declared = options.declared?.(service, e.rule_set, e.rule_set_version) ?? {};
+          // Rules with a declared rate are watched from the version's first call, fired or not.
+          const known = new Set([...(versionState.rules ?? []), ...Object.keys(declared)]);
           for (const rule of fired) if (!known.has(rule)) known.add(rule);
           versionState.rules = [...known].sort();
           // A rule seen firing for the first time had not fired in the version's earlier calls.
-          for (const rule of known) feed({ ...version, signal: 'firing', rule }, fired.has(rule), priorCalls);
+          for (const rule of known)
+            feed({ ...version, signal: 'firing', rule }, fired.has(rule), priorCalls, declared[rule]);
         }
         position = { at, id: call.id };
         read++;

@@ -81,6 +81,11 @@ export interface UptakeStore {
    * declared.
    */
   shadowReport(serviceId: string, options?: ShadowReportOptions): Promise<ShadowReport | undefined>;
+  /**
+   * The firing rates a rule set version declares for its rules in a service (expectedFiringRate): detectors
+   * created from then on take them as their baseline instead of learning one.
+   */
+  declareFiringRates(serviceId: string, ruleSet: string, version: string, rates: Record<string, number>): void;
   /** Feeds the calls written since the last look to the drift detectors; alarms are logged and stored. */
   scanDrift(): Promise<void>;
   /** The drift alarms (the calls written so far read first). */
@@ -264,6 +269,7 @@ export async function createUptakeStore(
   stopTimer.unref();
 
   const baselineCalls = config.driftBaselineCalls ?? 2000;
+  const declaredRates = new Map<string, Record<string, number>>();
   let openAlarms: DriftAlarmTable[] = [];
   let scanning: Promise<void> | undefined;
   let scanFailing = false;
@@ -275,6 +281,7 @@ export async function createUptakeStore(
         baselineCalls,
         lagMs: DRIFT_LAG_MS,
         now: clock().getTime(),
+        declared: (service, ruleSet, version) => declaredRates.get(JSON.stringify([service, ruleSet, version])),
         onAlarm: (a) =>
           logger.warn('drift alarm: a rate changed', {
             signal: a.signal,
@@ -506,6 +513,9 @@ export async function createUptakeStore(
         throw unavailable(err, 'the drift detectors could not read the ledger');
       }),
     openAlarms: () => openAlarms,
+    declareFiringRates(serviceId, ruleSet, version, rates) {
+      declaredRates.set(JSON.stringify([serviceId, ruleSet, version]), { ...rates });
+    },
     alerts: (query) =>
       read('the alerts could not be read', async () => {
         await runScan();
