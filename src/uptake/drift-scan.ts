@@ -50,7 +50,8 @@ interface StoredState {
 }
 
 const POSITION_KEY = '(position)';
-const BATCH = 2000;
+/** Calls read per query: the processing between two queries stays short (the event loop serves hook calls). */
+const BATCH = 250;
 
 interface Identity {
   signal: Signal;
