@@ -28,7 +28,7 @@ export interface DriftScanOptions {
   /** Calls started less than this long ago are left for the next scan (instances write a little late). */
   lagMs: number;
   now: number;
-  /** Most calls read in one scan. */
+  /** Most calls read in one scan (default 10,000, about a second on SQLite): a long backlog is read over several. */
   maxCalls?: number;
   onAlarm?: (alarm: DriftAlarmTable) => void;
   /** Firing rates the knowledge declares per rule of a service's rule set version (expectedFiringRate). */
@@ -103,7 +103,7 @@ export async function scanDrift(
     const changed = new Set<string>();
     const alarms: DriftAlarmTable[] = [];
     const until = options.now - options.lagMs;
-    const max = options.maxCalls ?? 50_000;
+    const max = options.maxCalls ?? 10_000;
     let read = 0;
     while (read < max) {
       const calls = await trx
