@@ -71,7 +71,9 @@ function identityOf(key: string): Identity {
 }
 
 function settingsOf(signal: Signal, baselineCalls: number): DetectorSettings {
-  return { baselineCalls, directions: signal === 'firing' ? ['up', 'down'] : ['up'] };
+  if (signal === 'firing') return { baselineCalls, directions: ['up', 'down'] };
+  // Errors and 412s are rare when all is well: the baseline is their rate, or one in the baseline's calls.
+  return { baselineCalls, directions: ['up'], minEvents: 0 };
 }
 
 /** Reads what was written since the last scan; returns how many calls were read and the alarms raised. */
@@ -312,11 +314,12 @@ async function loadStates(trx: Transaction<UptakeDatabase>): Promise<Map<string,
   for (const [key, s] of states) {
     if (s.detector.alarm && acknowledged.has(s.detector.alarm)) {
       const { signal } = identityOf(key);
-      // Latency keeps its threshold, declared at 5 %; the others learn the new level as their baseline.
-      s.detector =
-        signal === 'latency'
-          ? newDetector({ ...settingsOf(signal, 0), expectedRate: 0.05 })
-          : relearn(s.detector, settingsOf(signal, 0));
+      // Every detector learns the new level as its baseline; latency its new 95th percentile.
+      if (signal === 'latency') {
+        s.detector = newDetector({ ...settingsOf(signal, 0), expectedRate: 0.05 });
+        s.durations = [];
+        delete s.threshold;
+      } else s.detector = relearn(s.detector, settingsOf(signal, 0));
       delete s.detector.alarm;
     }
   }

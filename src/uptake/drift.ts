@@ -23,6 +23,11 @@ export interface DetectorSettings {
   silenceAlpha?: number;
   /** A baseline declared in the knowledge instead of learned. */
   expectedRate?: number;
+  /**
+   * Events the learned baseline needs (default minBaselineEvents). 0 for signals that are rare when all is
+   * well (errors): the baseline is then at least one event in the calls learned from.
+   */
+  minEvents?: number;
 }
 
 /**
@@ -138,13 +143,14 @@ export function observe(
   if (state.phase === 'learning') {
     state.learnCalls++;
     if (event) state.learnEvents++;
+    const minEvents = settings.minEvents ?? minBaselineEvents(settings.baselineCalls);
     const enough =
       state.learnCalls >= settings.baselineCalls &&
-      (state.learnEvents >= minBaselineEvents(settings.baselineCalls) ||
-        state.learnCalls >= settings.baselineCalls * MAX_BASELINE_FACTOR);
+      (state.learnEvents >= minEvents || state.learnCalls >= settings.baselineCalls * MAX_BASELINE_FACTOR);
     if (enough) {
       state.phase = 'monitoring';
-      state.rate = clampRate(state.learnEvents / state.learnCalls);
+      const events = minEvents === 0 ? Math.max(1, state.learnEvents) : state.learnEvents;
+      state.rate = clampRate(events / state.learnCalls);
     }
     return undefined;
   }
