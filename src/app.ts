@@ -166,7 +166,9 @@ export function createApp(deps: AppDeps): Express {
         inFlight,
         accessLogObserver(logger),
         metrics.callObserver,
-        ...(uptake ? [uptakeObserver(uptake, shadowQueue, clock)] : []),
+        ...(uptake
+          ? [uptakeObserver(uptake, shadowQueue, clock, { completionWindowHours: config.completionWindowHours })]
+          : []),
       ],
       rollout,
       logger,

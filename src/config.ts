@@ -219,6 +219,26 @@ export const CONFIG_VARIABLES = {
     parse: int(1, 10000000),
     doc: 'most hook calls held in memory while the uptake database is unavailable',
   },
+  completionWindowHours: {
+    name: 'CDS_COMPLETION_WINDOW_HOURS',
+    default: '72',
+    parse: int(1, 8760),
+    doc:
+      'how long later calls of the same patient count as evidence that a suggested action was taken; a service ' +
+      'may set its own (`completionWindowHours` in `cds-services.json`)',
+  },
+  driftBaselineCalls: {
+    name: 'CDS_DRIFT_BASELINE_CALLS',
+    default: '2000',
+    parse: int(10, 10000000),
+    doc: 'calls of a rule set version (or of a service) from which the drift detectors learn their baseline rates',
+  },
+  driftScanMs: {
+    name: 'CDS_DRIFT_SCAN_MS',
+    default: '15000',
+    parse: int(0, 3600000),
+    doc: 'how often the drift detectors read the calls written since their last look; `0`: only when alerts or metrics are read',
+  },
   shadowQueueLimit: {
     name: 'CDS_SHADOW_QUEUE_LIMIT',
     default: '200',

@@ -204,6 +204,11 @@ export function unknownCard(uuid: string): CdsError {
   return new CdsError(404, 'unknown-card', `no served card with uuid '${uuid.slice(0, 64)}'`);
 }
 
+/** 404: no drift alarm has this id. */
+export function unknownAlert(id: string): CdsError {
+  return new CdsError(404, 'unknown-alert', `no drift alarm with id '${id.slice(0, 64)}' (see GET /uptake/alerts)`);
+}
+
 /** 404: neither the knowledge (`where` it was read) nor the ledger knows this experiment. */
 export function noExperimentData(id: string, where: string, hint = ''): CdsError {
   return new CdsError(

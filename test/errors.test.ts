@@ -338,6 +338,14 @@ const cases: Record<string, Expected[]> = {
       message: "x@1.0.0 is not retired: service 'svc' uses it as live. Point the service at another version first",
     },
   ],
+  unknownAlert: [
+    {
+      error: errors.unknownAlert('a1'),
+      status: 404,
+      code: 'unknown-alert',
+      message: "no drift alarm with id 'a1' (see GET /uptake/alerts)",
+    },
+  ],
   unknownExperiment: [
     {
       error: errors.unknownExperiment('trial-1'),

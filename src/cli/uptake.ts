@@ -7,7 +7,9 @@ import {
   GROUP_KEYS,
   measureReportBundle,
   measureSubject,
+  parseAlertQuery,
   parseReportQuery,
+  parseVariationQuery,
   plansOfDefinitions,
   reportToCsv,
   reportToNdjson,
@@ -101,6 +103,63 @@ export function uptakeCommand(io: CliIo, config: () => Config, logger: () => Log
         measureReportBundle(store, query, { minCell: cfg.uptakeMinCell, plans, now: new Date(), subject }),
       );
       io.stdout(`${JSON.stringify(bundle, null, 2)}\n`);
+    });
+  uptake
+    .command('alerts')
+    .description('drift alarms: rule firing, errors, 412s and latency that changed (the same as GET /uptake/alerts)')
+    .option('--from <date>', 'alarms raised at or after this day (UTC) or instant')
+    .option('--to <date>', 'alarms raised before this instant, or up to the end of this day (UTC)')
+    .option('--service <id>', 'only this service')
+    .addOption(new Option('--status <status>', 'which alarms').choices(['open', 'acknowledged', 'all']))
+    .action(async (opts: Record<string, string | undefined>) => {
+      const query = parseAlertQuery({ from: opts.from, to: opts.to, service: opts.service, status: opts.status });
+      const alerts = await withStore(config(), logger(), (store) => store.alerts(query));
+      io.stdout(`${JSON.stringify(alerts, null, 2)}\n`);
+    });
+  uptake
+    .command('acknowledge')
+    .description('acknowledges a drift alarm: stored with --by; the detector then learns the new level')
+    .argument('<id>', 'the alarm id (see `cds uptake alerts`)')
+    .requiredOption('--by <who>', 'who acknowledges it (kept with the alarm)')
+    .option('--note <text>', 'why (kept with the alarm)')
+    .action(async (id: string, opts: { by: string; note?: string }) => {
+      const alert = await withStore(config(), logger(), (store) => store.acknowledgeAlert(id, opts.by, opts.note));
+      if (!alert) {
+        io.stderr(`no drift alarm with id '${id.slice(0, 64)}' (see cds uptake alerts)\n`);
+        process.exitCode = 1;
+        return;
+      }
+      io.stdout(`${JSON.stringify(alert, null, 2)}\n`);
+    });
+  uptake
+    .command('variation')
+    .description(
+      'per clinician or site: cards, acceptance and completion with funnel limits (95 %, 99.8 %) and outliers; ' +
+        'units below CDS_UPTAKE_MIN_CELL cards pooled',
+    )
+    .addOption(new Option('--by <unit>', 'the units compared').choices(['clinician', 'site']).default('clinician'))
+    .option('--from <date>', 'cards served at or after this day (UTC) or instant')
+    .option('--to <date>', 'cards served before this instant, or up to the end of this day (UTC)')
+    .option('--service <id>', 'only this service')
+    .option('--rule-set <id>', 'only this rule set')
+    .option('--version <version>', 'only this rule set version')
+    .option('--rule <id>', 'only this rule')
+    .action(async (opts: Record<string, string | undefined>) => {
+      const cfg = config();
+      const query = parseVariationQuery(
+        {
+          by: opts.by,
+          from: opts.from,
+          to: opts.to,
+          service: opts.service,
+          ruleSet: opts.ruleSet,
+          version: opts.version,
+          rule: opts.rule,
+        },
+        cfg.uptakeMinCell,
+      );
+      const report = await withStore(cfg, logger(), (store) => store.variation(query));
+      io.stdout(`${JSON.stringify(report, null, 2)}\n`);
     });
   return uptake;
 }

@@ -97,6 +97,7 @@ export async function invokeService(
       },
     ],
     prefetch: prefetch.status,
+    prefetchData: prefetch.data,
     ...(dataProblems ? { dataProblems } : {}),
     ...(choice.experiment ? { experiment: choice.experiment } : {}),
     timings: { prefetch: prefetchMs, evaluate: performance.now() - t },

@@ -45,6 +45,8 @@ export interface CallOutcome {
   /** The evaluation whose cards are the answer (or were suppressed) comes first. */
   evaluations: EvaluationOutcome[];
   prefetch: Record<string, PrefetchStatus>;
+  /** The prefetch as evaluated (sent and fetched); the ledger reads only resource types and codes from it. */
+  prefetchData?: Record<string, unknown>;
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
   dataProblems?: string[];
   experiment?: ExperimentAssignment;

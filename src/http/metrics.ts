@@ -164,6 +164,33 @@ export function createMetrics({
         },
       });
     };
+    new Gauge({
+      name: 'cds_rule_drift_alarm',
+      help:
+        'Drift alarms not acknowledged (value 1): a change in the firing rate of a rule (rule "(any card)": of any card ' +
+        'of the version), or in a service\'s errors, 412s or latency (rule "(errors)", "(412)", "(latency)")',
+      labelNames: ['service', 'rule_set', 'version', 'rule', 'direction'],
+      registers: [registry],
+      async collect() {
+        // The detectors read what was written since their last look; a failing database keeps the last known alarms.
+        await Promise.race([uptake.scanDrift(), new Promise((r) => setTimeout(r, 2000).unref())]).catch(
+          () => undefined,
+        );
+        this.reset();
+        for (const a of uptake.openAlarms()) {
+          this.set(
+            {
+              service: a.service_id,
+              rule_set: a.rule_set,
+              version: a.rule_set_version,
+              rule: a.rule,
+              direction: a.direction,
+            },
+            1,
+          );
+        }
+      },
+    });
     gauge('cds_uptake_up', 'Whether the uptake database answers (1) or not (0)', (s) => (s.status === 'ok' ? 1 : 0));
     gauge('cds_uptake_recorder_failing', 'Whether the uptake recorder is failing to write (1) or not (0)', (s) =>
       s.recorder.state === 'failing' ? 1 : 0,

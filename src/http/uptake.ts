@@ -2,13 +2,16 @@
 // report (GET /uptake/report, JSON or CSV). The same report module serves the `cds uptake` command.
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { invalidField } from '../errors.js';
+import { badRequest, invalidField, unknownAlert } from '../errors.js';
+import { optionalJsonBody } from './json-body.js';
 import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
-import { servicesById, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
+import { servicesById, type Knowledge, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
 import {
   measureReportBundle,
   measureSubject,
+  parseAlertQuery,
   parseReportQuery,
+  parseVariationQuery,
   plansOfServices,
   reportToCsv,
   reportToNdjson,
@@ -24,12 +27,29 @@ import { methodNotAllowed } from './error-handler.js';
  * id is one this server knows), with every version it evaluated; then queues its shadow versions,
  * which are evaluated and recorded off the request path.
  */
-export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock: () => Date): CallObserver {
+export function uptakeObserver(
+  uptake: UptakeStore,
+  shadows: ShadowQueue,
+  clock: () => Date,
+  { completionWindowHours = 72 }: { completionWindowHours?: number } = {},
+): CallObserver {
+  /** Service and rule set versions whose declared firing rates were handed to the drift detectors. */
+  const declared = new Set<string>();
   return {
     started(call) {
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
-      for (const s of servicesById(call.knowledge, call.serviceId))
+      for (const s of servicesById(call.knowledge, call.serviceId)) {
         uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
+        for (const r of versionsOf(s)) {
+          const key = `${s.definition.id}\u0000${r.id}\u0000${r.version}`;
+          if (declared.has(key)) continue;
+          declared.add(key);
+          const rates = Object.fromEntries(
+            r.rules.flatMap((rule) => (rule.expectedFiringRate ? [[rule.id, rule.expectedFiringRate]] : [])),
+          );
+          if (Object.keys(rates).length > 0) uptake.declareFiringRates(s.definition.id, r.id, r.version, rates);
+        }
+      }
     },
     finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
@@ -68,6 +88,9 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
         context,
         experiment: call.outcome?.experiment,
         evaluations: outcome?.evaluations.map(evaluationInput),
+        prefetch: outcome?.prefetchData,
+        completionWindowMs: (service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000,
+        expandCode: codeExpander(call.knowledge),
       });
       const work = outcome ? call.shadows : undefined;
       // The queued job holds only what it needs (the closure keeps the request and its data), not the call.
@@ -97,6 +120,33 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
         logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
     },
   };
+}
+
+const expanders = new WeakMap<Knowledge, (code: string) => string[]>();
+
+/** "system|code" → every code of the knowledge's value sets that hold it (built once per knowledge snapshot). */
+function codeExpander(knowledge: Knowledge): (code: string) => string[] {
+  let expand = expanders.get(knowledge);
+  if (!expand) {
+    const byCode = new Map<string, Set<string>>();
+    const seen = new Set<unknown>();
+    for (const versions of Object.values(knowledge.valueSets ?? {})) {
+      for (const codes of Object.values(versions)) {
+        // One value set is indexed under several names: each list once.
+        if (seen.has(codes)) continue;
+        seen.add(codes);
+        const members = codes.map((c) => `${c.system}|${c.code}`);
+        for (const m of members) {
+          const set = byCode.get(m) ?? new Set<string>();
+          for (const other of members) set.add(other);
+          byCode.set(m, set);
+        }
+      }
+    }
+    expand = (code) => [...(byCode.get(code) ?? [])];
+    expanders.set(knowledge, expand);
+  }
+  return expand;
 }
 
 /** Every version a service may evaluate: live, experiment arms, shadows. */
@@ -129,6 +179,8 @@ function evaluationInput(e: EvaluationOutcome): EvaluationInput {
   };
 }
 
+const MAX_NOTE = 500;
+
 export interface UptakeRouteDeps {
   uptake: UptakeStore;
   /** Small-cell threshold k applied to every export. */
@@ -143,7 +195,8 @@ export const REPORT_FORMATS = ['json', 'csv', 'ndjson', 'measure-report'] as con
 /**
  * GET /uptake/report?from&to&service&ruleSet&version&rule&indicator&client&groupBy&comments=true
  * &format=json|csv|ndjson|measure-report (FHIR R4 MeasureReports in a Bundle, one per service or, with
- * groupBy=version, per rule set @ version).
+ * groupBy=version, per rule set @ version); GET /uptake/alerts, POST /uptake/alerts/{id}/acknowledge,
+ * GET /uptake/variation.
  */
 export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteDeps): Router {
   const router = Router();
@@ -167,5 +220,38 @@ export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteD
     else res.json(report);
   });
   router.all('/report', methodNotAllowed(['GET']));
+
+  // Drift alarms: GET /uptake/alerts?from&to&service&status=open|acknowledged|all
+  router.get('/alerts', async (req, res) => {
+    const alerts = await uptake.alerts(parseAlertQuery(req.query));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(alerts);
+  });
+  router.all('/alerts', methodNotAllowed(['GET']));
+  // Acknowledging an alarm is stored with the admin key that did it; the detector then learns the new level.
+  router.post('/alerts/:id/acknowledge', ...optionalJsonBody(16 * 1024), async (req, res) => {
+    const id = String(req.params.id);
+    if (id.length > 64) throw badRequest('the alert id must be at most 64 characters');
+    const body = (req.body ?? {}) as { note?: unknown };
+    if (typeof body !== 'object' || Array.isArray(body))
+      throw badRequest('the body must be a JSON object, e.g. {"note": "..."}, or empty');
+    if (body.note !== undefined && (typeof body.note !== 'string' || body.note.length > MAX_NOTE)) {
+      throw invalidField('note', `note: must be a string of at most ${MAX_NOTE} characters`);
+    }
+    const alert = await uptake.acknowledgeAlert(id, res.locals.adminKeyId, body.note);
+    if (!alert) throw unknownAlert(id);
+    res.locals.logger?.info('drift alarm acknowledged', { alert: alert.id, by: alert.acknowledged?.by ?? null });
+    const { already, ...rest } = alert;
+    res.json({ ...rest, alreadyAcknowledged: already });
+  });
+  router.all('/alerts/:id/acknowledge', methodNotAllowed(['POST']));
+
+  // Variation between clinicians or sites: GET /uptake/variation?by=clinician|site&service&ruleSet&version&rule&from&to
+  router.get('/variation', async (req, res) => {
+    const report = await uptake.variation(parseVariationQuery(req.query, minCell));
+    res.setHeader('Cache-Control', 'no-store');
+    res.json(report);
+  });
+  router.all('/variation', methodNotAllowed(['GET']));
   return router;
 }

@@ -12,6 +12,8 @@ export interface RuleDefinition {
   priority?: number;
   conditions: Record<string, unknown>;
   forEach?: string;
+  /** The share of calls the rule is expected to fire in: the drift detectors' declared baseline. */
+  expectedFiringRate?: number;
   card: CardTemplate;
 }
 
@@ -83,6 +85,8 @@ export interface ServiceDefinition {
   prefetch?: Record<string, string>;
   knowledge: { ruleSet: string; version: string; parameters?: Record<string, ParameterSource> };
   rollout?: RolloutDefinition;
+  /** How long later calls of the same patient count as evidence that a suggestion was taken. */
+  completionWindowHours?: number;
   extension?: Record<string, unknown>;
 }
 

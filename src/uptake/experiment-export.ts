@@ -9,6 +9,7 @@ import type {
   SampleRatioFigures,
 } from './experiment-report.js';
 import { csvCell } from './export.js';
+import { suppressCompletion } from './completion.js';
 
 const WITHHELD_DIFFERENCE: DifferenceFigures = {
   difference: null,
@@ -58,13 +59,17 @@ function suppressSection(section: ExperimentSection, small: (n: number | null) =
     const firingWithheld = [c.arm, c.reference].some(
       (arm) => withheld(arm, 'calls') || withheld(arm, 'evaluationsWithCards'),
     );
+    const completionWithheld =
+      withheld(c.arm, 'completion.completion') || withheld(c.reference, 'completion.completion');
     if (acceptanceWithheld) names.push('acceptance');
     if (firingWithheld) names.push('firing');
+    if (completionWithheld) names.push('completion');
     const out: Comparison = {
       arm: c.arm,
       reference: c.reference,
       acceptance: acceptanceWithheld ? WITHHELD_DIFFERENCE : c.acceptance,
       firing: firingWithheld ? WITHHELD_DIFFERENCE : c.firing,
+      completion: completionWithheld ? WITHHELD_DIFFERENCE : c.completion,
     };
     if (names.length > 0) out.suppressed = names;
     return out;
@@ -107,6 +112,7 @@ function suppressArm(arm: ArmFigures, small: (n: number | null) => boolean): Arm
     accepted: keep('accepted', arm.accepted, outcomesSmall, null),
     overridden: keep('overridden', arm.overridden, outcomesSmall, null),
     acceptance: keep('acceptance', arm.acceptance, outcomesSmall, { rate: null, low: null, high: null }),
+    completion: suppressCompletion(arm.completion, small, suppressed),
   };
   delete out.suppressed;
   if (suppressed.length > 0) out.suppressed = suppressed;
@@ -152,6 +158,18 @@ export const EXPERIMENT_CSV_COLUMNS = [
   'firingAlwaysValidP',
   'firingSequenceLow95',
   'firingSequenceHigh95',
+  'completed',
+  'notCompleted',
+  'completionRate',
+  'completionLow95',
+  'completionHigh95',
+  'timeToCompletionMedianSeconds',
+  'completionDifference',
+  'completionDifferenceLow95',
+  'completionDifferenceHigh95',
+  'completionAlwaysValidP',
+  'completionSequenceLow95',
+  'completionSequenceHigh95',
   'srmChiSquare',
   'srmPValue',
   'srmFlagged',
@@ -211,6 +229,13 @@ export function experimentReportToCsv(report: ExperimentReport): string {
         a.acceptance.high,
         ...difference(c?.acceptance),
         ...difference(c?.firing),
+        a.completion.completed,
+        a.completion.notCompleted,
+        a.completion.completion.rate,
+        a.completion.completion.low,
+        a.completion.completion.high,
+        a.completion.timeToCompletionSeconds.median,
+        ...difference(c?.completion),
         s.sampleRatio?.chiSquare,
         s.sampleRatio?.pValue,
         s.sampleRatio?.flagged,

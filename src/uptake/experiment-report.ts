@@ -6,6 +6,7 @@ import type { ExperimentPlan, ExperimentStatus, ExperimentStop } from './experim
 import { experimentStatus } from './experiment-plan.js';
 import { round, wilson, type Rate } from './report.js';
 import type { UptakeDatabase } from './schema.js';
+import { cardCompletion, completionState, CompletionTally, type CompletionFigures } from './completion.js';
 import {
   alwaysValid,
   ClusterAccumulator,
@@ -45,6 +46,11 @@ export interface ArmFigures {
   accepted: number | null;
   overridden: number | null;
   acceptance: Rate;
+  /**
+   * Whether what the arm's cards suggested was done, over its shown and suppressed cards alike: a control arm's
+   * cards are never sent, so its completion is what happens without the card.
+   */
+  completion: CompletionFigures;
   suppressed?: string[];
 }
 
@@ -67,6 +73,8 @@ export interface Comparison {
   acceptance: DifferenceFigures;
   /** Difference in firing (evaluations with cards ÷ calls). */
   firing: DifferenceFigures;
+  /** Difference in completion (completed ÷ decided cards, shown or suppressed); clusters are units with such cards. */
+  completion: DifferenceFigures;
   suppressed?: string[];
 }
 
@@ -148,6 +156,12 @@ interface Cell {
   withFeedback: number;
   accepted: number;
   overridden: number;
+  /** (feedback outcome, completion state, evidence seen, cards) of the cell's shown and suppressed cards. */
+  completion: Array<{ outcome: string | null; state: string; evidenced: boolean; n: number }>;
+  completed: number;
+  decided: number;
+  /** Times to completion (ms) of its completed cards. */
+  times: number[];
 }
 
 interface ArmInfo {
@@ -198,7 +212,7 @@ export async function experimentReport(
 
   const inCalls = calls.filter((r) => Number(r.in_experiment) === 1);
   const firstIn = inCalls.length > 0 ? Math.min(...inCalls.map((r) => Number(r.first))) : undefined;
-  const cells = firstIn === undefined ? [] : await experimentCells(run, experimentId, firstIn, window);
+  const cells = firstIn === undefined ? [] : await experimentCells(run, experimentId, firstIn, window, now);
 
   const stopRow = stops[0];
   const stop: ExperimentStop | undefined = stopRow
@@ -289,11 +303,19 @@ async function experimentCells(
   experimentId: string,
   firstIn: number,
   window: (column: string) => RawBuilder<unknown>,
+  now: Date,
 ): Promise<Cell[]> {
   // `first` is a number read from the database: inlined, so that the same expression groups on PostgreSQL.
   const day = (column: string) =>
     sql`CAST((${sql.ref(column)} - ${sql.lit(Math.trunc(firstIn))}) / ${sql.lit(DAY_MS)} AS INTEGER)`;
-  const [callRows, cardRows] = await Promise.all([
+  const state = completionState('cc', now.getTime());
+  const cellKeys = sql`i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant,
+        ${day('i.started_at')} AS day`;
+  const completionFrom = sql`FROM uptake_card JOIN uptake_invocation i ON i.id = uptake_card.invocation_id
+      JOIN ${cardCompletion()} cc ON cc.card_uuid = uptake_card.card_uuid
+      WHERE i.experiment_id = ${experimentId} AND i.experiment_arm IS NOT NULL
+        AND uptake_card.disposition IN ('shown', 'suppressed') AND ${window('i.started_at')}`;
+  const [callRows, cardRows, completionRows, timeRows] = await Promise.all([
     run(sql`
       SELECT i.experiment_arm AS arm, i.experiment_unit AS unit, i.client_iss AS iss, i.client_tenant AS tenant,
         ${day('i.started_at')} AS day,
@@ -317,6 +339,12 @@ async function experimentCells(
       WHERE i.experiment_id = ${experimentId} AND i.experiment_arm IS NOT NULL AND c.disposition = 'shown'
         AND ${window('i.started_at')}
       GROUP BY i.experiment_arm, i.experiment_unit, i.client_iss, i.client_tenant, ${day('i.started_at')}`),
+    run(sql`
+      SELECT ${cellKeys}, uptake_card.outcome AS outcome, ${state} AS state, cc.evidenced AS evidenced, COUNT(*) AS n
+      ${completionFrom}
+      GROUP BY i.experiment_arm, i.experiment_unit, i.client_iss, i.client_tenant, ${day('i.started_at')},
+        uptake_card.outcome, ${state}, cc.evidenced`),
+    run(sql`SELECT ${cellKeys}, cc.ttc AS ms ${completionFrom} AND cc.completed = 1`),
   ]);
   const cells = new Map<string, Cell>();
   const cellOf = (r: Row): Cell => {
@@ -341,6 +369,10 @@ async function experimentCells(
         withFeedback: 0,
         accepted: 0,
         overridden: 0,
+        completion: [],
+        completed: 0,
+        decided: 0,
+        times: [],
       };
       cells.set(key, cell);
     }
@@ -360,6 +392,20 @@ async function experimentCells(
     cell.accepted += Number(r.accepted);
     cell.overridden += Number(r.overridden);
   }
+  for (const r of completionRows) {
+    const cell = cellOf(r);
+    const n = Number(r.n);
+    const state = String(r.state);
+    cell.completion.push({
+      outcome: (r.outcome as string | null) ?? null,
+      state,
+      evidenced: Number(r.evidenced) === 1,
+      n,
+    });
+    if (state === 'completed') cell.completed += n;
+    if (state !== 'open') cell.decided += n;
+  }
+  for (const r of timeRows) cellOf(r).times.push(Number(r.ms));
   return [...cells.values()];
 }
 
@@ -410,6 +456,11 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
     const withFeedback = sum('withFeedback');
     const accepted = sum('accepted');
     const overridden = sum('overridden');
+    const completion = new CompletionTally();
+    for (const c of mine) {
+      for (const x of c.completion) completion.add(x.outcome, x.state, x.n, x.evidenced);
+      for (const ms of c.times) completion.addTime(ms);
+    }
     return {
       arm: info.name,
       version: info.version,
@@ -426,6 +477,7 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
       accepted,
       overridden,
       acceptance: wilson(accepted, accepted + overridden),
+      completion: completion.figures(),
     };
   });
 
@@ -439,10 +491,24 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
     }
     const days = [...byDay.keys()].sort((a, b) => a - b);
     const accumulators = new Map(
-      arms.map((a) => [a.name, { acceptance: new ClusterAccumulator(), firing: new ClusterAccumulator() }]),
+      arms.map((a) => [
+        a.name,
+        {
+          acceptance: new ClusterAccumulator(),
+          firing: new ClusterAccumulator(),
+          completion: new ClusterAccumulator(),
+        },
+      ]),
     );
     const looks = new Map(
-      arms.slice(1).map((a) => [a.name, { acceptance: [] as Array<Look | null>, firing: [] as Array<Look | null> }]),
+      arms.slice(1).map((a) => [
+        a.name,
+        {
+          acceptance: [] as Array<Look | null>,
+          firing: [] as Array<Look | null>,
+          completion: [] as Array<Look | null>,
+        },
+      ]),
     );
     const ref = accumulators.get(arms[0].name)!;
     for (const day of days) {
@@ -451,11 +517,13 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
         if (!acc) continue;
         acc.acceptance.add(c.unit, c.accepted, c.accepted + c.overridden);
         acc.firing.add(c.unit, c.fired, c.calls);
+        acc.completion.add(c.unit, c.completed, c.decided);
       }
       for (const [arm, l] of looks) {
         const a = accumulators.get(arm)!;
         l.acceptance.push(lookAt(ref.acceptance.sums(), a.acceptance.sums()));
         l.firing.push(lookAt(ref.firing.sums(), a.firing.sums()));
+        l.completion.push(lookAt(ref.completion.sums(), a.completion.sums()));
       }
     }
     for (const [arm, l] of looks) {
@@ -465,6 +533,7 @@ function section(cells: Cell[], arms: ArmInfo[]): ExperimentSection {
         reference: arms[0].name,
         acceptance: differenceFigures(ref.acceptance, a.acceptance, l.acceptance),
         firing: differenceFigures(ref.firing, a.firing, l.firing),
+        completion: differenceFigures(ref.completion, a.completion, l.completion),
       });
     }
   }

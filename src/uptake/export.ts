@@ -1,5 +1,6 @@
 // Exports of a report: small cells suppressed, as JSON or CSV.
 import type { Report, ReportRow } from './report.js';
+import { suppressCompletion } from './completion.js';
 
 /**
  * Withholds every count from 1 to k−1, and every figure from which such a count could be worked
@@ -74,6 +75,7 @@ function suppressRow(row: ReportRow, k: number): ReportRow {
       { clinicianDays: null, median: null, p90: null },
     ),
     distinctPatients: keep('distinctPatients', row.distinctPatients, small(row.distinctPatients), null),
+    completion: suppressCompletion(row.completion, small, suppressed),
   };
   if (suppressed.length > 0) out.suppressed = suppressed;
   return out;
@@ -107,6 +109,18 @@ export const CSV_COLUMNS = [
   'cardsPerClinicianDayMedian',
   'cardsPerClinicianDayP90',
   'distinctPatients',
+  'cardsMeasuredForCompletion',
+  'completed',
+  'notCompleted',
+  'completionOpen',
+  'completionRate',
+  'completionLow95',
+  'completionHigh95',
+  'timeToCompletionMedianSeconds',
+  'timeToCompletionP90Seconds',
+  'acceptedNotCompleted',
+  'overriddenCompleted',
+  'noFeedbackCompleted',
   'topOverrideReasons',
   'coverageByClient',
   'suppressed',
@@ -147,6 +161,18 @@ export function reportToCsv(report: Report): string {
       row.burdenPerClinicianDay.median,
       row.burdenPerClinicianDay.p90,
       row.distinctPatients,
+      row.completion.cardsMeasured,
+      row.completion.completed,
+      row.completion.notCompleted,
+      row.completion.open,
+      row.completion.completion.rate,
+      row.completion.completion.low,
+      row.completion.completion.high,
+      row.completion.timeToCompletionSeconds.median,
+      row.completion.timeToCompletionSeconds.p90,
+      row.completion.byFeedback.accepted.notCompleted,
+      row.completion.byFeedback.overridden.completed,
+      row.completion.byFeedback.none.completed,
       row.overrideReasons
         .slice(0, 5)
         .map(

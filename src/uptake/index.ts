@@ -53,3 +53,13 @@ export {
   type MeasureSource,
   type MeasureSubject,
 } from './measure-report.js';
+export { parseAlertQuery, type Alert, type AlertList, type AlertQuery } from './alerts.js';
+export {
+  parseVariationQuery,
+  type VariationQuery,
+  type VariationReport,
+  type VariationUnitRow,
+  type Outlier,
+} from './variation.js';
+export type { CompletionFigures } from './completion.js';
+export { ANY_CARD, SERVICE_SIGNALS } from './drift-scan.js';

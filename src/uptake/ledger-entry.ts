@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto';
 import type { VerifiedClient } from '../auth/index.js';
 import type { LedgerEntry } from './recorder.js';
 import type { IdentifierKind, Pseudonymize } from './pseudonym.js';
-import type { CardTable, EvaluationTable } from './schema.js';
+import type { CardTable, EvaluationTable, IntentTable } from './schema.js';
+import { evidenceResources, intendedActions, type CodeExpander } from './intents.js';
 
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
 
@@ -15,7 +16,7 @@ export interface RecordedCard {
   indicator: string;
   summary: string;
   overrideReasons?: unknown[];
-  suggestions?: Array<{ uuid?: string; label?: string }>;
+  suggestions?: Array<{ uuid?: string; label?: string; actions?: unknown[] }>;
 }
 
 /** One rule set version evaluated in a call, with the cards it produced and where each came from. */
@@ -58,7 +59,16 @@ export interface InvocationInput {
   experiment?: ExperimentInput;
   /** Every version evaluated (only for a 200): the answer's first. */
   evaluations?: EvaluationInput[];
+  /** The call's prefetch (sent and fetched): only resource types and codes are read from it, as evidence. */
+  prefetch?: Record<string, unknown>;
+  /** How long later calls of the patient count as evidence that a suggestion of this call's cards was taken. */
+  completionWindowMs?: number;
+  /** The codes of the value sets holding a code: an order of any of them completes a suggestion of one. */
+  expandCode?: CodeExpander;
 }
+
+/** Later calls count as evidence for 72 hours unless the service says otherwise. */
+export const DEFAULT_COMPLETION_WINDOW_MS = 72 * 3_600_000;
 
 /** Shadow evaluations finished after their call was recorded. */
 export interface ShadowInput {
@@ -89,7 +99,46 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
     ? pseudonymize(UNIT_KINDS[input.experiment.unit.kind] ?? 'client', input.experiment.unit.id)
     : null;
   const rows = evaluationRows(id, input.serviceId, input.hook, evaluations, servedAt, people, unit);
+  const hookInstance = text(input.hookInstance);
+  // What the shown and suppressed cards' suggestions would do, and what this call shows of earlier ones.
+  const intents: IntentTable[] = [];
+  if (people.patient && input.status === 200) {
+    for (const e of evaluations) {
+      if (e.disposition === 'shadow') continue;
+      for (const { card } of e.cards) {
+        if (typeof card.uuid !== 'string') continue;
+        for (const a of intendedActions(card.suggestions, input.context, input.expandCode)) {
+          intents.push({
+            card_uuid: card.uuid,
+            suggestion_uuid: a.suggestionUuid,
+            action_index: a.actionIndex,
+            action: a.action,
+            resource_type: a.resourceType,
+            codes: JSON.stringify(a.codes),
+            service_id: input.serviceId,
+            hook_instance: hookInstance,
+            patient_pseudonym: people.patient,
+            served_at: servedAt,
+            window_ms: input.completionWindowMs ?? DEFAULT_COMPLETION_WINDOW_MS,
+          });
+        }
+      }
+    }
+  }
+  const evidence =
+    people.patient && input.status === 200 && input.hook
+      ? {
+          invocationId: id,
+          patient: people.patient,
+          hook: input.hook,
+          hookInstance,
+          at: input.startedAt.getTime(),
+          resources: evidenceResources(input.context, input.prefetch),
+        }
+      : undefined;
   return {
+    ...(intents.length > 0 ? { intents } : {}),
+    ...(evidence ? { evidence } : {}),
     invocation: {
       id,
       service_id: input.serviceId,
@@ -138,7 +187,7 @@ function evaluationRows(
   at: number,
   people: People,
   unit: string | null,
-): Required<Omit<LedgerEntry, 'invocation'>> {
+): Required<Pick<LedgerEntry, 'evaluations' | 'cards' | 'explanations'>> {
   const evaluationRows: EvaluationTable[] = [];
   const cards: CardTable[] = [];
   const explanations: LedgerEntry['explanations'] = [];

@@ -193,6 +193,90 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005-completion-and-drift': {
+      async up(db: Kysely<any>): Promise<void> {
+        // What each suggestion of a card would do (shown and suppressed cards alike): one row per action,
+        // with the resource type and codes it creates or the codes of the draft it removes. No identifiers.
+        await db.schema
+          .createTable('uptake_intent')
+          .addColumn('card_uuid', 'text', (c) => c.notNull())
+          .addColumn('suggestion_uuid', 'text', (c) => c.notNull())
+          .addColumn('action_index', 'integer', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('resource_type', 'text', (c) => c.notNull())
+          .addColumn('codes', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('hook_instance', 'text')
+          .addColumn('patient_pseudonym', 'text', (c) => c.notNull())
+          .addColumn('served_at', bigint, (c) => c.notNull())
+          .addColumn('window_ms', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('uptake_intent_pk', ['card_uuid', 'suggestion_uuid', 'action_index'])
+          .execute();
+        await db.schema
+          .createIndex('uptake_intent_patient')
+          .on('uptake_intent')
+          .columns(['patient_pseudonym', 'served_at'])
+          .execute();
+        await db.schema
+          .createIndex('uptake_intent_service')
+          .on('uptake_intent')
+          .columns(['service_id', 'served_at'])
+          .execute();
+        // The linkage: the later call that showed whether an action was taken, and how long it took.
+        await db.schema
+          .createTable('uptake_completion')
+          .addColumn('card_uuid', 'text', (c) => c.notNull())
+          .addColumn('suggestion_uuid', 'text', (c) => c.notNull())
+          .addColumn('action_index', 'integer', (c) => c.notNull())
+          .addColumn('completed', 'integer', (c) => c.notNull())
+          .addColumn('evidence_invocation_id', 'text', (c) => c.notNull())
+          .addColumn('evidence_hook', 'text', (c) => c.notNull())
+          .addColumn('evidence_source', 'text', (c) => c.notNull())
+          .addColumn('evidence_at', bigint, (c) => c.notNull())
+          .addColumn('time_to_completion_ms', bigint)
+          .addPrimaryKeyConstraint('uptake_completion_pk', ['card_uuid', 'suggestion_uuid', 'action_index'])
+          .execute();
+        // Drift detectors: one row of state per signal, and the alarms they raised (acknowledged with who).
+        await db.schema
+          .createTable('uptake_drift_state')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('updated_at', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_drift_alarm')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('detector', 'text', (c) => c.notNull())
+          .addColumn('signal', 'text', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('direction', 'text', (c) => c.notNull())
+          .addColumn('method', 'text', (c) => c.notNull())
+          .addColumn('raised_at', bigint, (c) => c.notNull())
+          .addColumn('change_at', bigint)
+          .addColumn('rate_before', real, (c) => c.notNull())
+          .addColumn('rate_after', real, (c) => c.notNull())
+          .addColumn('calls_before', 'integer', (c) => c.notNull())
+          .addColumn('calls_after', 'integer', (c) => c.notNull())
+          .addColumn('acknowledged_at', bigint)
+          .addColumn('acknowledged_by', 'text')
+          .addColumn('acknowledge_note', 'text')
+          .execute();
+        await db.schema
+          .createIndex('uptake_drift_alarm_raised')
+          .on('uptake_drift_alarm')
+          .columns(['raised_at'])
+          .execute();
+        // The drift scan reads invocations in this order.
+        await db.schema
+          .createIndex('uptake_invocation_started_id')
+          .on('uptake_invocation')
+          .columns(['started_at', 'id'])
+          .execute();
+      },
+    },
   };
 }
 

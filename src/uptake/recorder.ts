@@ -1,8 +1,16 @@
 // Records invocations and served cards off the request path: record() only queues; a timer
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
 import type { Kysely } from 'kysely';
-import type { CardTable, EvaluationTable, ExplanationTable, InvocationTable, UptakeDatabase } from './schema.js';
+import type {
+  CardTable,
+  EvaluationTable,
+  ExplanationTable,
+  IntentTable,
+  InvocationTable,
+  UptakeDatabase,
+} from './schema.js';
 import { withoutNul } from './text.js';
+import { linkEvidence, type CallEvidence } from './completion.js';
 
 export interface LedgerEntry {
   /** Absent for shadow evaluations recorded after their call. */
@@ -10,6 +18,10 @@ export interface LedgerEntry {
   evaluations: EvaluationTable[];
   cards: CardTable[];
   explanations: ExplanationTable[];
+  /** What the cards' suggestions would do. */
+  intents?: IntentTable[];
+  /** The call as evidence for earlier cards of its patient: matched when it is written, never stored itself. */
+  evidence?: CallEvidence;
 }
 
 export interface RecorderStatus {
@@ -141,6 +153,19 @@ export class Recorder {
             .onConflict((oc) => oc.column('card_uuid').doNothing())
             .execute();
         }
+        const intents = batch.flatMap((e) => (e.intents ?? []).map(withoutNul));
+        for (let i = 0; i < intents.length; i += BATCH_ROWS) {
+          await trx
+            .insertInto('uptake_intent')
+            .values(intents.slice(i, i + BATCH_ROWS))
+            .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
+            .execute();
+        }
+        // In call order: a card and a later call of its patient may be in the same batch.
+        await linkEvidence(
+          trx,
+          batch.flatMap((e) => (e.evidence ? [e.evidence] : [])),
+        );
       });
     } catch (err) {
       this.failures++;

@@ -5,6 +5,7 @@ import type { Dialect } from './migrations.js';
 import type { GroupKey, ReportQuery } from './report-query.js';
 import type { UptakeDatabase } from './schema.js';
 import { wilsonInterval } from './statistics.js';
+import { cardCompletion, completionState, CompletionTally, type CompletionFigures } from './completion.js';
 
 export interface Group {
   service?: string;
@@ -61,6 +62,8 @@ export interface ReportRow {
   timeToFeedbackSeconds: { median: number | null; p90: number | null };
   burdenPerClinicianDay: { clinicianDays: number | null; median: number | null; p90: number | null };
   distinctPatients: number | null;
+  /** Whether what the cards suggested was done (see completion.ts and the README). */
+  completion: CompletionFigures;
   userComments?: string[];
   /** Figures withheld because they rest on fewer than k cards (see suppress.ts). */
   suppressed?: string[];
@@ -205,7 +208,9 @@ export async function buildReport(
 
   // The queries run side by side (on PostgreSQL, each on a connection of its own). The first one
   // counts per group, client, outcome and override reason; the figures are summed up below.
-  const [counts, patients, delays, burden, invocations, comments] = await Promise.all([
+  const state = completionState('cc', now.getTime());
+  const completionJoin = sql`JOIN ${cardCompletion(query)} cc ON cc.card_uuid = uptake_card.card_uuid`;
+  const [counts, patients, delays, burden, invocations, comments, completions, completionTimes] = await Promise.all([
     run(sql`
       SELECT ${selectKeys([
         sql`client_iss AS iss`,
@@ -232,6 +237,13 @@ export async function buildReport(
       ${groupKeys([sql.ref('user_pseudonym'), dayOfServed])}`),
     run(invocationsQuery),
     query.includeComments ? run(commentsQuery) : Promise.resolve([]),
+    run(sql`
+      SELECT ${selectKeys([sql`outcome`, sql`${state} AS state`, sql`cc.evidenced AS evidenced`, sql`COUNT(*) AS n`])}
+      FROM uptake_card ${completionJoin} WHERE ${where}
+      ${groupKeys([sql.ref('outcome'), state, sql`cc.evidenced`])}`),
+    run(
+      sql`SELECT ${selectKeys([sql`cc.ttc AS ms`])} FROM uptake_card ${completionJoin} WHERE ${where} AND cc.completed = 1`,
+    ),
   ]);
 
   const keyOf = (row: Row, columns = keys) => JSON.stringify(columns.map((k) => row[k.alias] ?? null));
@@ -310,6 +322,18 @@ export async function buildReport(
   const delaysByKey = collect(delays, (r) => Number(r.ms));
   const burdenByKey = collect(burden, (r) => Number(r.n));
   const commentsByKey = collect(comments, (r) => String(r.comment));
+  const tallies = new Map<string, CompletionTally>();
+  const tally = (row: Row): CompletionTally => {
+    const k = keyOf(row);
+    let t = tallies.get(k);
+    if (!t) tallies.set(k, (t = new CompletionTally()));
+    return t;
+  };
+  for (const r of completions) {
+    totals(r);
+    tally(r).add(r.outcome as string | null, String(r.state), Number(r.n), Number(r.evidenced) === 1);
+  }
+  for (const r of completionTimes) tally(r).addTime(Number(r.ms));
 
   const rows: ReportRow[] = [];
   for (const [k, g] of groups) {
@@ -354,6 +378,7 @@ export async function buildReport(
         p90: p90(burdenSorted),
       },
       distinctPatients: patientsByKey.get(k) ?? 0,
+      completion: (tallies.get(k) ?? new CompletionTally()).figures(),
       ...(query.includeComments ? { userComments: commentsByKey.get(k) ?? [] } : {}),
     });
   }

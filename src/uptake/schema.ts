@@ -140,7 +140,77 @@ export interface ExperimentStopTable {
   reason: string | null;
 }
 
+export interface IntentTable {
+  card_uuid: string;
+  suggestion_uuid: string;
+  /** The action's place in its suggestion (0, 1, ...): a suggestion is done when all its actions are. */
+  action_index: number;
+  /** 'create' or 'delete' ('update' is kept as a delete of the draft it replaces). */
+  action: string;
+  resource_type: string;
+  /** JSON: ["system|code"] that count as the same thing (the suggestion's codes and their value sets' codes). */
+  codes: string;
+  service_id: string;
+  /** The card's call: other services' calls of the same hook instance are not later calls. */
+  hook_instance: string | null;
+  patient_pseudonym: string;
+  served_at: number;
+  /** How long after served_at a later call counts as evidence. */
+  window_ms: number;
+}
+
+export interface CompletionTable {
+  card_uuid: string;
+  suggestion_uuid: string;
+  action_index: number;
+  /** 1: the action was taken; 0: the evidence showed it was not (a draft to remove was signed). */
+  completed: number;
+  evidence_invocation_id: string;
+  evidence_hook: string;
+  /** Where the evidence was: 'draftOrders', 'dispatchedOrders' or 'prefetch'. */
+  evidence_source: string;
+  evidence_at: number;
+  time_to_completion_ms: number | null;
+}
+
+export interface DriftStateTable {
+  key: string;
+  /** JSON: the detectors' state and how far the scan has read. */
+  state: string;
+  updated_at: number;
+}
+
+export interface DriftAlarmTable {
+  id: string;
+  /** The detector's key: signal, service, rule set, version, rule. */
+  detector: string;
+  /** 'firing', 'errors', 'precondition-failed' (412) or 'latency'. */
+  signal: string;
+  service_id: string;
+  rule_set: string;
+  rule_set_version: string;
+  rule: string;
+  /** 'up' or 'down'. */
+  direction: string;
+  /** 'bernoulli-cusum' or 'silence-run'. */
+  method: string;
+  raised_at: number;
+  /** When the run that crossed the limit began: the change's estimated start. */
+  change_at: number | null;
+  rate_before: number;
+  rate_after: number;
+  calls_before: number;
+  calls_after: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+  acknowledge_note: string | null;
+}
+
 export interface UptakeDatabase {
+  uptake_intent: IntentTable;
+  uptake_completion: CompletionTable;
+  uptake_drift_state: DriftStateTable;
+  uptake_drift_alarm: DriftAlarmTable;
   uptake_invocation: InvocationTable;
   uptake_card: CardTable;
   uptake_feedback: FeedbackTable;

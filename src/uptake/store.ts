@@ -20,6 +20,10 @@ import { experimentList, type ExperimentList } from './experiment-list.js';
 import type { ExperimentPlan } from './experiment-plan.js';
 import { shadowReport, type ShadowReport, type ShadowReportOptions } from './shadow-report.js';
 import type { Dialect } from './migrations.js';
+import type { DriftAlarmTable } from './schema.js';
+import { acknowledgeAlarm, detectorCounts, listAlarms, scanDrift, scannedThrough } from './drift-scan.js';
+import { alertList, alertOf, type Alert, type AlertList, type AlertQuery } from './alerts.js';
+import { variationReport, type VariationQuery, type VariationReport } from './variation.js';
 
 export interface UptakeConfig {
   dataDir: string;
@@ -27,6 +31,10 @@ export interface UptakeConfig {
   pseudonymKey?: string;
   uptakeFlushMs: number;
   uptakeQueueLimit: number;
+  /** Calls from which drift detectors learn their baseline (CDS_DRIFT_BASELINE_CALLS). */
+  driftBaselineCalls?: number;
+  /** How often the drift detectors read new calls; 0: only when alerts or metrics are read. */
+  driftScanMs?: number;
 }
 
 export interface UptakeStatus {
@@ -73,6 +81,25 @@ export interface UptakeStore {
    * declared.
    */
   shadowReport(serviceId: string, options?: ShadowReportOptions): Promise<ShadowReport | undefined>;
+  /**
+   * The firing rates a rule set version declares for its rules in a service (expectedFiringRate): detectors
+   * created from then on take them as their baseline instead of learning one.
+   */
+  declareFiringRates(serviceId: string, ruleSet: string, version: string, rates: Record<string, number>): void;
+  /** Feeds the calls written since the last look to the drift detectors; alarms are logged and stored. */
+  scanDrift(): Promise<void>;
+  /** The drift alarms (the calls written so far read first). */
+  alerts(query: AlertQuery): Promise<AlertList>;
+  /** Acknowledges an alarm (the first acknowledgement is kept); undefined when there is no such alarm. */
+  acknowledgeAlert(
+    id: string,
+    by: string | undefined,
+    note?: string,
+  ): Promise<(Alert & { already: boolean }) | undefined>;
+  /** The alarms not acknowledged, as last read (for /metrics; refreshed by every scan). */
+  openAlarms(): DriftAlarmTable[];
+  /** Per clinician or site: cards, acceptance and completion with funnel limits. */
+  variation(query: VariationQuery): Promise<VariationReport>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
   /**
@@ -138,6 +165,8 @@ export interface UptakeDeps {
 }
 
 const PING_TIMEOUT_MS = 1000;
+/** Calls started less than this long ago wait for the next drift scan: other instances may not have written theirs. */
+export const DRIFT_LAG_MS = 10_000;
 /**
  * How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment.
  */
@@ -238,6 +267,55 @@ export async function createUptakeStore(
   await withTimeout(refreshStops(), PING_TIMEOUT_MS).catch(() => undefined);
   const stopTimer = setInterval(() => void refreshStops(), STOP_REFRESH_MS);
   stopTimer.unref();
+
+  const baselineCalls = config.driftBaselineCalls ?? 2000;
+  const declaredRates = new Map<string, Record<string, number>>();
+  let openAlarms: DriftAlarmTable[] = [];
+  let scanning: Promise<void> | undefined;
+  let scanFailing = false;
+  const runScan = (): Promise<void> => {
+    scanning ??= (async () => {
+      await recorder.flush().catch(() => undefined);
+      await migrate();
+      await scanDrift(db, dialect, {
+        baselineCalls,
+        lagMs: DRIFT_LAG_MS,
+        now: clock().getTime(),
+        declared: (service, ruleSet, version) => declaredRates.get(JSON.stringify([service, ruleSet, version])),
+        onAlarm: (a) =>
+          logger.warn('drift alarm: a rate changed', {
+            signal: a.signal,
+            service: a.service_id,
+            ruleSet: a.rule_set,
+            version: a.rule_set_version,
+            rule: a.rule,
+            direction: a.direction,
+            method: a.method,
+            rateBefore: a.rate_before,
+            rateAfter: a.rate_after,
+          }),
+      });
+      openAlarms = await listAlarms(db, { status: 'open' });
+    })().then(
+      () => {
+        if (scanFailing) logger.info('drift detection recovered');
+        scanFailing = false;
+        scanning = undefined;
+      },
+      (err: unknown) => {
+        if (!scanFailing) logger.error('drift detection failed; will retry', { reason: describe(err) });
+        scanFailing = true;
+        scanning = undefined;
+        throw err;
+      },
+    );
+    return scanning;
+  };
+  const scanTimer =
+    (config.driftScanMs ?? 15_000) > 0
+      ? setInterval(() => void runScan().catch(() => undefined), config.driftScanMs ?? 15_000)
+      : undefined;
+  scanTimer?.unref();
 
   /** Reads from the ledger with everything queued written first. */
   const read = async <T>(what: string, query: () => Promise<T>): Promise<T> => {
@@ -430,6 +508,37 @@ export async function createUptakeStore(
       read('the shadow report could not be made', () =>
         shadowReport(db, serviceId, { ...options, now: options.now ?? clock() }),
       ),
+    scanDrift: () =>
+      runScan().catch((err: unknown) => {
+        throw unavailable(err, 'the drift detectors could not read the ledger');
+      }),
+    openAlarms: () => openAlarms,
+    declareFiringRates(serviceId, ruleSet, version, rates) {
+      declaredRates.set(JSON.stringify([serviceId, ruleSet, version]), { ...rates });
+    },
+    alerts: (query) =>
+      read('the alerts could not be read', async () => {
+        await runScan();
+        const [rows, through, detectors] = await Promise.all([
+          listAlarms(db, query),
+          scannedThrough(db),
+          detectorCounts(db),
+        ]);
+        return alertList(rows, query, { now: clock(), scannedThrough: through, baselineCalls, detectors });
+      }),
+    acknowledgeAlert: (id, by, note) =>
+      read('the alert was not acknowledged', async () => {
+        const before = await db
+          .selectFrom('uptake_drift_alarm')
+          .select('acknowledged_at')
+          .where('id', '=', id)
+          .executeTakeFirst();
+        if (!before) return undefined;
+        const row = await acknowledgeAlarm(db, id, by ?? null, note ?? null, clock().getTime());
+        openAlarms = await listAlarms(db, { status: 'open' });
+        return { ...alertOf(row!), already: before.acknowledged_at !== null };
+      }),
+    variation: (query) => read('the variation report could not be made', () => variationReport(db, query, clock())),
     async status() {
       let error: string | undefined;
       try {
@@ -449,6 +558,8 @@ export async function createUptakeStore(
     },
     async close() {
       clearInterval(stopTimer);
+      if (scanTimer) clearInterval(scanTimer);
+      await scanning?.catch(() => undefined);
       await stopsReading?.catch(() => undefined);
       await Promise.allSettled([...pendingFingerprints]);
       const { unwritten } = await recorder.close();

@@ -86,6 +86,8 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       timeToFeedbackSeconds: { median: 300, p90: 600 },
       burdenPerClinicianDay: { clinicianDays: 6, median: 5, p90: 5 },
       distinctPatients: 5,
+      // The seeded suggestions carry no actions: nothing to match, so no card is measured.
+      completion: expect.objectContaining({ cardsMeasured: 0, completion: { rate: null, low: null, high: null } }),
     });
     expect(b).toMatchObject({
       group: { service: 'svc-b' },

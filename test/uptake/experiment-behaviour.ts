@@ -23,6 +23,10 @@ import {
 } from './experiment-seed.js';
 import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
+// The seeded cards' suggestions carry no actions: no card is measured for completion.
+const NOTHING_MEASURED = expect.objectContaining({ cardsMeasured: 0 }) as ArmFigures['completion'];
+const NO_DIFFERENCE = expect.objectContaining({ difference: null, standardError: null });
+
 const Z = 1.959963984540054;
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 /** mSPRT with τ² = 0.01 for one look: p = 1 / (√(V/(V+τ²)) · exp(τ² d² / (2V(V+τ²)))), at most 1. */
@@ -104,6 +108,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 16,
         overridden: 8,
         acceptance: { rate: 0.6667, low: 0.4671, high: 0.8203 }, // Wilson, 16 of 24
+        completion: NOTHING_MEASURED,
       },
       {
         ...ARM_INFO['new-wording'],
@@ -118,6 +123,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 25,
         overridden: 8,
         acceptance: { rate: 0.7576, low: 0.5898, high: 0.8717 }, // Wilson, 25 of 33
+        completion: NOTHING_MEASURED,
       },
       {
         ...ARM_INFO['no-card'],
@@ -132,6 +138,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 0,
         overridden: 0,
         acceptance: { rate: null, low: null, high: null },
+        completion: NOTHING_MEASURED,
       },
     ]);
   });
@@ -145,6 +152,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         reference: 'usual',
         acceptance: differenceOf(pAN - pAU, vAU + vAN),
         firing: differenceOf(pFN - pFU, vFU + vFN),
+        completion: NO_DIFFERENCE,
       },
       {
         arm: 'no-card',
@@ -158,6 +166,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
           alwaysValid: { pValue: null, low: null, high: null, looks: 0 },
         },
         firing: differenceOf(pFC - pFU, vFU + vFC),
+        completion: NO_DIFFERENCE,
       },
     ]);
     // The numbers themselves, for a reader: +9.1 points in acceptance, not significant; +12 points in firing.
@@ -227,6 +236,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 16,
         overridden: 0,
         acceptance: { rate: 1, low: 0.8064, high: 1 },
+        completion: NOTHING_MEASURED,
       },
       {
         ...ARM_INFO['new-wording'],
@@ -241,6 +251,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 22,
         overridden: 2,
         acceptance: { rate: 0.9167, low: 0.7415, high: 0.9768 },
+        completion: NOTHING_MEASURED,
       },
       {
         ...ARM_INFO['no-card'],
@@ -255,6 +266,7 @@ export function experimentReportBehaviour(kind: StoreKind): void {
         accepted: 0,
         overridden: 0,
         acceptance: { rate: null, low: null, high: null },
+        completion: NOTHING_MEASURED,
       },
     ]);
     // Acceptance at A: usual 16/16 (every unit 2 of 2: no residual), new-wording 22/24: 7 units 3 of 3 (residual
