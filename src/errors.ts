@@ -130,7 +130,7 @@ export function unsupportedMediaType(contentType: string | undefined): CdsError 
   return new CdsError(
     415,
     'unsupported-media-type',
-    `Content-Type must be application/json or application/fhir+json (got ${got})`,
+    `Content-Type must be application/json, application/fhir+json or application/json+fhir (got ${got})`,
   );
 }
 

@@ -148,19 +148,20 @@ const cases: Record<string, Expected[]> = {
       error: errors.unsupportedMediaType('text/plain'),
       status: 415,
       code: 'unsupported-media-type',
-      message: "Content-Type must be application/json or application/fhir+json (got 'text/plain')",
+      message:
+        "Content-Type must be application/json, application/fhir+json or application/json+fhir (got 'text/plain')",
     },
     {
       error: errors.unsupportedMediaType(undefined),
       status: 415,
       code: 'unsupported-media-type',
-      message: 'Content-Type must be application/json or application/fhir+json (got none)',
+      message: 'Content-Type must be application/json, application/fhir+json or application/json+fhir (got none)',
     },
     {
       error: errors.unsupportedMediaType(`text/${'x'.repeat(200)}`),
       status: 415,
       code: 'unsupported-media-type',
-      message: `Content-Type must be application/json or application/fhir+json (got 'text/${'x'.repeat(75)}')`,
+      message: `Content-Type must be application/json, application/fhir+json or application/json+fhir (got 'text/${'x'.repeat(75)}')`,
     },
   ],
   unsupportedEncoding: [
