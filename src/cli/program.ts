@@ -14,6 +14,7 @@ import { testCommand } from './test.js';
 import { bumpCommand, newCommand } from './new-bump.js';
 import { releaseCommand, retireCommand } from './lifecycle.js';
 import { simulateCommand } from './simulate.js';
+import { productVersion } from '../paths.js';
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -40,6 +41,7 @@ export async function runCli(
     });
   const program = new Command('cds')
     .description('CDS Hooks engine tools')
+    .version(productVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .addCommand(uptakeCommand(io, getConfig, getLogger))

@@ -12,6 +12,7 @@ import type { UptakeStore } from '../uptake/index.js';
 import type { RolloutControl, ShadowQueue } from '../engine/index.js';
 import type { Logger } from '../logger.js';
 import { callContext, type CallObserver } from './call.js';
+import { indexHandler } from './index-page.js';
 
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
@@ -36,6 +37,8 @@ export interface RouteDeps {
 
 export function routes(deps: RouteDeps): Router {
   const router = Router();
+  router.get('/', indexHandler());
+  router.all('/', methodNotAllowed(['GET']));
   router.get('/health', healthHandler());
   router.get('/ready', readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus, deps.shadowQueue));
   router.get('/cds-services', discoveryHandler(deps.knowledge));

@@ -14,6 +14,7 @@ import {
 } from '../uptake/index.js';
 import { isKnownServiceId, type CallObserver } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
+import { sendCsv } from './csv.js';
 
 /**
  * Records each hook call in the uptake ledger once it has been answered (or failed, when the service
@@ -141,7 +142,7 @@ export function uptakeRoutes({ uptake, minCell }: UptakeRouteDeps): Router {
     }
     const report = suppressSmallCells(await uptake.report(parseReportQuery(rest)), minCell);
     res.setHeader('Cache-Control', 'no-store');
-    if (format === 'csv') res.type('text/csv; charset=utf-8').send(reportToCsv(report));
+    if (format === 'csv') sendCsv(res, ['uptake-report'], reportToCsv(report));
     else res.json(report);
   });
   router.all('/report', methodNotAllowed(['GET']));
