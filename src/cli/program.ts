@@ -14,6 +14,8 @@ import { testCommand } from './test.js';
 import { bumpCommand, newCommand } from './new-bump.js';
 import { releaseCommand, retireCommand } from './lifecycle.js';
 import { simulateCommand } from './simulate.js';
+import { requestCommand } from './request.js';
+import { replayCommand } from './replay.js';
 import { productVersion } from '../paths.js';
 
 const processIo: CliIo = {
@@ -49,6 +51,8 @@ export async function runCli(
     .addCommand(shadowCommand(io, getConfig, getLogger))
     .addCommand(validateCommand(io, env))
     .addCommand(evalCommand(io, env))
+    .addCommand(requestCommand(io, env))
+    .addCommand(replayCommand(io))
     .addCommand(testCommand(io, env))
     .addCommand(newCommand(io, env))
     .addCommand(bumpCommand(io, env))
