@@ -238,7 +238,9 @@ export const CONFIG_VARIABLES = {
       }
       return url;
     },
-    doc: '`postgres://user:password@host:5432/database`: keep the uptake ledger in PostgreSQL',
+    doc:
+      '`postgres://user:password@host:5432/database`: keep the uptake ledger in PostgreSQL; instances that share ' +
+      'it share the used JWT ids and the rate-limit counters too (a client gets its limit once behind a load balancer)',
   },
   pseudonymKey: {
     name: 'CDS_PSEUDONYM_KEY',
