@@ -101,6 +101,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Where this app describes itself; the test suite checks every answer of such an app against it.
+  app.set('api description', '/openapi.json');
   app.use(accessLog(logger));
   // Browser-based EHRs read the answers cross-origin (CORS decides who may).
   app.use(helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } }));
@@ -181,6 +183,7 @@ export function createApp(deps: AppDeps): Express {
       rollout,
       logger,
       shadowQueue,
+      publicBaseUrl: config.publicBaseUrl,
     }),
   );
   if (uptake) {

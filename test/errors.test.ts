@@ -204,7 +204,15 @@ const cases: Record<string, Expected[]> = {
       message: 'DELETE is not allowed on /uptake/report; use GET or HEAD',
     },
   ],
-  unauthorized: [{ error: errors.unauthorized(), status: 401, code: 'unauthorized', message: 'unauthorized' }],
+  unauthorized: [
+    { error: errors.unauthorized(), status: 401, code: 'unauthorized', message: 'unauthorized' },
+    {
+      error: errors.unauthorized('iss is not a trusted client'),
+      status: 401,
+      code: 'unauthorized',
+      message: 'unauthorized: iss is not a trusted client',
+    },
+  ],
   adminKeyRequired: [
     {
       error: errors.adminKeyRequired(),
@@ -227,6 +235,14 @@ const cases: Record<string, Expected[]> = {
       status: 429,
       code: 'rate-limited',
       message: 'too many admin requests from this address: at most 30 a minute are served; try again in 12 s',
+    },
+  ],
+  stillStarting: [
+    {
+      error: errors.stillStarting('3 of 12 libraries compiled'),
+      status: 503,
+      code: 'starting',
+      message: 'the server is starting (3 of 12 libraries compiled); try again shortly (see /ready)',
     },
   ],
   unknownService: [

@@ -42,3 +42,6 @@ export {
 } from './experiment-plan.js';
 export { shadowReportToCsv, type ShadowReport, type ShadowComparison, type Disagreement } from './shadow-report.js';
 export { parameterReader, type ParameterReader } from './query-parameters.js';
+export { FEEDBACK_ITEM_SCHEMA } from './feedback-item.js';
+export { REPORT_PARAMETERS } from './report-query.js';
+export { ANALYSIS_PARAMETERS } from './query-parameters.js';
