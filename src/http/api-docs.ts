@@ -55,5 +55,7 @@ const INIT_SCRIPT = `window.ui = SwaggerUIBundle({
   url: new URL('../openapi.json', new URL('.', document.baseURI.endsWith('/docs') ? document.baseURI + '/' : document.baseURI)).href,
   dom_id: '#reference',
   deepLinking: true,
+  // No badge from the public validator: the page makes no request outside this server.
+  validatorUrl: null,
 });
 `;
