@@ -1,8 +1,8 @@
 // GET /openapi.json and GET /docs: the description of the HTTP surface and its interactive reference
 // (Swagger UI, served from the package: no CDN, so it works offline and behind a strict CSP).
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import express, { Router } from 'express';
+import { dirname, join } from 'node:path';
+import { Router } from 'express';
 import { openApiDocument } from './openapi/index.js';
 import { methodNotAllowed } from './error-handler.js';
 
@@ -30,16 +30,34 @@ export function apiDocsRoutes({ publicBaseUrl }: { publicBaseUrl?: string }): Ro
   router.get('/docs/init.js', (_req, res) => {
     res.type('text/javascript').send(INIT_SCRIPT);
   });
+  // Only the files the page uses: the package's own index.html and initialiser point at a public demo document.
   const ui = dirname(require.resolve('swagger-ui-dist/package.json'));
-  router.use('/docs', express.static(ui, { index: false, fallthrough: true, maxAge: '1h' }));
+  router.get('/docs/:file', (req, res, next) => {
+    const file = String(req.params.file);
+    if (!DOCS_FILES.includes(file)) {
+      next();
+      return;
+    }
+    res.sendFile(join(ui, file), { maxAge: '1h' });
+  });
   return router;
 }
+
+const DOCS_FILES = [
+  'swagger-ui.css',
+  'swagger-ui-bundle.js',
+  'swagger-ui.css.map',
+  'swagger-ui-bundle.js.map',
+  'favicon-32x32.png',
+  'favicon-16x16.png',
+];
 
 const DOCS_PAGE = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>CDS Hooks server: API reference</title>
+<link rel="icon" type="image/png" href="./favicon-32x32.png">
 <link rel="stylesheet" href="./swagger-ui.css">
 </head>
 <body>

@@ -90,6 +90,9 @@ describe('GET /docs', () => {
     }
     const init = await request(app).get('/docs/init.js').expect(200);
     expect(init.text).toContain('openapi.json');
+    // Not the package's demo page, whose initialiser loads a document from the internet.
+    await request(app).get('/docs/index.html').expect(404);
+    await request(app).get('/docs/swagger-initializer.js').expect(404);
   });
 });
 
