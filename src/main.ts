@@ -79,7 +79,7 @@ async function main(): Promise<void> {
     status: 'loading',
   });
   // Set once the server is ready: stops it cleanly, flushing the uptake ledger.
-  const running: { stop?: (signal: string) => void } = {};
+  const running: { stop?: (signal: string) => void; reload?: () => void } = {};
   const onSignal = (signal: string): void => {
     if (running.stop) running.stop(signal);
     else {
@@ -89,6 +89,17 @@ async function main(): Promise<void> {
       process.exit(0);
     }
   };
+  // SIGHUP re-reads the admin keys file and reloads the knowledge. While starting it must not end the
+  // process (its default): the knowledge being loaded is the current one.
+  process.on('SIGHUP', () => {
+    if (adminKeys.file) {
+      const problems = adminKeys.reload();
+      if (problems.length > 0) logger.error('admin keys not reloaded: the keys in force are kept', { problems });
+      else logger.info('admin keys reloaded', { file: adminKeys.file, keys: adminKeys.keys().length });
+    }
+    if (running.reload) running.reload();
+    else logger.info('SIGHUP while starting: the knowledge being loaded is the current one');
+  });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 
@@ -141,13 +152,7 @@ async function main(): Promise<void> {
     serveDrafts: config.serveDrafts,
   });
   if (config.knowledgeWatch) reloader.watch();
-  process.on('SIGHUP', () => {
-    void reloader.reload('SIGHUP').catch(() => undefined);
-    if (!adminKeys.file) return;
-    const problems = adminKeys.reload();
-    if (problems.length > 0) logger.error('admin keys not reloaded: the keys in force are kept', { problems });
-    else logger.info('admin keys reloaded', { file: adminKeys.file, keys: adminKeys.keys().length });
-  });
+  running.reload = () => void reloader.reload('SIGHUP').catch(() => undefined);
   const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) =>
     logger.error('shadow evaluation failed', { error: errorName(err) }),
   );

@@ -16,7 +16,7 @@ let server: ServerProcess;
 beforeAll(async () => {
   server = await startServerProcess({
     pollMs: 20,
-    ready: async (port) => {
+    ready: async (port, child) => {
       const base = `http://127.0.0.1:${port}`;
       try {
         const res = await fetch(`${base}/ready`);
@@ -26,6 +26,8 @@ beforeAll(async () => {
           retryAfter: res.headers.get('retry-after'),
         });
         if (res.status === 503 && !seen.call) {
+          // An operator's SIGHUP while starting must not end the process.
+          child.kill('SIGHUP');
           seen.health.push((await fetch(`${base}/health`)).status);
           const call = await fetch(`${base}/cds-services/nsaid-ckd-order-sign`, {
             method: 'POST',
@@ -66,6 +68,13 @@ describe('the server process while it starts', () => {
   it('answers a hook call 503 with Retry-After while loading', () => {
     expect(seen.call).toMatchObject({ status: 503, retryAfter: '5' });
     expect(seen.call?.body.issue[0].diagnostics).toMatch(/^the server is starting \(.+\); try again shortly/);
+  });
+
+  it('keeps starting through a SIGHUP', () => {
+    expect(server.stdout()).toContain(
+      '"message":"SIGHUP while starting: the knowledge being loaded is the current one"',
+    );
+    expect(server.child.exitCode).toBeNull();
   });
 
   it('logs one JSON line per phase with its duration, then one when ready', () => {

@@ -23,7 +23,7 @@ export interface ServerProcessOptions {
   /** More environment; may use the data directory made for the server. */
   env?: (dataDir: string) => Record<string, string>;
   /** Whether the server answers /ready yet (default: plain HTTP). */
-  ready?: (port: number) => Promise<boolean>;
+  ready?: (port: number, child: ChildProcess) => Promise<boolean>;
   /** How often `ready` is asked, in ms (default 250). */
   pollMs?: number;
 }
@@ -74,7 +74,7 @@ export async function startServerProcess({
     rmSync(dataDir, { recursive: true, force: true });
   };
   for (let waited = 0; waited < 30_000; waited += pollMs) {
-    if (await ready(port)) return { child, port, dataDir, stdout: () => stdout, exited, stop };
+    if (await ready(port, child)) return { child, port, dataDir, stdout: () => stdout, exited, stop };
     await new Promise((r) => setTimeout(r, pollMs));
   }
   stop();
