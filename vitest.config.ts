@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Every supertest answer is checked against GET /openapi.json.
+    setupFiles: ['test/support/contract-setup.ts'],
   },
 });

@@ -8,13 +8,20 @@ import { adminRoutes } from './http/admin.js';
 import { accessLog, accessLogObserver } from './http/access-log.js';
 import { routes } from './http/routes.js';
 import { errorHandler, notFoundHandler } from './http/error-handler.js';
-import { createMemoryJtiStore, createTokenVerifier, type JtiStore, type TrustedClient } from './auth/index.js';
+import {
+  createMemoryJtiStore,
+  createTokenVerifier,
+  type AdminKey,
+  type JtiStore,
+  type TrustedClient,
+} from './auth/index.js';
 import { cdsClientGuards } from './http/client-auth.js';
 import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
 import type { CallObserver } from './http/call.js';
+import type { RateLimitStores } from './http/rate-limit-db.js';
 import { experimentRoutes } from './http/experiments.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import type { UptakeStore } from './uptake/index.js';
@@ -49,6 +56,10 @@ export interface AppDeps {
   shadowQueue?: ShadowQueue;
   /** The built dashboard page (GET /dashboard); dist/dashboard by default. */
   dashboardDir?: string;
+  /** The admin keys in force, asked on every request (re-read on SIGHUP); config.adminKeys when absent. */
+  adminKeys?: () => AdminKey[];
+  /** Rate-limit counters shared through the database (several instances); in this process's memory without. */
+  rateLimitStore?: RateLimitStores;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -56,7 +67,7 @@ export function createApp(deps: AppDeps): Express {
     config,
     logger,
     knowledge,
-    clock = () => new Date(),
+    clock = config.evaluationTime ? fixedClock(config.evaluationTime) : () => new Date(),
     fetchImpl,
     trustedClients,
     jtiStore,
@@ -93,6 +104,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Where this app describes itself; the test suite checks every answer of such an app against it.
+  app.set('api description', '/openapi.json');
   app.use(accessLog(logger));
   // Browser-based EHRs read the answers cross-origin (CORS decides who may).
   app.use(helmet({ crossOriginResourcePolicy: { policy: 'cross-origin' } }));
@@ -105,9 +118,9 @@ export function createApp(deps: AppDeps): Express {
     }),
   );
   // Everything but the CDS Hooks endpoints, /health and /ready needs an admin key of the right role.
-  const admin = adminAccess(config.adminKeys);
+  const admin = adminAccess(deps.adminKeys ?? config.adminKeys);
   if (config.adminRateLimitPerMinute > 0) {
-    const limit = adminRateLimit(config.adminRateLimitPerMinute);
+    const limit = adminRateLimit(config.adminRateLimitPerMinute, deps.rateLimitStore?.('admin:'));
     app.use('/admin', limit);
     app.use('/uptake', limit);
     app.use('/metrics', limit);
@@ -141,6 +154,8 @@ export function createApp(deps: AppDeps): Express {
     publicBaseUrl: config.publicBaseUrl,
     verifier,
     rateLimitPerMinute: config.rateLimitPerMinute,
+    rateLimitStore: deps.rateLimitStore?.('cds:'),
+    authDebug: config.authDebug,
   });
   // With verification off and no rate limit there is nothing to guard with.
   if (guards.length > 0) app.use('/cds-services', ...guards);
@@ -173,6 +188,7 @@ export function createApp(deps: AppDeps): Express {
       rollout,
       logger,
       shadowQueue,
+      publicBaseUrl: config.publicBaseUrl,
     }),
   );
   if (uptake) {
@@ -191,3 +207,11 @@ const SHADOW_QUIET_MS = 20;
 
 export const AUTH_OFF_WARNING =
   'JWT verification is OFF (CDS_AUTH=off): every caller is trusted and may name any FHIR server. For local development only; never expose this server.';
+
+export const AUTH_DEBUG_WARNING =
+  'CDS_AUTH_DEBUG=on: a 401 tells the caller why its token was refused. For local development only.';
+
+export const EVALUATION_TIME_WARNING =
+  'CDS_EVALUATION_TIME is set: every evaluation runs as of that time, not now. For development and fixture replays only.';
+
+const fixedClock = (iso: string) => (): Date => new Date(iso);

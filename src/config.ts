@@ -258,7 +258,9 @@ export const CONFIG_VARIABLES = {
       }
       return url;
     },
-    doc: '`postgres://user:password@host:5432/database`: keep the uptake ledger in PostgreSQL',
+    doc:
+      '`postgres://user:password@host:5432/database`: keep the uptake ledger in PostgreSQL; instances that share ' +
+      'it share the used JWT ids and the rate-limit counters too (a client gets its limit once behind a load balancer)',
   },
   pseudonymKey: {
     name: 'CDS_PSEUDONYM_KEY',
@@ -317,12 +319,44 @@ export const CONFIG_VARIABLES = {
     },
     doc: 'comma-separated `role:sha256-hex` of the [admin keys](#admin-keys)',
   },
+  adminKeysFile: {
+    name: 'CDS_ADMIN_KEYS_FILE',
+    parse: optionalFile,
+    doc: 'a file of more [admin keys](#admin-keys) (`role:sha256-hex`, one a line), read again on `SIGHUP`',
+  },
   tlsCertFile: {
     name: 'CDS_TLS_CERT',
     parse: optionalFile,
     doc: 'PEM certificate file: the server itself speaks HTTPS (with `CDS_TLS_KEY`)',
   },
   tlsKeyFile: { name: 'CDS_TLS_KEY', parse: optionalFile, doc: 'PEM private key file of `CDS_TLS_CERT`' },
+  authDebug: {
+    name: 'CDS_AUTH_DEBUG',
+    default: 'off',
+    parse: onOff,
+    doc:
+      '`on`: a `401` to a CDS Hooks call also says why in its body (development only; refused when ' +
+      '`CDS_PUBLIC_BASE_URL` is https). The log always says why',
+  },
+  evaluationTime: {
+    name: 'CDS_EVALUATION_TIME',
+    parse: (raw, variable) => {
+      if (!raw) return undefined;
+      const value = raw.trim();
+      const time = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value)
+        ? new Date(value)
+        : undefined;
+      if (!time || Number.isNaN(time.getTime())) {
+        throw new ConfigError([
+          `${variable.name}=${JSON.stringify(value.slice(0, 40))} must be an ISO 8601 date or date-time, e.g. 2026-06-01T12:00:00Z`,
+        ]);
+      }
+      return time.toISOString();
+    },
+    doc:
+      '"now" of every evaluation, e.g. `2026-06-01T12:00:00Z` (development only, refused when `CDS_AUTH` is on): ' +
+      'replaying the fixtures gives their expected cards on any day',
+  },
 } satisfies Record<string, ConfigVariable>;
 
 type Variables = typeof CONFIG_VARIABLES;
@@ -364,6 +398,16 @@ function crossProblems(env: NodeJS.ProcessEnv, config: Partial<Config>, requireA
     if (!env.CDS_PUBLIC_BASE_URL) {
       problems.push(`CDS_PUBLIC_BASE_URL must give the server's public base URL (the JWT aud) ${advice}`);
     }
+  }
+  if (config.evaluationTime && config.auth === 'on') {
+    problems.push(
+      'CDS_EVALUATION_TIME fixes the time of every evaluation: development only, refused when CDS_AUTH is on',
+    );
+  }
+  if (config.authDebug && config.publicBaseUrl?.startsWith('https:')) {
+    problems.push(
+      'CDS_AUTH_DEBUG=on tells every caller why its token was refused: development only, refused when CDS_PUBLIC_BASE_URL is https',
+    );
   }
   const cert = env.CDS_TLS_CERT;
   const key = env.CDS_TLS_KEY;

@@ -130,7 +130,7 @@ export function unsupportedMediaType(contentType: string | undefined): CdsError 
   return new CdsError(
     415,
     'unsupported-media-type',
-    `Content-Type must be application/json or application/fhir+json (got ${got})`,
+    `Content-Type must be application/json, application/fhir+json or application/json+fhir (got ${got})`,
   );
 }
 
@@ -162,9 +162,9 @@ export function wrongMethod(method: string, path: string, allowed: string[]): Cd
 
 // --- Who is asking ---------------------------------------------------------------------------
 
-/** 401 to an EHR: the same answer for every reason (the reason goes to the log). */
-export function unauthorized(): CdsError {
-  return new CdsError(401, 'unauthorized', 'unauthorized');
+/** 401 to an EHR: the same answer for every reason (the reason goes to the log), unless `debugReason` is given. */
+export function unauthorized(debugReason?: string): CdsError {
+  return new CdsError(401, 'unauthorized', debugReason ? `unauthorized: ${debugReason}` : 'unauthorized');
 }
 
 /** 401 on the admin and reporting surface. */
@@ -198,6 +198,11 @@ export function serviceUnavailable(id: string): CdsError {
     'service-unavailable',
     `service '${id}' is not available: its knowledge failed to load, or is a draft or retired (see /ready)`,
   );
+}
+
+/** 503 while the server is starting: the port is open, the knowledge is still being compiled. */
+export function stillStarting(progress: string): CdsError {
+  return new CdsError(503, 'starting', `the server is starting (${progress}); try again shortly (see /ready)`);
 }
 
 export function unknownCard(uuid: string): CdsError {

@@ -1,10 +1,13 @@
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from './config.js';
+import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './errors.js';
 import { createLogger, routeConsoleTo } from './logger.js';
-import { createApp, AUTH_OFF_WARNING } from './app.js';
-import { createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
+import { createApp, AUTH_DEBUG_WARNING, AUTH_OFF_WARNING, EVALUATION_TIME_WARNING } from './app.js';
+import { createStartupTracker, startupApp } from './http/startup.js';
+import { createDatabaseRateLimitStores } from './http/rate-limit-db.js';
+import { createAdminKeyring, createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
 import {
   createThreadedCqlTranslator,
   createKnowledgeHolder,
@@ -21,9 +24,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   routeConsoleTo(logger);
+  const startup = createStartupTracker(logger);
+  // Settings and files to fix stop the start before the port opens (exit code 2).
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
-    trustedClients = await loadTrustedClients(config.trustedClientsFile!);
+    trustedClients = await startup.phase('trusted clients', () => loadTrustedClients(config.trustedClientsFile!));
     logger.info('trusted clients loaded', {
       file: config.trustedClientsFile,
       clients: trustedClients.map((c) => c.iss),
@@ -40,11 +45,65 @@ async function main(): Promise<void> {
     logger.warn(AUTH_OFF_WARNING);
     console.error(`\n  *** ${AUTH_OFF_WARNING} ***\n`);
   }
-  if (config.serveDrafts) {
-    logger.warn(SERVE_DRAFTS_WARNING);
-    console.error(`\n  *** ${SERVE_DRAFTS_WARNING} ***\n`);
+  for (const [on, warning] of [
+    [config.serveDrafts, SERVE_DRAFTS_WARNING],
+    [config.authDebug, AUTH_DEBUG_WARNING],
+    [config.evaluationTime !== undefined, `${EVALUATION_TIME_WARNING} (${config.evaluationTime})`],
+  ] as const) {
+    if (!on) continue;
+    logger.warn(warning);
+    console.error(`\n  *** ${warning} ***\n`);
   }
-  const uptake = await createUptakeStore(config, { logger });
+  const adminKeys = createAdminKeyring(config.adminKeys, config.adminKeysFile);
+  const keyProblems = adminKeys.reload();
+  if (keyProblems.length > 0) throw new ConfigError(keyProblems);
+
+  // The port opens now: until the knowledge is compiled, /health is 200, /ready 503 "loading", the rest 503.
+  const tls =
+    config.tlsCertFile && config.tlsKeyFile
+      ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
+      : undefined;
+  let handler: RequestListener = startupApp(startup, logger);
+  const serve: RequestListener = (req, res) => handler(req, res);
+  const server = tls ? createHttpsServer(tls, serve) : createHttpServer(serve);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  logger.info('listening', {
+    url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services`,
+    status: 'loading',
+  });
+  // Set once the server is ready: stops it cleanly, flushing the uptake ledger.
+  const running: { stop?: (signal: string) => void; reload?: () => void } = {};
+  const onSignal = (signal: string): void => {
+    if (running.stop) running.stop(signal);
+    else {
+      // Still starting: nothing to flush yet.
+      logger.info('shutting down', { signal });
+      server.close();
+      process.exit(0);
+    }
+  };
+  // SIGHUP re-reads the admin keys file and reloads the knowledge. While starting it must not end the
+  // process (its default): the knowledge being loaded is the current one.
+  process.on('SIGHUP', () => {
+    if (adminKeys.file) {
+      const problems = adminKeys.reload();
+      if (problems.length > 0) logger.error('admin keys not reloaded: the keys in force are kept', { problems });
+      else logger.info('admin keys reloaded', { file: adminKeys.file, keys: adminKeys.keys().length });
+    }
+    if (running.reload) running.reload();
+    else logger.info('SIGHUP while starting: the knowledge being loaded is the current one');
+  });
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  const uptake = await startup.phase('uptake ledger', () => createUptakeStore(config, { logger }));
   // Versions already served must not have changed: their fingerprints are in the uptake ledger.
   const servedFingerprints = (): Promise<ServedFingerprints | undefined> =>
     uptake.servedFingerprints().catch((err: unknown) => {
@@ -53,14 +112,17 @@ async function main(): Promise<void> {
       });
       return undefined;
     });
-  const started = Date.now();
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
   const translator = createThreadedCqlTranslator();
-  const knowledge = await loadKnowledge(config.knowledgeDir, {
-    translator,
-    served: await servedFingerprints(),
-    serveDrafts: config.serveDrafts,
-  });
+  const served = await servedFingerprints();
+  const knowledge = await startup.phase('knowledge', () =>
+    loadKnowledge(config.knowledgeDir, {
+      translator,
+      served,
+      serveDrafts: config.serveDrafts,
+      onLibraries: (done, total) => startup.libraries(done, total),
+    }),
+  );
   for (const problem of knowledge.problems) {
     logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
   }
@@ -68,13 +130,17 @@ async function main(): Promise<void> {
     dir: config.knowledgeDir,
     services: knowledge.services.length,
     unavailable: knowledge.unavailable.map((u) => u.id),
-    ms: Date.now() - started,
   });
   // Parse the FHIR model info now rather than on the first hook call.
-  fhirDataModel();
+  await startup.phase('FHIR model', () => void fhirDataModel());
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.
   const jtiStore =
-    config.auth === 'on' && config.databaseUrl ? await createDatabaseJtiStore(uptake.database) : undefined;
+    config.auth === 'on' && config.databaseUrl
+      ? await startup.phase('used JWT ids', () => createDatabaseJtiStore(uptake.database))
+      : undefined;
+  const rateLimitStore = config.databaseUrl
+    ? await startup.phase('rate limits', () => createDatabaseRateLimitStores(uptake.database))
+    : undefined;
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
   const reloader = createKnowledgeReloader({
@@ -86,7 +152,7 @@ async function main(): Promise<void> {
     serveDrafts: config.serveDrafts,
   });
   if (config.knowledgeWatch) reloader.watch();
-  process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));
+  running.reload = () => void reloader.reload('SIGHUP').catch(() => undefined);
   const shadowQueue = createShadowQueue(config.shadowQueueLimit, (err) =>
     logger.error('shadow evaluation failed', { error: errorName(err) }),
   );
@@ -100,21 +166,12 @@ async function main(): Promise<void> {
     jtiStore,
     processMetrics: true,
     shadowQueue,
+    adminKeys: () => adminKeys.keys(),
+    rateLimitStore,
   });
-  const tls =
-    config.tlsCertFile && config.tlsKeyFile
-      ? { cert: readFileSync(config.tlsCertFile), key: readFileSync(config.tlsKeyFile) }
-      : undefined;
-  const onListening = (): void => {
-    logger.info('listening', {
-      url: `${tls ? 'https' : 'http'}://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${config.port}/cds-services`,
-    });
-  };
-  const server = tls
-    ? createHttpsServer(tls, app).listen(config.port, config.host, onListening)
-    : app.listen(config.port, config.host, onListening);
-  server.keepAliveTimeout = 65_000;
-  const shutdown = (signal: string): void => {
+  handler = app;
+  startup.ready({ services: knowledge.services.length });
+  running.stop = (signal: string): void => {
     logger.info('shutting down', { signal });
     reloader.close();
     void translator.close();
@@ -132,8 +189,6 @@ async function main(): Promise<void> {
     server.closeIdleConnections();
     setTimeout(() => exit(1), 10_000).unref();
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((err: unknown) => {

@@ -148,19 +148,20 @@ const cases: Record<string, Expected[]> = {
       error: errors.unsupportedMediaType('text/plain'),
       status: 415,
       code: 'unsupported-media-type',
-      message: "Content-Type must be application/json or application/fhir+json (got 'text/plain')",
+      message:
+        "Content-Type must be application/json, application/fhir+json or application/json+fhir (got 'text/plain')",
     },
     {
       error: errors.unsupportedMediaType(undefined),
       status: 415,
       code: 'unsupported-media-type',
-      message: 'Content-Type must be application/json or application/fhir+json (got none)',
+      message: 'Content-Type must be application/json, application/fhir+json or application/json+fhir (got none)',
     },
     {
       error: errors.unsupportedMediaType(`text/${'x'.repeat(200)}`),
       status: 415,
       code: 'unsupported-media-type',
-      message: `Content-Type must be application/json or application/fhir+json (got 'text/${'x'.repeat(75)}')`,
+      message: `Content-Type must be application/json, application/fhir+json or application/json+fhir (got 'text/${'x'.repeat(75)}')`,
     },
   ],
   unsupportedEncoding: [
@@ -203,7 +204,15 @@ const cases: Record<string, Expected[]> = {
       message: 'DELETE is not allowed on /uptake/report; use GET or HEAD',
     },
   ],
-  unauthorized: [{ error: errors.unauthorized(), status: 401, code: 'unauthorized', message: 'unauthorized' }],
+  unauthorized: [
+    { error: errors.unauthorized(), status: 401, code: 'unauthorized', message: 'unauthorized' },
+    {
+      error: errors.unauthorized('iss is not a trusted client'),
+      status: 401,
+      code: 'unauthorized',
+      message: 'unauthorized: iss is not a trusted client',
+    },
+  ],
   adminKeyRequired: [
     {
       error: errors.adminKeyRequired(),
@@ -226,6 +235,14 @@ const cases: Record<string, Expected[]> = {
       status: 429,
       code: 'rate-limited',
       message: 'too many admin requests from this address: at most 30 a minute are served; try again in 12 s',
+    },
+  ],
+  stillStarting: [
+    {
+      error: errors.stillStarting('3 of 12 libraries compiled'),
+      status: 503,
+      code: 'starting',
+      message: 'the server is starting (3 of 12 libraries compiled); try again shortly (see /ready)',
     },
   ],
   unknownService: [

@@ -72,4 +72,31 @@ describe('the server when it cannot start', () => {
     expect(stderr).toContain(`pseudonym key file ${join(dir, 'pseudonym.key')} holds fewer than 32 characters`);
     expect(stderr).not.toMatch(stackLine);
   }, 60_000);
+
+  it('names a bad line of the admin keys file and exits 2, without quoting it', async () => {
+    const dir = dataDir();
+    const file = join(dir, 'admin-keys');
+    writeFileSync(file, 'quality:not-a-hash-but-perhaps-a-key\n');
+    const { code, stderr } = await start({ CDS_AUTH: 'off', CDS_DATA_DIR: dir, CDS_ADMIN_KEYS_FILE: file });
+    expect(code).toBe(2);
+    expect(stderr).toContain(`${file} entry 1 must give the key's SHA-256 as 64 hex digits, not the key itself`);
+    expect(stderr).not.toContain('not-a-hash-but-perhaps-a-key');
+    expect(stderr).not.toMatch(stackLine);
+  }, 60_000);
+
+  it('refuses CDS_EVALUATION_TIME when verification is on, and a time that is not ISO 8601', async () => {
+    const on = await start({
+      CDS_DATA_DIR: dataDir(),
+      CDS_EVALUATION_TIME: '2026-06-01T12:00:00Z',
+      CDS_TRUSTED_CLIENTS: join(repoRoot, 'docs/trusted-clients.example.json'),
+      CDS_PUBLIC_BASE_URL: 'https://cds.example.org',
+    });
+    expect(on.code).toBe(2);
+    expect(on.stderr).toContain(
+      'CDS_EVALUATION_TIME fixes the time of every evaluation: development only, refused when CDS_AUTH is on',
+    );
+    const bad = await start({ CDS_AUTH: 'off', CDS_DATA_DIR: dataDir(), CDS_EVALUATION_TIME: 'June 1st' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('CDS_EVALUATION_TIME="June 1st" must be an ISO 8601 date or date-time');
+  }, 60_000);
 });

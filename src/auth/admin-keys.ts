@@ -1,6 +1,7 @@
 // Bearer keys for the admin and reporting surface, separate from the EHR's JWT. Only SHA-256 hashes
 // of the keys are configured (CDS_ADMIN_KEYS="role:hex,role:hex"), so the configuration leaks no key.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
 /** `quality` reads uptake reports; `knowledge` may reload knowledge and manage rollout; `operations` reads /metrics. */
 export const ADMIN_ROLES = ['quality', 'knowledge', 'operations'] as const;
@@ -57,4 +58,46 @@ export function rolesForKey(presented: string, keys: AdminKey[]): { roles: Set<A
     }
   }
   return { roles, ...(keyId ? { keyId } : {}) };
+}
+
+/**
+ * The admin keys in force: those of CDS_ADMIN_KEYS (fixed for the life of the process, as its
+ * environment is) and those of CDS_ADMIN_KEYS_FILE, which reload() reads again (on SIGHUP): a key
+ * is added or revoked without a restart. A file that cannot be read or has a bad entry changes nothing.
+ */
+export interface AdminKeyring {
+  keys(): AdminKey[];
+  /** Re-reads the file; returns its problems (the keys in force are then unchanged). */
+  reload(): string[];
+  file?: string;
+}
+
+export function createAdminKeyring(fixed: AdminKey[], file?: string): AdminKeyring {
+  let fromFile: AdminKey[] = [];
+  let all = fixed;
+  const reload = (): string[] => {
+    if (!file) return [];
+    const { keys, problems } = readAdminKeysFile(file);
+    if (problems.length > 0) return problems;
+    fromFile = keys;
+    all = [...fixed, ...fromFile];
+    return [];
+  };
+  return { keys: () => all, reload, ...(file ? { file } : {}) };
+}
+
+/** The keys file: entries as in CDS_ADMIN_KEYS, one a line or comma-separated; `#` starts a comment. */
+export function readAdminKeysFile(file: string): { keys: AdminKey[]; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { keys: [], problems: [`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`] };
+  }
+  const entries = text
+    .split('\n')
+    .map((line) => line.replace(/#.*$/, '').trim())
+    .filter(Boolean)
+    .join(',');
+  return parseAdminKeys(entries, file);
 }

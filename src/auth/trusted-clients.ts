@@ -6,6 +6,7 @@ import { dirname, resolve } from 'node:path';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import { createAjv, readSchema, schemaPointerProblems, type SchemaWording } from '../json-schema.js';
 import { StartupError } from '../errors.js';
+import { AUDIENCE_FORMS } from './verify-token.js';
 
 export interface TrustedClient {
   /** The `iss` claim, compared exactly. */
@@ -19,6 +20,11 @@ export interface TrustedClient {
   tenants?: string[];
   /** Origins of the FHIR servers this client may name; absent or empty: none. */
   fhirServers?: string[];
+  /**
+   * What its tokens' aud may be: `endpoint` (the URL invoked, the default), `base` (the public base URL),
+   * `cds-services` (the discovery URL), or absolute URLs compared as given.
+   */
+  audiences?: string[];
 }
 
 export class TrustedClientsError extends StartupError {
@@ -36,6 +42,7 @@ interface ClientEntry {
   jwksFile?: string;
   tenants?: string[];
   fhirServers?: string[];
+  audiences?: string[];
 }
 
 const validateFile = createAjv().compile<{ clients: ClientEntry[] }>(readSchema('trusted-clients.schema.json'));
@@ -108,6 +115,14 @@ export async function checkTrustedClients(
       if (problem) problems.push(`${at}/fhirServers/${j}: ${problem}`);
       return problem ? origin : new URL(origin).origin;
     });
+    if (entry.audiences) {
+      entry.audiences.forEach((audience, j) => {
+        if ((AUDIENCE_FORMS as readonly string[]).includes(audience)) return;
+        const problem = audienceProblem(audience);
+        if (problem) problems.push(`${at}/audiences/${j}: ${problem}`);
+      });
+      client.audiences = entry.audiences;
+    }
     clients.push(client);
   }
   return { clients, problems };
@@ -182,6 +197,19 @@ function urlProblem(url: string): string | undefined {
   if (parsed.protocol === 'https:') return undefined;
   if (parsed.protocol === 'http:' && isLoopback(parsed.hostname)) return undefined;
   return `'${url}' must use https (http is accepted on loopback only)`;
+}
+
+function audienceProblem(audience: string): string | undefined {
+  const forms = AUDIENCE_FORMS.map((f) => `'${f}'`).join(', ');
+  let parsed: URL;
+  try {
+    parsed = new URL(audience);
+  } catch {
+    return `'${audience}' is neither one of ${forms} nor an absolute URL`;
+  }
+  if (!/^https?:$/.test(parsed.protocol) || parsed.search || parsed.hash || parsed.username)
+    return `'${audience}' must be an http(s) URL without query, fragment or user (or one of ${forms})`;
+  return undefined;
 }
 
 function originProblem(origin: string): string | undefined {

@@ -29,7 +29,7 @@ export interface VerifiedClient {
 export class AuthFailure extends Error {
   constructor(
     readonly reason: string,
-    readonly detail: { iss?: string; kid?: string; jti?: string } = {},
+    readonly detail: { iss?: string; kid?: string; jti?: string; expectedAudience?: string[] } = {},
   ) {
     super(reason);
     this.name = 'AuthFailure';
@@ -51,9 +51,20 @@ export interface TokenVerifierOptions {
   jwksTimeoutMs?: number;
 }
 
+/** Where a call was sent: what a token's `aud` may name, as each client's `audiences` allow. */
+export interface AudienceTarget {
+  /** The URL of the endpoint invoked: the public base URL + the path. */
+  endpoint: string;
+  /** The server's public base URL. */
+  base: string;
+}
+
 export interface TokenVerifier {
-  /** Resolves the verified caller, or rejects with AuthFailure. `audience` is the URL of the endpoint invoked. */
-  verify(token: string, audience: string): Promise<VerifiedClient>;
+  /**
+   * Resolves the verified caller, or rejects with AuthFailure. `audience` is the URL of the endpoint
+   * invoked, or the endpoint and the base URL (needed by clients whose `audiences` allow the base forms).
+   */
+  verify(token: string, audience: string | AudienceTarget): Promise<VerifiedClient>;
   client(iss: string): TrustedClient | undefined;
 }
 
@@ -86,7 +97,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     byIssuer.set(client.iss, { client, remote, ...(client.jwks ? { local: createLocalJWKSet(client.jwks) } : {}) });
   }
 
-  async function verify(token: string, audience: string): Promise<VerifiedClient> {
+  async function verify(token: string, audience: string | AudienceTarget): Promise<VerifiedClient> {
     let header: ReturnType<typeof decodeProtectedHeader>;
     let unverified: JWTPayload;
     try {
@@ -128,10 +139,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       throw new AuthFailure(describeJoseFailure(err), detail);
     }
 
-    if (!audienceMatches(payload.aud, audience)) {
+    const expected = expectedAudiences(keys.client, typeof audience === 'string' ? { endpoint: audience } : audience);
+    if (!expected.some((want) => audienceMatches(payload.aud, want))) {
       throw new AuthFailure(
-        `aud ${JSON.stringify(clipAudience(payload.aud))} is not this endpoint (${audience})`,
-        detail,
+        `aud ${JSON.stringify(clipAudience(payload.aud))} is not this endpoint (expected ${expected.join(' or ')})`,
+        { ...detail, expectedAudience: expected },
       );
     }
     const exp = payload.exp!;
@@ -183,6 +195,24 @@ function keyLookup(keys: ClientKeys): KeyLookup {
     }
     throw last;
   };
+}
+
+/** The documented forms of a client's `audiences`; any other entry is an absolute URL compared as given. */
+export const AUDIENCE_FORMS = ['endpoint', 'base', 'cds-services'] as const;
+
+/**
+ * The values a client's tokens may carry as aud for a call to `target`: by default only the endpoint
+ * invoked (CDS Hooks 2.0); `base` is the server's public base URL, `cds-services` the discovery URL.
+ */
+export function expectedAudiences(client: TrustedClient, target: { endpoint: string; base?: string }): string[] {
+  const forms = client.audiences ?? ['endpoint'];
+  const values = forms.flatMap((form) => {
+    if (form === 'endpoint') return [target.endpoint];
+    if (form === 'base') return target.base ? [target.base] : [];
+    if (form === 'cds-services') return target.base ? [`${target.base}/cds-services`] : [];
+    return [form];
+  });
+  return [...new Set(values)];
 }
 
 /**

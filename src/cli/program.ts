@@ -14,6 +14,9 @@ import { testCommand } from './test.js';
 import { bumpCommand, newCommand } from './new-bump.js';
 import { releaseCommand, retireCommand } from './lifecycle.js';
 import { simulateCommand } from './simulate.js';
+import { requestCommand } from './request.js';
+import { replayCommand } from './replay.js';
+import { productVersion } from '../paths.js';
 
 const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
@@ -40,6 +43,7 @@ export async function runCli(
     });
   const program = new Command('cds')
     .description('CDS Hooks engine tools')
+    .version(productVersion(), '-V, --version', 'print the version and exit')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .addCommand(uptakeCommand(io, getConfig, getLogger))
@@ -47,6 +51,8 @@ export async function runCli(
     .addCommand(shadowCommand(io, getConfig, getLogger))
     .addCommand(validateCommand(io, env))
     .addCommand(evalCommand(io, env))
+    .addCommand(requestCommand(io, env))
+    .addCommand(replayCommand(io))
     .addCommand(testCommand(io, env))
     .addCommand(newCommand(io, env))
     .addCommand(bumpCommand(io, env))

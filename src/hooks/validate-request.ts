@@ -7,7 +7,8 @@ import type { HookRequest } from './types.js';
 const ajv = createAjv();
 
 // Never additionalProperties: false on requests: hooks and the spec add optional fields over time.
-const requestSchema = {
+/** The envelope of every hook request (the context is checked per hook: HOOKS). Also in the OpenAPI document. */
+export const HOOK_REQUEST_SCHEMA = {
   type: 'object',
   required: ['hook', 'hookInstance', 'context'],
   properties: {
@@ -33,7 +34,7 @@ const requestSchema = {
   dependencies: { fhirAuthorization: ['fhirServer'] },
 };
 
-const validateEnvelope: ValidateFunction = ajv.compile(requestSchema);
+const validateEnvelope: ValidateFunction = ajv.compile(HOOK_REQUEST_SCHEMA);
 const contextValidators = new Map<string, ValidateFunction>(
   Object.values(HOOKS).map((h) => [h.name, ajv.compile(h.context)]),
 );

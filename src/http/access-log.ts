@@ -17,7 +17,7 @@ export function accessLog(logger: Logger): RequestHandler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         method: req.method,
-        path: req.path,
+        path: requestPath(req.originalUrl),
         status: res.writableFinished ? res.statusCode : 499,
         durationMs: round(durationMs),
         ...(res.locals.feedbackServiceId ? { serviceId: res.locals.feedbackServiceId } : {}),
@@ -42,5 +42,8 @@ export function accessLogObserver(logger: Logger): CallObserver {
     },
   };
 }
+
+/** The whole path as the client sent it (routers strip their mount point from req.path), never the query. */
+export const requestPath = (originalUrl: string): string => originalUrl.split('?')[0];
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;

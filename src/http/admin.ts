@@ -14,7 +14,8 @@ export interface AdminDeps {
   uptake?: UptakeStore;
 }
 
-const MAX_REASON = 500;
+/** Longest reason given when stopping an experiment (also in the OpenAPI document). */
+export const MAX_STOP_REASON = 500;
 
 export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router {
   const router = Router();
@@ -47,8 +48,8 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
         const body = (req.body ?? {}) as { reason?: unknown };
         if (typeof body !== 'object' || Array.isArray(body))
           throw badRequest('the body must be a JSON object, e.g. {"reason": "..."}, or empty');
-        if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)) {
-          throw invalidField('reason', `reason: must be a string of at most ${MAX_REASON} characters`);
+        if (body.reason !== undefined && (typeof body.reason !== 'string' || body.reason.length > MAX_STOP_REASON)) {
+          throw invalidField('reason', `reason: must be a string of at most ${MAX_STOP_REASON} characters`);
         }
         const stop = await uptake.stopExperiment(experiment.id, res.locals.adminKeyId, body.reason);
         res.locals.logger?.info('experiment stopped', {

@@ -7,6 +7,7 @@ import type { VerifiedClient } from '../auth/index.js';
 import { errorName, type CallOutcome, type EvaluationOutcome } from '../engine/index.js';
 import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
+import { requestPath } from './access-log.js';
 
 export interface CallContext {
   readonly serviceId: string;
@@ -87,7 +88,7 @@ export function callContext({ knowledge, clock, observers, logger }: CallContext
       startedAt: clock(),
       started: res.locals.receivedAt ?? performance.now(),
       method: req.method,
-      path: req.path,
+      path: requestPath(req.originalUrl),
       logger: (res.locals.logger ?? logger).child({ serviceId }),
     };
     res.locals.call = call;

@@ -1,12 +1,15 @@
 import type { RequestHandler } from 'express';
+import type { Store } from 'express-rate-limit';
 import { unauthorized } from '../errors.js';
 import { AuthFailure, type TokenVerifier } from '../auth/index.js';
 import { perClientRateLimit } from './rate-limit.js';
 
 export interface ClientAuthOptions {
   verifier: TokenVerifier;
-  /** The server's public base URL without a trailing slash; aud must be this + the path invoked. */
+  /** The server's public base URL without a trailing slash; aud must be this + the path invoked (by default). */
   publicBaseUrl: string;
+  /** CDS_AUTH_DEBUG: the 401 body says why too (development only). */
+  debug?: boolean;
 }
 
 /**
@@ -14,14 +17,15 @@ export interface ClientAuthOptions {
  * else reads the request. On success res.locals.client = { iss, tenant } (a VerifiedClient) and
  * res.locals.allowedFhirServers = the origins this client may name as fhirServer.
  */
-export function requireCdsClient({ verifier, publicBaseUrl }: ClientAuthOptions): RequestHandler {
+export function requireCdsClient({ verifier, publicBaseUrl, debug = false }: ClientAuthOptions): RequestHandler {
   return async (req, res, next) => {
     const log = res.locals.logger?.child({ check: 'client-jwt' });
     const path = req.originalUrl.split('?')[0];
+    // The reason and the audience expected go to the log, never the token.
     const refuse = (reason: string, detail: Record<string, unknown> = {}): void => {
       log?.warn('authentication failed', { reason, path, ...detail });
       res.setHeader('WWW-Authenticate', 'Bearer');
-      next(unauthorized());
+      next(unauthorized(debug ? reason : undefined));
     };
     const token = bearerToken(req.headers.authorization);
     if (!token) {
@@ -33,7 +37,7 @@ export function requireCdsClient({ verifier, publicBaseUrl }: ClientAuthOptions)
       return;
     }
     try {
-      const client = await verifier.verify(token, `${publicBaseUrl}${path}`);
+      const client = await verifier.verify(token, { endpoint: `${publicBaseUrl}${path}`, base: publicBaseUrl });
       res.locals.client = client;
       res.locals.allowedFhirServers = verifier.client(client.iss)?.fhirServers ?? [];
       next();
@@ -59,6 +63,10 @@ export interface ClientGuardOptions {
   /** Required when auth is on. */
   verifier?: TokenVerifier;
   rateLimitPerMinute: number;
+  /** Counters shared through the database (several instances); in memory without. */
+  rateLimitStore?: Store;
+  /** CDS_AUTH_DEBUG: 401 bodies say why. */
+  authDebug?: boolean;
 }
 
 /** Everything a CDS Hooks call passes before its handler: the JWT check (when on), then the per-client rate limit. */
@@ -67,6 +75,8 @@ export function cdsClientGuards({
   publicBaseUrl,
   verifier,
   rateLimitPerMinute,
+  rateLimitStore,
+  authDebug,
 }: ClientGuardOptions): RequestHandler[] {
   const guards: RequestHandler[] = [];
   if (auth === 'on') {
@@ -74,8 +84,8 @@ export function cdsClientGuards({
       throw new Error(
         'auth is on: trusted clients and the public base URL are required (or set auth to off for local development)',
       );
-    guards.push(requireCdsClient({ verifier, publicBaseUrl }));
+    guards.push(requireCdsClient({ verifier, publicBaseUrl, debug: authDebug }));
   }
-  if (rateLimitPerMinute > 0) guards.push(perClientRateLimit(rateLimitPerMinute));
+  if (rateLimitPerMinute > 0) guards.push(perClientRateLimit(rateLimitPerMinute, rateLimitStore));
   return guards;
 }

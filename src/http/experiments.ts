@@ -17,6 +17,7 @@ import {
   type UptakeStore,
 } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
+import { sendCsv } from './csv.js';
 
 export interface ExperimentRouteDeps {
   uptake: UptakeStore;
@@ -61,7 +62,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
     }
     const out = suppressExperimentReport(report, minCell);
     res.setHeader('Cache-Control', 'no-store');
-    if (format === 'csv') res.type('text/csv; charset=utf-8').send(experimentReportToCsv(out));
+    if (format === 'csv') sendCsv(res, ['experiment', id], experimentReportToCsv(out), clock());
     else res.json(out);
   });
   router.all('/experiments/:id', methodNotAllowed(['GET']));
@@ -85,7 +86,7 @@ export function experimentRoutes({ uptake, knowledge, minCell, clock }: Experime
     const report = await uptake.shadowReport(serviceId, { from, to, declaredShadows, now: clock() });
     if (!report) throw noServiceData(serviceId, 'is served', ' (see GET /cds-services)');
     res.setHeader('Cache-Control', 'no-store');
-    if (format === 'csv') res.type('text/csv; charset=utf-8').send(shadowReportToCsv(report));
+    if (format === 'csv') sendCsv(res, ['shadow', serviceId], shadowReportToCsv(report), clock());
     else res.json(report);
   });
   router.all('/shadow/:service', methodNotAllowed(['GET']));

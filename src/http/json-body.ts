@@ -1,9 +1,10 @@
 import express, { type RequestHandler } from 'express';
 import { unsupportedMediaType } from '../errors.js';
 
-export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/*+json'];
+// application/json+fhir is the media type of FHIR DSTU2 and STU3, which some EHRs still send.
+export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json+fhir', 'application/*+json'];
 
-/** Parses JSON bodies (application/json and application/fhir+json); anything else is 415. */
+/** Parses JSON bodies (application/json, application/fhir+json, application/json+fhir); anything else is 415. */
 export function jsonBody(limitBytes: number): RequestHandler[] {
   const requireJson: RequestHandler = (req, _res, next) => {
     if (!req.is(JSON_TYPES)) {

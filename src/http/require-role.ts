@@ -12,15 +12,17 @@ export interface AdminAccess {
  * Guards the admin and reporting surface with its own bearer keys (never the EHR's JWT):
  * no or an unknown key → 401; a key without the role → 403. Both with a JSON OperationOutcome.
  */
-export function adminAccess(keys: AdminKey[]): AdminAccess {
-  return { requireRole: (role) => requireRole(role, keys) };
+export function adminAccess(keys: AdminKey[] | (() => AdminKey[])): AdminAccess {
+  const current = typeof keys === 'function' ? keys : () => keys;
+  return { requireRole: (role) => requireRole(role, current) };
 }
 
-function requireRole(role: AdminRole, keys: AdminKey[]): RequestHandler {
+/** `keys` is asked on every request: keys re-read on SIGHUP count from the next request on. */
+function requireRole(role: AdminRole, keys: () => AdminKey[]): RequestHandler {
   return (req, res, next) => {
     const log = res.locals.logger;
     const key = bearerToken(req.headers.authorization);
-    const { roles, keyId } = key ? rolesForKey(key, keys) : { roles: new Set<AdminRole>(), keyId: undefined };
+    const { roles, keyId } = key ? rolesForKey(key, keys()) : { roles: new Set<AdminRole>(), keyId: undefined };
     if (!keyId) {
       log?.warn('admin authentication failed', {
         path: req.originalUrl.split('?')[0],

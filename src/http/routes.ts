@@ -12,6 +12,8 @@ import type { UptakeStore } from '../uptake/index.js';
 import type { RolloutControl, ShadowQueue } from '../engine/index.js';
 import type { Logger } from '../logger.js';
 import { callContext, type CallObserver } from './call.js';
+import { indexHandler } from './index-page.js';
+import { apiDocsRoutes } from './api-docs.js';
 
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
@@ -32,10 +34,15 @@ export interface RouteDeps {
   logger: Logger;
   /** Reported by /ready: shadow work waiting, dropped and done. */
   shadowQueue?: ShadowQueue;
+  /** Named as the server in GET /openapi.json. */
+  publicBaseUrl?: string;
 }
 
 export function routes(deps: RouteDeps): Router {
   const router = Router();
+  router.get('/', indexHandler());
+  router.all('/', methodNotAllowed(['GET']));
+  router.use(apiDocsRoutes({ publicBaseUrl: deps.publicBaseUrl }));
   router.get('/health', healthHandler());
   router.get('/ready', readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus, deps.shadowQueue));
   router.get('/cds-services', discoveryHandler(deps.knowledge));

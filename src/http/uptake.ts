@@ -21,6 +21,7 @@ import {
 } from '../uptake/index.js';
 import { isKnownServiceId, type CallObserver } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
+import { sendCsv } from './csv.js';
 
 /**
  * Records each hook call in the uptake ledger once it has been answered (or failed, when the service
@@ -215,7 +216,7 @@ export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteD
       return;
     }
     const report = suppressSmallCells(await uptake.report(query), minCell);
-    if (format === 'csv') res.type('text/csv; charset=utf-8').send(reportToCsv(report));
+    if (format === 'csv') sendCsv(res, ['uptake-report'], reportToCsv(report), clock());
     else if (format === 'ndjson') res.type('application/x-ndjson; charset=utf-8').send(reportToNdjson(report));
     else res.json(report);
   });

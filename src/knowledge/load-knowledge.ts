@@ -11,7 +11,7 @@ import { checkParameters } from './parameters.js';
 import { createExperimentRegistry, describeRolloutSchemaError, resolveRollout } from './rollout.js';
 import { hasValueSet, loadValueSets } from './value-sets.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
-import type { CqlTranslator } from './cql/translator.js';
+import type { CompileProgress, CqlTranslator } from './cql/translator.js';
 import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
 import { HOOKS, isKnownHook } from '../hooks/index.js';
@@ -48,6 +48,8 @@ interface LoadOptions {
    * Off: such a service is unavailable. A retired version is never served either way.
    */
   serveDrafts?: boolean;
+  /** Told how many CQL libraries are compiled so far, of how many (start-up progress in /ready). */
+  onLibraries?: CompileProgress;
 }
 
 /**
@@ -57,7 +59,7 @@ interface LoadOptions {
  */
 export async function loadKnowledge(
   dir: string,
-  { translator, served, serveDrafts = false }: LoadOptions,
+  { translator, served, serveDrafts = false, onLibraries }: LoadOptions,
 ): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = {
@@ -105,7 +107,7 @@ export async function loadKnowledge(
   problems.push(...valueSets.problems);
   knowledge.valueSets = valueSets.index;
 
-  const librarySet = await loadLibrarySet(dir, translator);
+  const librarySet = await loadLibrarySet(dir, translator, onLibraries);
   problems.push(...librarySet.problems);
   const repository = new cql.Repository(
     Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),

@@ -19,7 +19,8 @@ const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
 const UTC_TIMESTAMP = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|z|[+-]00:00)$';
 
 // No additionalProperties: false: the spec reserves `extension` and may add optional fields.
-const itemSchema = {
+/** One feedback item (CDS Hooks 2.0.1 feedback); also in the OpenAPI document. */
+export const FEEDBACK_ITEM_SCHEMA = {
   type: 'object',
   required: ['card', 'outcome', 'outcomeTimestamp'],
   properties: {
@@ -59,7 +60,7 @@ const itemSchema = {
   then: { required: ['acceptedSuggestions'], properties: { acceptedSuggestions: { minItems: 1 } } },
 };
 
-const validateItem = createAjv().compile(itemSchema);
+const validateItem = createAjv().compile(FEEDBACK_ITEM_SCHEMA);
 
 const wording: SchemaWording = {
   text(e) {

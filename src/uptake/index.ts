@@ -63,3 +63,6 @@ export {
 } from './variation.js';
 export type { CompletionFigures } from './completion.js';
 export { ANY_CARD, SERVICE_SIGNALS } from './drift-scan.js';
+export { FEEDBACK_ITEM_SCHEMA } from './feedback-item.js';
+export { REPORT_PARAMETERS } from './report-query.js';
+export { ANALYSIS_PARAMETERS } from './query-parameters.js';

@@ -147,7 +147,7 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
     const { app, logs } = setup();
     const token = await sign(signer, claims('/cds-services/greeter'));
     expect(await expectRefused(token, logs, app)).toMatch(
-      /is not this endpoint \(https:\/\/cds\.test\.example\/cds-services\/renal-test\)/,
+      /is not this endpoint \(expected https:\/\/cds\.test\.example\/cds-services\/renal-test\)/,
     );
   });
 

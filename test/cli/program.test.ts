@@ -1,10 +1,11 @@
 // What `cds` does when it cannot start a command: it prints what to fix, without a stack, and exits
 // non-zero (2 for settings to fix), as the server does.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/program.js';
+import { packageRoot } from '../../src/paths.js';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -42,5 +43,14 @@ describe('cds when a command cannot start', () => {
     expect(code).toBe(1);
     expect(out).toBe('');
     expect(err).toBe(`pseudonym key file ${join(dir, 'pseudonym.key')} holds fewer than 32 characters\n`);
+  });
+});
+
+describe('cds --version', () => {
+  it('prints the version of package.json and exits 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+    const { code, out } = await cds(['--version'], {});
+    expect(code).toBe(0);
+    expect(out).toBe(`${version}\n`);
   });
 });

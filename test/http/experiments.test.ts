@@ -86,6 +86,9 @@ describe('GET /uptake/experiments/{id}', () => {
   it('answers CSV when asked, for the period asked', async () => {
     const res = await get(`/uptake/experiments/${EXPERIMENT_ID}?format=csv&to=2027-01-04`).expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toMatch(
+      new RegExp(`^attachment; filename="experiment-${EXPERIMENT_ID}-\\d{8}T\\d{6}Z\\.csv"$`),
+    );
     const lines = res.text.trimEnd().split('\r\n');
     expect(lines[0]).toMatch(/^scope,experiment,status,/);
     // Site A only that day: 3 arms overall, 3 for the one site, 2 reasons (no-unit, not-started).
@@ -157,6 +160,9 @@ describe('GET /uptake/shadow/{service}', () => {
 
   it('answers CSV when asked', async () => {
     const res = await get(`/uptake/shadow/${SHADOW_SERVICE}?format=csv`).expect(200);
+    expect(res.headers['content-disposition']).toMatch(
+      new RegExp(`^attachment; filename="shadow-${SHADOW_SERVICE}-\\d{8}T\\d{6}Z\\.csv"$`),
+    );
     const lines = res.text.trimEnd().split('\r\n');
     expect(lines).toHaveLength(3);
     expect(lines[1]).toMatch(/^svc-s,svc-s,2\.1\.0,svc-s,2\.0\.0,100,0,40,6,12,42,0\.6411,0\.46,0\.52,0\.06,/);

@@ -247,6 +247,7 @@ describe('GET /uptake/report', () => {
       .set(asAdmin('quality'))
       .expect(200);
     expect(res.headers['content-type']).toMatch(/^text\/csv/);
+    expect(res.headers['content-disposition']).toMatch(/^attachment; filename="uptake-report-\d{8}T\d{6}Z\.csv"$/);
     const lines = res.text.trim().split('\r\n');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatch(/^renal-test,renal-test,,low-egfr,/);

@@ -101,6 +101,15 @@ describe('POST /cds-services/{id}', () => {
     expect(res.body.cards).toHaveLength(1);
   });
 
+  it('accepts application/json+fhir, the older FHIR media type some EHRs still send', async () => {
+    const res = await request(app())
+      .post('/cds-services/renal-test')
+      .set('Content-Type', 'application/json+fhir; charset=utf-8')
+      .send(JSON.stringify(renalRequest()))
+      .expect(200);
+    expect(res.body.cards).toHaveLength(1);
+  });
+
   it('accepts extension objects and unknown fields anywhere in the request', async () => {
     const body = renalRequest() as Record<string, any>;
     body.extension = { 'com.example.timestamp': '2017-11-27T22:13:25Z' };

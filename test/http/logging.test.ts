@@ -4,8 +4,10 @@ import { captureLogs } from '../support/logs.js';
 import { createApp } from '../../src/app.js';
 import { defaultConfig } from '../../src/config.js';
 import { createKnowledgeHolder, type Knowledge } from '../../src/knowledge/index.js';
-import { knowledgeFrom, testKnowledge } from '../support/app.js';
+import { asAdmin, knowledgeFrom, TEST_ADMIN_KEYS, testKnowledge } from '../support/app.js';
 import { renalRequest } from '../support/requests.js';
+import { testUptakeConfig } from '../uptake/support.js';
+import { createUptakeStore } from '../../src/uptake/index.js';
 
 let knowledge: Knowledge;
 beforeAll(async () => {
@@ -39,6 +41,28 @@ describe('logging', () => {
         durationMs: expect.any(Number),
       }),
     ]);
+  });
+
+  it('logs the whole path of requests answered by mounted routers, without the query string', async () => {
+    const { logger, lines } = captureLogs();
+    const { config, cleanup } = await testUptakeConfig('sqlite');
+    const uptake = await createUptakeStore(config, { logger });
+    try {
+      const app = createApp({
+        config: defaultConfig({ auth: 'off', adminKeys: TEST_ADMIN_KEYS }),
+        logger,
+        knowledge: createKnowledgeHolder(knowledge),
+        uptake,
+      });
+      await request(app).get('/admin/explain/unknown-card?patient=MRN-0042').set(asAdmin('knowledge')).expect(404);
+      await request(app).get('/uptake/report?service=renal-test').set(asAdmin('quality')).expect(200);
+      const paths = lines.filter((l) => l.message === 'request').map((l) => l.path);
+      expect(paths).toEqual(['/admin/explain/unknown-card', '/uptake/report']);
+      expect(JSON.stringify(lines)).not.toContain('MRN-0042');
+    } finally {
+      await uptake.close();
+      await cleanup();
+    }
   });
 
   it('never logs patient data, even for rejected or failing requests', async () => {

@@ -23,7 +23,9 @@ export interface ServerProcessOptions {
   /** More environment; may use the data directory made for the server. */
   env?: (dataDir: string) => Record<string, string>;
   /** Whether the server answers /ready yet (default: plain HTTP). */
-  ready?: (port: number) => Promise<boolean>;
+  ready?: (port: number, child: ChildProcess) => Promise<boolean>;
+  /** How often `ready` is asked, in ms (default 250). */
+  pollMs?: number;
 }
 
 function freePort(): Promise<number> {
@@ -44,6 +46,7 @@ const httpReady = (port: number): Promise<boolean> =>
 export async function startServerProcess({
   env = () => ({}),
   ready = httpReady,
+  pollMs = 250,
 }: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'cds-process-'));
@@ -70,9 +73,9 @@ export async function startServerProcess({
     child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   };
-  for (let i = 0; i < 120; i++) {
-    if (await ready(port)) return { child, port, dataDir, stdout: () => stdout, exited, stop };
-    await new Promise((r) => setTimeout(r, 250));
+  for (let waited = 0; waited < 30_000; waited += pollMs) {
+    if (await ready(port, child)) return { child, port, dataDir, stdout: () => stdout, exited, stop };
+    await new Promise((r) => setTimeout(r, pollMs));
   }
   stop();
   throw new Error(`the server did not become ready:\n${stdout}`);

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { packageRoot } from '../../paths.js';
 import { join, relative } from 'node:path';
 import { listFiles, readJson, sha256, type Problem } from '../files.js';
-import type { CqlTranslator, ElmLibrary } from './translator.js';
+import type { CompileProgress, CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
 import { libraryHeader, libraryKey } from './cql-text.js';
 import { loadTranslatorOptions } from './options.js';
@@ -36,7 +36,11 @@ interface SourceEntry {
 export { libraryKey };
 
 /** Reads every CQL source and ELM file under cql/ and compiles the sources; one translator session per load. */
-export async function loadLibrarySet(root: string, translator: CqlTranslator): Promise<LibrarySet> {
+export async function loadLibrarySet(
+  root: string,
+  translator: CqlTranslator,
+  onProgress?: CompileProgress,
+): Promise<LibrarySet> {
   const dir = join(root, 'cql');
   const problems: Problem[] = [];
   const libraries = new Map<string, CqlLibraryArtifact>();
@@ -116,6 +120,7 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
 
   const options = loadTranslatorOptions(root, problems);
   const entries = [...sources];
+  onProgress?.(0, entries.length);
   const results = await translator.compileAll(
     entries.map(([, s]) => ({
       name: s.name,
@@ -123,6 +128,7 @@ export async function loadLibrarySet(root: string, translator: CqlTranslator): P
       text: s.text,
       options: options.forLibrary(s.name, s.version),
     })),
+    onProgress,
   );
   const seen = new Set<string>();
   for (const [index, [key, source]] of entries.entries()) {

@@ -3,11 +3,13 @@
 // every hook call arriving meanwhile. In its own thread, calls go on being answered from the
 // knowledge serving while the next set compiles, and the swap happens when it is ready.
 import { Worker } from 'node:worker_threads';
-import type { CompileJob, CompileResult, CqlTranslator } from './translator.js';
+import type { CompileJob, CompileProgress, CompileResult, CqlTranslator } from './translator.js';
 
 interface Pending {
   resolve: (results: CompileResult[]) => void;
   reject: (err: Error) => void;
+  onProgress?: CompileProgress;
+  total: number;
 }
 
 interface Thread {
@@ -36,9 +38,13 @@ export function createThreadedCqlTranslator(): CqlTranslator {
           { ...options, eval: true },
         )
       : new Worker(entry, options);
-    started.on('message', (message: { id: number; results?: CompileResult[]; error?: string }) => {
+    started.on('message', (message: { id: number; results?: CompileResult[]; error?: string; done?: number }) => {
       const waiting = pending.get(message.id);
       if (!waiting) return;
+      if (message.done !== undefined) {
+        waiting.onProgress?.(message.done, waiting.total);
+        return;
+      }
       pending.delete(message.id);
       if (pending.size === 0) started.unref();
       if (message.results) waiting.resolve(message.results);
@@ -60,12 +66,12 @@ export function createThreadedCqlTranslator(): CqlTranslator {
   };
 
   return {
-    compileAll(jobs: CompileJob[]): Promise<CompileResult[]> {
+    compileAll(jobs: CompileJob[], onProgress?: CompileProgress): Promise<CompileResult[]> {
       thread ??= start();
       const id = nextId++;
       const { worker, pending } = thread;
       return new Promise<CompileResult[]>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
+        pending.set(id, { resolve, reject, onProgress, total: jobs.length });
         // While a compile is pending the thread keeps the process alive (a CLI awaiting it); idle, it does not.
         worker.ref();
         worker.postMessage({ id, jobs });

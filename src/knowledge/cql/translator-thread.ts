@@ -6,7 +6,10 @@ const compiler = createCompiler();
 
 parentPort?.on('message', (request: { id: number; jobs: CompileJob[] }) => {
   void compiler
-    .then((c) => parentPort?.postMessage({ id: request.id, results: c.compileAll(request.jobs) }))
+    .then((c) => {
+      const results = c.compileAll(request.jobs, (done) => parentPort?.postMessage({ id: request.id, done }));
+      parentPort?.postMessage({ id: request.id, results });
+    })
     .catch((err: unknown) =>
       parentPort?.postMessage({ id: request.id, error: err instanceof Error ? err.message : String(err) }),
     );

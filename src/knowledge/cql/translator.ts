@@ -56,7 +56,7 @@ export interface CqlTranslator {
    * among the jobs by name and version (no version: the newest). What was compiled by an earlier
    * call is reused where a library's source and its includes' sources are unchanged.
    */
-  compileAll(jobs: CompileJob[]): Promise<CompileResult[]>;
+  compileAll(jobs: CompileJob[], onProgress?: CompileProgress): Promise<CompileResult[]>;
   /** Frees the translator (and ends its thread, when it has one). */
   close(): Promise<void>;
 }
@@ -65,15 +65,18 @@ export interface CqlTranslator {
 export async function createCqlTranslator(): Promise<CqlTranslator> {
   const compiler = await createCompiler();
   return {
-    compileAll: (jobs) => Promise.resolve(compiler.compileAll(jobs)),
+    compileAll: (jobs, onProgress) => Promise.resolve(compiler.compileAll(jobs, onProgress)),
     close: () => Promise.resolve(),
   };
 }
 
 /** The translator's synchronous core: used by createCqlTranslator and by the translator thread. */
 export interface Compiler {
-  compileAll(jobs: CompileJob[]): CompileResult[];
+  compileAll(jobs: CompileJob[], onProgress?: CompileProgress): CompileResult[];
 }
+
+/** Told after each library of a compileAll is done (compiled, or taken from what was compiled before). */
+export type CompileProgress = (done: number, total: number) => void;
 
 function lookupAmong(sources: LibrarySource[]): SourceLookup {
   const byKey = new Map(sources.map((s) => [libraryKey(s.name, s.version), s.text]));
@@ -117,18 +120,22 @@ export async function createCompiler(): Promise<Compiler> {
   let currentLookup: SourceLookup = () => undefined;
 
   return {
-    compileAll(jobs: CompileJob[]): CompileResult[] {
+    compileAll(jobs: CompileJob[], onProgress?: CompileProgress): CompileResult[] {
       const lookup = lookupAmong(jobs);
       currentLookup = lookup;
       for (const entry of managers.values()) dropStale(entry, lookup);
-      return jobs.map(({ text, options }) => {
+      return jobs.map(({ text, options }, index) => {
         const key = compileKey(text, options, lookup);
         const cached = key ? compiled.get(key) : undefined;
-        if (cached)
-          return { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
-        const result = compileWith(toElm, managerFor(options).manager, text);
-        if (key)
-          compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
+        let result: CompileResult;
+        if (cached) {
+          result = { elm: cached.elm ? (JSON.parse(cached.elm) as ElmLibrary) : undefined, messages: cached.messages };
+        } else {
+          result = compileWith(toElm, managerFor(options).manager, text);
+          if (key)
+            compiled.set(key, { elm: result.elm ? JSON.stringify(result.elm) : undefined, messages: result.messages });
+        }
+        onProgress?.(index + 1, jobs.length);
         return result;
       });
     },
