@@ -53,8 +53,9 @@ export {
   type MeasureSource,
   type MeasureSubject,
 } from './measure-report.js';
-export { parseAlertQuery, type Alert, type AlertList, type AlertQuery } from './alerts.js';
+export { ALERT_PARAMETERS, parseAlertQuery, type Alert, type AlertList, type AlertQuery } from './alerts.js';
 export {
+  VARIATION_PARAMETERS,
   parseVariationQuery,
   type VariationQuery,
   type VariationReport,

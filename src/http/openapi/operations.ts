@@ -157,5 +157,26 @@ export const operationsGroup: RouteGroup = {
         },
       },
     },
+    '/dashboard': {
+      get: {
+        summary: 'The quality dashboard (a page served by this server; it signs in with a quality admin key)',
+        operationId: 'dashboard',
+        responses: {
+          200: { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } },
+          ...errors(405, 503),
+        },
+      },
+    },
+    '/dashboard/{file}': {
+      parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+      get: {
+        summary: "The dashboard's script and style sheet",
+        operationId: 'dashboardFile',
+        responses: {
+          200: { description: 'the file', content: { '*/*': {} } },
+          ...errors(404, 405, 503),
+        },
+      },
+    },
   },
 };

@@ -1,6 +1,12 @@
 // The quality team's reports (admin key, role quality): uptake, experiments by arm, shadow versions.
 // The query parameters are the ones the report parsers take (REPORT_PARAMETERS, ANALYSIS_PARAMETERS).
-import { ANALYSIS_PARAMETERS, GROUP_KEYS, REPORT_PARAMETERS } from '../../uptake/index.js';
+import {
+  ALERT_PARAMETERS,
+  ANALYSIS_PARAMETERS,
+  GROUP_KEYS,
+  REPORT_PARAMETERS,
+  VARIATION_PARAMETERS,
+} from '../../uptake/index.js';
 import {
   adminKey,
   errors,
@@ -29,10 +35,38 @@ const PARAMETER_DOCS: Record<string, { description: string; schema?: Schema }> =
     description: 'json (default) or csv (a download named after the report and its time)',
     schema: { enum: ['json', 'csv'] },
   },
+  status: { description: 'open or acknowledged alarms (both when absent)', schema: { enum: ['open', 'acknowledged'] } },
+  by: { description: 'the units compared', schema: { enum: ['clinician', 'site'] } },
+};
+
+const REPORT_FORMAT = {
+  description:
+    'json (default), csv (a download named after the report and its time), ndjson (one JSON row a line) or ' +
+    'measure-report (FHIR R4 MeasureReports in a Bundle)',
+  schema: { enum: ['json', 'csv', 'ndjson', 'measure-report'] },
 };
 
 const parametersOf = (names: readonly string[]): unknown[] =>
   names.map((name) => queryParameter(name, PARAMETER_DOCS[name]?.description ?? name, PARAMETER_DOCS[name]?.schema));
+
+/** The uptake report in each of its formats. */
+const uptakeReportAnswer = (): unknown => ({
+  description: 'the report',
+  headers: {
+    'Content-Disposition': {
+      description: 'with format=csv: attachment; filename="uptake-report-<yyyymmddThhmmssZ>.csv"',
+      schema: { type: 'string' },
+    },
+  },
+  content: {
+    'application/json': { schema: { $ref: '#/components/schemas/UptakeReport' } },
+    'text/csv': { schema: { type: 'string' } },
+    'application/x-ndjson': { schema: { type: 'string' } },
+    'application/fhir+json': {
+      schema: { type: 'object', required: ['resourceType', 'type'], properties: { resourceType: { const: 'Bundle' } } },
+    },
+  },
+});
 
 /** JSON, or CSV when format=csv, with its Content-Disposition. */
 const reportAnswer = (what: string, schema: Schema): unknown => ({
@@ -115,6 +149,60 @@ const SHADOW_REPORT = {
   },
 };
 
+const ALERT = {
+  type: 'object',
+  required: ['id', 'raisedAt', 'status', 'signal', 'service', 'rule', 'direction', 'method', 'before', 'after'],
+  properties: {
+    id: { type: 'string' },
+    raisedAt: { type: 'string', format: 'date-time' },
+    status: { enum: ['open', 'acknowledged'] },
+    signal: { enum: ['firing', 'errors', 'precondition-failed', 'latency'] },
+    service: { type: 'string' },
+    ruleSet: { type: 'string' },
+    version: { type: 'string' },
+    rule: { type: 'string' },
+    direction: { enum: ['up', 'down'] },
+    method: { type: 'string' },
+    changeStartedAt: { type: ['string', 'null'] },
+    before: { type: 'object' },
+    after: { type: 'object' },
+    acknowledged: {
+      oneOf: [
+        { type: 'null' },
+        { type: 'object', required: ['at', 'by'], properties: { at: { type: 'string' }, by: { type: 'string' } } },
+      ],
+    },
+  },
+};
+
+const ALERT_LIST = {
+  type: 'object',
+  required: ['generatedAt', 'query', 'method', 'detectors', 'alerts'],
+  properties: {
+    generatedAt: { type: 'string', format: 'date-time' },
+    query: { type: 'object' },
+    scannedThrough: { type: ['string', 'null'] },
+    method: { type: 'object' },
+    detectors: { type: 'object' },
+    alerts: { type: 'array', items: { $ref: '#/components/schemas/Alert' } },
+  },
+};
+
+const VARIATION_REPORT = {
+  type: 'object',
+  required: ['generatedAt', 'query', 'minCell', 'method', 'overall', 'units', 'pooled', 'outliers'],
+  properties: {
+    generatedAt: { type: 'string', format: 'date-time' },
+    query: { type: 'object' },
+    minCell: { type: 'integer', minimum: 1 },
+    method: { type: 'object' },
+    overall: { type: 'object' },
+    units: { type: 'array', items: { type: 'object', required: ['unit', 'cards', 'acceptance', 'completion'] } },
+    pooled: { type: 'object', required: ['withheld'] },
+    outliers: { type: 'array', items: { type: 'object', required: ['unit', 'measure', 'direction'] } },
+  },
+};
+
 const security = adminKey('quality');
 
 export const uptakeGroup: RouteGroup = {
@@ -127,6 +215,9 @@ export const uptakeGroup: RouteGroup = {
     ExperimentList: EXPERIMENT_LIST,
     ExperimentReport: EXPERIMENT_REPORT,
     ShadowReport: SHADOW_REPORT,
+    Alert: ALERT,
+    AlertList: ALERT_LIST,
+    VariationReport: VARIATION_REPORT,
   },
   paths: {
     '/uptake/report': {
@@ -134,9 +225,12 @@ export const uptakeGroup: RouteGroup = {
         summary: 'Uptake: cards served, accepted, overridden, with reasons, by the groups asked',
         operationId: 'uptakeReport',
         security,
-        parameters: parametersOf([...REPORT_PARAMETERS, 'format']),
+        parameters: [
+          ...parametersOf(REPORT_PARAMETERS),
+          queryParameter('format', REPORT_FORMAT.description, REPORT_FORMAT.schema),
+        ],
         responses: {
-          200: reportAnswer('the report', { $ref: '#/components/schemas/UptakeReport' }),
+          200: uptakeReportAnswer(),
           ...errors(400, 401, 403, 404, 405, 429, 503),
         },
       },
@@ -175,6 +269,59 @@ export const uptakeGroup: RouteGroup = {
         responses: {
           200: reportAnswer('the report', { $ref: '#/components/schemas/ShadowReport' }),
           ...errors(400, 401, 403, 404, 405, 429, 503),
+        },
+      },
+    },
+    '/uptake/alerts': {
+      get: {
+        summary: 'Drift alarms: rule firing, errors, 412s and latency that changed, with the rates before and after',
+        operationId: 'alerts',
+        security,
+        parameters: parametersOf(ALERT_PARAMETERS),
+        responses: {
+          200: jsonResponse('the alarms', { $ref: '#/components/schemas/AlertList' }),
+          ...errors(400, 401, 403, 405, 429, 503),
+        },
+      },
+    },
+    '/uptake/alerts/{id}/acknowledge': {
+      parameters: [pathParameter('id', 'the alarm id')],
+      post: {
+        summary: 'Acknowledges a drift alarm (stored with the admin key); the detector then learns the new level',
+        operationId: 'acknowledgeAlert',
+        security,
+        requestBody: {
+          required: false,
+          content: {
+            'application/json': {
+              schema: { type: 'object', properties: { note: { type: 'string', description: 'why (kept)' } } },
+            },
+          },
+        },
+        responses: {
+          200: jsonResponse('the alarm, acknowledged', {
+            allOf: [
+              { $ref: '#/components/schemas/Alert' },
+              {
+                type: 'object',
+                required: ['alreadyAcknowledged'],
+                properties: { alreadyAcknowledged: { type: 'boolean' } },
+              },
+            ],
+          }),
+          ...errors(400, 401, 403, 404, 405, 413, 415, 429, 503),
+        },
+      },
+    },
+    '/uptake/variation': {
+      get: {
+        summary: 'Cards, acceptance and completion per clinician or site, with funnel limits and outliers',
+        operationId: 'variation',
+        security,
+        parameters: parametersOf(VARIATION_PARAMETERS),
+        responses: {
+          200: jsonResponse('the variation report', { $ref: '#/components/schemas/VariationReport' }),
+          ...errors(400, 401, 403, 405, 429, 503),
         },
       },
     },
