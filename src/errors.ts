@@ -64,6 +64,7 @@ export function fhirIssueType(status: number): string {
     case 412:
       return 'not-found';
     case 413:
+    case 422:
       return 'too-costly';
     case 415:
       return 'not-supported';
@@ -113,6 +114,24 @@ export function invalidFhir(
 /** 412: prefetch data neither sent nor fetchable; one issue per prefetch key. */
 export function prefetchUnavailable(issues: Issue[]): CdsError {
   return new CdsError(412, 'prefetch-unavailable', issues.map((i) => i.diagnostics).join('; '), { issues });
+}
+
+/** 422: the call holds more FHIR resources than one call may evaluate (CDS_MAX_RESOURCES_PER_CALL). */
+export function tooMuchData(count: number, limit: number): CdsError {
+  return new CdsError(
+    422,
+    'too-much-data',
+    `the call holds ${count} FHIR resources, more than the ${limit} one call may evaluate (CDS_MAX_RESOURCES_PER_CALL): send or fetch less (e.g. narrower prefetch queries)`,
+  );
+}
+
+/** 503: the call was not answered within its deadline (CDS_CALL_DEADLINE_MS); its evaluation has been stopped. */
+export function callDeadlineExceeded(ms: number): CdsError {
+  return new CdsError(
+    503,
+    'call-deadline',
+    `the call was not answered within its deadline of ${ms} ms (CDS_CALL_DEADLINE_MS); its evaluation was stopped`,
+  );
 }
 
 /** 400: the body is not JSON; `position` is where the parser stopped (e.g. 'line 1, column 8'). */
@@ -302,8 +321,8 @@ export function unknownLibrary(library: string, version: string): CdsError {
   return new CdsError(400, 'unknown-library', `cannot find the source of ${library} ${version} in cql/`);
 }
 
-export function invalidAsOf(value: string | undefined): CdsError {
-  return new CdsError(400, 'invalid-option', `--as-of '${value}' is not an ISO 8601 time`);
+export function invalidAsOf(value: string | undefined, problem = 'is not an ISO 8601 time'): CdsError {
+  return new CdsError(400, 'invalid-option', `--as-of '${value}' ${problem}`);
 }
 
 /** 400: the request file of `cds eval` cannot be read or is not JSON; `reason` says which. */

@@ -16,6 +16,7 @@ export interface RecordedCard {
   summary: string;
   overrideReasons?: unknown[];
   suggestions?: Array<{ uuid?: string; label?: string }>;
+  selectionBehavior?: string;
 }
 
 /** One rule set version evaluated in a call, with the cards it produced and where each came from. */
@@ -184,6 +185,7 @@ function evaluationRows(
         override_reasons: JSON.stringify(card.overrideReasons ?? []),
         suggestion_uuids: JSON.stringify(suggestions),
         suggestion_count: suggestions.length,
+        selection_behavior: typeof card.selectionBehavior === 'string' ? card.selectionBehavior : null,
         disposition: e.disposition,
         arm: e.experiment?.arm ?? null,
         experiment_id: e.experiment?.id ?? null,
