@@ -3,16 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { invalidField } from '../errors.js';
-import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
+import { explainCards, type CallOutcome, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
 import { servicesById, type RuleSet, type Service } from '../knowledge/index.js';
 import {
   parseReportQuery,
   reportToCsv,
   suppressSmallCells,
   type EvaluationInput,
+  type InvocationInput,
   type UptakeStore,
 } from '../uptake/index.js';
-import { isKnownServiceId, type CallObserver } from './call.js';
+import { isKnownServiceId, type CallObserver, type FinishedCall } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
 
 /**
@@ -27,10 +28,17 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
       for (const s of servicesById(call.knowledge, call.serviceId))
         uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
     },
-    finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
+    async answering(answering) {
+      const { call } = answering;
+      if (!call.outcome || !isKnownServiceId(call.knowledge, call.serviceId)) return;
+      const id = randomUUID();
+      await uptake.recordNow(invocationInput(answering, call.outcome, id));
+      call.recordedAs = id;
+    },
+    finished(finished) {
+      const { call, status, service, hook, client, context } = finished;
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
       const outcome = status === 200 ? call.outcome : undefined;
-      const answered = outcome?.evaluations[0];
       if (outcome) {
         const served = outcome.evaluations
           .filter((e) => e.disposition !== 'shadow')
@@ -46,25 +54,10 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
           });
         uptake.recordServed(served);
       }
-      const ruleSet = answered?.ruleSet ?? service?.ruleSet;
-      const invocationId = randomUUID();
       const caller = client ? { iss: client.iss, tenant: client.tenant } : undefined;
-      uptake.record({
-        id: invocationId,
-        serviceId: call.serviceId,
-        hook,
-        hookInstance,
-        ruleSet: ruleSet?.id,
-        ruleSetVersion: ruleSet?.version,
-        cql: ruleSet?.libraries,
-        client: caller,
-        startedAt: call.startedAt,
-        durationMs,
-        status,
-        context,
-        experiment: call.outcome?.experiment,
-        evaluations: outcome?.evaluations.map(evaluationInput),
-      });
+      // Answered calls were recorded before their answer; the others (failed, or given up on) now.
+      const invocationId = call.recordedAs ?? randomUUID();
+      if (!call.recordedAs) uptake.record(invocationInput(finished, outcome, invocationId));
       const work = outcome ? call.shadows : undefined;
       // The queued job holds only what it needs (the closure keeps the request and its data), not the call.
       call.shadows = undefined;
@@ -92,6 +85,32 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
       if (!queued)
         logger.warn('shadow queue full: shadow versions of this call not evaluated', { queue: shadows.status().limit });
     },
+  };
+}
+
+/** The ledger's account of one call; `outcome` only for a call answered 200. */
+function invocationInput(
+  { call, status, durationMs, service, hook, hookInstance, context, client }: FinishedCall,
+  outcome: CallOutcome | undefined,
+  id: string,
+): InvocationInput {
+  const ruleSet = outcome?.evaluations[0]?.ruleSet ?? service?.ruleSet;
+  return {
+    id,
+    serviceId: call.serviceId,
+    hook,
+    hookInstance,
+    ruleSet: ruleSet?.id,
+    ruleSetVersion: ruleSet?.version,
+    cql: ruleSet?.libraries,
+    client: client ? { iss: client.iss, tenant: client.tenant } : undefined,
+    startedAt: call.startedAt,
+    // Recorded before the answer: the time until then.
+    durationMs,
+    status: outcome ? 200 : status,
+    context,
+    experiment: call.outcome?.experiment,
+    evaluations: outcome?.evaluations.map(evaluationInput),
   };
 }
 
