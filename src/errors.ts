@@ -22,7 +22,10 @@ export interface OperationOutcome {
 export interface CdsErrorOptions {
   /** What the caller is told, issue by issue; by default one issue holding the message. */
   issues?: Issue[];
-  /** Detail for the server's own log only; never sent to the caller. */
+  /**
+   * Detail for debugging and the command line; never sent to the caller, and never written to a log line by
+   * the HTTP server (it may quote the data it failed on: the log gets the cause's type and stack frames).
+   */
   internal?: string;
   /** The error this one stands for; never sent to the caller. */
   cause?: unknown;
@@ -33,7 +36,7 @@ export class CdsError extends Error {
   /** Stable machine-readable code, e.g. 'invalid-request'. */
   readonly code: string;
   readonly issues: Issue[];
-  /** Detail for the server's own log only; never sent to the caller. */
+  /** Detail for debugging and the command line; never sent to the caller nor logged by the HTTP server. */
   readonly internal?: string;
 
   constructor(status: number, code: string, message: string, { issues, internal, cause }: CdsErrorOptions = {}) {

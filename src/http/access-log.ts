@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import type { CallObserver } from './call.js';
 
@@ -17,7 +17,7 @@ export function accessLog(logger: Logger): RequestHandler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         method: req.method,
-        path: req.path,
+        path: loggablePath(req),
         status: res.writableFinished ? res.statusCode : 499,
         durationMs: round(durationMs),
         ...(res.locals.feedbackServiceId ? { serviceId: res.locals.feedbackServiceId } : {}),
@@ -41,6 +41,21 @@ export function accessLogObserver(logger: Logger): CallObserver {
       });
     },
   };
+}
+
+/**
+ * The path as a log line may carry it: a matched route by its pattern (`/admin/explain/:card`), so
+ * that no value of a path parameter (a card uuid, whatever a caller put there) is logged; a path no route
+ * matched by its first segment only.
+ */
+function loggablePath(req: Request): string {
+  const path = req.originalUrl.split('?')[0];
+  const pattern = (req.route as { path?: unknown } | undefined)?.path;
+  const segments = path.split('/');
+  if (typeof pattern !== 'string') return segments.length > 2 ? `/${segments[1]}/…` : path;
+  const tail = pattern.split('/').filter(Boolean);
+  if (tail.length >= segments.length) return pattern;
+  return [...segments.slice(0, segments.length - tail.length), ...tail].join('/');
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
