@@ -10,7 +10,7 @@ import { repoRoot } from './app.js';
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
-  /** Its own data directory (SQLite ledger, pseudonym key), removed by stop(). */
+  /** Its data directory (SQLite ledger, pseudonym key), removed by stop() unless the caller gave it. */
   dataDir: string;
   /** Everything it has written to stdout so far. */
   stdout: () => string;
@@ -24,6 +24,8 @@ export interface ServerProcessOptions {
   env?: (dataDir: string) => Record<string, string>;
   /** Whether the server answers /ready yet (default: plain HTTP). */
   ready?: (port: number) => Promise<boolean>;
+  /** A data directory to run on (e.g. one a killed server left); the caller removes it. Default: a fresh one. */
+  dataDir?: string;
 }
 
 function freePort(): Promise<number> {
@@ -44,9 +46,10 @@ const httpReady = (port: number): Promise<boolean> =>
 export async function startServerProcess({
   env = () => ({}),
   ready = httpReady,
+  dataDir: given,
 }: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'cds-process-'));
+  const dataDir = given ?? mkdtempSync(join(tmpdir(), 'cds-process-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
     env: {
@@ -68,7 +71,7 @@ export async function startServerProcess({
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = (): void => {
     child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!given) rmSync(dataDir, { recursive: true, force: true });
   };
   for (let i = 0; i < 120; i++) {
     if (await ready(port)) return { child, port, dataDir, stdout: () => stdout, exited, stop };
