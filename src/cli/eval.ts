@@ -39,7 +39,12 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const started = performance.now();
       const { outcome } = await invokeService(knowledge, options.service, body, {
         clock: () => now,
-        prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
+        prefetch: {
+          timeoutMs: config.fhirTimeoutMs,
+          maxPages: config.fhirMaxPages,
+          maxBytes: config.fhirMaxBytes,
+          maxResources: config.fhirMaxResources,
+        },
         fhirCheck: config.fhirCheck,
       });
       const total = performance.now() - started;
