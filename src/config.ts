@@ -188,8 +188,9 @@ export const CONFIG_VARIABLES = {
       'where a CodeableConcept belongs, a number where a date belongs, a UCUM-coded Quantity whose code is not ' +
       'UCUM, ...): `warn` evaluates anyway and logs where the data is malformed (never the values); `reject` ' +
       'answers `400` naming each place (`412` for data fetched from the FHIR server); `off` checks only after an ' +
-      'evaluation failed. In every mode, an evaluation that fails on malformed data answers `400` naming the ' +
-      'places rather than `500`',
+      'evaluation failed. In every mode, numbers and dates CQL cannot compute with (beyond its Decimal, Integer, ' +
+      'Date and DateTime ranges, or not on the calendar) are refused before evaluation, and an evaluation that ' +
+      'fails on malformed data answers `400` naming the places rather than `500`',
   },
   jwtClockSkewS: {
     name: 'CDS_JWT_CLOCK_SKEW_S',
