@@ -32,8 +32,9 @@ export function uptakeObserver(uptake: UptakeStore, shadows: ShadowQueue, clock:
       const { call } = answering;
       if (!call.outcome || !isKnownServiceId(call.knowledge, call.serviceId)) return;
       const id = randomUUID();
-      await uptake.recordNow(invocationInput(answering, call.outcome, id));
+      // Set first: a caller that gives up while the write runs must not get the call recorded twice.
       call.recordedAs = id;
+      await uptake.recordNow(invocationInput(answering, call.outcome, id));
     },
     finished(finished) {
       const { call, status, service, hook, client, context } = finished;
