@@ -641,6 +641,28 @@ describe('resolvePrefetch: paginated searches', () => {
     ]);
   });
 
+  it('returns 412 naming the key when a next link has no url to follow', async () => {
+    const base = 'https://fhir.nourl.example';
+    const fhir = fakeFhir({
+      [`${base}/Observation?patient=pt-nourl`]: fhirJson({
+        ...bundle('searchset', [{ resourceType: 'Observation', id: 'o1' }]),
+        link: [{ relation: 'next' }],
+      }),
+    });
+    const request = patientView(
+      { userId: 'Practitioner/dr-nourl', patientId: 'pt-nourl' },
+      { fhirServer: base, fhirAuthorization: auth('t') },
+    );
+
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.issues[0]).toMatchObject({ expression: ['prefetch.labs'] });
+    expect(err.issues[0].diagnostics).toContain('a next link has no url to follow');
+  });
+
   it('returns 412 naming the key when a sent paginated Bundle names a fhirServer this client may not use', async () => {
     const fhir = fakeFhir({});
     const firstPage = bundle('searchset', [{ resourceType: 'Condition', id: 'c1' }], 'https://fhir.other.example/p2');
