@@ -1,7 +1,8 @@
 // Before / after in one run: BENCH_BASELINE names another checkout of this project (e.g. a git
 // worktree of an earlier commit, with node_modules). Its bench/server.ts and this one's run side by
 // side; short load runs alternate between them per service, so both see the same machine. Prints
-// the median over rounds of each run's p50 and req/s, at concurrency 1.
+// the median over rounds of each run's p50, p99 and req/s, at concurrency 1. BENCH_UPTAKE=sqlite runs
+// both with the uptake ledger on SQLite (what recording costs a call).
 //
 //   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
 //   BENCH_BASELINE=/tmp/base npx tsx bench/compare.ts
@@ -15,15 +16,18 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-const before = await startServer({ dir: resolve(baseline) });
-const after = await startServer();
+const uptake = process.env.BENCH_UPTAKE === 'sqlite';
+const before = await startServer({ dir: resolve(baseline), uptake });
+const after = await startServer({ uptake });
 try {
-  console.log(`HTTP over loopback, concurrency 1: medians over ${ROUNDS} alternating ${SECONDS} s runs`);
-  console.log(`${'service'.padEnd(28)} p50 before  p50 after   req/s before  req/s after`);
+  console.log(
+    `HTTP over loopback, concurrency 1${uptake ? ', uptake on SQLite' : ''}: medians over ${ROUNDS} alternating ${SECONDS} s runs`,
+  );
+  console.log(`${'service'.padEnd(28)} p50 before  p50 after  p99 before  p99 after   req/s before  req/s after`);
   for (const [service, list] of byService(fixtureRequests())) {
     const runs = {
-      before: { p50: [] as number[], rps: [] as number[] },
-      after: { p50: [] as number[], rps: [] as number[] },
+      before: { p50: [] as number[], p99: [] as number[], rps: [] as number[] },
+      after: { p50: [] as number[], p99: [] as number[], rps: [] as number[] },
     };
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, server] of [
@@ -33,12 +37,13 @@ try {
         const r = await load(server.port, list, 1, SECONDS);
         if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx + r.errors} failed calls to ${service}`);
         runs[name].p50.push(percentile(r.latencies, 50));
+        runs[name].p99.push(percentile(r.latencies, 99));
         runs[name].rps.push(r.requestsPerSecond);
       }
     }
     const f = (n: number) => n.toFixed(1).padStart(10);
     console.log(
-      `${service.padEnd(28)} ${f(median(runs.before.p50))} ${f(median(runs.after.p50))} ${f(median(runs.before.rps)).padStart(13)} ${f(median(runs.after.rps)).padStart(12)}`,
+      `${service.padEnd(28)} ${f(median(runs.before.p50))} ${f(median(runs.after.p50))} ${f(median(runs.before.p99))} ${f(median(runs.after.p99))} ${f(median(runs.before.rps)).padStart(13)} ${f(median(runs.after.rps)).padStart(12)}`,
     );
   }
 } finally {

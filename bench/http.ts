@@ -9,6 +9,8 @@ import type { FixtureRequest } from './fixtures.js';
 export interface BenchServer {
   port: number;
   stop: () => void;
+  /** The server's process id. */
+  pid: number;
 }
 
 /**
@@ -35,7 +37,7 @@ export async function startServer({
     lines.once('line', (line) => resolve((JSON.parse(line) as { port: number }).port));
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
   });
-  return { port, stop: () => child.kill('SIGTERM') };
+  return { port, pid: child.pid ?? 0, stop: () => child.kill('SIGTERM') };
 }
 
 export function byService(requests: FixtureRequest[]): Map<string, FixtureRequest[]> {

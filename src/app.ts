@@ -170,7 +170,11 @@ export function createApp(deps: AppDeps): Express {
         maxPages: config.fhirMaxPages,
         fetchImpl,
         deadlineMs: config.prefetchDeadlineMs,
+        maxBytes: config.fhirMaxBytes,
+        maxResources: config.fhirMaxResources,
       },
+      callDeadlineMs: config.callDeadlineMs,
+      maxResourcesPerCall: config.maxResourcesPerCall,
       authStatus:
         config.auth === 'on'
           ? { verification: 'on', trustedClients: trustedClients?.length ?? 0 }

@@ -155,6 +155,30 @@ export const CONFIG_VARIABLES = {
     parse: int(1, 600000),
     doc: 'time limit of all FHIR requests of one service call together; past it the call answers `412`',
   },
+  fhirMaxBytes: {
+    name: 'CDS_FHIR_MAX_BYTES',
+    default: '16mb',
+    parse: bytes,
+    doc: 'largest FHIR answer, counted after decompression while it is read; a larger one is abandoned there and the call answers `412` naming the prefetch key',
+  },
+  fhirMaxResources: {
+    name: 'CDS_FHIR_MAX_RESOURCES',
+    default: '10000',
+    parse: int(1, 10_000_000),
+    doc: 'most resources fetched from the FHIR server for one call, across every prefetch key and page; past it the call answers `412` naming the key',
+  },
+  callDeadlineMs: {
+    name: 'CDS_CALL_DEADLINE_MS',
+    default: '10000',
+    parse: int(1, 600000),
+    doc: 'time limit of one service call from its arrival to its answer, evaluation included; past it while FHIR data is fetched the call answers `412`, past it during evaluation `503` (`call-deadline`), and the evaluation stops at its next CQL define',
+  },
+  maxResourcesPerCall: {
+    name: 'CDS_MAX_RESOURCES_PER_CALL',
+    default: '10000',
+    parse: int(1, 10_000_000),
+    doc: 'most FHIR resources one call may evaluate (sent and fetched together, Bundles counted by their entries); more answers `422` (`too-much-data`) before any evaluation',
+  },
   fhirCheck: {
     name: 'CDS_FHIR_CHECK',
     default: 'warn',
@@ -164,8 +188,9 @@ export const CONFIG_VARIABLES = {
       'where a CodeableConcept belongs, a number where a date belongs, a UCUM-coded Quantity whose code is not ' +
       'UCUM, ...): `warn` evaluates anyway and logs where the data is malformed (never the values); `reject` ' +
       'answers `400` naming each place (`412` for data fetched from the FHIR server); `off` checks only after an ' +
-      'evaluation failed. In every mode, an evaluation that fails on malformed data answers `400` naming the ' +
-      'places rather than `500`',
+      'evaluation failed. In every mode, numbers and dates CQL cannot compute with (beyond its Decimal, Integer, ' +
+      'Date and DateTime ranges, or not on the calendar) are refused before evaluation, and an evaluation that ' +
+      'fails on malformed data answers `400` naming the places rather than `500`',
   },
   jwtClockSkewS: {
     name: 'CDS_JWT_CLOCK_SKEW_S',
@@ -211,7 +236,7 @@ export const CONFIG_VARIABLES = {
     name: 'CDS_UPTAKE_FLUSH_MS',
     default: '250',
     parse: int(1, 60000),
-    doc: 'most time a served card waits in memory before it is written to the ledger',
+    doc: 'most time a failed call or a shadow evaluation waits in memory before it is written to the ledger (answered calls are written before their answer)',
   },
   uptakeQueueLimit: {
     name: 'CDS_UPTAKE_QUEUE_LIMIT',

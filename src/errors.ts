@@ -22,7 +22,10 @@ export interface OperationOutcome {
 export interface CdsErrorOptions {
   /** What the caller is told, issue by issue; by default one issue holding the message. */
   issues?: Issue[];
-  /** Detail for the server's own log only; never sent to the caller. */
+  /**
+   * Detail for debugging and the command line; never sent to the caller, and never written to a log line by
+   * the HTTP server (it may quote the data it failed on: the log gets the cause's type and stack frames).
+   */
   internal?: string;
   /** The error this one stands for; never sent to the caller. */
   cause?: unknown;
@@ -33,7 +36,7 @@ export class CdsError extends Error {
   /** Stable machine-readable code, e.g. 'invalid-request'. */
   readonly code: string;
   readonly issues: Issue[];
-  /** Detail for the server's own log only; never sent to the caller. */
+  /** Detail for debugging and the command line; never sent to the caller nor logged by the HTTP server. */
   readonly internal?: string;
 
   constructor(status: number, code: string, message: string, { issues, internal, cause }: CdsErrorOptions = {}) {
@@ -64,6 +67,7 @@ export function fhirIssueType(status: number): string {
     case 412:
       return 'not-found';
     case 413:
+    case 422:
       return 'too-costly';
     case 415:
       return 'not-supported';
@@ -113,6 +117,24 @@ export function invalidFhir(
 /** 412: prefetch data neither sent nor fetchable; one issue per prefetch key. */
 export function prefetchUnavailable(issues: Issue[]): CdsError {
   return new CdsError(412, 'prefetch-unavailable', issues.map((i) => i.diagnostics).join('; '), { issues });
+}
+
+/** 422: the call holds more FHIR resources than one call may evaluate (CDS_MAX_RESOURCES_PER_CALL). */
+export function tooMuchData(count: number, limit: number): CdsError {
+  return new CdsError(
+    422,
+    'too-much-data',
+    `the call holds ${count} FHIR resources, more than the ${limit} one call may evaluate (CDS_MAX_RESOURCES_PER_CALL): send or fetch less (e.g. narrower prefetch queries)`,
+  );
+}
+
+/** 503: the call was not answered within its deadline (CDS_CALL_DEADLINE_MS); its evaluation has been stopped. */
+export function callDeadlineExceeded(ms: number): CdsError {
+  return new CdsError(
+    503,
+    'call-deadline',
+    `the call was not answered within its deadline of ${ms} ms (CDS_CALL_DEADLINE_MS); its evaluation was stopped`,
+  );
 }
 
 /** 400: the body is not JSON; `position` is where the parser stopped (e.g. 'line 1, column 8'). */
@@ -317,8 +339,8 @@ export function unknownLibrary(library: string, version: string): CdsError {
   return new CdsError(400, 'unknown-library', `cannot find the source of ${library} ${version} in cql/`);
 }
 
-export function invalidAsOf(value: string | undefined): CdsError {
-  return new CdsError(400, 'invalid-option', `--as-of '${value}' is not an ISO 8601 time`);
+export function invalidAsOf(value: string | undefined, problem = 'is not an ISO 8601 time'): CdsError {
+  return new CdsError(400, 'invalid-option', `--as-of '${value}' ${problem}`);
 }
 
 /** 400: the request file of `cds eval` cannot be read or is not JSON; `reason` says which. */

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { isDateTime } from './calendar.js';
 import type { Issue } from './errors.js';
 import { packageRoot } from './paths.js';
 
@@ -15,7 +16,9 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
  * an error carries its schema, whose description says what a pattern stands for; formats (uri, date-time).
  */
 export function createAjv(): Ajv {
-  return addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
+  const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
+  // Date-times are read by the one calendar-checking reader, in schemas as everywhere else.
+  return ajv.addFormat('date-time', { type: 'string', validate: isDateTime });
 }
 
 /** A schema shipped in the package's schemas/ folder. */

@@ -399,6 +399,24 @@ const cases: Record<string, Expected[]> = {
       status: 503,
       code: 'dashboard-not-built',
       message: 'the dashboard is not built on this server: run npm run build',
+      },
+    ],
+  tooMuchData: [
+    {
+      error: errors.tooMuchData(12001, 10000),
+      status: 422,
+      code: 'too-much-data',
+      message:
+        'the call holds 12001 FHIR resources, more than the 10000 one call may evaluate (CDS_MAX_RESOURCES_PER_CALL): send or fetch less (e.g. narrower prefetch queries)',
+    },
+  ],
+  callDeadlineExceeded: [
+    {
+      error: errors.callDeadlineExceeded(10000),
+      status: 503,
+      code: 'call-deadline',
+      message:
+        'the call was not answered within its deadline of 10000 ms (CDS_CALL_DEADLINE_MS); its evaluation was stopped',
     },
   ],
   uptakeDisabled: [

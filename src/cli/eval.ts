@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
-import { invalidAsOf, unreadableRequestFile } from '../errors.js';
+import { asOfTime } from './as-of.js';
+import { unreadableRequestFile } from '../errors.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
 
@@ -26,8 +27,7 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .addOption(new Option('--as-of <time>', 'evaluate as of this ISO 8601 time (default: now)'))
     .option('--json', 'print cards and explanation as one JSON document')
     .action(async (options: EvalOptions) => {
-      const now = options.asOf ? new Date(options.asOf) : new Date();
-      if (Number.isNaN(now.getTime())) throw invalidAsOf(options.asOf);
+      const now = options.asOf === undefined ? new Date() : asOfTime(options.asOf);
       let body: unknown;
       try {
         body = JSON.parse(readFileSync(options.request, 'utf8'));
@@ -39,7 +39,12 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const started = performance.now();
       const { outcome } = await invokeService(knowledge, options.service, body, {
         clock: () => now,
-        prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
+        prefetch: {
+          timeoutMs: config.fhirTimeoutMs,
+          maxPages: config.fhirMaxPages,
+          maxBytes: config.fhirMaxBytes,
+          maxResources: config.fhirMaxResources,
+        },
         fhirCheck: config.fhirCheck,
       });
       const total = performance.now() - started;

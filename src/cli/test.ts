@@ -2,6 +2,7 @@
 // services that serve it live (fixtures/requests/<service-id>/<case>.json with <case>.expected.json)
 // and the cases listed in the rule set's own "tests" — and prints pass / fail with a readable diff.
 // Shadow and experiment versions are tested too, each on its own rule set version.
+import { asOfTime } from './as-of.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
@@ -84,7 +85,7 @@ export async function runTestCase(knowledge: Knowledge, ruleSet: RuleSet, testCa
   let actual: Array<{ rule: string; indicator: string; summary: string }> = [];
   try {
     const body = JSON.parse(readFileSync(testCase.requestFile, 'utf8')) as unknown;
-    const now = testCase.asOf ? new Date(testCase.asOf) : new Date();
+    const now = testCase.asOf === undefined ? new Date() : asOfTime(testCase.asOf);
     const { outcome } = await invokeService(onVersion(knowledge, testCase.service, ruleSet), testCase.service, body, {
       clock: () => now,
       prefetch: { timeoutMs: 3000, maxPages: 10 },

@@ -19,7 +19,7 @@ import {
   type Card,
 } from '../cards/index.js';
 import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
-import { evaluationFailed } from '../errors.js';
+import { callDeadlineExceeded, CdsError, evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
 import { fhirDataModel } from './cql/patient-data.js';
 
@@ -70,6 +70,13 @@ export interface EvaluateOptions {
   ruleSet?: RuleSet;
   /** The experiment arm the call is in: named in each card's provenance extension. */
   experiment?: { id: string; arm: string };
+  /** performance.now() past which the evaluation stops (checked before each CQL define and after the CQL). */
+  deadline?: { at: number; ms: number };
+}
+
+/** Throws the call's deadline error once its deadline has passed. */
+export function pastDeadline(deadline: { at: number; ms: number } | undefined): void {
+  if (deadline && performance.now() > deadline.at) throw callDeadlineExceeded(deadline.ms);
 }
 
 const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
@@ -92,7 +99,7 @@ export async function evaluate(
   service: Service,
   request: HookRequest,
   data: Record<string, unknown>,
-  { now, ruleSet = service.ruleSet, experiment }: EvaluateOptions,
+  { now, ruleSet = service.ruleSet, experiment, deadline }: EvaluateOptions,
 ): Promise<Evaluation> {
   const { definition } = service;
   const trace: EvaluationTrace = {
@@ -133,17 +140,20 @@ export async function evaluate(
       for (const name of Object.keys(expressions)) {
         const expression = expressions[name];
         if (expression.context !== 'Patient') continue;
+        pastDeadline(deadline);
         const started = performance.now();
         results[name] = await expression.execute(patientContext);
         trace.defineTimings[name] = performance.now() - started;
       }
     } catch (err) {
-      // The engine's message may quote patient data: it goes to the log, not to the caller.
+      if (err instanceof CdsError && err.code === 'call-deadline') throw err;
+      // The engine's message may quote patient data: it goes neither to the caller nor to the log.
       throw evaluationFailed(ruleSet.cql, { internal: safeMessage(err), cause: err });
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }
   trace.timings.cql = performance.now() - t;
+  pastDeadline(deadline);
 
   t = performance.now();
   const userId = typeof context.userId === 'string' ? context.userId : undefined;

@@ -1,11 +1,11 @@
 // One service call without HTTP: validate the request, complete prefetch, evaluate. The HTTP
 // handler and the `cds eval` command both call this.
-import { CdsError, invalidFhir, serviceUnavailable, unknownService } from '../errors.js';
+import { CdsError, invalidFhir, serviceUnavailable, tooMuchData, unknownService } from '../errors.js';
 import { servicesById, type Knowledge } from '../knowledge/index.js';
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
-import { evaluate, type Evaluation } from './evaluate.js';
-import { fhirShapeIssues, type ShapeProblem } from '../fhir/index.js';
+import { evaluate, pastDeadline, type Evaluation } from './evaluate.js';
+import { fhirShapeIssues, isResource, resourcesOf, type ShapeProblem } from '../fhir/index.js';
 import type { CallOutcome, EvaluationOutcome } from './outcome.js';
 import { chooseVersion, type CallingClient, type RolloutControl } from './rollout.js';
 import { errorName } from './shadow-queue.js';
@@ -24,6 +24,13 @@ export interface InvokeOptions {
   rollout?: RolloutControl;
   /** The verified caller (a site, for experiments randomised by client). */
   client?: CallingClient;
+  /**
+   * performance.now() by which the call must be answered, and the time limit it stands for: FHIR requests stop
+   * there (412) and so does the evaluation, at its next CQL define (503).
+   */
+  deadline?: { at: number; ms: number };
+  /** Most FHIR resources the call may evaluate, sent and fetched together (422 beyond). */
+  maxResources?: number;
 }
 
 /** A call's outcome, with the work left for after the answer: its shadow versions. */
@@ -57,11 +64,19 @@ export async function invokeService(
   const service = services.find((s) => s.definition.hook === request.hook);
   if (!service) throw unavailable();
   let t = performance.now();
-  const prefetch = await resolvePrefetch(service.definition.prefetch, request, deps.prefetch);
+  const prefetch = await resolvePrefetch(service.definition.prefetch, request, prefetchOptions(deps));
   const prefetchMs = performance.now() - t;
+  if (deps.maxResources !== undefined) {
+    const count = resourceCount(request, prefetch.data);
+    if (count > deps.maxResources) throw tooMuchData(count, deps.maxResources);
+  }
   const check = deps.fhirCheck ?? 'warn';
+  // Numbers and dates CQL cannot compute with are refused in every mode: evaluated, they would fail or be lost.
+  const outOfRange = malformedData(request, prefetch.data, prefetch.status, true);
+  if (outOfRange) throw outOfRange;
   const malformed = check === 'off' ? undefined : malformedData(request, prefetch.data, prefetch.status);
   if (check === 'reject' && malformed) throw malformed;
+  pastDeadline(deps.deadline);
   const now = deps.clock();
   const choice = chooseVersion(service, request, now, deps.client, deps.rollout);
   const arm = choice.experiment?.arm ? { id: choice.experiment.id, arm: choice.experiment.arm } : undefined;
@@ -73,10 +88,11 @@ export async function invokeService(
       now,
       ruleSet: choice.ruleSet,
       experiment: arm,
+      deadline: deps.deadline,
     });
   } catch (err) {
     // A suppressed arm answers no cards whatever happens: its failure is recorded, the call still answered.
-    if (choice.disposition !== 'suppressed')
+    if (choice.disposition !== 'suppressed' || (err instanceof CdsError && err.code === 'call-deadline'))
       throw explainedFailure(
         err,
         check === 'off' ? () => malformedData(request, prefetch.data, prefetch.status) : () => malformed,
@@ -124,6 +140,27 @@ export async function invokeService(
   return { outcome, shadows };
 }
 
+/** The prefetch options of this call: its FHIR requests end by the call's deadline too. */
+function prefetchOptions(deps: InvokeOptions): PrefetchOptions {
+  if (!deps.deadline) return deps.prefetch;
+  pastDeadline(deps.deadline);
+  const left = Math.max(1, Math.floor(deps.deadline.at - performance.now()));
+  const own = deps.prefetch.deadlineMs;
+  return { ...deps.prefetch, deadlineMs: own === undefined ? left : Math.min(own, left) };
+}
+
+/** Every FHIR resource the call would evaluate: the context's and the prefetch's, Bundles by their entries. */
+function resourceCount(request: HookRequest, data: Record<string, unknown>): number {
+  let count = 0;
+  const add = (value: unknown): void => {
+    if (!isResource(value)) return;
+    count += value.resourceType === 'Bundle' ? resourcesOf(value).length : 1;
+  };
+  for (const value of Object.values(request.context)) add(value);
+  for (const value of Object.values(data)) add(value);
+  return count;
+}
+
 /** An evaluation that failed on malformed data is the caller's problem, not the server's: 400 / 412 naming where. */
 function explainedFailure(err: unknown, malformed: () => CdsError | undefined): unknown {
   if (!(err instanceof CdsError) || err.code !== 'evaluation-failed') return err;
@@ -143,16 +180,17 @@ function malformedData(
   request: HookRequest,
   data: Record<string, unknown>,
   status: Record<string, PrefetchStatus>,
+  rangeOnly = false,
 ): CdsError | undefined {
   const sent: ShapeProblem[] = [];
   for (const [name, value] of Object.entries(request.context)) {
     if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value)
-      sent.push(...fhirShapeIssues(value, `context.${name}`));
+      sent.push(...fhirShapeIssues(value, `context.${name}`, { rangeOnly }));
   }
   const fetched: ShapeProblem[] = [];
   for (const [key, value] of Object.entries(data)) {
     if (value === null || value === undefined) continue;
-    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeIssues(value, `prefetch.${key}`));
+    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeIssues(value, `prefetch.${key}`, { rangeOnly }));
   }
   const problems = (sent.length > 0 ? sent : fetched).slice(0, 10);
   if (problems.length === 0) return undefined;

@@ -7,12 +7,32 @@
 // not reported. Its cost is linear in the size of the data, whatever the data.
 //
 // Messages name locations and FHIR types only, never a value: they go back to the caller.
+import { createRequire } from 'node:module';
+import { isCalendarValue, readCalendar, type CalendarForms } from '../calendar.js';
 import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from './model-info.js';
 import { validateUcumUnit } from './ucum.js';
 
 const MAX_DEPTH = 40;
-/** CQL's Decimal holds 28 digits before the point. */
-const MAX_DECIMAL = 1e28;
+/**
+ * CQL's own bounds, from cql-execution itself (lib/util/math.js, as its Quantity and literals check them): a
+ * Decimal within ±99999999999999999999.99999999, an Integer within 32 bits. Outside them a Quantity cannot be made.
+ */
+const cqlMath = createRequire(import.meta.url)('cql-execution/lib/util/math.js') as {
+  MAX_FLOAT_VALUE: number;
+  MIN_FLOAT_VALUE: number;
+  MAX_INT_VALUE: number;
+  MIN_INT_VALUE: number;
+};
+const { MAX_FLOAT_VALUE: MAX_DECIMAL, MIN_FLOAT_VALUE: MIN_DECIMAL } = cqlMath;
+const { MAX_INT_VALUE: MAX_INTEGER, MIN_INT_VALUE: MIN_INTEGER } = cqlMath;
+/** How each FHIR date type is read (CQL's Date and DateTime run from 0001-01-01 to 9999-12-31). */
+const DATE_FORMS: Record<string, CalendarForms> = {
+  date: { least: 'year', most: 'day' },
+  dateTime: { least: 'year', most: 'second', offset: false },
+  instant: { least: 'second', offset: false },
+};
+const TIME = /^([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?$/;
+const INTEGER_TYPES = new Set(['integer', 'positiveInt', 'unsignedInt', 'Integer']);
 
 /** FHIR element names (camelCase, short) and resource type names: anything else is not looked up. */
 const ELEMENT_NAME = /^[a-z][A-Za-z0-9]{0,63}$/;
@@ -52,27 +72,45 @@ function pathText(path: Path): string {
 export interface ShapeProblem {
   at: string;
   message: string;
+  /**
+   * `range`: a number or date outside what CQL can compute with (or no date at all), which would make the
+   * evaluation fail or read it as absent; `shape`: anything else.
+   */
+  kind: 'shape' | 'range';
 }
 
 interface Walk {
   problems: ShapeProblem[];
   limit: number;
+  rangeOnly: boolean;
+}
+
+export interface ShapeCheckOptions {
+  /** Most problems reported (default 10). */
+  limit?: number;
+  /** Reports only `range` problems (the walk is the same). */
+  rangeOnly?: boolean;
 }
 
 /** Problems of a FHIR resource at `path` (a Bundle's entries included), at most `limit` of them. */
-export function fhirShapeIssues(value: unknown, path: string, limit = 10): ShapeProblem[] {
-  const walk: Walk = { problems: [], limit };
+export function fhirShapeIssues(
+  value: unknown,
+  path: string,
+  { limit = 10, rangeOnly = false }: ShapeCheckOptions = {},
+): ShapeProblem[] {
+  const walk: Walk = { problems: [], limit, rangeOnly };
   checkResource(value, path, walk, 0);
   return walk.problems;
 }
 
 /** The same, each as `where: what`. */
 export function fhirShapeProblems(value: unknown, path: string, limit = 10): string[] {
-  return fhirShapeIssues(value, path, limit).map((p) => `${p.at}: ${p.message}`);
+  return fhirShapeIssues(value, path, { limit }).map((p) => `${p.at}: ${p.message}`);
 }
 
-function report(walk: Walk, path: Path, message: string): void {
-  if (walk.problems.length < walk.limit) walk.problems.push({ at: pathText(path), message });
+function report(walk: Walk, path: Path, message: string, kind: ShapeProblem['kind'] = 'shape'): void {
+  if (walk.problems.length < walk.limit && (kind === 'range' || !walk.rangeOnly))
+    walk.problems.push({ at: pathText(path), message, kind });
 }
 
 function describe(value: unknown): string {
@@ -133,8 +171,8 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
     const expected = jsonTypeOf(type.name ?? '');
     if (typeof value !== expected)
       report(walk, path, `expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
-    else if (expected === 'number' && !(Math.abs(value as number) < MAX_DECIMAL))
-      report(walk, path, `the ${type.name} is out of the range CQL can compute with (below 10^28)`);
+    else if (expected === 'number') checkNumber(value as number, type.name ?? '', path, walk);
+    else if (expected === 'string') checkDate(value as string, type.name ?? '', path, walk);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -160,6 +198,35 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
   if (!info) return;
   checkObject(value as Record<string, unknown>, info, path, walk, depth);
   if (QUANTITY_TYPES.has(type.name ?? '')) checkUcumCode(value, path, walk);
+}
+
+function checkNumber(value: number, name: string, path: Path, walk: Walk): void {
+  if (INTEGER_TYPES.has(name)) {
+    if (!Number.isInteger(value)) report(walk, path, `expected a whole number for the ${name}, got a fraction`);
+    else if (value > MAX_INTEGER || value < MIN_INTEGER)
+      report(walk, path, `the ${name} is outside the range of CQL's Integer (-2^31 to 2^31 - 1)`, 'range');
+    else if ((name === 'positiveInt' && value < 1) || (name === 'unsignedInt' && value < 0))
+      report(walk, path, `the ${name} is below its least value (${name === 'positiveInt' ? 1 : 0})`);
+  } else if (!(value <= MAX_DECIMAL && value >= MIN_DECIMAL)) {
+    report(
+      walk,
+      path,
+      `the ${name} is outside the range of CQL's Decimal (at most 20 digits before the point)`,
+      'range',
+    );
+  }
+}
+
+/** A FHIR date, dateTime, instant or time that CQL cannot read as one (it would fail or take it as absent). */
+function checkDate(value: string, name: string, path: Path, walk: Walk): void {
+  if (name === 'time') {
+    if (!TIME.test(value)) report(walk, path, 'the time is not a time of day (hh:mm:ss, hours 00 to 23)', 'range');
+    return;
+  }
+  const forms = DATE_FORMS[name];
+  if (!forms) return;
+  const read = readCalendar(value, forms);
+  if (!isCalendarValue(read)) report(walk, path, `the ${name} ${read.problem}`, 'range');
 }
 
 const QUANTITY_TYPES = new Set(['Quantity', 'SimpleQuantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity']);

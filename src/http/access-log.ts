@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
 import type { CallObserver } from './call.js';
 
@@ -17,7 +17,7 @@ export function accessLog(logger: Logger): RequestHandler {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info('request', {
         method: req.method,
-        path: requestPath(req.originalUrl),
+        path: loggablePath(req),
         status: res.writableFinished ? res.statusCode : 499,
         durationMs: round(durationMs),
         ...(res.locals.feedbackServiceId ? { serviceId: res.locals.feedbackServiceId } : {}),
@@ -45,5 +45,19 @@ export function accessLogObserver(logger: Logger): CallObserver {
 
 /** The whole path as the client sent it (routers strip their mount point from req.path), never the query. */
 export const requestPath = (originalUrl: string): string => originalUrl.split('?')[0];
+/**
+ * The path as a log line may carry it: a matched route by its pattern (`/admin/explain/:card`), so
+ * that no value of a path parameter (a card uuid, whatever a caller put there) is logged; a path no route
+ * matched by its first segment only.
+ */
+function loggablePath(req: Request): string {
+  const path = requestPath(req.originalUrl);
+  const pattern = (req.route as { path?: unknown } | undefined)?.path;
+  const segments = path.split('/');
+  if (typeof pattern !== 'string') return segments.length > 2 ? `/${segments[1]}/…` : path;
+  const tail = pattern.split('/').filter(Boolean);
+  if (tail.length >= segments.length) return pattern;
+  return [...segments.slice(0, segments.length - tail.length), ...tail].join('/');
+}
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;

@@ -24,6 +24,10 @@ export interface CallContext {
   outcome?: CallOutcome;
   /** The shadow versions' evaluation, to run after the answer (holds the call's data until then). */
   shadows?: () => Promise<EvaluationOutcome[]>;
+  /** The ledger id of the call once it was recorded before its answer (see CallObserver.answering). */
+  recordedAs?: string;
+  /** Runs every observer's `answering` once the outcome is there; the answer is sent after it resolves. */
+  readonly beforeAnswer: () => Promise<void>;
 }
 
 /** A finished call as observers see it. */
@@ -45,6 +49,11 @@ export interface FinishedCall {
 export interface CallObserver {
   /** When the call starts, before its body is read. */
   started?(call: CallContext): void;
+  /**
+   * When the call has its outcome and is about to answer 200: what must be done before the cards leave (the
+   * uptake ledger's durable write). Its failure is logged and the answer goes out all the same.
+   */
+  answering?(answering: FinishedCall): Promise<void>;
   finished(finished: FinishedCall): void;
 }
 
@@ -90,6 +99,16 @@ export function callContext({ knowledge, clock, observers, logger }: CallContext
       method: req.method,
       path: requestPath(req.originalUrl),
       logger: (res.locals.logger ?? logger).child({ serviceId }),
+      beforeAnswer: async () => {
+        const answering = finishedCall(call, 200, req.body, res.locals.client);
+        for (const o of observers) {
+          try {
+            await o.answering?.(answering);
+          } catch (err) {
+            call.logger.error('a call observer failed before the answer', { error: errorName(err) });
+          }
+        }
+      },
     };
     res.locals.call = call;
     res.locals.logger = call.logger;

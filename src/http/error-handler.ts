@@ -19,22 +19,58 @@ interface BodyParserError extends Error {
   body?: string;
 }
 
-/** The one place errors become responses: always a JSON OperationOutcome, never a stack trace. */
+/**
+ * The one place errors become responses: always a JSON OperationOutcome, never a stack trace. The answer may
+ * quote what the caller sent (an id, a date); the log line never does: it is built from the status, the code,
+ * the locations the issues name and, for a failure of the server, the error's type and stack frames.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const error = toCdsError(err);
     const log = res.locals.logger ?? logger;
+    const where = locations(error);
     if (error.status >= 500) {
       log.error('request failed', {
+        status: error.status,
         code: error.code,
-        reason: error.message,
-        detail: error.internal ?? (err instanceof CdsError ? undefined : describeUnknown(err)),
+        ...(where.length > 0 ? { at: where } : {}),
+        ...failure(err instanceof CdsError ? error.cause : err),
       });
     } else {
-      log.info('request rejected', { status: error.status, code: error.code, reason: error.message });
+      log.info('request rejected', {
+        status: error.status,
+        code: error.code,
+        ...(where.length > 0 ? { at: where } : {}),
+      });
     }
     if (res.headersSent) return;
     res.status(error.status).type('application/json').json(error.toOperationOutcome());
+  };
+}
+
+/** The places the issues name (e.g. `context.selections[0]`), each once, at most 20. */
+function locations(error: CdsError): string[] {
+  return [...new Set(error.issues.flatMap((i) => i.expression ?? []))].slice(0, 20);
+}
+
+/**
+ * What failed, as far as a log line may say: the error's type and where in the code it was thrown. Its
+ * message is left out: the CQL engine's, a driver's or a library's own may quote the data it failed on.
+ */
+function failure(err: unknown): Record<string, unknown> {
+  if (err === undefined) return {};
+  if (!(err instanceof Error)) return { error: typeof err };
+  const frames = (err.stack ?? '')
+    .split('\n')
+    .filter((line) => /^\s+at /.test(line))
+    .slice(0, 8)
+    .map((line) => line.trim());
+  // A system or driver error code (ECONNREFUSED, SQLITE_BUSY, 57P01) names what happened, never a value.
+  const code = (err as { code?: unknown }).code;
+  return {
+    error: err.name,
+    ...(typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? { errorCode: code } : {}),
+    ...(frames.length > 0 ? { stack: frames } : {}),
   };
 }
 
@@ -65,11 +101,6 @@ function toCdsError(err: unknown): CdsError {
 function lineColumn(text: string, offset: number): string {
   const before = text.slice(0, offset);
   return `line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
-}
-
-function describeUnknown(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}\n${err.stack ?? ''}`;
-  return String(err);
 }
 
 export function notFoundHandler(): RequestHandler {

@@ -5,6 +5,10 @@ import { answerCards, invokeService, type FhirCheck, type RolloutControl } from 
 export interface InvokeDeps {
   clock: () => Date;
   prefetch: PrefetchOptions;
+  /** Time limit of a call from its arrival to its answer (CDS_CALL_DEADLINE_MS). */
+  callDeadlineMs?: number;
+  /** Most FHIR resources one call may evaluate (CDS_MAX_RESOURCES_PER_CALL). */
+  maxResourcesPerCall?: number;
   fhirCheck?: FhirCheck;
   /** Experiment assignment and stops (from the uptake store); without it every call gets the live version. */
   rollout?: RolloutControl;
@@ -29,6 +33,11 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
       fhirCheck: deps.fhirCheck,
       rollout: deps.rollout,
       client,
+      deadline:
+        deps.callDeadlineMs === undefined
+          ? undefined
+          : { at: call.started + deps.callDeadlineMs, ms: deps.callDeadlineMs },
+      maxResources: deps.maxResourcesPerCall,
     });
     call.outcome = outcome;
     call.shadows = shadows;
@@ -38,6 +47,8 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
     // Locations and FHIR types only: no value of the data is logged.
     if (outcome.dataProblems)
       call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
+    // A card shown is a card recorded: the ledger has the call before the answer leaves.
+    await call.beforeAnswer();
     res.json({ cards: answerCards(outcome) });
   };
 }

@@ -19,6 +19,10 @@ export interface RouteDeps {
   knowledge: KnowledgeHolder;
   clock: () => Date;
   prefetch: PrefetchOptions;
+  /** Time limit of a call from its arrival to its answer. */
+  callDeadlineMs?: number;
+  /** Most FHIR resources one call may evaluate. */
+  maxResourcesPerCall?: number;
   /** Checking the shape of each call's FHIR data (see InvokeOptions.fhirCheck). */
   fhirCheck?: FhirCheck;
   bodyLimitBytes: number;

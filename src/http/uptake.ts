@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { badRequest, invalidField, unknownAlert } from '../errors.js';
 import { optionalJsonBody } from './json-body.js';
-import { explainCards, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
+import { explainCards, type CallOutcome, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
 import { servicesById, type Knowledge, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
 import {
   measureReportBundle,
@@ -17,9 +17,10 @@ import {
   reportToNdjson,
   suppressSmallCells,
   type EvaluationInput,
+  type InvocationInput,
   type UptakeStore,
 } from '../uptake/index.js';
-import { isKnownServiceId, type CallObserver } from './call.js';
+import { isKnownServiceId, type CallObserver, type FinishedCall } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
 import { sendCsv } from './csv.js';
 
@@ -52,10 +53,18 @@ export function uptakeObserver(
         }
       }
     },
-    finished({ call, status, durationMs, service, hook, hookInstance, context, client }) {
+    async answering(answering) {
+      const { call } = answering;
+      if (!call.outcome || !isKnownServiceId(call.knowledge, call.serviceId)) return;
+      const id = randomUUID();
+      // Set first: a caller that gives up while the write runs must not get the call recorded twice.
+      call.recordedAs = id;
+      await uptake.recordNow(invocationInput(answering, call.outcome, id, completionWindowHours));
+    },
+    finished(finished) {
+      const { call, status, service, hook, client, context } = finished;
       if (!isKnownServiceId(call.knowledge, call.serviceId)) return;
       const outcome = status === 200 ? call.outcome : undefined;
-      const answered = outcome?.evaluations[0];
       if (outcome) {
         const served = outcome.evaluations
           .filter((e) => e.disposition !== 'shadow')
@@ -71,28 +80,10 @@ export function uptakeObserver(
           });
         uptake.recordServed(served);
       }
-      const ruleSet = answered?.ruleSet ?? service?.ruleSet;
-      const invocationId = randomUUID();
       const caller = client ? { iss: client.iss, tenant: client.tenant } : undefined;
-      uptake.record({
-        id: invocationId,
-        serviceId: call.serviceId,
-        hook,
-        hookInstance,
-        ruleSet: ruleSet?.id,
-        ruleSetVersion: ruleSet?.version,
-        cql: ruleSet?.libraries,
-        client: caller,
-        startedAt: call.startedAt,
-        durationMs,
-        status,
-        context,
-        experiment: call.outcome?.experiment,
-        evaluations: outcome?.evaluations.map(evaluationInput),
-        prefetch: outcome?.prefetchData,
-        completionWindowMs: (service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000,
-        expandCode: codeExpander(call.knowledge),
-      });
+      // Answered calls were recorded before their answer; the others (failed, or given up on) now.
+      const invocationId = call.recordedAs ?? randomUUID();
+      if (!call.recordedAs) uptake.record(invocationInput(finished, outcome, invocationId, completionWindowHours));
       const work = outcome ? call.shadows : undefined;
       // The queued job holds only what it needs (the closure keeps the request and its data), not the call.
       call.shadows = undefined;
@@ -148,6 +139,36 @@ function codeExpander(knowledge: Knowledge): (code: string) => string[] {
     expanders.set(knowledge, expand);
   }
   return expand;
+}
+
+/** The ledger's account of one call; `outcome` only for a call answered 200. */
+function invocationInput(
+  { call, status, durationMs, service, hook, hookInstance, context, client }: FinishedCall,
+  outcome: CallOutcome | undefined,
+  id: string,
+  completionWindowHours: number,
+): InvocationInput {
+  const ruleSet = outcome?.evaluations[0]?.ruleSet ?? service?.ruleSet;
+  return {
+    id,
+    serviceId: call.serviceId,
+    hook,
+    hookInstance,
+    ruleSet: ruleSet?.id,
+    ruleSetVersion: ruleSet?.version,
+    cql: ruleSet?.libraries,
+    client: client ? { iss: client.iss, tenant: client.tenant } : undefined,
+    startedAt: call.startedAt,
+    // Recorded before the answer: the time until then.
+    durationMs,
+    status: outcome ? 200 : status,
+    context,
+    experiment: call.outcome?.experiment,
+    evaluations: outcome?.evaluations.map(evaluationInput),
+    prefetch: outcome?.prefetchData,
+    completionWindowMs: (service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000,
+    expandCode: codeExpander(call.knowledge),
+  };
 }
 
 /** Every version a service may evaluate: live, experiment arms, shadows. */

@@ -2,6 +2,7 @@
 // the shadow time required before release, checked against the loaded rule sets and resolved into
 // the versions the serving side evaluates.
 import type { ErrorObject } from 'ajv';
+import { calendarMs } from '../calendar.js';
 import { canonicalJson, sha256 } from './files.js';
 import { checkParameters } from './parameters.js';
 import { describeAjvError } from './schemas.js';
@@ -133,8 +134,8 @@ function resolveExperiment(
     }
     arms.push({ name: arm.name, weight: arm.weight, show, ruleSet });
   });
-  const start = declared.start === undefined ? undefined : new Date(declared.start);
-  const end = declared.end === undefined ? undefined : new Date(declared.end);
+  const start = declared.start === undefined ? undefined : new Date(calendarMs(declared.start));
+  const end = declared.end === undefined ? undefined : new Date(calendarMs(declared.end));
   if (start && end && !(start.getTime() < end.getTime())) {
     problems.push({
       pointer: `${at}/end`,

@@ -10,6 +10,16 @@ export interface FhirFetchOptions {
   /** Aborts every request of the call once the call's deadline has passed. */
   deadline?: AbortSignal;
   deadlineMs?: number;
+  /** Most bytes of one answer, counted after decompression while it is read. */
+  maxBytes?: number;
+  /** What is left of the call's resource budget, shared by every request and page of the call. */
+  resources?: ResourceBudget;
+}
+
+/** Resources fetched for one call, across every key and page, against a limit. */
+export interface ResourceBudget {
+  readonly limit: number;
+  used: number;
 }
 
 export class FhirFetchError extends Error {
@@ -30,12 +40,22 @@ interface BundleLike {
 export async function fetchFhir(relativeUrl: string, options: FhirFetchOptions): Promise<unknown> {
   const base = options.fhirServer.replace(/\/+$/, '');
   const first = await get(`${base}/${relativeUrl.replace(/^\/+/, '')}`, options, true);
-  if (!isBundle(first)) return first;
-  return followPages(first, base, options);
+  if (!isBundle(first)) {
+    if (first !== null) spend(options, 1);
+    return first;
+  }
+  spend(options, entriesOf(first).length);
+  return followPages(first, base, options, true);
 }
 
 /** Follows `next` links of a searchset Bundle (on the same FHIR server only) and merges the entries. */
-export async function followPages(bundle: BundleLike, base: string, options: FhirFetchOptions): Promise<BundleLike> {
+export async function followPages(
+  bundle: BundleLike,
+  base: string,
+  options: FhirFetchOptions,
+  firstCounted = false,
+): Promise<BundleLike> {
+  if (!firstCounted) spend(options, entriesOf(bundle).length);
   const entries = [...entriesOf(bundle)];
   let page: BundleLike = bundle;
   for (let pages = 1; ; pages++) {
@@ -45,6 +65,7 @@ export async function followPages(bundle: BundleLike, base: string, options: Fhi
     if (!sameOrigin(next, base)) throw new FhirFetchError('a next link points outside the FHIR server');
     const following = await get(next, options, false);
     if (!isBundle(following)) throw new FhirFetchError('a next page is not a Bundle');
+    spend(options, entriesOf(following).length);
     entries.push(...entriesOf(following));
     page = following;
   }
@@ -80,12 +101,19 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
     await response.body?.cancel();
     throw new FhirFetchError(`the FHIR server answered ${response.status}`);
   }
-  let body: unknown;
+  let text: string;
   try {
-    body = await response.json();
-  } catch {
+    text = await readBounded(response, options.maxBytes);
+  } catch (err) {
+    if (err instanceof FhirFetchError) throw err;
     if (options.deadline?.aborted) throw pastDeadline();
     if (perRequest.aborted) throw new FhirFetchError(`no answer within ${options.timeoutMs} ms`);
+    throw new FhirFetchError('the answer of the FHIR server could not be read');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
     throw new FhirFetchError('the FHIR server answered with something that is not JSON');
   }
   if (!body || typeof body !== 'object' || typeof (body as { resourceType?: unknown }).resourceType !== 'string') {
@@ -94,6 +122,44 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
   if ((body as { resourceType: string }).resourceType === 'OperationOutcome')
     throw new FhirFetchError('the FHIR server answered with an OperationOutcome');
   return body;
+}
+
+/**
+ * The answer's text, read chunk by chunk (fetch has already decompressed it): more than `maxBytes` aborts
+ * the download there, so a small compressed answer that inflates without end costs at most the limit.
+ */
+async function readBounded(response: Response, maxBytes: number | undefined): Promise<string> {
+  const limit = maxBytes ?? Number.POSITIVE_INFINITY;
+  const tooLarge = () => new FhirFetchError(`the answer is larger than the limit of ${limit} bytes`);
+  const declared = Number(response.headers.get('content-length'));
+  if (!response.headers.get('content-encoding') && Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks, size));
+}
+
+/** Counts resources against the call's budget; past it, the data is more than one call may evaluate. */
+function spend(options: FhirFetchOptions, count: number): void {
+  const budget = options.resources;
+  if (!budget) return;
+  budget.used += count;
+  if (budget.used > budget.limit)
+    throw new FhirFetchError(`the call's FHIR answers hold more than the limit of ${budget.limit} resources`);
 }
 
 function isBundle(value: unknown): value is BundleLike {
@@ -119,6 +185,9 @@ function entriesOf(bundle: BundleLike): unknown[] {
 
 function nextLink(bundle: BundleLike): string | undefined {
   if (!Array.isArray(bundle.link)) return undefined;
-  const url = bundle.link.find((l) => !!l && typeof l === 'object' && l.relation === 'next')?.url;
-  return typeof url === 'string' ? url : undefined;
+  const next = bundle.link.find((l) => !!l && typeof l === 'object' && l.relation === 'next');
+  if (!next) return undefined;
+  // More pages without a way to them: the rest of the search cannot be had.
+  if (typeof next.url !== 'string' || next.url === '') throw new FhirFetchError('a next link has no url to follow');
+  return next.url;
 }

@@ -21,6 +21,10 @@ export interface PrefetchOptions {
   deadlineMs?: number;
   /** Origins the caller may name as fhirServer (exact match); undefined allows any. */
   allowedFhirServers?: string[];
+  /** Most bytes of one FHIR answer, decompressed. */
+  maxBytes?: number;
+  /** Most resources fetched for one call, across every key and page. */
+  maxResources?: number;
 }
 
 export async function resolvePrefetch(
@@ -46,6 +50,8 @@ export async function resolvePrefetch(
           timeoutMs: options.timeoutMs,
           maxPages: options.maxPages,
           fetchImpl: options.fetchImpl,
+          maxBytes: options.maxBytes,
+          ...(options.maxResources !== undefined ? { resources: { limit: options.maxResources, used: 0 } } : {}),
           ...deadline,
         }
       : undefined;
@@ -73,9 +79,15 @@ export async function resolvePrefetch(
       }
       if (!fhir) {
         if (usable) {
-          // A paginated Bundle with nowhere to fetch the rest: use what was sent.
-          data[key] = value;
-          status[key] = 'sent';
+          // A paginated Bundle with nowhere to fetch the rest: deciding on its first page could miss what matters.
+          issues.push({
+            severity: 'error',
+            code: 'incomplete',
+            diagnostics: request.fhirServer
+              ? `prefetch key '${key}' is a search with more pages and the request's fhirServer is not one this client may name`
+              : `prefetch key '${key}' is a search with more pages (a next link) and the request has no fhirServer to follow it`,
+            expression: [`prefetch.${key}`],
+          });
           return;
         }
         issues.push({

@@ -1,5 +1,6 @@
 // What the knowledge declares about an experiment, as the reports need it: arms in their declared
 // order (the first is the reference), weights (for the sample-ratio check), unit and dates.
+import { calendarMs } from '../calendar.js';
 import type {
   Experiment,
   ExperimentDefinition,
@@ -28,7 +29,7 @@ export interface ExperimentStop {
 
 function date(value: string | Date | undefined): Date | undefined {
   if (value === undefined) return undefined;
-  const d = value instanceof Date ? value : new Date(value);
+  const d = value instanceof Date ? value : new Date(calendarMs(value));
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 

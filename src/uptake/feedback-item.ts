@@ -2,6 +2,7 @@
 // others. Lenient where the spec and real clients are (a reason Coding without system), strict on
 // what the figures depend on.
 import { createHash } from 'node:crypto';
+import { calendarMs, isCalendarValue, readCalendar } from '../calendar.js';
 import type { Issue } from '../errors.js';
 import { createAjv, schemaIssues, type SchemaWording } from '../json-schema.js';
 
@@ -16,7 +17,9 @@ export interface FeedbackItem {
 /** Identifiers are printable text: a control character (NUL above all: PostgreSQL refuses it) is refused. */
 const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
 
-const UTC_TIMESTAMP = '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|z|[+-]00:00)$';
+const UTC_TIMESTAMP = '^\\d{4}-\\d{2}-\\d{2}[Tt]\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?(Z|z|[+-]00:00)$';
+/** How outcomeTimestamp is read: to the second, in UTC. */
+const TIMESTAMP_FORMS = { least: 'second', utcOnly: true } as const;
 
 // No additionalProperties: false: the spec reserves `extension` and may add optional fields.
 /** One feedback item (CDS Hooks 2.0.1 feedback); also in the OpenAPI document. */
@@ -85,17 +88,16 @@ export function itemProblems(item: unknown, index: number): Issue[] {
   const issues: Issue[] = [];
   if (!validateItem(item)) issues.push(...schemaIssues(validateItem.errors, root, wording));
   const it = item as Partial<FeedbackItem>;
-  if (
-    typeof it.outcomeTimestamp === 'string' &&
-    new RegExp(UTC_TIMESTAMP).test(it.outcomeTimestamp) &&
-    Number.isNaN(Date.parse(it.outcomeTimestamp))
-  ) {
-    issues.push({
-      severity: 'error',
-      code: 'invalid',
-      diagnostics: `${root}.outcomeTimestamp is not a real date and time`,
-      expression: [`${root}.outcomeTimestamp`],
-    });
+  if (typeof it.outcomeTimestamp === 'string' && new RegExp(UTC_TIMESTAMP).test(it.outcomeTimestamp)) {
+    const read = readCalendar(it.outcomeTimestamp, TIMESTAMP_FORMS);
+    if (!isCalendarValue(read)) {
+      issues.push({
+        severity: 'error',
+        code: 'invalid',
+        diagnostics: `${root}.outcomeTimestamp is not a real date and time: it ${read.problem}`,
+        expression: [`${root}.outcomeTimestamp`],
+      });
+    }
   }
   if (it.outcome === 'overridden' && Array.isArray(it.acceptedSuggestions) && it.acceptedSuggestions.length > 0) {
     issues.push({
@@ -123,6 +125,11 @@ export function itemProblems(item: unknown, index: number): Issue[] {
   return issues;
 }
 
+/** When the outcome happened, in milliseconds (the item is valid). */
+export function outcomeMs(item: FeedbackItem): number {
+  return calendarMs(item.outcomeTimestamp, TIMESTAMP_FORMS);
+}
+
 /** The item's identity for idempotency: equal items, however their JSON is laid out, hash the same. */
 export function itemHash(item: FeedbackItem): string {
   const canonical = {
@@ -137,7 +144,7 @@ export function itemHash(item: FeedbackItem): string {
         ]
       : null,
     comment: item.overrideReason?.userComment ?? null,
-    at: Date.parse(item.outcomeTimestamp),
+    at: outcomeMs(item),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -5,7 +5,7 @@ import { sql, type Insertable, type Kysely } from 'kysely';
 import { badRequest, invalidField, type Issue } from '../errors.js';
 import type { VerifiedClient } from '../auth/index.js';
 import type { Coding } from '../knowledge/index.js';
-import { itemHash, itemProblems, type FeedbackItem } from './feedback-item.js';
+import { itemHash, itemProblems, outcomeMs, type FeedbackItem } from './feedback-item.js';
 import type { FeedbackTable, UptakeDatabase } from './schema.js';
 
 export interface FeedbackItemResult {
@@ -66,11 +66,29 @@ export async function ingestFeedback(
   const batchItems = new Set<string>();
   await db.transaction().execute(async (trx) => {
     const uuids = [...new Set(valid.map((r) => r.card!))];
-    const cards = new Map<string, { service_id: string; suggestion_uuids: string; override_reasons: string }>();
+    const cards = new Map<
+      string,
+      {
+        service_id: string;
+        suggestion_uuids: string;
+        override_reasons: string;
+        selection_behavior: string | null;
+        client_iss: string | null;
+        client_tenant: string | null;
+      }
+    >();
     for (let i = 0; i < uuids.length; i += LOOKUP_CHUNK) {
       const rows = await trx
         .selectFrom('uptake_card')
-        .select(['card_uuid', 'service_id', 'suggestion_uuids', 'override_reasons'])
+        .select([
+          'card_uuid',
+          'service_id',
+          'suggestion_uuids',
+          'override_reasons',
+          'selection_behavior',
+          'client_iss',
+          'client_tenant',
+        ])
         .where('card_uuid', 'in', uuids.slice(i, i + LOOKUP_CHUNK))
         // Suppressed and shadow cards were never sent: no EHR can have seen them.
         .where('disposition', '=', 'shown')
@@ -96,6 +114,26 @@ export async function ingestFeedback(
           code: 'invalid',
           diagnostics: `${where}.card: card '${item.card}' was served by service '${card.service_id}', not '${serviceId}'`,
           expression: [`${where}.card`],
+        });
+        continue;
+      }
+      // Only the client that was shown the card may say what became of it (the same iss and tenant).
+      if (card.client_iss !== (client?.iss ?? null) || card.client_tenant !== (client?.tenant ?? null)) {
+        reject(result, {
+          severity: 'error',
+          code: 'forbidden',
+          diagnostics: `${where}.card: card '${item.card}' was not served to this client: only the client it was served to may send its feedback`,
+          expression: [`${where}.card`],
+        });
+        continue;
+      }
+      const accepted = new Set((item.acceptedSuggestions ?? []).map((s) => s.id));
+      if (card.selection_behavior === 'at-most-one' && accepted.size > 1) {
+        reject(result, {
+          severity: 'error',
+          code: 'invalid',
+          diagnostics: `${where}.acceptedSuggestions: card '${item.card}' has selectionBehavior at-most-one, so at most one of its suggestions can be accepted (${accepted.size} were)`,
+          expression: [`${where}.acceptedSuggestions`],
         });
         continue;
       }
@@ -139,7 +177,7 @@ export async function ingestFeedback(
           override_display: reason?.display ?? null,
           override_client_added: clientAdded === undefined ? null : clientAdded ? 1 : 0,
           user_comment: item.overrideReason?.userComment ?? null,
-          outcome_at: Date.parse(item.outcomeTimestamp),
+          outcome_at: outcomeMs(item),
           received_at: now.getTime(),
           client_iss: client?.iss ?? null,
           client_tenant: client?.tenant ?? null,

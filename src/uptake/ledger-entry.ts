@@ -17,6 +17,7 @@ export interface RecordedCard {
   summary: string;
   overrideReasons?: unknown[];
   suggestions?: Array<{ uuid?: string; label?: string; actions?: unknown[] }>;
+  selectionBehavior?: string;
 }
 
 /** One rule set version evaluated in a call, with the cards it produced and where each came from. */
@@ -233,6 +234,7 @@ function evaluationRows(
         override_reasons: JSON.stringify(card.overrideReasons ?? []),
         suggestion_uuids: JSON.stringify(suggestions),
         suggestion_count: suggestions.length,
+        selection_behavior: typeof card.selectionBehavior === 'string' ? card.selectionBehavior : null,
         disposition: e.disposition,
         arm: e.experiment?.arm ?? null,
         experiment_id: e.experiment?.id ?? null,

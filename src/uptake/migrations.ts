@@ -277,6 +277,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006-card-selection-behavior': {
+      // How many of a card's suggestions may be accepted (CDS Hooks selectionBehavior); null: any number.
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema.alterTable('uptake_card').addColumn('selection_behavior', 'text').execute();
+      },
+    },
   };
 }
 

@@ -1,5 +1,6 @@
 // Reading report parameters (a query string or command-line options, as strings) with every
 // problem collected and answered at once as a 400 naming each parameter.
+import { isCalendarValue, readCalendar } from '../calendar.js';
 import { badRequest, type Issue } from '../errors.js';
 
 export interface ParameterReader {
@@ -34,19 +35,16 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
   const date = (field: string, endOfDay: boolean): Date | undefined => {
     const value = text(field);
     if (value === undefined) return undefined;
-    const dayOnly = /^\d{4}-\d{2}-\d{2}$/.test(value);
-    const ok = dayOnly || /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(value);
-    const parsed = ok ? new Date(dayOnly ? `${value}T00:00:00Z` : value) : undefined;
-    // Date accepts 2026-02-30 (as 2 March): the calendar day written must exist.
-    const day = new Date(`${value.slice(0, 10)}T00:00:00Z`);
-    const exists = !Number.isNaN(day.getTime()) && day.toISOString().startsWith(value.slice(0, 10));
-    if (!parsed || Number.isNaN(parsed.getTime()) || !exists) {
+    const read = readCalendar(value, { least: 'day', most: 'second' });
+    if (!isCalendarValue(read)) {
       problem(
         field,
-        `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z)`,
+        `'${value}' must be a date (2026-06-01, UTC) or a date and time with its offset (2026-06-01T12:00:00Z): it ${read.problem}`,
       );
       return undefined;
     }
+    const dayOnly = read.precision === 'day';
+    const parsed = new Date(read.ms);
     return dayOnly && endOfDay ? new Date(parsed.getTime() + 86_400_000) : parsed;
   };
   return {

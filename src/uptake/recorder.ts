@@ -1,6 +1,6 @@
-// Records invocations and served cards off the request path: record() only queues; a timer
+// Records invocations and served cards. writeNow() writes an answered call before its answer; record() queues, a timer
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type {
   CardTable,
   EvaluationTable,
@@ -72,6 +72,28 @@ export class Recorder {
     this.schedule(this.failures > 0 ? this.backoff() : this.options.flushMs);
   }
 
+  /**
+   * Writes one entry now, in a transaction of its own, and resolves once the database has it (durably: SQLite
+   * runs with synchronous=FULL). When the database cannot take it, the entry is queued as record() would and
+   * false is returned: the call is answered all the same.
+   */
+  async writeNow(entry: LedgerEntry): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await this.options.prepare();
+      await this.db.transaction().execute((trx) => insertEntries(trx, [entry]));
+      this.status.lastWriteAt = new Date().toISOString();
+      // Matching the call as evidence for earlier cards reads the ledger: off the answer's path, in the next batch.
+      if (entry.evidence) this.record({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
+      return true;
+    } catch (err) {
+      this.status.lastError = describe(err);
+      this.status.lastErrorAt = new Date().toISOString();
+      this.record(entry);
+      return false;
+    }
+  }
+
   current(): RecorderStatus {
     return { ...this.status, queued: this.queue.length };
   }
@@ -121,46 +143,7 @@ export class Recorder {
     try {
       await this.options.prepare();
       await this.db.transaction().execute(async (trx) => {
-        const invocations = batch.flatMap((e) => (e.invocation ? [withoutNul(e.invocation)] : []));
-        const evaluations = batch.flatMap((e) => e.evaluations.map(withoutNul));
-        const cards = batch.flatMap((e) => e.cards.map(withoutNul));
-        for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
-          await trx
-            .insertInto('uptake_invocation')
-            .values(invocations.slice(i, i + BATCH_ROWS))
-            .onConflict((oc) => oc.column('id').doNothing())
-            .execute();
-        }
-        for (let i = 0; i < evaluations.length; i += BATCH_ROWS) {
-          await trx
-            .insertInto('uptake_evaluation')
-            .values(evaluations.slice(i, i + BATCH_ROWS))
-            .onConflict((oc) => oc.column('id').doNothing())
-            .execute();
-        }
-        for (let i = 0; i < cards.length; i += BATCH_ROWS) {
-          await trx
-            .insertInto('uptake_card')
-            .values(cards.slice(i, i + BATCH_ROWS))
-            .onConflict((oc) => oc.column('card_uuid').doNothing())
-            .execute();
-        }
-        const explanations = batch.flatMap((e) => (e.explanations ?? []).map(withoutNul));
-        for (let i = 0; i < explanations.length; i += BATCH_ROWS) {
-          await trx
-            .insertInto('uptake_explanation')
-            .values(explanations.slice(i, i + BATCH_ROWS))
-            .onConflict((oc) => oc.column('card_uuid').doNothing())
-            .execute();
-        }
-        const intents = batch.flatMap((e) => (e.intents ?? []).map(withoutNul));
-        for (let i = 0; i < intents.length; i += BATCH_ROWS) {
-          await trx
-            .insertInto('uptake_intent')
-            .values(intents.slice(i, i + BATCH_ROWS))
-            .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
-            .execute();
-        }
+        await insertEntries(trx, batch);
         // In call order: a card and a later call of its patient may be in the same batch.
         await linkEvidence(
           trx,
@@ -183,6 +166,50 @@ export class Recorder {
       this.status.state = 'ok';
       this.options.onRecovered({ queued: this.queue.length });
     }
+  }
+}
+
+/** The rows of `entries`, each kept once (a row already there is left as it is). */
+async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntry[]): Promise<void> {
+  const invocations = batch.flatMap((e) => (e.invocation ? [withoutNul(e.invocation)] : []));
+  const evaluations = batch.flatMap((e) => e.evaluations.map(withoutNul));
+  const cards = batch.flatMap((e) => e.cards.map(withoutNul));
+  for (let i = 0; i < invocations.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_invocation')
+      .values(invocations.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+  for (let i = 0; i < evaluations.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_evaluation')
+      .values(evaluations.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.column('id').doNothing())
+      .execute();
+  }
+  for (let i = 0; i < cards.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_card')
+      .values(cards.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.column('card_uuid').doNothing())
+      .execute();
+  }
+  const explanations = batch.flatMap((e) => (e.explanations ?? []).map(withoutNul));
+  for (let i = 0; i < explanations.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_explanation')
+      .values(explanations.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.column('card_uuid').doNothing())
+      .execute();
+  }
+  const intents = batch.flatMap((e) => (e.intents ?? []).map(withoutNul));
+  for (let i = 0; i < intents.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_intent')
+      .values(intents.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
+      .execute();
   }
 }
 

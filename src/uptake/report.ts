@@ -346,7 +346,7 @@ export async function buildReport(
       invocations: ok,
       failedInvocations: inv ? Number(inv.failed) : 0,
       cardsServed: g.cards,
-      cardsPer100Invocations: ok > 0 ? round((100 * g.cards) / ok, 2) : null,
+      cardsPer100Invocations: ok > 0 ? round((100 * g.cards) / ok, 4) : null,
       cardsWithFeedback: g.withFeedback,
       feedbackCoverage: ratio(g.withFeedback, g.cards),
       coverageByClient: [...g.clients.values()]

@@ -46,6 +46,8 @@ export interface CardTable {
   /** JSON: [uuid] of the card's suggestions. */
   suggestion_uuids: string;
   suggestion_count: number;
+  /** The card's selectionBehavior (`at-most-one`, `any`); null when it has none. */
+  selection_behavior: string | null;
   /** 'shown' for cards in the answer; room for 'shadow' and 'suppressed' evaluations. */
   disposition: string;
   /** Experiment arm, when the card came from a randomised comparison. */

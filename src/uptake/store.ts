@@ -50,6 +50,11 @@ export interface UptakeStore {
   readonly database: Kysely<UptakeDatabase>;
   /** Queues one hook call for the ledger; never waits, never throws. */
   record(invocation: InvocationInput): void;
+  /**
+   * Writes one hook call (its invocation, evaluations and cards) before it resolves: the answer that shows the
+   * cards waits for it. When the database cannot take it now, it is queued as record() does; never throws.
+   */
+  recordNow(invocation: InvocationInput): Promise<void>;
   /** Queues shadow evaluations that finished after their call was recorded; never waits, never throws. */
   recordShadow(shadow: ShadowInput): void;
   /** Assigns experiment arms with the pseudonym key: the same on every instance sharing it. */
@@ -446,6 +451,17 @@ export async function createUptakeStore(
     record(invocation) {
       try {
         recorder.record(ledgerEntry(invocation, pseudonymize));
+      } catch (err) {
+        logger.error('uptake recording skipped', { reason: describe(err) });
+      }
+    },
+    async recordNow(invocation) {
+      try {
+        const written = await recorder.writeNow(ledgerEntry(invocation, pseudonymize));
+        if (!written) {
+          const { lastError, queued } = recorder.current();
+          logger.error('uptake recording before the answer failed; queued instead', { reason: lastError, queued });
+        }
       } catch (err) {
         logger.error('uptake recording skipped', { reason: describe(err) });
       }

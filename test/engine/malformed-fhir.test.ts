@@ -134,7 +134,7 @@ describe('fhirShapeProblems', () => {
     };
     expect(fhirShapeProblems(observation, 'o')).toEqual([
       'o.issued: expected a instant (a JSON string), got a number',
-      'o.valueQuantity.value: the decimal is out of the range CQL can compute with (below 10^28)',
+      "o.valueQuantity.value: the decimal is outside the range of CQL's Decimal (at most 20 digits before the point)",
       'o.code.coding[0]: expected a Coding (a JSON object), got null',
       'o.code.coding[1].code: expected a code (a JSON string), got a number',
       'o.code.coding[1].userSelected: expected a boolean (a JSON boolean), got a string',

@@ -614,7 +614,7 @@ describe('resolvePrefetch: paginated searches', () => {
     expect(result.status).toEqual({ labs: 'fetched' });
   });
 
-  it('uses a paginated Bundle as sent when the request has no fhirServer to fetch the rest from', async () => {
+  it('returns 412 naming the key when a paginated Bundle is sent without a fhirServer to fetch the rest from', async () => {
     const fhir = fakeFhir({});
     const firstPage = bundle(
       'searchset',
@@ -626,15 +626,62 @@ describe('resolvePrefetch: paginated searches', () => {
       { prefetch: { problems: firstPage } },
     );
 
-    const result = await resolvePrefetch(
-      { problems: 'Condition?patient={{context.patientId}}' },
-      request,
-      options(fhir),
+    const err = await failure(
+      resolvePrefetch({ problems: 'Condition?patient={{context.patientId}}' }, request, options(fhir)),
     );
 
     expect(fhir.calls).toEqual([]);
-    expect(result.data.problems).toEqual(firstPage);
-    expect(result.status).toEqual({ problems: 'sent' });
+    expect(err.status).toBe(412);
+    expect(err.issues).toEqual([
+      expect.objectContaining({
+        code: 'incomplete',
+        expression: ['prefetch.problems'],
+        diagnostics: expect.stringContaining('more pages'),
+      }),
+    ]);
+  });
+
+  it('returns 412 naming the key when a next link has no url to follow', async () => {
+    const base = 'https://fhir.nourl.example';
+    const fhir = fakeFhir({
+      [`${base}/Observation?patient=pt-nourl`]: fhirJson({
+        ...bundle('searchset', [{ resourceType: 'Observation', id: 'o1' }]),
+        link: [{ relation: 'next' }],
+      }),
+    });
+    const request = patientView(
+      { userId: 'Practitioner/dr-nourl', patientId: 'pt-nourl' },
+      { fhirServer: base, fhirAuthorization: auth('t') },
+    );
+
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.issues[0]).toMatchObject({ expression: ['prefetch.labs'] });
+    expect(err.issues[0].diagnostics).toContain('a next link has no url to follow');
+  });
+
+  it('returns 412 naming the key when a sent paginated Bundle names a fhirServer this client may not use', async () => {
+    const fhir = fakeFhir({});
+    const firstPage = bundle('searchset', [{ resourceType: 'Condition', id: 'c1' }], 'https://fhir.other.example/p2');
+    const request = patientView(
+      { userId: 'Practitioner/dr-np', patientId: 'pt-np' },
+      { fhirServer: 'https://fhir.other.example', prefetch: { problems: firstPage } },
+    );
+
+    const err = await failure(
+      resolvePrefetch(
+        { problems: 'Condition?patient={{context.patientId}}' },
+        request,
+        options(fhir, { allowedFhirServers: ['https://fhir.allowed.example'] }),
+      ),
+    );
+
+    expect(fhir.calls).toEqual([]);
+    expect(err.status).toBe(412);
+    expect(err.issues[0].expression).toEqual(['prefetch.problems']);
   });
 
   it('returns 412 and sends nothing to another origin when a next link leaves the FHIR server', async () => {
@@ -892,5 +939,126 @@ describe('malformed Bundles from the EHR', () => {
     });
     expect(result.status.conditions).toBe('fetched');
     expect(result.data.conditions).toMatchObject({ resourceType: 'Bundle', total: 0 });
+  });
+});
+
+describe('resolvePrefetch: bounded answers', () => {
+  const base = 'https://fhir.bounds.example';
+  const request = (id: string) =>
+    patientView({ userId: 'Practitioner/dr-b', patientId: id }, { fhirServer: base, fhirAuthorization: auth('t') });
+
+  /** An answer that never ends: a Bundle whose entries keep coming, as long as the reader reads. */
+  function endless(sent: { bytes: number; cancelled: boolean }): Response {
+    const entry = new TextEncoder().encode(JSON.stringify({ resource: { resourceType: 'Observation' } }) + ',');
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"resourceType":"Bundle","entry":['));
+      },
+      pull(controller) {
+        sent.bytes += entry.length * 64;
+        for (let i = 0; i < 64; i++) controller.enqueue(entry);
+      },
+      cancel() {
+        sent.cancelled = true;
+      },
+    });
+    return new Response(stream, { headers: { 'content-type': 'application/fhir+json' } });
+  }
+
+  it('stops reading an endless answer at CDS_FHIR_MAX_BYTES and returns 412 naming the key', async () => {
+    const sent = { bytes: 0, cancelled: false };
+    const fhir = fakeFhir({ [`${base}/Observation?patient=pt-endless`]: () => Promise.resolve(endless(sent)) });
+
+    const err = await failure(
+      resolvePrefetch(
+        { labs: 'Observation?patient={{context.patientId}}' },
+        request('pt-endless'),
+        options(fhir, { maxBytes: 256 * 1024 }),
+      ),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.issues[0]).toMatchObject({ expression: ['prefetch.labs'] });
+    expect(err.issues[0].diagnostics).toContain('larger than the limit of 262144 bytes');
+    expect(sent.cancelled).toBe(true);
+    // Read up to the limit and not much further.
+    expect(sent.bytes).toBeLessThan(2 * 256 * 1024);
+  });
+
+  it('counts the limit on the decompressed answer: a small gzip that inflates past it is refused', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const { createServer } = await import('node:http');
+    // 64 MiB of spaces inside a JSON document compress to about 64 KiB.
+    const bomb = gzipSync(
+      Buffer.concat([
+        Buffer.from('{"resourceType":"Patient","x":"'),
+        Buffer.alloc(64 * 1024 * 1024, 32),
+        Buffer.from('"}'),
+      ]),
+    );
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/fhir+json', 'content-encoding': 'gzip' });
+      res.end(bomb);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const err = await failure(
+        resolvePrefetch(
+          { patient: 'Patient/{{context.patientId}}' },
+          patientView({ userId: 'Practitioner/dr-b', patientId: 'pt-bomb' }, { fhirServer: url }),
+          { timeoutMs: 5000, maxPages: 5, maxBytes: 1024 * 1024 },
+        ),
+      );
+      expect(bomb.length).toBeLessThan(1024 * 1024);
+      expect(err.status).toBe(412);
+      expect(err.issues[0]).toMatchObject({ expression: ['prefetch.patient'] });
+      expect(err.issues[0].diagnostics).toContain('larger than the limit of 1048576 bytes');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses an answer whose declared length is over the limit without reading it', async () => {
+    const fhir = fakeFhir({
+      [`${base}/Patient/pt-long`]: () =>
+        Promise.resolve(
+          new Response(JSON.stringify({ resourceType: 'Patient', id: 'pt-long', text: 'x'.repeat(5000) }), {
+            headers: { 'content-type': 'application/fhir+json', 'content-length': '5050' },
+          }),
+        ),
+    });
+
+    const err = await failure(
+      resolvePrefetch(
+        { patient: 'Patient/{{context.patientId}}' },
+        request('pt-long'),
+        options(fhir, { maxBytes: 1000 }),
+      ),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.issues[0].diagnostics).toContain('larger than the limit of 1000 bytes');
+  });
+
+  it('limits resources across every page and key of one call (CDS_FHIR_MAX_RESOURCES)', async () => {
+    const obs = (n: number, page: string) =>
+      Array.from({ length: n }, (_, i) => ({ resourceType: 'Observation', id: `${page}-${i}` }));
+    const fhir = fakeFhir({
+      [`${base}/Observation?patient=pt-many`]: fhirJson(bundle('searchset', obs(4, 'a'), `${base}/p2`)),
+      [`${base}/p2`]: fhirJson(bundle('searchset', obs(4, 'b'))),
+      [`${base}/Condition?patient=pt-many`]: fhirJson(bundle('searchset', obs(4, 'c'))),
+    });
+    const templates = {
+      labs: 'Observation?patient={{context.patientId}}',
+      problems: 'Condition?patient={{context.patientId}}',
+    };
+
+    const within = await resolvePrefetch(templates, request('pt-many'), options(fhir, { maxResources: 12 }));
+    expect(entryIds(within.data.labs)).toHaveLength(8);
+
+    const err = await failure(resolvePrefetch(templates, request('pt-many'), options(fhir, { maxResources: 10 })));
+    expect(err.status).toBe(412);
+    expect(err.issues.map((i) => i.diagnostics).join(' ')).toContain('more than the limit of 10 resources');
   });
 });

@@ -10,7 +10,7 @@ import { repoRoot } from './app.js';
 export interface ServerProcess {
   child: ChildProcess;
   port: number;
-  /** Its own data directory (SQLite ledger, pseudonym key), removed by stop(). */
+  /** Its data directory (SQLite ledger, pseudonym key), removed by stop() unless the caller gave it. */
   dataDir: string;
   /** Everything it has written to stdout so far. */
   stdout: () => string;
@@ -26,6 +26,8 @@ export interface ServerProcessOptions {
   ready?: (port: number, child: ChildProcess) => Promise<boolean>;
   /** How often `ready` is asked, in ms (default 250). */
   pollMs?: number;
+  /** A data directory to run on (e.g. one a killed server left); the caller removes it. Default: a fresh one. */
+  dataDir?: string;
 }
 
 function freePort(): Promise<number> {
@@ -47,9 +49,10 @@ export async function startServerProcess({
   env = () => ({}),
   ready = httpReady,
   pollMs = 250,
+  dataDir: given,
 }: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'cds-process-'));
+  const dataDir = given ?? mkdtempSync(join(tmpdir(), 'cds-process-'));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: repoRoot,
     env: {
@@ -71,7 +74,7 @@ export async function startServerProcess({
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = (): void => {
     child.kill('SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!given) rmSync(dataDir, { recursive: true, force: true });
   };
   for (let waited = 0; waited < 30_000; waited += pollMs) {
     if (await ready(port, child)) return { child, port, dataDir, stdout: () => stdout, exited, stop };

@@ -12,6 +12,9 @@ import {
 import { duplicateBatch, firstBatch, LOCAL_REASON, OR1, OR2, seedInvocations, type Seeded } from './seed.js';
 import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
+/** The client the seeded cards of svc-a were served to: only it may send their feedback. */
+const EHR_1 = { iss: 'https://ehr-1.example.org' };
+
 const report = (store: UptakeStore, raw: Record<string, string> = {}) => store.report(parseReportQuery(raw));
 const withoutTime = <T extends { generatedAt: string }>(r: T) => ({ ...r, generatedAt: 'x' });
 
@@ -23,7 +26,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
   beforeEach(async () => {
     t = await testUptakeStore(kind);
     seeded = await seedInvocations(t.store);
-    firstResults = await t.store.ingestFeedback('svc-a', firstBatch(seeded), { iss: 'https://ehr-1.example.org' });
+    firstResults = await t.store.ingestFeedback('svc-a', firstBatch(seeded), EHR_1);
   });
   afterEach(async () => {
     await t.cleanup();
@@ -94,7 +97,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       invocations: 39,
       failedInvocations: 1,
       cardsServed: 10,
-      cardsPer100Invocations: 25.64,
+      cardsPer100Invocations: 25.641,
       cardsWithFeedback: 0,
       feedbackCoverage: 0,
       accepted: 0,
@@ -114,7 +117,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       invocations: 99,
       failedInvocations: 1,
       cardsServed: 40,
-      cardsPer100Invocations: 40.4,
+      cardsPer100Invocations: 40.404,
       cardsWithFeedback: 17,
       feedbackCoverage: 0.425,
       accepted: 11,
@@ -203,7 +206,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
 
   it('stores the same item sent again once: duplicates change no figure', async () => {
     const before = withoutTime(await report(t.store, { groupBy: 'service,rule' }));
-    const again = await t.store.ingestFeedback('svc-a', duplicateBatch(seeded), { iss: 'https://ehr-1.example.org' });
+    const again = await t.store.ingestFeedback('svc-a', duplicateBatch(seeded), EHR_1);
     expect(again.map((r) => r.result)).toEqual(['duplicate', 'duplicate', 'duplicate']);
     expect(withoutTime(await report(t.store, { groupBy: 'service,rule' }))).toEqual(before);
   });
@@ -222,7 +225,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       acceptedSuggestions: [{ id: card.suggestions[0] }],
       outcomeTimestamp: new Date(card.servedAt + 1_000).toISOString(),
     };
-    expect((await t.store.ingestFeedback('svc-a', [later, earlier])).map((r) => r.result)).toEqual([
+    expect((await t.store.ingestFeedback('svc-a', [later, earlier], EHR_1)).map((r) => r.result)).toEqual([
       'stored',
       'stored',
     ]);
@@ -303,9 +306,11 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     // Nothing else changed, and the store still takes what comes next.
     expect(
       (
-        await t.store.ingestFeedback('svc-a', [
-          { card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' },
-        ])
+        await t.store.ingestFeedback(
+          'svc-a',
+          [{ card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-03T12:00:00Z' }],
+          EHR_1,
+        )
       )[0].result,
     ).toBe('stored');
   });

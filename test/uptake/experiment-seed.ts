@@ -176,6 +176,7 @@ function callRows(spec: CallSpec): CallRows {
       override_reasons: '[]',
       suggestion_uuids: '[]',
       suggestion_count: 0,
+      selection_behavior: null,
       disposition: e.disposition,
       arm: evaluation.arm,
       experiment_id: evaluation.experiment_id,

@@ -38,7 +38,10 @@ export const ERROR_RESPONSES: Record<number, { description: string; headers?: Re
   412: { description: 'a prefetch key the service needs is missing and cannot be fetched from fhirServer' },
   413: { description: 'the body is larger than CDS_BODY_LIMIT' },
   415: { description: 'the body is not application/json, application/fhir+json or application/json+fhir' },
-  422: { description: 'the new knowledge was refused; every problem is listed' },
+  422: {
+    description:
+      'the new knowledge was refused (every problem listed), or a hook call holds more FHIR resources than CDS_MAX_RESOURCES_PER_CALL',
+  },
   429: { description: 'too many requests this minute', headers: RETRY_AFTER },
   500: { description: 'anything unexpected; logged with detail, answered without it' },
   503: {
