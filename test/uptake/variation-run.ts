@@ -71,7 +71,8 @@ export function variationRun(kind: StoreKind): void {
       config: { uptakeMinCell: 11 },
       deps: { uptake: t.store },
     });
-    const feedback: unknown[] = [];
+    // Feedback is taken only from the client that was served: one list per client.
+    const feedback = new Map<string, unknown[]>();
     seedCards().forEach((seed, n) => {
       const at = START + n * 60_000;
       const patientId = `patient-${n}`;
@@ -120,7 +121,8 @@ export function variationRun(kind: StoreKind): void {
           evaluations: [],
         });
       }
-      feedback.push(
+      if (!feedback.has(seed.iss)) feedback.set(seed.iss, []);
+      feedback.get(seed.iss)!.push(
         seed.accepted
           ? {
               card: card.uuid,
@@ -137,7 +139,10 @@ export function variationRun(kind: StoreKind): void {
       );
     });
     await t.store.flush();
-    for (let i = 0; i < feedback.length; i += 200) await t.store.ingestFeedback(SERVICE, feedback.slice(i, i + 200));
+    for (const [iss, items] of feedback) {
+      for (let i = 0; i < items.length; i += 200)
+        await t.store.ingestFeedback(SERVICE, items.slice(i, i + 200), { iss });
+    }
   }, 60_000);
   afterAll(async () => {
     await t?.cleanup();

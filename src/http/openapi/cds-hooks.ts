@@ -154,7 +154,7 @@ export const cdsHooksGroup: RouteGroup = {
               systemActions: { type: 'array', items: { type: 'object' } },
             },
           }),
-          ...errors(400, 401, 404, 405, 412, 413, 415, 429, 500, 503),
+          ...errors(400, 401, 404, 405, 412, 413, 415, 422, 429, 500, 503),
         },
       },
     },
