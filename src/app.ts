@@ -152,6 +152,7 @@ export function createApp(deps: AppDeps): Express {
         maxPages: config.fhirMaxPages,
         fetchImpl,
         deadlineMs: config.prefetchDeadlineMs,
+        fetchMedications: config.medicationFetch,
       },
       authStatus:
         config.auth === 'on'

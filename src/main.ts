@@ -12,6 +12,7 @@ import {
   formatProblem,
   loadKnowledge,
   SERVE_DRAFTS_WARNING,
+  terminologyOptions,
   type ServedFingerprints,
 } from './knowledge/index.js';
 import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
@@ -56,13 +57,20 @@ async function main(): Promise<void> {
   const started = Date.now();
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
   const translator = createThreadedCqlTranslator();
+  const terminology = terminologyOptions(config);
   const knowledge = await loadKnowledge(config.knowledgeDir, {
     translator,
     served: await servedFingerprints(),
     serveDrafts: config.serveDrafts,
+    terminology,
   });
   for (const problem of knowledge.problems) {
-    logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
+    logger[problem.severity === 'error' ? 'error' : problem.severity === 'info' ? 'info' : 'warn'](
+      'knowledge problem',
+      {
+        problem: formatProblem(problem),
+      },
+    );
   }
   logger.info('knowledge loaded', {
     dir: config.knowledgeDir,
@@ -84,6 +92,7 @@ async function main(): Promise<void> {
     logger,
     servedFingerprints: async () => (await servedFingerprints()) ?? new Map(),
     serveDrafts: config.serveDrafts,
+    terminology,
   });
   if (config.knowledgeWatch) reloader.watch();
   process.on('SIGHUP', () => void reloader.reload('SIGHUP').catch(() => undefined));

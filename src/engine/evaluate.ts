@@ -18,16 +18,18 @@ import {
   KNOWLEDGE_EXTENSION,
   type Card,
 } from '../cards/index.js';
-import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
+import { isResource, medicationsById, resourcesOf, withMedicationCode, type FhirResource } from '../fhir/index.js';
 import { evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
 import { fhirDataModel } from './cql/patient-data.js';
+import { isValueSource, libraryParameters, parameterValue } from '../knowledge/index.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as {
   PatientContext: typeof PatientContextType;
   CodeService: typeof CodeServiceType;
   DateTime: typeof DateTimeType;
+  AnnotatedError: new (...args: never[]) => Error;
 };
 
 export interface RuleTrace {
@@ -70,6 +72,8 @@ export interface EvaluateOptions {
   ruleSet?: RuleSet;
   /** The experiment arm the call is in: named in each card's provenance extension. */
   experiment?: { id: string; arm: string };
+  /** Medications read from the FHIR server because orders reference them (Medication/{id}). */
+  medications?: FhirResource[];
 }
 
 const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
@@ -77,7 +81,7 @@ const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
 function codeServiceFor(knowledge: Pick<Knowledge, 'valueSets'>): CodeServiceType {
   let service = codeServices.get(knowledge.valueSets);
   if (!service) {
-    service = new cql.CodeService(knowledge.valueSets);
+    service = new cql.CodeService(knowledge.valueSets as never); // a code may come without a system
     codeServices.set(knowledge.valueSets, service);
   }
   return service;
@@ -92,7 +96,7 @@ export async function evaluate(
   service: Service,
   request: HookRequest,
   data: Record<string, unknown>,
-  { now, ruleSet = service.ruleSet, experiment }: EvaluateOptions,
+  { now, ruleSet = service.ruleSet, experiment, medications }: EvaluateOptions,
 ): Promise<Evaluation> {
   const { definition } = service;
   const trace: EvaluationTrace = {
@@ -109,14 +113,26 @@ export async function evaluate(
   let t = performance.now();
   if (ruleSet.library) {
     const patientId = typeof context.patientId === 'string' ? context.patientId : undefined;
-    const resources = patientRecord(data, patientId);
+    // CQL sees each medicationReference it can resolve as the Medication's code (see fhir/medication-reference.ts).
+    const record = [...patientRecord(data, patientId), ...(medications ?? [])];
+    const byId = medicationsById([...record, ...draftOrders]);
+    const resources = record.map((r) => withMedicationCode(r, byId));
+    const cqlDrafts = draftOrders.map((r) => withMedicationCode(r, byId));
+    const cqlSelections = selections.map((r) => cqlDrafts[draftOrders.indexOf(r)] ?? r);
     const model = fhirDataModel();
     // What cql-execution's Executor does for one patient, with the time of each define.
     const results: Record<string, unknown> = {};
+    let current: string | undefined;
     try {
       const parameters: Record<string, unknown> = {};
+      const declared = new Map(libraryParameters(ruleSet).map((p) => [p.name, p]));
       for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
-        parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
+        const type = declared.get(name)?.type;
+        parameters[name] = isValueSource(source)
+          ? type
+            ? parameterValue(source, type, now)
+            : undefined
+          : bindParameter(source, context, cqlDrafts, cqlSelections, model.wrap);
       }
       const patient = model.patientSource(resources).currentPatient();
       const patientContext = new cql.PatientContext(
@@ -134,12 +150,14 @@ export async function evaluate(
         const expression = expressions[name];
         if (expression.context !== 'Patient') continue;
         const started = performance.now();
+        current = name;
         results[name] = await expression.execute(patientContext);
         trace.defineTimings[name] = performance.now() - started;
       }
     } catch (err) {
-      // The engine's message may quote patient data: it goes to the log, not to the caller.
-      throw evaluationFailed(ruleSet.cql, { internal: safeMessage(err), cause: err });
+      // The engine's message may quote patient data: it goes to the log and the trace, not to the caller.
+      const failure = describeCqlFailure(err, current, ruleSet.libraryFile);
+      throw evaluationFailed(ruleSet.cql, { internal: formatCqlFailure(failure), cause: err });
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }
@@ -263,4 +281,42 @@ function bindParameter(
 function safeMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}
+
+/** Where CQL evaluation failed and why, from cql-execution's AnnotatedError when there is one. */
+export interface CqlFailure {
+  /** The define being evaluated. */
+  define?: string;
+  /** The library whose expression failed (an included one, maybe), as cql-execution names it. */
+  library?: string;
+  /** The main library's file. */
+  file?: string;
+  /** `line:column-line:column` in the failing library's CQL source. */
+  locator?: string;
+  /** The ELM node that failed (e.g. Start, Retrieve). */
+  expression?: string;
+  message: string;
+}
+
+export function describeCqlFailure(err: unknown, define: string | undefined, file?: string): CqlFailure {
+  const annotated = err as { libraryName?: unknown; locator?: unknown; expressionName?: unknown; cause?: unknown };
+  const isAnnotated = err instanceof cql.AnnotatedError;
+  const message = safeMessage(isAnnotated && annotated.cause !== undefined ? annotated.cause : err);
+  return {
+    ...(define ? { define } : {}),
+    ...(isAnnotated ? { library: String(annotated.libraryName) } : {}),
+    ...(file ? { file } : {}),
+    ...(isAnnotated && typeof annotated.locator === 'string' ? { locator: annotated.locator } : {}),
+    ...(isAnnotated && typeof annotated.expressionName === 'string' ? { expression: annotated.expressionName } : {}),
+    message,
+  };
+}
+
+/** One line: `define "X", library L at 12:3-12:40 (Start): message`. */
+export function formatCqlFailure(f: CqlFailure): string {
+  const where = [
+    f.define ? `define "${f.define}"` : undefined,
+    f.library ? `library ${f.library}${f.locator ? ` at ${f.locator}` : ''}` : undefined,
+  ].filter(Boolean);
+  return `${where.join(', ')}${f.expression ? ` (${f.expression})` : ''}: ${f.message}`;
 }

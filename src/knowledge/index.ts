@@ -28,3 +28,15 @@ export { fingerprintKey } from './types.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
 export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';
 export { experimentHash, experimentFingerprintKey } from './rollout.js';
+export { isValueSource, libraryParameters } from './parameters.js';
+export {
+  declaredParameters,
+  parameterValue,
+  ParameterValueError,
+  RELATIVE_FORMS,
+  type DeclaredParameter,
+  type ParameterType,
+  type ParameterValueSource,
+} from './parameter-values.js';
+export { terminologyOptions, EXPANSION_DIR, type TerminologyOptions } from './terminology.js';
+export { resolveValueSet, oidOf, type ValueSetCatalog } from './value-sets.js';

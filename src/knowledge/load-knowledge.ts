@@ -9,7 +9,8 @@ import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from '.
 import { legacyRuleSetHashes, lifecycleReason, ruleSetHash } from './lifecycle.js';
 import { checkParameters } from './parameters.js';
 import { createExperimentRegistry, describeRolloutSchemaError, resolveRollout } from './rollout.js';
-import { hasValueSet, loadValueSets } from './value-sets.js';
+import { aliasValueSet, loadValueSets, resolveValueSet, type ValueSetCatalog } from './value-sets.js';
+import { expandFromTerminologyServer, type TerminologyOptions } from './terminology.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CqlTranslator } from './cql/translator.js';
 import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
@@ -48,6 +49,8 @@ interface LoadOptions {
    * Off: such a service is unavailable. A retired version is never served either way.
    */
   serveDrafts?: boolean;
+  /** A FHIR terminology server that expands, at load, value sets that cannot be expanded here. */
+  terminology?: TerminologyOptions;
 }
 
 /**
@@ -57,7 +60,7 @@ interface LoadOptions {
  */
 export async function loadKnowledge(
   dir: string,
-  { translator, served, serveDrafts = false }: LoadOptions,
+  { translator, served, serveDrafts = false, terminology }: LoadOptions,
 ): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = {
@@ -102,11 +105,16 @@ export async function loadKnowledge(
   const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
 
   const valueSets = loadValueSets(dir, join(dir, 'cql'));
-  problems.push(...valueSets.problems);
-  knowledge.valueSets = valueSets.index;
-
   const librarySet = await loadLibrarySet(dir, translator);
   problems.push(...librarySet.problems);
+  const references = [...librarySet.libraries.values()].flatMap((lib) => valueSetsOf(lib).map((vs) => ({ lib, vs })));
+  if (terminology) {
+    const missing = references.filter(({ vs }) => !resolveValueSet(valueSets, vs.id, vs.version)).map(({ vs }) => vs);
+    await expandFromTerminologyServer(dir, valueSets, missing, terminology);
+  }
+  problems.push(...valueSets.problems);
+  knowledge.valueSets = valueSets.index;
+  problems.push(...resolveReferences(references, valueSets));
   const repository = new cql.Repository(
     Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),
   );
@@ -114,7 +122,7 @@ export async function loadKnowledge(
   const ruleSets = new Map<string, RuleSet | string[]>();
   for (const file of listFiles(join(dir, 'rules'), '.json')) {
     const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
-    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems, served));
+    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets, problems, served));
   }
   for (const ruleSet of ruleSets.values()) if (!Array.isArray(ruleSet)) knowledge.ruleSets?.push(ruleSet);
 
@@ -212,7 +220,7 @@ function loadRuleSet(
   file: string,
   librarySet: LibrarySet,
   repository: CqlRepositoryType,
-  valueSets: Knowledge['valueSets'],
+  valueSets: ValueSetCatalog,
   problems: Problem[],
   served: ServedFingerprints | undefined,
 ): RuleSet | string[] {
@@ -248,6 +256,7 @@ function loadRuleSet(
 
   let library: CqlLibraryType | undefined;
   let libraries: LibraryRef[] = [];
+  let libraryFile: string | undefined;
   const hash = ruleSetHash(read.value);
   const fingerprints: Fingerprint[] = [{ kind: 'rule-set', name: raw.id, version: raw.version, hash, file: rel }];
   let defines: string[] = [];
@@ -267,12 +276,13 @@ function loadRuleSet(
     } else {
       const chain = includedLibraries(artifact, librarySet, own, rel);
       libraries = chain.map((l) => ({ library: l.name, version: l.version }));
+      libraryFile = artifact.file;
       fingerprints.push(
         ...chain.map((l) => ({ kind: 'cql' as const, name: l.name, version: l.version, hash: l.hash, file: l.file })),
       );
       for (const lib of chain) {
         for (const vs of valueSetsOf(lib)) {
-          if (!hasValueSet(valueSets, vs.id, vs.version)) {
+          if (!resolveValueSet(valueSets, vs.id, vs.version)) {
             own.push({
               file: lib.file,
               message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`,
@@ -339,7 +349,7 @@ function loadRuleSet(
       priority: (rule.priority ?? 1) * 10000 + (raw.rules.length - i),
     });
   });
-  return { ...raw, file: rel, hash, engine, library, libraries, fingerprints: frozen, defines };
+  return { ...raw, file: rel, hash, engine, library, libraries, libraryFile, fingerprints: frozen, defines };
 }
 
 /** The library and everything it includes, depth first, each once. */
@@ -370,6 +380,30 @@ function includedLibraries(
   };
   visit(root);
   return out;
+}
+
+/**
+ * Makes every value set a library names findable by the name it uses (cql-execution looks it up verbatim),
+ * and says how it was found when that was not by its exact url or `urn:oid:` identifier.
+ */
+function resolveReferences(
+  references: Array<{ lib: CqlLibraryArtifact; vs: { name: string; id: string; version?: string } }>,
+  catalog: ValueSetCatalog,
+): Problem[] {
+  const notes: Problem[] = [];
+  for (const { lib, vs } of references) {
+    const found = resolveValueSet(catalog, vs.id, vs.version);
+    if (!found) continue; // reported by each rule set that runs the library
+    aliasValueSet(catalog.index, vs.id, vs.version, found);
+    if (found.exact) continue;
+    const where = `${found.entry.file}${found.entry.pointer ? ` ${found.entry.pointer}` : ''}`;
+    notes.push({
+      file: lib.file,
+      message: `value set "${vs.name}" ('${vs.id}'${vs.version ? ` version '${vs.version}'` : ''}) found ${found.how}: ${found.entry.url}${found.entry.version ? `|${found.entry.version}` : ''} in ${where}${found.entry.cached ? ' (expanded by the terminology server)' : ''}`,
+      severity: 'info',
+    });
+  }
+  return notes;
 }
 
 function valueSetsOf(lib: CqlLibraryArtifact): Array<{ name: string; id: string; version?: string }> {

@@ -21,6 +21,8 @@ export interface PrefetchOptions {
   deadlineMs?: number;
   /** Origins the caller may name as fhirServer (exact match); undefined allows any. */
   allowedFhirServers?: string[];
+  /** Read referenced Medications the call did not carry from fhirServer (CDS_MEDICATION_FETCH). */
+  fetchMedications?: boolean;
 }
 
 export async function resolvePrefetch(
@@ -113,7 +115,7 @@ export async function resolvePrefetch(
   return { data, status };
 }
 
-function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {
+export function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {
   if (allowed === undefined) return true;
   try {
     return allowed.includes(new URL(fhirServer).origin);

@@ -29,7 +29,11 @@ async function both(
   resources: Array<{ resourceType: string; id?: string }>,
   parameters: Record<string, unknown>,
 ) {
-  const executor = new cql.Executor(service.ruleSet.library!, new cql.CodeService(knowledge.valueSets), parameters);
+  const executor = new cql.Executor(
+    service.ruleSet.library!,
+    new cql.CodeService(knowledge.valueSets as never),
+    parameters,
+  );
   const stock = fhir.PatientSource.FHIRv401();
   stock.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
   const values = async (source: unknown) => {
