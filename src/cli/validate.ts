@@ -38,14 +38,16 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const knowledge = await loadFrom(dir, { served: await servedFingerprints(env, io), serveDrafts });
       for (const problem of knowledge.problems) io.stdout(`${formatProblem(problem)}\n`);
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
-      const warnings = knowledge.problems.length - errors;
+      const warnings = knowledge.problems.filter((p) => p.severity === 'warning').length;
+      // How published content was understood (which of CQL and ELM runs, how a value set was found).
+      const notes = knowledge.problems.filter((p) => p.severity === 'info').length;
       const services = `${knowledge.services.length} service${knowledge.services.length === 1 ? '' : 's'} ready`;
       const unavailable =
         knowledge.unavailable.length > 0
           ? `, ${knowledge.unavailable.length} unavailable (${knowledge.unavailable.map((u) => u.id).join(', ')})`
           : '';
       io.stdout(
-        `${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; ${services}${unavailable}\n`,
+        `${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${notes > 0 ? `, ${notes} note${notes === 1 ? '' : 's'}` : ''}; ${services}${unavailable}\n`,
       );
       if (errors > 0) throw new CommanderError(1, 'cds.invalid', 'the knowledge has errors');
     });

@@ -312,11 +312,11 @@ export function describeCqlFailure(err: unknown, define: string | undefined, fil
   };
 }
 
-/** One line: `define "X", library L at 12:3-12:40 (Start): message`. */
+/** One line: `define "X", library L 1.0.0, line 12:3-12:40 (Start): message`. */
 export function formatCqlFailure(f: CqlFailure): string {
   const where = [
     f.define ? `define "${f.define}"` : undefined,
-    f.library ? `library ${f.library}${f.locator ? ` at ${f.locator}` : ''}` : undefined,
+    f.library ? `library ${f.library.replace('|', ' ')}${f.locator ? `, line ${f.locator}` : ''}` : undefined,
   ].filter(Boolean);
   return `${where.join(', ')}${f.expression ? ` (${f.expression})` : ''}: ${f.message}`;
 }
