@@ -62,7 +62,13 @@ export async function expandFromTerminologyServer(
     const base = bar > 0 ? ref.id.slice(0, bar) : ref.id;
     const version = ref.version ?? (bar > 0 ? ref.id.slice(bar + 1) : undefined);
     const oid = oidOf(base);
-    targets.push(oid ? { oid, version } : { url: base, version });
+    // A ValueSet here whose compose needs the server answers this reference too, once expanded.
+    const covered = targets.some(
+      (t) =>
+        (t.url === base || (oid !== undefined && t.url !== undefined && oidOf(t.url) === oid)) &&
+        (version === undefined || t.version === version),
+    );
+    if (!covered) targets.push(oid ? { oid, version } : { url: base, version });
   }
   const done = new Set<string>();
   for (const target of targets) {
