@@ -1,17 +1,22 @@
 // cds eval --service <id> --request <file>: one hook request through the engine without HTTP, with
 // the cards and the explanation: prefetch keys, CQL define values, each rule's conditions with the
-// fact values they saw, and time per phase.
+// fact values they saw, and time per phase. cds eval --library: see eval-library.ts.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
-import { invalidAsOf, unreadableRequestFile } from '../errors.js';
+import { invalidAsOf, invalidEvalOption, unreadableRequestFile } from '../errors.js';
+import { runLibraryEval } from './eval-library.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
 
 interface EvalOptions {
-  service: string;
-  request: string;
+  service?: string;
+  request?: string;
+  library?: string;
+  patients?: string;
+  param: string[];
+  format: 'json' | 'csv';
   dir?: string;
   asOf?: string;
   json?: boolean;
@@ -19,15 +24,47 @@ interface EvalOptions {
 
 export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command('eval')
-    .description('evaluate one hook request without HTTP and explain the result')
-    .requiredOption('-s, --service <id>', 'service id (from cds-services.json)')
-    .requiredOption('-r, --request <file>', 'hook request JSON (prefetch inline, or fhirServer to fetch from)')
+    .description(
+      'evaluate one hook request without HTTP and explain the result; or, with --library, every define of a CQL library for each patient of a batch',
+    )
+    .option('-s, --service <id>', 'service id (from cds-services.json)')
+    .option('-r, --request <file>', 'hook request JSON (prefetch inline, or fhirServer to fetch from)')
+    .option(
+      '-l, --library <name[@version]>',
+      'evaluate this CQL library (newest version unless given) instead of a service',
+    )
+    .option('-p, --patients <dir|bundle>', 'with --library: a directory of patient Bundles, or one Bundle file')
+    .option(
+      '--param <name=value>',
+      'with --library: a CQL parameter (JSON, @file.json, a date, or a relative time such as "this calendar year")',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .addOption(
+      new Option('--format <format>', 'with --library: output format').choices(['json', 'csv']).default('json'),
+    )
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .addOption(new Option('--as-of <time>', 'evaluate as of this ISO 8601 time (default: now)'))
     .option('--json', 'print cards and explanation as one JSON document')
     .action(async (options: EvalOptions) => {
       const now = options.asOf ? new Date(options.asOf) : new Date();
       if (Number.isNaN(now.getTime())) throw invalidAsOf(options.asOf);
+      if (options.library) {
+        if (options.service || options.request)
+          throw invalidEvalOption('give either --library or --service and --request');
+        const config = loadConfig(env, { requireAuthSettings: false });
+        await runLibraryEval(io, config, {
+          library: options.library,
+          patients: options.patients,
+          param: options.param,
+          format: options.format,
+          now,
+          dir: knowledgeDir(options.dir, env),
+        });
+        return;
+      }
+      if (!options.service || !options.request)
+        throw invalidEvalOption('give --service <id> and --request <file> (or --library and --patients)');
       let body: unknown;
       try {
         body = JSON.parse(readFileSync(options.request, 'utf8'));
@@ -39,7 +76,11 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const started = performance.now();
       const { outcome } = await invokeService(knowledge, options.service, body, {
         clock: () => now,
-        prefetch: { timeoutMs: config.fhirTimeoutMs, maxPages: config.fhirMaxPages },
+        prefetch: {
+          timeoutMs: config.fhirTimeoutMs,
+          maxPages: config.fhirMaxPages,
+          fetchMedications: config.medicationFetch,
+        },
         fhirCheck: config.fhirCheck,
       });
       const total = performance.now() - started;

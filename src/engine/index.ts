@@ -15,3 +15,4 @@ export {
 export { createShadowQueue, errorName, type ShadowQueue, type ShadowQueueStatus } from './shadow-queue.js';
 export { chooseVersion, unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
 export { explainCards, withoutIdentifiers, definesUsedBy, type CardExplanation } from './explain.js';
+export { libraryEvaluator, type LibraryEvaluation, type LibraryEvaluator } from './evaluate-library.js';

@@ -13,6 +13,8 @@ import { aliasValueSet, loadValueSets, resolveValueSet, type ValueSetCatalog } f
 import { expandFromTerminologyServer, type TerminologyOptions } from './terminology.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CqlTranslator } from './cql/translator.js';
+import { compareVersions } from './cql/cql-text.js';
+import type { ValueSetIndex } from './value-sets.js';
 import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
 import { HOOKS, isKnownHook } from '../hooks/index.js';
@@ -104,17 +106,8 @@ export async function loadKnowledge(
   }
   const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
 
-  const valueSets = loadValueSets(dir, join(dir, 'cql'));
-  const librarySet = await loadLibrarySet(dir, translator);
-  problems.push(...librarySet.problems);
-  const references = [...librarySet.libraries.values()].flatMap((lib) => valueSetsOf(lib).map((vs) => ({ lib, vs })));
-  if (terminology) {
-    const missing = references.filter(({ vs }) => !resolveValueSet(valueSets, vs.id, vs.version)).map(({ vs }) => vs);
-    await expandFromTerminologyServer(dir, valueSets, missing, terminology);
-  }
-  problems.push(...valueSets.problems);
+  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems);
   knowledge.valueSets = valueSets.index;
-  problems.push(...resolveReferences(references, valueSets));
   const repository = new cql.Repository(
     Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),
   );
@@ -213,6 +206,88 @@ export async function loadKnowledge(
     knowledge.services.push({ definition, ruleSet, ...(rollout ? { rollout } : {}) } satisfies Service);
   });
   return knowledge;
+}
+
+/** The CQL libraries and value sets of a knowledge directory, each value set findable by the name CQL uses. */
+async function loadCql(
+  dir: string,
+  translator: CqlTranslator,
+  terminology: TerminologyOptions | undefined,
+  problems: Problem[],
+): Promise<{ valueSets: ValueSetCatalog; librarySet: LibrarySet }> {
+  const valueSets = loadValueSets(dir, join(dir, 'cql'));
+  const librarySet = await loadLibrarySet(dir, translator);
+  problems.push(...librarySet.problems);
+  const references = [...librarySet.libraries.values()].flatMap((lib) => valueSetsOf(lib).map((vs) => ({ lib, vs })));
+  if (terminology) {
+    const missing = references.filter(({ vs }) => !resolveValueSet(valueSets, vs.id, vs.version)).map(({ vs }) => vs);
+    await expandFromTerminologyServer(dir, valueSets, missing, terminology);
+  }
+  problems.push(...valueSets.problems);
+  problems.push(...resolveReferences(references, valueSets));
+  return { valueSets, librarySet };
+}
+
+export interface LoadedLibrary {
+  name: string;
+  version: string;
+  file: string;
+  /** Ready to execute, with everything it includes. */
+  library: CqlLibraryType;
+  valueSets: ValueSetIndex;
+  /** Names of its expression defines (Patient context). */
+  defines: string[];
+  /** Every problem of the directory's CQL and value sets (errors of other libraries included). */
+  problems: Problem[];
+}
+
+/**
+ * One library of a knowledge directory, ready to evaluate without a service or a rule set (`cds eval
+ * --library`). No version: the newest. Throws an Error saying why when it cannot be had.
+ */
+export async function loadLibrary(
+  dir: string,
+  { translator, terminology }: Pick<LoadOptions, 'translator' | 'terminology'>,
+  name: string,
+  version?: string,
+): Promise<LoadedLibrary> {
+  const problems: Problem[] = [];
+  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems);
+  const key = version
+    ? libraryKey(name, version)
+    : [...librarySet.libraries.keys(), ...librarySet.failed.keys()]
+        .filter((k) => k.startsWith(`${name}@`))
+        .sort((a, b) => compareVersions(b.slice(name.length + 1), a.slice(name.length + 1)))[0];
+  const artifact = key ? librarySet.libraries.get(key) : undefined;
+  if (!artifact) {
+    const why = key ? librarySet.failed.get(key) : undefined;
+    throw new Error(
+      why
+        ? `CQL library ${key} failed to compile: ${why.join('; ')}`
+        : `CQL library ${version ? libraryKey(name, version) : name} not found in ${join(dir, 'cql')}`,
+    );
+  }
+  const own: Problem[] = [];
+  const chain = includedLibraries(artifact, librarySet, own, artifact.file);
+  for (const lib of chain)
+    for (const vs of valueSetsOf(lib))
+      if (!resolveValueSet(valueSets, vs.id, vs.version))
+        own.push({
+          file: lib.file,
+          message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/`,
+          severity: 'error',
+        });
+  if (own.length > 0) throw new Error(own.map(formatProblem).join('; '));
+  const repository = new cql.Repository(Object.fromEntries([...librarySet.libraries].map(([k, lib]) => [k, lib.elm])));
+  return {
+    name: artifact.name,
+    version: artifact.version,
+    file: artifact.file,
+    library: new cql.Library(artifact.elm, repository),
+    valueSets: valueSets.index,
+    defines: expressionDefines(artifact),
+    problems,
+  };
 }
 
 function loadRuleSet(
