@@ -162,7 +162,7 @@ function binder(parameter: DeclaredParameter, raw: string, now: Date): (at: Date
     if (!list || !list.every(isResource))
       throw invalidEvalOption(`${where}: ${type.name} takes a JSON array or Bundle of FHIR resources`);
     const wrap = fhirDataModel().wrap;
-    return () => (list).map(wrap);
+    return () => list.map(wrap);
   }
   const candidates: ParameterValueSource[] = [];
   if (
