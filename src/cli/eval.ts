@@ -9,6 +9,7 @@ import { invalidAsOf, invalidEvalOption, unreadableRequestFile } from '../errors
 import { runLibraryEval } from './eval-library.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
+import { terminologyOptions } from '../knowledge/index.js';
 
 interface EvalOptions {
   service?: string;
@@ -72,7 +73,7 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         throw unreadableRequestFile(options.request, (err as Error).message);
       }
       const config = loadConfig(env, { requireAuthSettings: false });
-      const knowledge = await loadFrom(knowledgeDir(options.dir, env));
+      const knowledge = await loadFrom(knowledgeDir(options.dir, env), { terminology: terminologyOptions(config) });
       const started = performance.now();
       const { outcome } = await invokeService(knowledge, options.service, body, {
         clock: () => now,

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatProblem, type ServedFingerprints } from '../knowledge/index.js';
+import { formatProblem, terminologyOptions, type ServedFingerprints } from '../knowledge/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createUptakeStore } from '../uptake/index.js';
@@ -34,8 +34,12 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .action(async (dirArg: string | undefined) => {
       const dir = knowledgeDir(dirArg, env);
       // As the server would load it: drafts count as served only with CDS_SERVE_DRAFTS=on.
-      const { serveDrafts } = loadConfig(env, { requireAuthSettings: false });
-      const knowledge = await loadFrom(dir, { served: await servedFingerprints(env, io), serveDrafts });
+      const config = loadConfig(env, { requireAuthSettings: false });
+      const knowledge = await loadFrom(dir, {
+        served: await servedFingerprints(env, io),
+        serveDrafts: config.serveDrafts,
+        terminology: terminologyOptions(config),
+      });
       for (const problem of knowledge.problems) io.stdout(`${formatProblem(problem)}\n`);
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
       const warnings = knowledge.problems.filter((p) => p.severity === 'warning').length;

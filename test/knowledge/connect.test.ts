@@ -121,6 +121,15 @@ describe('an artifact shipped as CQL + ELM + FHIRHelpers ELM', () => {
     }
   });
 
+  it('takes "prefer" per library too', async () => {
+    const d = await artifact((v) =>
+      writeFileSync(join(v, 'cql', 'cql-options.json'), '{ "libraries": { "StatinForAscvd": { "prefer": "elm" } } }'),
+    );
+    const k = await knowledgeFrom(d);
+    expect(faults(k)).toEqual([]);
+    expect(filesRun(k).StatinForAscvd).toBe('cql/StatinForAscvd.json');
+  });
+
   it('takes a shipped FHIRHelpers CQL over the built-in one too', async () => {
     const d = await artifact((v) => {
       rmSync(join(v, 'cql', 'FHIRHelpers.json'));

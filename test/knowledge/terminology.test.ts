@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
+import { runCli } from '../../src/cli/program.js';
 import { EXPANSION_DIR, formatProblem, terminologyOptions, type Knowledge } from '../../src/knowledge/index.js';
 import { knowledgeFrom, testKnowledge } from '../support/app.js';
 
@@ -119,6 +120,16 @@ describe('value sets expanded by a terminology server', () => {
     expect(offline.valueSets[DIABETES]['20240101']).toEqual(online.valueSets[DIABETES]['20240101']);
     expect(offline.valueSets[`urn:oid:${HBA1C}`]['20240101']).toEqual([{ code: '4548-4', system: 'http://loinc.org' }]);
     expect(offline.problems.map(formatProblem).join('\n')).toContain('(expanded by the terminology server)');
+  });
+
+  it('does the same through cds validate with CDS_TERMINOLOGY_URL and CDS_TERMINOLOGY_TOKEN', async () => {
+    const d = unexpanded();
+    const out: string[] = [];
+    const io = { stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t) };
+    const env = { CDS_TERMINOLOGY_URL: base, CDS_TERMINOLOGY_TOKEN: TOKEN };
+    expect(await runCli(['validate', d], { io, env })).toBe(0);
+    expect(out.join('')).toContain('0 errors');
+    expect(await runCli(['validate', d], { io, env: {} })).toBe(0);
   });
 
   it('reports a refused token, and keeps the value set an error', async () => {
