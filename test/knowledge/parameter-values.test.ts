@@ -5,6 +5,9 @@ import { cqlToJson } from '../../src/engine/index.js';
 
 const NOW = new Date('2026-06-15T09:30:00Z');
 const simple = (name: string): ParameterType => ({ kind: 'simple', name });
+const interval = (point: string): ParameterType => ({ kind: 'interval', point });
+const list = (element: string): ParameterType => ({ kind: 'list', element });
+const other = (name: string): ParameterType => ({ kind: 'other', name });
 const json = (source: Parameters<typeof parameterValue>[0], type: ParameterType) =>
   cqlToJson(parameterValue(source, type, NOW));
 
@@ -16,18 +19,18 @@ describe('parameterValue', () => {
     [{ value: 'x' }, simple('String'), 'x'],
     [{ value: '2026-01-31' }, simple('Date'), '2026-01-31'],
     [{ value: { value: 90, unit: 'd' } }, simple('Quantity'), { value: 90, unit: 'd' }],
-    [{ value: ['a', 'b'] }, { kind: 'list', element: 'String' } as ParameterType, ['a', 'b']],
+    [{ value: ['a', 'b'] }, list('String'), ['a', 'b']],
     [{ relative: 'now' }, simple('DateTime'), '2026-06-15T09:30:00.000+00:00'],
     [{ relative: 'today' }, simple('Date'), '2026-06-15'],
     [{ relative: '90 days before now' }, simple('DateTime'), '2026-03-17T09:30:00.000+00:00'],
     [
       { relative: 'this calendar month' },
-      { kind: 'interval', point: 'Date' } as ParameterType,
+      interval('Date'),
       { low: '2026-06-01', high: '2026-06-30', lowClosed: true, highClosed: true },
     ],
     [
       { relative: 'the 2 weeks before now' },
-      { kind: 'interval', point: 'Date' } as ParameterType,
+      interval('Date'),
       { low: '2026-06-01', high: '2026-06-15', lowClosed: true, highClosed: true },
     ],
   ])('gives %j as a %j', (source, type, expected) => {
@@ -40,7 +43,7 @@ describe('parameterValue', () => {
     [{ value: 'soon' }, simple('DateTime')],
     [{ relative: 'now' }, simple('Integer')],
     [{ interval: [1, 2] }, simple('Integer')],
-    [{ value: 'x' }, { kind: 'other', name: 'FHIR.Patient' } as ParameterType],
+    [{ value: 'x' }, other('FHIR.Patient')],
   ])('refuses %j for a %j', (source, type) => {
     expect(() => parameterValue(source as never, type, NOW)).toThrow(ParameterValueError);
   });
