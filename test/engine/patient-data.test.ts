@@ -53,9 +53,13 @@ describe('patient data source', () => {
         context: { patientId: string; draftOrders?: unknown };
         prefetch: Record<string, unknown>;
       };
-      const drafts = resourcesOf(body.context.draftOrders).map((r) => fhirDataModel().wrap(r));
+      const drafts = resourcesOf(body.context.draftOrders);
+      // As the service binds them: `draftOrders:<Type>` takes the drafts of that type (Medications sit beside them).
       const parameters = Object.fromEntries(
-        Object.keys(service.definition.knowledge.parameters ?? {}).map((p) => [p, drafts]),
+        Object.entries(service.definition.knowledge.parameters ?? {}).map(([p, source]) => {
+          const type = typeof source === 'string' ? source.split(':')[1] : undefined;
+          return [p, drafts.filter((r) => !type || r.resourceType === type).map((r) => fhirDataModel().wrap(r))];
+        }),
       );
       const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
       expect(ours).toEqual(stock);
