@@ -3,7 +3,7 @@
 // fact values they saw, and time per phase. cds eval --library: see eval-library.ts.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
+import { invokeService, primaryEvaluation, traceOfFailure, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
 import { invalidAsOf, invalidEvalOption, unreadableRequestFile } from '../errors.js';
 import { runLibraryEval } from './eval-library.js';
@@ -75,15 +75,30 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const config = loadConfig(env, { requireAuthSettings: false });
       const knowledge = await loadFrom(knowledgeDir(options.dir, env), { terminology: terminologyOptions(config) });
       const started = performance.now();
-      const { outcome } = await invokeService(knowledge, options.service, body, {
-        clock: () => now,
-        prefetch: {
-          timeoutMs: config.fhirTimeoutMs,
-          maxPages: config.fhirMaxPages,
-          fetchMedications: config.medicationFetch,
-        },
-        fhirCheck: config.fhirCheck,
-      });
+      let invoked: Awaited<ReturnType<typeof invokeService>>;
+      try {
+        invoked = await invokeService(knowledge, options.service, body, {
+          clock: () => now,
+          prefetch: {
+            timeoutMs: config.fhirTimeoutMs,
+            maxPages: config.fhirMaxPages,
+            fetchMedications: config.medicationFetch,
+          },
+          fhirCheck: config.fhirCheck,
+        });
+      } catch (err) {
+        // CQL failed: the defines evaluated before it, and where and why it failed (the error follows on stderr).
+        const failed = traceOfFailure(err) ?? traceOfFailure((err as { cause?: unknown })?.cause);
+        if (failed) {
+          io.stdout(
+            options.json
+              ? `${JSON.stringify({ asOf: now.toISOString(), error: failed.error, explanation: { cql: failed.cql } }, null, 2)}\n`
+              : failedExplanation(options.service, now, failed),
+          );
+        }
+        throw err;
+      }
+      const { outcome } = invoked;
       const total = performance.now() - started;
       const { cards, trace } = primaryEvaluation(outcome);
       if (options.json) {
@@ -135,6 +150,18 @@ function explain(
   );
   for (const problem of trace.problems) lines.push(`problem: ${problem}`);
   for (const problem of trace.dataProblems ?? []) lines.push(`malformed data (evaluated anyway): ${problem}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function failedExplanation(service: string, now: Date, trace: Trace): string {
+  const lines = [`service ${service}, as of ${now.toISOString()}`, '', 'CQL defines (until the evaluation failed)'];
+  for (const [name, value] of Object.entries(trace.cql)) lines.push(`  ${name} = ${brief(value)}`);
+  const e = trace.error;
+  if (e) {
+    lines.push('', `failed: define "${e.define ?? '?'}"${e.library ? `, library ${e.library.replace('|', ' ')}` : ''}`);
+    if (e.locator) lines.push(`  at ${e.file ?? ''} line ${e.locator}${e.expression ? ` (${e.expression})` : ''}`);
+    lines.push(`  ${e.message}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -54,6 +54,8 @@ export interface EvaluationTrace {
   rules: RuleTrace[];
   /** Knowledge problems met while rendering or checking cards (knowledge errors, never data). */
   problems: string[];
+  /** Why the CQL evaluation failed (the defines before it are in `cql`): for the log and `cds eval`, never the EHR. */
+  error?: CqlFailure;
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
   dataProblems?: string[];
 }
@@ -77,6 +79,12 @@ export interface EvaluateOptions {
 }
 
 const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
+const failedTraces = new WeakMap<object, EvaluationTrace>();
+
+/** The trace of an evaluation that failed, up to the define that failed and why, when `err` is that failure. */
+export function traceOfFailure(err: unknown): EvaluationTrace | undefined {
+  return err && typeof err === 'object' ? failedTraces.get(err) : undefined;
+}
 
 function codeServiceFor(knowledge: Pick<Knowledge, 'valueSets'>): CodeServiceType {
   let service = codeServices.get(knowledge.valueSets);
@@ -157,7 +165,12 @@ export async function evaluate(
     } catch (err) {
       // The engine's message may quote patient data: it goes to the log and the trace, not to the caller.
       const failure = describeCqlFailure(err, current, ruleSet.libraryFile);
-      throw evaluationFailed(ruleSet.cql, { internal: formatCqlFailure(failure), cause: err });
+      for (const name of Object.keys(results))
+        if (ruleSet.defines.includes(name)) trace.cql[name] = cqlToJson(results[name]);
+      trace.error = failure;
+      const error = evaluationFailed(ruleSet.cql, { internal: formatCqlFailure(failure), cause: err });
+      failedTraces.set(error, trace);
+      throw error;
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }

@@ -216,10 +216,11 @@ describe('a measure-style library with an unbound Measurement Period', () => {
       const file = join(mkdtempSync(join(tmpdir(), 'cds-measure-req-')), 'request.json');
       writeFileSync(file, JSON.stringify(failing()));
       const err: string[] = [];
+      const out: string[] = [];
       const code = await runCli(
         ['eval', '--service', 'glycemic-gap', '--request', file, '--dir', dir, '--as-of', NOW.toISOString()],
         {
-          io: { stdout: () => undefined, stderr: (t) => err.push(t) },
+          io: { stdout: (t) => out.push(t), stderr: (t) => err.push(t) },
           env: {},
         },
       );
@@ -227,6 +228,36 @@ describe('a measure-style library with an unbound Measurement Period', () => {
       expect(err.join('')).toMatch(
         /evaluating CQL library GlycemicStatusGap 1\.0\.0 failed: define "The Diabetes Diagnosis", library GlycemicStatusGap 1\.0\.0, line 51:3-51:42 \(SingletonFrom\)/,
       );
+      // The trace up to the failure: the defines evaluated before it, then where and why.
+      const text = out.join('');
+      expect(text).toContain('  Period Start = "2025-06-01T12:00:00.000+00:00"');
+      expect(text).toContain('failed: define "The Diabetes Diagnosis", library GlycemicStatusGap 1.0.0');
+      expect(text).toContain('  at cql/GlycemicStatusGap-1.0.0.cql line 51:3-51:42 (SingletonFrom)');
+    });
+
+    it('is in the trace of cds eval --json', async () => {
+      const file = join(mkdtempSync(join(tmpdir(), 'cds-measure-req-')), 'request.json');
+      writeFileSync(file, JSON.stringify(failing()));
+      const out: string[] = [];
+      const args = ['eval', '--service', 'glycemic-gap', '--request', file, '--dir', dir, '--as-of', NOW.toISOString()];
+      const code = await runCli([...args, '--json'], {
+        io: { stdout: (t) => out.push(t), stderr: () => undefined },
+        env: {},
+      });
+      expect(code).toBe(1);
+      const doc = JSON.parse(out.join('')) as {
+        error: Record<string, unknown>;
+        explanation: { cql: Record<string, unknown> };
+      };
+      expect(doc.error).toEqual({
+        define: 'The Diabetes Diagnosis',
+        library: 'GlycemicStatusGap|1.0.0',
+        file: 'cql/GlycemicStatusGap-1.0.0.cql',
+        locator: '51:3-51:42',
+        expression: 'SingletonFrom',
+        message: expect.stringContaining('SingletonFrom'),
+      });
+      expect(doc.explanation.cql['Has Diabetes']).toBe(true);
     });
   });
 });
