@@ -172,6 +172,7 @@ export function createApp(deps: AppDeps): Express {
         deadlineMs: config.prefetchDeadlineMs,
         maxBytes: config.fhirMaxBytes,
         maxResources: config.fhirMaxResources,
+        fetchMedications: config.medicationFetch,
       },
       callDeadlineMs: config.callDeadlineMs,
       maxResourcesPerCall: config.maxResourcesPerCall,

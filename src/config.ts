@@ -192,6 +192,47 @@ export const CONFIG_VARIABLES = {
       'Date and DateTime ranges, or not on the calendar) are refused before evaluation, and an evaluation that ' +
       'fails on malformed data answers `400` naming the places rather than `500`',
   },
+  medicationFetch: {
+    name: 'CDS_MEDICATION_FETCH',
+    default: 'on',
+    parse: onOff,
+    doc:
+      "`on`: a `MedicationRequest.medicationReference` that is neither contained nor among the call's data is read " +
+      "as `Medication/{id}` from the call's `fhirServer` (when one is given and allowed), so that CQL sees the " +
+      'medication code; `off`: only contained and bundled Medications are resolved',
+  },
+  terminologyUrl: {
+    name: 'CDS_TERMINOLOGY_URL',
+    parse: (raw, variable) => {
+      if (!raw) return undefined;
+      const value = raw.trim().replace(/\/+$/, '');
+      if (!isUrl(value, /^https?:$/))
+        throw new ConfigError([`${variable.name}=${JSON.stringify(raw)} must be an absolute http(s) URL`]);
+      return value;
+    },
+    doc:
+      'FHIR terminology server (e.g. `https://cts.nlm.nih.gov/fhir`) asked at load for `ValueSet/$expand` of the ' +
+      'value sets the knowledge cannot expand itself; expansions are saved under `cql/valuesets/expanded/`, so ' +
+      'later loads need no server',
+  },
+  terminologyToken: {
+    name: 'CDS_TERMINOLOGY_TOKEN',
+    parse: (raw) => (raw ? raw : undefined),
+    doc: 'bearer token sent to `CDS_TERMINOLOGY_URL` (never logged)',
+  },
+  terminologyTimeoutMs: {
+    name: 'CDS_TERMINOLOGY_TIMEOUT_MS',
+    default: '10000',
+    parse: int(1, 600000),
+    doc: 'time limit of each `$expand` request to `CDS_TERMINOLOGY_URL`',
+  },
+  elmCacheDir: {
+    name: 'CDS_ELM_CACHE_DIR',
+    parse: optionalFile,
+    doc:
+      'directory of compiled ELM, keyed by CQL source, translator version and options (`cds eval --library` ' +
+      'uses `CDS_DATA_DIR/elm-cache` when unset)',
+  },
   jwtClockSkewS: {
     name: 'CDS_JWT_CLOCK_SKEW_S',
     default: '60',

@@ -348,6 +348,16 @@ export function unreadableRequestFile(file: string, reason: string): CdsError {
   return new CdsError(400, 'invalid-request-file', `cannot read ${file}: ${reason}`);
 }
 
+/** 400: a command-line option of `cds eval` is wrong or missing; `message` says which and why. */
+export function invalidEvalOption(message: string): CdsError {
+  return new CdsError(400, 'invalid-option', message);
+}
+
+/** 400: the library `cds eval --library` names cannot be evaluated (not found, does not compile). */
+export function libraryUnavailable(reason: string): CdsError {
+  return new CdsError(400, 'library-unavailable', reason);
+}
+
 // --- Start-up --------------------------------------------------------------------------------
 
 /**

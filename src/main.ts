@@ -15,6 +15,7 @@ import {
   formatProblem,
   loadKnowledge,
   SERVE_DRAFTS_WARNING,
+  terminologyOptions,
   type ServedFingerprints,
 } from './knowledge/index.js';
 import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
     });
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
   const translator = createThreadedCqlTranslator();
+  const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
   const knowledge = await startup.phase('knowledge', () =>
     loadKnowledge(config.knowledgeDir, {
@@ -121,10 +123,16 @@ async function main(): Promise<void> {
       served,
       serveDrafts: config.serveDrafts,
       onLibraries: (done, total) => startup.libraries(done, total),
+      terminology,
     }),
   );
   for (const problem of knowledge.problems) {
-    logger[problem.severity === 'error' ? 'error' : 'warn']('knowledge problem', { problem: formatProblem(problem) });
+    logger[problem.severity === 'error' ? 'error' : problem.severity === 'info' ? 'info' : 'warn'](
+      'knowledge problem',
+      {
+        problem: formatProblem(problem),
+      },
+    );
   }
   logger.info('knowledge loaded', {
     dir: config.knowledgeDir,
@@ -150,6 +158,7 @@ async function main(): Promise<void> {
     logger,
     servedFingerprints: async () => (await servedFingerprints()) ?? new Map(),
     serveDrafts: config.serveDrafts,
+    terminology,
   });
   if (config.knowledgeWatch) reloader.watch();
   running.reload = () => void reloader.reload('SIGHUP').catch(() => undefined);

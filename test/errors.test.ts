@@ -483,6 +483,22 @@ const cases: Record<string, Expected[]> = {
       message: 'cannot find the source of SepsisLactate 9.9.9 in cql/',
     },
   ],
+  invalidEvalOption: [
+    {
+      error: errors.invalidEvalOption('--library needs --patients <directory or Bundle file>'),
+      status: 400,
+      code: 'invalid-option',
+      message: '--library needs --patients <directory or Bundle file>',
+    },
+  ],
+  libraryUnavailable: [
+    {
+      error: errors.libraryUnavailable('CQL library Gone@1.0.0 not found in cql/'),
+      status: 400,
+      code: 'library-unavailable',
+      message: 'CQL library Gone@1.0.0 not found in cql/',
+    },
+  ],
   invalidAsOf: [
     {
       error: errors.invalidAsOf('yesterday'),

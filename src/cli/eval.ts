@@ -1,18 +1,24 @@
 // cds eval --service <id> --request <file>: one hook request through the engine without HTTP, with
 // the cards and the explanation: prefetch keys, CQL define values, each rule's conditions with the
-// fact values they saw, and time per phase.
+// fact values they saw, and time per phase. cds eval --library: see eval-library.ts.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { invokeService, primaryEvaluation, type EvaluationTrace } from '../engine/index.js';
+import { invokeService, primaryEvaluation, traceOfFailure, type EvaluationTrace } from '../engine/index.js';
 import { loadConfig } from '../config.js';
 import { asOfTime } from './as-of.js';
-import { unreadableRequestFile } from '../errors.js';
+import { invalidEvalOption, unreadableRequestFile } from '../errors.js';
+import { runLibraryEval } from './eval-library.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
+import { terminologyOptions } from '../knowledge/index.js';
 
 interface EvalOptions {
-  service: string;
-  request: string;
+  service?: string;
+  request?: string;
+  library?: string;
+  patients?: string;
+  param: string[];
+  format: 'json' | 'csv';
   dir?: string;
   asOf?: string;
   json?: boolean;
@@ -20,14 +26,46 @@ interface EvalOptions {
 
 export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
   return new Command('eval')
-    .description('evaluate one hook request without HTTP and explain the result')
-    .requiredOption('-s, --service <id>', 'service id (from cds-services.json)')
-    .requiredOption('-r, --request <file>', 'hook request JSON (prefetch inline, or fhirServer to fetch from)')
+    .description(
+      'evaluate one hook request without HTTP and explain the result; or, with --library, every define of a CQL library for each patient of a batch',
+    )
+    .option('-s, --service <id>', 'service id (from cds-services.json)')
+    .option('-r, --request <file>', 'hook request JSON (prefetch inline, or fhirServer to fetch from)')
+    .option(
+      '-l, --library <name[@version]>',
+      'evaluate this CQL library (newest version unless given) instead of a service',
+    )
+    .option('-p, --patients <dir|bundle>', 'with --library: a directory of patient Bundles, or one Bundle file')
+    .option(
+      '--param <name=value>',
+      'with --library: a CQL parameter (JSON, @file.json, a date, or a relative time such as "this calendar year")',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
+    .addOption(
+      new Option('--format <format>', 'with --library: output format').choices(['json', 'csv']).default('json'),
+    )
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
     .addOption(new Option('--as-of <time>', 'evaluate as of this ISO 8601 time (default: now)'))
     .option('--json', 'print cards and explanation as one JSON document')
     .action(async (options: EvalOptions) => {
       const now = options.asOf === undefined ? new Date() : asOfTime(options.asOf);
+      if (options.library) {
+        if (options.service || options.request)
+          throw invalidEvalOption('give either --library or --service and --request');
+        const config = loadConfig(env, { requireAuthSettings: false });
+        await runLibraryEval(io, config, {
+          library: options.library,
+          patients: options.patients,
+          param: options.param,
+          format: options.format,
+          now,
+          dir: knowledgeDir(options.dir, env),
+        });
+        return;
+      }
+      if (!options.service || !options.request)
+        throw invalidEvalOption('give --service <id> and --request <file> (or --library and --patients)');
       let body: unknown;
       try {
         body = JSON.parse(readFileSync(options.request, 'utf8'));
@@ -35,18 +73,34 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         throw unreadableRequestFile(options.request, (err as Error).message);
       }
       const config = loadConfig(env, { requireAuthSettings: false });
-      const knowledge = await loadFrom(knowledgeDir(options.dir, env));
+      const knowledge = await loadFrom(knowledgeDir(options.dir, env), { terminology: terminologyOptions(config) });
       const started = performance.now();
-      const { outcome } = await invokeService(knowledge, options.service, body, {
-        clock: () => now,
-        prefetch: {
-          timeoutMs: config.fhirTimeoutMs,
-          maxPages: config.fhirMaxPages,
-          maxBytes: config.fhirMaxBytes,
-          maxResources: config.fhirMaxResources,
-        },
-        fhirCheck: config.fhirCheck,
-      });
+      let invoked: Awaited<ReturnType<typeof invokeService>>;
+      try {
+        invoked = await invokeService(knowledge, options.service, body, {
+          clock: () => now,
+          prefetch: {
+            timeoutMs: config.fhirTimeoutMs,
+            maxPages: config.fhirMaxPages,
+            maxBytes: config.fhirMaxBytes,
+            maxResources: config.fhirMaxResources,
+            fetchMedications: config.medicationFetch,
+          },
+          fhirCheck: config.fhirCheck,
+        });
+      } catch (err) {
+        // CQL failed: the defines evaluated before it, and where and why it failed (the error follows on stderr).
+        const failed = traceOfFailure(err) ?? traceOfFailure((err as { cause?: unknown })?.cause);
+        if (failed) {
+          io.stdout(
+            options.json
+              ? `${JSON.stringify({ asOf: now.toISOString(), error: failed.error, explanation: { cql: failed.cql } }, null, 2)}\n`
+              : failedExplanation(options.service, now, failed),
+          );
+        }
+        throw err;
+      }
+      const { outcome } = invoked;
       const total = performance.now() - started;
       const { cards, trace } = primaryEvaluation(outcome);
       if (options.json) {
@@ -98,6 +152,18 @@ function explain(
   );
   for (const problem of trace.problems) lines.push(`problem: ${problem}`);
   for (const problem of trace.dataProblems ?? []) lines.push(`malformed data (evaluated anyway): ${problem}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function failedExplanation(service: string, now: Date, trace: Trace): string {
+  const lines = [`service ${service}, as of ${now.toISOString()}`, '', 'CQL defines (until the evaluation failed)'];
+  for (const [name, value] of Object.entries(trace.cql)) lines.push(`  ${name} = ${brief(value)}`);
+  const e = trace.error;
+  if (e) {
+    lines.push('', `failed: define "${e.define ?? '?'}"${e.library ? `, library ${e.library.replace('|', ' ')}` : ''}`);
+    if (e.locator) lines.push(`  at ${e.file ?? ''} line ${e.locator}${e.expression ? ` (${e.expression})` : ''}`);
+    lines.push(`  ${e.message}`);
+  }
   return `${lines.join('\n')}\n`;
 }
 

@@ -7,6 +7,7 @@ import {
   type Knowledge,
   type ServedFingerprints,
   type ServiceDefinition,
+  type TerminologyOptions,
 } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { readCliSettings } from '../config.js';
@@ -21,13 +22,18 @@ let translator: Promise<CqlTranslator> | undefined;
 
 export interface LoadFromOptions {
   served?: ServedFingerprints;
+  /** CDS_TERMINOLOGY_*: value sets the knowledge cannot expand itself are expanded (and saved) at load. */
+  terminology?: TerminologyOptions;
   /** Commands evaluate drafts (the default); `cds validate` checks as the server would (CDS_SERVE_DRAFTS). */
   serveDrafts?: boolean;
 }
 
-export async function loadFrom(dir: string, { served, serveDrafts = true }: LoadFromOptions = {}): Promise<Knowledge> {
+export async function loadFrom(
+  dir: string,
+  { served, serveDrafts = true, terminology }: LoadFromOptions = {},
+): Promise<Knowledge> {
   translator ??= createCqlTranslator();
-  return loadKnowledge(dir, { translator: await translator, served, serveDrafts });
+  return loadKnowledge(dir, { translator: await translator, served, serveDrafts, terminology });
 }
 
 /**

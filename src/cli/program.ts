@@ -70,7 +70,13 @@ export async function runCli(
     }
     if (err instanceof CdsError) {
       // The database's own reason helps whoever runs the command; it names no patient data.
-      const reason = err.code === 'uptake-unavailable' && err.internal ? ` (${err.internal})` : '';
+      // So does where CQL evaluation failed: the person running the command is the one who may see the data.
+      const reason =
+        err.code === 'uptake-unavailable' && err.internal
+          ? ` (${err.internal})`
+          : err.code === 'evaluation-failed' && err.internal
+            ? `: ${err.internal}`
+            : '';
       io.stderr(`${err.issues.map((i) => i.diagnostics).join('\n')}${reason}\n`);
       return err.status < 500 ? 2 : 1;
     }

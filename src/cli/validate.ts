@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { formatProblem, type ServedFingerprints } from '../knowledge/index.js';
+import { formatProblem, terminologyOptions, type ServedFingerprints } from '../knowledge/index.js';
 import { loadConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createUptakeStore } from '../uptake/index.js';
@@ -34,18 +34,24 @@ export function validateCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .action(async (dirArg: string | undefined) => {
       const dir = knowledgeDir(dirArg, env);
       // As the server would load it: drafts count as served only with CDS_SERVE_DRAFTS=on.
-      const { serveDrafts } = loadConfig(env, { requireAuthSettings: false });
-      const knowledge = await loadFrom(dir, { served: await servedFingerprints(env, io), serveDrafts });
+      const config = loadConfig(env, { requireAuthSettings: false });
+      const knowledge = await loadFrom(dir, {
+        served: await servedFingerprints(env, io),
+        serveDrafts: config.serveDrafts,
+        terminology: terminologyOptions(config),
+      });
       for (const problem of knowledge.problems) io.stdout(`${formatProblem(problem)}\n`);
       const errors = knowledge.problems.filter((p) => p.severity === 'error').length;
-      const warnings = knowledge.problems.length - errors;
+      const warnings = knowledge.problems.filter((p) => p.severity === 'warning').length;
+      // How published content was understood (which of CQL and ELM runs, how a value set was found).
+      const notes = knowledge.problems.filter((p) => p.severity === 'info').length;
       const services = `${knowledge.services.length} service${knowledge.services.length === 1 ? '' : 's'} ready`;
       const unavailable =
         knowledge.unavailable.length > 0
           ? `, ${knowledge.unavailable.length} unavailable (${knowledge.unavailable.map((u) => u.id).join(', ')})`
           : '';
       io.stdout(
-        `${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}; ${services}${unavailable}\n`,
+        `${dir}: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}${notes > 0 ? `, ${notes} note${notes === 1 ? '' : 's'}` : ''}; ${services}${unavailable}\n`,
       );
       if (errors > 0) throw new CommanderError(1, 'cds.invalid', 'the knowledge has errors');
     });

@@ -18,16 +18,18 @@ import {
   KNOWLEDGE_EXTENSION,
   type Card,
 } from '../cards/index.js';
-import { isResource, resourcesOf, type FhirResource } from '../fhir/index.js';
+import { isResource, medicationsById, resourcesOf, withMedicationCode, type FhirResource } from '../fhir/index.js';
 import { callDeadlineExceeded, CdsError, evaluationFailed } from '../errors.js';
 import { cqlToJson } from './cql/to-json.js';
 import { fhirDataModel } from './cql/patient-data.js';
+import { isValueSource, libraryParameters, parameterValue } from '../knowledge/index.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as {
   PatientContext: typeof PatientContextType;
   CodeService: typeof CodeServiceType;
   DateTime: typeof DateTimeType;
+  AnnotatedError: new (...args: never[]) => Error;
 };
 
 export interface RuleTrace {
@@ -52,6 +54,8 @@ export interface EvaluationTrace {
   rules: RuleTrace[];
   /** Knowledge problems met while rendering or checking cards (knowledge errors, never data). */
   problems: string[];
+  /** Why the CQL evaluation failed (the defines before it are in `cql`): for the log and `cds eval`, never the EHR. */
+  error?: CqlFailure;
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
   dataProblems?: string[];
 }
@@ -72,6 +76,8 @@ export interface EvaluateOptions {
   experiment?: { id: string; arm: string };
   /** performance.now() past which the evaluation stops (checked before each CQL define and after the CQL). */
   deadline?: { at: number; ms: number };
+  /** Medications read from the FHIR server because orders reference them (Medication/{id}). */
+  medications?: FhirResource[];
 }
 
 /** Throws the call's deadline error once its deadline has passed. */
@@ -80,11 +86,17 @@ export function pastDeadline(deadline: { at: number; ms: number } | undefined): 
 }
 
 const codeServices = new WeakMap<ValueSetIndex, CodeServiceType>();
+const failedTraces = new WeakMap<object, EvaluationTrace>();
+
+/** The trace of an evaluation that failed, up to the define that failed and why, when `err` is that failure. */
+export function traceOfFailure(err: unknown): EvaluationTrace | undefined {
+  return err && typeof err === 'object' ? failedTraces.get(err) : undefined;
+}
 
 function codeServiceFor(knowledge: Pick<Knowledge, 'valueSets'>): CodeServiceType {
   let service = codeServices.get(knowledge.valueSets);
   if (!service) {
-    service = new cql.CodeService(knowledge.valueSets);
+    service = new cql.CodeService(knowledge.valueSets as never); // a code may come without a system
     codeServices.set(knowledge.valueSets, service);
   }
   return service;
@@ -99,7 +111,7 @@ export async function evaluate(
   service: Service,
   request: HookRequest,
   data: Record<string, unknown>,
-  { now, ruleSet = service.ruleSet, experiment, deadline }: EvaluateOptions,
+  { now, ruleSet = service.ruleSet, experiment, deadline, medications }: EvaluateOptions,
 ): Promise<Evaluation> {
   const { definition } = service;
   const trace: EvaluationTrace = {
@@ -116,14 +128,26 @@ export async function evaluate(
   let t = performance.now();
   if (ruleSet.library) {
     const patientId = typeof context.patientId === 'string' ? context.patientId : undefined;
-    const resources = patientRecord(data, patientId);
+    // CQL sees each medicationReference it can resolve as the Medication's code (see fhir/medication-reference.ts).
+    const record = [...patientRecord(data, patientId), ...(medications ?? [])];
+    const byId = medicationsById([...record, ...draftOrders]);
+    const resources = record.map((r) => withMedicationCode(r, byId));
+    const cqlDrafts = draftOrders.map((r) => withMedicationCode(r, byId));
+    const cqlSelections = selections.map((r) => cqlDrafts[draftOrders.indexOf(r)] ?? r);
     const model = fhirDataModel();
     // What cql-execution's Executor does for one patient, with the time of each define.
     const results: Record<string, unknown> = {};
+    let current: string | undefined;
     try {
       const parameters: Record<string, unknown> = {};
+      const declared = new Map(libraryParameters(ruleSet).map((p) => [p.name, p]));
       for (const [name, source] of Object.entries(definition.knowledge.parameters ?? {})) {
-        parameters[name] = bindParameter(source, context, draftOrders, selections, model.wrap);
+        const type = declared.get(name)?.type;
+        parameters[name] = isValueSource(source)
+          ? type
+            ? parameterValue(source, type, now)
+            : undefined
+          : bindParameter(source, context, cqlDrafts, cqlSelections, model.wrap);
       }
       const patient = model.patientSource(resources).currentPatient();
       const patientContext = new cql.PatientContext(
@@ -142,13 +166,20 @@ export async function evaluate(
         if (expression.context !== 'Patient') continue;
         pastDeadline(deadline);
         const started = performance.now();
+        current = name;
         results[name] = await expression.execute(patientContext);
         trace.defineTimings[name] = performance.now() - started;
       }
     } catch (err) {
       if (err instanceof CdsError && err.code === 'call-deadline') throw err;
-      // The engine's message may quote patient data: it goes neither to the caller nor to the log.
-      throw evaluationFailed(ruleSet.cql, { internal: safeMessage(err), cause: err });
+      // The engine's message may quote patient data: it goes to the log and the trace, not to the caller.
+      const failure = describeCqlFailure(err, current, ruleSet.libraryFile);
+      for (const name of Object.keys(results))
+        if (ruleSet.defines.includes(name)) trace.cql[name] = cqlToJson(results[name]);
+      trace.error = failure;
+      const error = evaluationFailed(ruleSet.cql, { internal: formatCqlFailure(failure), cause: err });
+      failedTraces.set(error, trace);
+      throw error;
     }
     for (const name of ruleSet.defines) trace.cql[name] = cqlToJson(results[name]);
   }
@@ -273,4 +304,42 @@ function bindParameter(
 function safeMessage(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}
+
+/** Where CQL evaluation failed and why, from cql-execution's AnnotatedError when there is one. */
+export interface CqlFailure {
+  /** The define being evaluated. */
+  define?: string;
+  /** The library whose expression failed (an included one, maybe), as cql-execution names it. */
+  library?: string;
+  /** The main library's file. */
+  file?: string;
+  /** `line:column-line:column` in the failing library's CQL source. */
+  locator?: string;
+  /** The ELM node that failed (e.g. Start, Retrieve). */
+  expression?: string;
+  message: string;
+}
+
+export function describeCqlFailure(err: unknown, define: string | undefined, file?: string): CqlFailure {
+  const annotated = err as { libraryName?: unknown; locator?: unknown; expressionName?: unknown; cause?: unknown };
+  const isAnnotated = err instanceof cql.AnnotatedError;
+  const message = safeMessage(isAnnotated && annotated.cause !== undefined ? annotated.cause : err);
+  return {
+    ...(define ? { define } : {}),
+    ...(isAnnotated ? { library: String(annotated.libraryName) } : {}),
+    ...(file ? { file } : {}),
+    ...(isAnnotated && typeof annotated.locator === 'string' ? { locator: annotated.locator } : {}),
+    ...(isAnnotated && typeof annotated.expressionName === 'string' ? { expression: annotated.expressionName } : {}),
+    message,
+  };
+}
+
+/** One line: `define "X", library L 1.0.0, line 12:3-12:40 (Start): message`. */
+export function formatCqlFailure(f: CqlFailure): string {
+  const where = [
+    f.define ? `define "${f.define}"` : undefined,
+    f.library ? `library ${f.library.replace('|', ' ')}${f.locator ? `, line ${f.locator}` : ''}` : undefined,
+  ].filter(Boolean);
+  return `${where.join(', ')}${f.expression ? ` (${f.expression})` : ''}: ${f.message}`;
 }

@@ -1,4 +1,12 @@
-export { evaluate, patientRecord, type Evaluation, type EvaluationTrace, type RuleTrace } from './evaluate.js';
+export {
+  evaluate,
+  patientRecord,
+  traceOfFailure,
+  type CqlFailure,
+  type Evaluation,
+  type EvaluationTrace,
+  type RuleTrace,
+} from './evaluate.js';
 export { cqlToJson } from './cql/to-json.js';
 export { fhirDataModel } from './cql/patient-data.js';
 export { invokeService, type FhirCheck, type InvokeOptions, type InvokeResult } from './invoke-service.js';
@@ -15,3 +23,4 @@ export {
 export { createShadowQueue, errorName, type ShadowQueue, type ShadowQueueStatus } from './shadow-queue.js';
 export { chooseVersion, unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
 export { explainCards, withoutIdentifiers, definesUsedBy, type CardExplanation } from './explain.js';
+export { libraryEvaluator, type LibraryEvaluation, type LibraryEvaluator } from './evaluate-library.js';

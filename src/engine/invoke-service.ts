@@ -3,9 +3,16 @@
 import { CdsError, invalidFhir, serviceUnavailable, tooMuchData, unknownService } from '../errors.js';
 import { servicesById, type Knowledge } from '../knowledge/index.js';
 import { validateHookRequest, type HookRequest } from '../hooks/index.js';
-import { resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
+import { fetchMedications, resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, pastDeadline, type Evaluation } from './evaluate.js';
-import { fhirShapeIssues, isResource, resourcesOf, type ShapeProblem } from '../fhir/index.js';
+import {
+  fhirShapeIssues,
+  isResource,
+  resourcesOf,
+  unresolvedMedicationIds,
+  type FhirResource,
+  type ShapeProblem,
+} from '../fhir/index.js';
 import type { CallOutcome, EvaluationOutcome } from './outcome.js';
 import { chooseVersion, type CallingClient, type RolloutControl } from './rollout.js';
 import { errorName } from './shadow-queue.js';
@@ -65,6 +72,7 @@ export async function invokeService(
   if (!service) throw unavailable();
   let t = performance.now();
   const prefetch = await resolvePrefetch(service.definition.prefetch, request, prefetchOptions(deps));
+  const medications = await referencedMedications(request, prefetch.data, prefetchOptions(deps));
   const prefetchMs = performance.now() - t;
   if (deps.maxResources !== undefined) {
     const count = resourceCount(request, prefetch.data);
@@ -89,6 +97,7 @@ export async function invokeService(
       ruleSet: choice.ruleSet,
       experiment: arm,
       deadline: deps.deadline,
+      medications,
     });
   } catch (err) {
     // A suppressed arm answers no cards whatever happens: its failure is recorded, the call still answered.
@@ -127,7 +136,7 @@ export async function invokeService(
         done.push({
           disposition: 'shadow',
           ruleSet,
-          evaluation: await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet }),
+          evaluation: await evaluate(knowledge, service, request, prefetch.data, { now, ruleSet, medications }),
         });
       } catch (err) {
         const cause =
@@ -159,6 +168,23 @@ function resourceCount(request: HookRequest, data: Record<string, unknown>): num
   for (const value of Object.values(request.context)) add(value);
   for (const value of Object.values(data)) add(value);
   return count;
+}
+
+/**
+ * Medications that orders of the call reference and that are neither contained nor among its data, read from
+ * the FHIR server when the call names one and CDS_MEDICATION_FETCH allows it.
+ */
+async function referencedMedications(
+  request: HookRequest,
+  data: Record<string, unknown>,
+  options: PrefetchOptions,
+): Promise<FhirResource[]> {
+  if (options.fetchMedications === false || !request.fhirServer) return [];
+  const record = Object.values(data).flatMap((v) =>
+    isResource(v) ? (v.resourceType === 'Bundle' ? resourcesOf(v) : [v]) : [],
+  );
+  const ids = unresolvedMedicationIds([...resourcesOf(request.context.draftOrders), ...record], record);
+  return (await fetchMedications(ids, request, options)).medications;
 }
 
 /** An evaluation that failed on malformed data is the caller's problem, not the server's: 400 / 412 naming where. */

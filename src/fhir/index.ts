@@ -9,3 +9,9 @@ export {
 export { ucum, validateUcumUnit, convertUcum } from './ucum.js';
 export { fhirShapeIssues, fhirShapeProblems, type ShapeProblem } from './shape.js';
 export { isResource, resourcesOf, type FhirResource } from './resources.js';
+export {
+  medicationIdOf,
+  medicationsById,
+  unresolvedMedicationIds,
+  withMedicationCode,
+} from './medication-reference.js';

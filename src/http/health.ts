@@ -15,7 +15,8 @@ export type AuthStatus = { verification: 'on'; trustedClients: number } | { veri
 
 /**
  * Ready when the knowledge loaded. "degraded" (still 200, still serving the others) when some
- * services could not be loaded; 503 when the knowledge as a whole could not be loaded.
+ * services could not be loaded or any knowledge problem is listed; 503 when the knowledge as a whole
+ * could not be loaded.
  */
 export function readyHandler(
   holder: KnowledgeHolder,
@@ -32,7 +33,7 @@ export function readyHandler(
     const body = {
       status: knowledge.fatal
         ? 'unavailable'
-        : knowledge.unavailable.length > 0 || uptakeStatus?.status === 'unavailable'
+        : knowledge.unavailable.length > 0 || errors.length > 0 || uptakeStatus?.status === 'unavailable'
           ? 'degraded'
           : 'ready',
       knowledge: {

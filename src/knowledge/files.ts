@@ -10,7 +10,8 @@ export interface Problem {
   /** JSON pointer inside the file. */
   pointer?: string;
   message: string;
-  severity: 'error' | 'warning';
+  /** `info`: how something was understood (e.g. which of a library's CQL and ELM is used); never a fault. */
+  severity: 'error' | 'warning' | 'info';
 }
 
 export function formatProblem(p: Problem): string {

@@ -1,5 +1,5 @@
-export { loadKnowledge, RULE_FACTS } from './load-knowledge.js';
-export { createCqlTranslator, type CqlTranslator, type CompileMessage } from './cql/translator.js';
+export { loadKnowledge, loadLibrary, RULE_FACTS, type LoadedLibrary } from './load-knowledge.js';
+export { createCqlTranslator, type CqlTranslator, type CompileMessage, type CompileResult } from './cql/translator.js';
 export { createThreadedCqlTranslator } from './cql/threaded-translator.js';
 export { createKnowledgeHolder, servicesById, type KnowledgeHolder } from './knowledge-holder.js';
 export { formatProblem, type Problem } from './files.js';
@@ -28,3 +28,17 @@ export { fingerprintKey } from './types.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
 export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';
 export { experimentHash, experimentFingerprintKey } from './rollout.js';
+export { isValueSource, libraryParameters } from './parameters.js';
+export {
+  declaredParameters,
+  describeType as describeParameterType,
+  parameterValue,
+  ParameterValueError,
+  RELATIVE_FORMS,
+  type DeclaredParameter,
+  type ParameterType,
+  type ParameterValueSource,
+} from './parameter-values.js';
+export { terminologyOptions, EXPANSION_DIR, type TerminologyOptions } from './terminology.js';
+export { resolveValueSet, oidOf, type ValueSetCatalog } from './value-sets.js';
+export { createCachingTranslator, translatorVersion, type CachingTranslator } from './cql/elm-cache.js';

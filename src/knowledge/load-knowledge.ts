@@ -9,9 +9,12 @@ import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from '.
 import { legacyRuleSetHashes, lifecycleReason, ruleSetHash } from './lifecycle.js';
 import { checkParameters } from './parameters.js';
 import { createExperimentRegistry, describeRolloutSchemaError, resolveRollout } from './rollout.js';
-import { hasValueSet, loadValueSets } from './value-sets.js';
+import { aliasValueSet, loadValueSets, resolveValueSet, type ValueSetCatalog } from './value-sets.js';
+import { expandFromTerminologyServer, type TerminologyOptions } from './terminology.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CompileProgress, CqlTranslator } from './cql/translator.js';
+import { compareVersions } from './cql/cql-text.js';
+import type { ValueSetIndex } from './value-sets.js';
 import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
 import { HOOKS, isKnownHook } from '../hooks/index.js';
@@ -50,6 +53,8 @@ interface LoadOptions {
   serveDrafts?: boolean;
   /** Told how many CQL libraries are compiled so far, of how many (start-up progress in /ready). */
   onLibraries?: CompileProgress;
+  /** A FHIR terminology server that expands, at load, value sets that cannot be expanded here. */
+  terminology?: TerminologyOptions;
 }
 
 /**
@@ -59,7 +64,7 @@ interface LoadOptions {
  */
 export async function loadKnowledge(
   dir: string,
-  { translator, served, serveDrafts = false, onLibraries }: LoadOptions,
+  { translator, served, serveDrafts = false, onLibraries, terminology }: LoadOptions,
 ): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = {
@@ -103,12 +108,8 @@ export async function loadKnowledge(
   }
   const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
 
-  const valueSets = loadValueSets(dir, join(dir, 'cql'));
-  problems.push(...valueSets.problems);
+  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems, onLibraries);
   knowledge.valueSets = valueSets.index;
-
-  const librarySet = await loadLibrarySet(dir, translator, onLibraries);
-  problems.push(...librarySet.problems);
   const repository = new cql.Repository(
     Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),
   );
@@ -116,7 +117,7 @@ export async function loadKnowledge(
   const ruleSets = new Map<string, RuleSet | string[]>();
   for (const file of listFiles(join(dir, 'rules'), '.json')) {
     const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
-    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets.index, problems, served));
+    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets, problems, served));
   }
   for (const ruleSet of ruleSets.values()) if (!Array.isArray(ruleSet)) knowledge.ruleSets?.push(ruleSet);
 
@@ -209,12 +210,95 @@ export async function loadKnowledge(
   return knowledge;
 }
 
+/** The CQL libraries and value sets of a knowledge directory, each value set findable by the name CQL uses. */
+async function loadCql(
+  dir: string,
+  translator: CqlTranslator,
+  terminology: TerminologyOptions | undefined,
+  problems: Problem[],
+  onLibraries?: CompileProgress,
+): Promise<{ valueSets: ValueSetCatalog; librarySet: LibrarySet }> {
+  const valueSets = loadValueSets(dir, join(dir, 'cql'));
+  const librarySet = await loadLibrarySet(dir, translator, onLibraries);
+  problems.push(...librarySet.problems);
+  const references = [...librarySet.libraries.values()].flatMap((lib) => valueSetsOf(lib).map((vs) => ({ lib, vs })));
+  if (terminology) {
+    const missing = references.filter(({ vs }) => !resolveValueSet(valueSets, vs.id, vs.version)).map(({ vs }) => vs);
+    await expandFromTerminologyServer(dir, valueSets, missing, terminology);
+  }
+  problems.push(...valueSets.problems);
+  problems.push(...resolveReferences(references, valueSets));
+  return { valueSets, librarySet };
+}
+
+export interface LoadedLibrary {
+  name: string;
+  version: string;
+  file: string;
+  /** Ready to execute, with everything it includes. */
+  library: CqlLibraryType;
+  valueSets: ValueSetIndex;
+  /** Names of its expression defines (Patient context). */
+  defines: string[];
+  /** Every problem of the directory's CQL and value sets (errors of other libraries included). */
+  problems: Problem[];
+}
+
+/**
+ * One library of a knowledge directory, ready to evaluate without a service or a rule set (`cds eval
+ * --library`). No version: the newest. Throws an Error saying why when it cannot be had.
+ */
+export async function loadLibrary(
+  dir: string,
+  { translator, terminology }: Pick<LoadOptions, 'translator' | 'terminology'>,
+  name: string,
+  version?: string,
+): Promise<LoadedLibrary> {
+  const problems: Problem[] = [];
+  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems);
+  const key = version
+    ? libraryKey(name, version)
+    : [...librarySet.libraries.keys(), ...librarySet.failed.keys()]
+        .filter((k) => k.startsWith(`${name}@`))
+        .sort((a, b) => compareVersions(b.slice(name.length + 1), a.slice(name.length + 1)))[0];
+  const artifact = key ? librarySet.libraries.get(key) : undefined;
+  if (!artifact) {
+    const why = key ? librarySet.failed.get(key) : undefined;
+    throw new Error(
+      why
+        ? `CQL library ${key} failed to compile: ${why.join('; ')}`
+        : `CQL library ${version ? libraryKey(name, version) : name} not found in ${join(dir, 'cql')}`,
+    );
+  }
+  const own: Problem[] = [];
+  const chain = includedLibraries(artifact, librarySet, own, artifact.file);
+  for (const lib of chain)
+    for (const vs of valueSetsOf(lib))
+      if (!resolveValueSet(valueSets, vs.id, vs.version))
+        own.push({
+          file: lib.file,
+          message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/`,
+          severity: 'error',
+        });
+  if (own.length > 0) throw new Error(own.map(formatProblem).join('; '));
+  const repository = new cql.Repository(Object.fromEntries([...librarySet.libraries].map(([k, lib]) => [k, lib.elm])));
+  return {
+    name: artifact.name,
+    version: artifact.version,
+    file: artifact.file,
+    library: new cql.Library(artifact.elm, repository),
+    valueSets: valueSets.index,
+    defines: expressionDefines(artifact),
+    problems,
+  };
+}
+
 function loadRuleSet(
   root: string,
   file: string,
   librarySet: LibrarySet,
   repository: CqlRepositoryType,
-  valueSets: Knowledge['valueSets'],
+  valueSets: ValueSetCatalog,
   problems: Problem[],
   served: ServedFingerprints | undefined,
 ): RuleSet | string[] {
@@ -250,6 +334,7 @@ function loadRuleSet(
 
   let library: CqlLibraryType | undefined;
   let libraries: LibraryRef[] = [];
+  let libraryFile: string | undefined;
   const hash = ruleSetHash(read.value);
   const fingerprints: Fingerprint[] = [{ kind: 'rule-set', name: raw.id, version: raw.version, hash, file: rel }];
   let defines: string[] = [];
@@ -269,12 +354,13 @@ function loadRuleSet(
     } else {
       const chain = includedLibraries(artifact, librarySet, own, rel);
       libraries = chain.map((l) => ({ library: l.name, version: l.version }));
+      libraryFile = artifact.file;
       fingerprints.push(
         ...chain.map((l) => ({ kind: 'cql' as const, name: l.name, version: l.version, hash: l.hash, file: l.file })),
       );
       for (const lib of chain) {
         for (const vs of valueSetsOf(lib)) {
-          if (!hasValueSet(valueSets, vs.id, vs.version)) {
+          if (!resolveValueSet(valueSets, vs.id, vs.version)) {
             own.push({
               file: lib.file,
               message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`,
@@ -341,7 +427,7 @@ function loadRuleSet(
       priority: (rule.priority ?? 1) * 10000 + (raw.rules.length - i),
     });
   });
-  return { ...raw, file: rel, hash, engine, library, libraries, fingerprints: frozen, defines };
+  return { ...raw, file: rel, hash, engine, library, libraries, libraryFile, fingerprints: frozen, defines };
 }
 
 /** The library and everything it includes, depth first, each once. */
@@ -372,6 +458,30 @@ function includedLibraries(
   };
   visit(root);
   return out;
+}
+
+/**
+ * Makes every value set a library names findable by the name it uses (cql-execution looks it up verbatim),
+ * and says how it was found when that was not by its exact url or `urn:oid:` identifier.
+ */
+function resolveReferences(
+  references: Array<{ lib: CqlLibraryArtifact; vs: { name: string; id: string; version?: string } }>,
+  catalog: ValueSetCatalog,
+): Problem[] {
+  const notes: Problem[] = [];
+  for (const { lib, vs } of references) {
+    const found = resolveValueSet(catalog, vs.id, vs.version);
+    if (!found) continue; // reported by each rule set that runs the library
+    aliasValueSet(catalog.index, vs.id, vs.version, found);
+    if (found.exact) continue;
+    const where = `${found.entry.file}${found.entry.pointer ? ` ${found.entry.pointer}` : ''}`;
+    notes.push({
+      file: lib.file,
+      message: `value set "${vs.name}" ('${vs.id}'${vs.version ? ` version '${vs.version}'` : ''}) found ${found.how}: ${found.entry.url}${found.entry.version ? `|${found.entry.version}` : ''} in ${where}${found.entry.cached ? ' (expanded by the terminology server)' : ''}`,
+      severity: 'info',
+    });
+  }
+  return notes;
 }
 
 function valueSetsOf(lib: CqlLibraryArtifact): Array<{ name: string; id: string; version?: string }> {

@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { formatProblem } from './files.js';
 import type { KnowledgeHolder } from './knowledge-holder.js';
 import { loadKnowledge } from './load-knowledge.js';
+import type { TerminologyOptions } from './terminology.js';
 import type { CqlTranslator } from './cql/translator.js';
 import type { Knowledge, ServedFingerprints } from './types.js';
 
@@ -46,10 +47,12 @@ export interface ReloaderDeps {
   servedFingerprints?: () => Promise<ServedFingerprints>;
   /** Serve drafts (CDS_SERVE_DRAFTS=on), as the first load did. */
   serveDrafts?: boolean;
+  /** The terminology server value sets are expanded by (CDS_TERMINOLOGY_URL), as the first load did. */
+  terminology?: TerminologyOptions;
 }
 
 export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
-  const { dir, translator, holder, logger, servedFingerprints, serveDrafts } = deps;
+  const { dir, translator, holder, logger, servedFingerprints, serveDrafts, terminology } = deps;
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
@@ -64,7 +67,7 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     let errors: string[];
     try {
       const served = servedFingerprints ? await servedFingerprints() : undefined;
-      next = await loadKnowledge(dir, { translator, served, serveDrafts });
+      next = await loadKnowledge(dir, { translator, served, serveDrafts, terminology });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.

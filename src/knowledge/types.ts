@@ -2,6 +2,7 @@ import type { Engine } from 'json-rules-engine';
 import type { Library } from 'cql-execution';
 import type { Problem } from './files.js';
 import type { ValueSetIndex } from './value-sets.js';
+import type { ParameterValueSource } from './parameter-values.js';
 import type { CardTemplate, Coding } from '../cards/index.js';
 
 export type { CardTemplate, Coding };
@@ -65,6 +66,8 @@ export interface RuleSet {
   /** The rule set's CQL library, ready to execute, and every library version it pulls in. */
   library?: Library;
   libraries: LibraryRef[];
+  /** The main library's file, relative to the knowledge directory. */
+  libraryFile?: string;
   /**
    * The rule set version and every CQL library version it runs, with their content hashes: what is
    * frozen once served. Empty for a draft, which may be edited freely.
@@ -74,7 +77,11 @@ export interface RuleSet {
   defines: string[];
 }
 
-export type ParameterSource = string;
+/**
+ * Where a CQL parameter's value comes from: the hook context (`draftOrders`, `selections:<Type>`,
+ * `context.<field>`), or a literal or relative value (see parameter-values.ts).
+ */
+export type ParameterSource = string | ParameterValueSource;
 
 export interface ServiceDefinition {
   id: string;

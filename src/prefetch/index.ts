@@ -1,2 +1,3 @@
 export { resolvePrefetch, type PrefetchResult, type PrefetchStatus, type PrefetchOptions } from './resolve-prefetch.js';
 export { fillTemplate, templateTokens, isSupportedToken, templateProblems } from './template.js';
+export { fetchMedications, MAX_MEDICATION_READS } from './medications.js';

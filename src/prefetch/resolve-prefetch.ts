@@ -25,6 +25,8 @@ export interface PrefetchOptions {
   maxBytes?: number;
   /** Most resources fetched for one call, across every key and page. */
   maxResources?: number;
+  /** Read referenced Medications the call did not carry from fhirServer (CDS_MEDICATION_FETCH). */
+  fetchMedications?: boolean;
 }
 
 export async function resolvePrefetch(
@@ -125,7 +127,7 @@ export async function resolvePrefetch(
   return { data, status };
 }
 
-function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {
+export function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {
   if (allowed === undefined) return true;
   try {
     return allowed.includes(new URL(fhirServer).origin);

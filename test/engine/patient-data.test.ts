@@ -29,7 +29,11 @@ async function both(
   resources: Array<{ resourceType: string; id?: string }>,
   parameters: Record<string, unknown>,
 ) {
-  const executor = new cql.Executor(service.ruleSet.library!, new cql.CodeService(knowledge.valueSets), parameters);
+  const executor = new cql.Executor(
+    service.ruleSet.library!,
+    new cql.CodeService(knowledge.valueSets as never),
+    parameters,
+  );
   const stock = fhir.PatientSource.FHIRv401();
   stock.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
   const values = async (source: unknown) => {
@@ -49,9 +53,13 @@ describe('patient data source', () => {
         context: { patientId: string; draftOrders?: unknown };
         prefetch: Record<string, unknown>;
       };
-      const drafts = resourcesOf(body.context.draftOrders).map((r) => fhirDataModel().wrap(r));
+      const drafts = resourcesOf(body.context.draftOrders);
+      // As the service binds them: `draftOrders:<Type>` takes the drafts of that type (Medications sit beside them).
       const parameters = Object.fromEntries(
-        Object.keys(service.definition.knowledge.parameters ?? {}).map((p) => [p, drafts]),
+        Object.entries(service.definition.knowledge.parameters ?? {}).map(([p, source]) => {
+          const type = typeof source === 'string' ? source.split(':')[1] : undefined;
+          return [p, drafts.filter((r) => !type || r.resourceType === type).map((r) => fhirDataModel().wrap(r))];
+        }),
       );
       const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
       expect(ours).toEqual(stock);

@@ -197,6 +197,8 @@ describe('a service rollout', () => {
     );
     expect(problemsOf(knowledge)).toEqual([
       'cds-services.json /services/0/rollout/shadow/0/version: error: service \'renal-test\': shadow version 1.1.0: knowledge.parameters.Drafts: library RenalTest 1.1.0 declares no parameter "Drafts"',
+      // …and the parameter it does declare then has no value.
+      'cds-services.json /services/0/rollout/shadow/0/version: error: service \'renal-test\': shadow version 1.1.0: cql/RenalTest-1.1.0.cql:10: library RenalTest 1.1.0 declares parameter "Orders" List<FHIR.MedicationRequest> without a default, and knowledge.parameters gives it no value',
     ]);
     expect(served(knowledge)).toEqual(['greeter']);
   });

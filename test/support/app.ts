@@ -11,6 +11,7 @@ import {
   type CqlTranslator,
   type Knowledge,
   type ServedFingerprints,
+  type TerminologyOptions,
 } from '../../src/knowledge/index.js';
 import { packageRoot } from '../../src/paths.js';
 
@@ -27,7 +28,7 @@ export const testKnowledge = (name: string): string => join(repoRoot, 'test', 'k
 
 export async function knowledgeFrom(
   dir: string,
-  options: { serveDrafts?: boolean; served?: ServedFingerprints } = {},
+  options: { serveDrafts?: boolean; served?: ServedFingerprints; terminology?: TerminologyOptions } = {},
 ): Promise<Knowledge> {
   return loadKnowledge(dir, { translator: await sharedTranslator(), ...options });
 }

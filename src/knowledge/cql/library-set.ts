@@ -5,7 +5,7 @@ import { listFiles, readJson, sha256, type Problem } from '../files.js';
 import type { CompileProgress, CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
 import { libraryHeader, libraryKey } from './cql-text.js';
-import { loadTranslatorOptions } from './options.js';
+import { loadTranslatorOptions, OPTIONS_FILE } from './options.js';
 
 export interface CqlLibraryArtifact {
   name: string;
@@ -84,17 +84,9 @@ export async function loadLibrarySet(
     sources.set(key, { name, version, file: rel, text });
   }
 
-  // FHIRHelpers 4.0.1 is built in: knowledge that does not ship its own still compiles.
-  const builtIn = join(packageRoot(), 'cql', 'FHIRHelpers-4.0.1.cql');
-  if (!sources.has(libraryKey('FHIRHelpers', '4.0.1')) && existsSync(builtIn)) {
-    sources.set(libraryKey('FHIRHelpers', '4.0.1'), {
-      name: 'FHIRHelpers',
-      version: '4.0.1',
-      file: '(built-in) FHIRHelpers-4.0.1.cql',
-      text: readFileSync(builtIn, 'utf8'),
-    });
-  }
-
+  const options = loadTranslatorOptions(root, problems);
+  // Sources compiled only so that libraries including them compile: their ELM shipped beside them runs.
+  const compileOnly = new Set<string>();
   for (const file of listFiles(dir, '.json')) {
     const read = readJson(root, file);
     if (!read.ok) continue; // reported by the value set loader, which reads the same files
@@ -104,9 +96,25 @@ export async function loadLibrarySet(
     const rel = relative(root, file);
     const version = identifier.version ?? '';
     const key = libraryKey(identifier.id, version);
-    if (sources.has(key) || libraries.has(key)) {
-      problems.push({ file: rel, message: `library ${key} is defined twice (CQL source and ELM)`, severity: 'error' });
+    const existing = libraries.get(key);
+    if (existing) {
+      problems.push({ file: rel, message: `library ${key} is also defined in ${existing.file}`, severity: 'error' });
       continue;
+    }
+    const source = sources.get(key);
+    if (source) {
+      // Published artifacts ship a library's CQL and the ELM made from it: one of them runs.
+      const prefer = options.preferFor(identifier.id, version);
+      problems.push({
+        file: rel,
+        message:
+          prefer === 'cql'
+            ? `library ${key} ships as CQL (${source.file}) and ELM (${rel}): the CQL is compiled here and the ELM is not used (set "prefer": "elm" in ${OPTIONS_FILE} to run the ELM)`
+            : `library ${key} ships as CQL (${source.file}) and ELM (${rel}): the ELM runs, as ${OPTIONS_FILE} prefers`,
+        severity: 'info',
+      });
+      if (prefer === 'cql') continue;
+      compileOnly.add(key);
     }
     libraries.set(key, {
       name: identifier.id,
@@ -118,7 +126,28 @@ export async function loadLibrarySet(
     });
   }
 
-  const options = loadTranslatorOptions(root, problems);
+  // FHIRHelpers 4.0.1 is built in: knowledge that does not ship its own still compiles. One shipped with
+  // the artifact, as CQL or as ELM, replaces it (as ELM, the built-in source is used only to compile includers).
+  const helpers = libraryKey('FHIRHelpers', '4.0.1');
+  const builtIn = join(packageRoot(), 'cql', 'FHIRHelpers-4.0.1.cql');
+  const shipped = sources.get(helpers) ?? libraries.get(helpers);
+  if (shipped && !(root === packageRoot() && shipped.file === relative(root, builtIn))) {
+    problems.push({
+      file: shipped.file,
+      message: `FHIRHelpers 4.0.1 shipped with the knowledge (${shipped.file}) is used instead of the built-in one`,
+      severity: 'info',
+    });
+  }
+  if (!sources.has(helpers) && existsSync(builtIn)) {
+    sources.set(helpers, {
+      name: 'FHIRHelpers',
+      version: '4.0.1',
+      file: '(built-in) FHIRHelpers-4.0.1.cql',
+      text: readFileSync(builtIn, 'utf8'),
+    });
+    if (libraries.has(helpers)) compileOnly.add(helpers);
+  }
+
   const entries = [...sources];
   onProgress?.(0, entries.length);
   const results = await translator.compileAll(
@@ -132,6 +161,7 @@ export async function loadLibrarySet(
   );
   const seen = new Set<string>();
   for (const [index, [key, source]] of entries.entries()) {
+    if (compileOnly.has(key)) continue;
     const result = results[index];
     const errors: string[] = [];
     for (const message of result.messages) {

@@ -53,6 +53,8 @@ const optionsSchema = {
     signatureLevel: { enum: ['None', 'Differing', 'Overloads', 'All'] },
     validateUnits: { type: 'boolean' },
     enableCqlOnly: { type: 'boolean' },
+    // Not the reference translator's: which one runs when a library ships as both CQL and ELM.
+    prefer: { enum: ['cql', 'elm'] },
     // Accepted for compatibility with the reference file; they do not change the ELM used here.
     formats: { type: 'array' },
     errorLevel: { enum: ['Info', 'Warning', 'Error'] },
@@ -75,13 +77,16 @@ const validateFile = createAjv().compile(fileSchema);
 export interface OptionsManifest {
   /** Effective options for a library (its overrides over the directory's defaults over the translator's). */
   forLibrary(name: string, version: string): Required<TranslatorOptions>;
+  /** For a library shipped as CQL and ELM: which runs (`cql`, compiled here, unless `prefer` says `elm`). */
+  preferFor(name: string, version: string): 'cql' | 'elm';
 }
 
 export const OPTIONS_FILE = 'cql/cql-options.json';
 
 export function loadTranslatorOptions(root: string, problems: Problem[]): OptionsManifest {
   const file = join(root, OPTIONS_FILE);
-  let manifest: TranslatorOptions & { libraries?: Record<string, TranslatorOptions> } = {};
+  type Prefer = { prefer?: 'cql' | 'elm' };
+  let manifest: TranslatorOptions & Prefer & { libraries?: Record<string, TranslatorOptions & Prefer> } = {};
   if (existsSync(file)) {
     const read = readJson(root, file);
     if (!read.ok) problems.push(read.problem);
@@ -97,10 +102,14 @@ export function loadTranslatorOptions(root: string, problems: Problem[]): Option
       ),
     );
   };
+  const overridesOf = (name: string, version: string) =>
+    manifest.libraries?.[`${name}@${version}`] ?? manifest.libraries?.[name];
   return {
     forLibrary(name, version) {
-      const overrides = manifest.libraries?.[`${name}@${version}`] ?? manifest.libraries?.[name];
-      return { ...DEFAULT_TRANSLATOR_OPTIONS, ...pick(manifest), ...pick(overrides) };
+      return { ...DEFAULT_TRANSLATOR_OPTIONS, ...pick(manifest), ...pick(overridesOf(name, version)) };
+    },
+    preferFor(name, version) {
+      return overridesOf(name, version)?.prefer ?? manifest.prefer ?? 'cql';
     },
   };
 }

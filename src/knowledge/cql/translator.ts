@@ -78,7 +78,7 @@ export interface Compiler {
 /** Told after each library of a compileAll is done (compiled, or taken from what was compiled before). */
 export type CompileProgress = (done: number, total: number) => void;
 
-function lookupAmong(sources: LibrarySource[]): SourceLookup {
+export function lookupAmong(sources: LibrarySource[]): SourceLookup {
   const byKey = new Map(sources.map((s) => [libraryKey(s.name, s.version), s.text]));
   return ({ name, version }) => {
     if (version !== null) return byKey.get(libraryKey(name, version));
@@ -196,7 +196,11 @@ function dropStale(entry: ManagerEntry, lookup: SourceLookup): void {
 }
 
 /** A key for a compile result: the options, the source and (transitively) every include's source. */
-function compileKey(source: string, options: Required<TranslatorOptions>, lookup: SourceLookup): string | undefined {
+export function compileKey(
+  source: string,
+  options: Required<TranslatorOptions>,
+  lookup: SourceLookup,
+): string | undefined {
   const parts = [optionsKey(options), sha256(source)];
   const seen = new Set<string>();
   const queue = includesOf(source);
