@@ -11,6 +11,7 @@ import {
   wrongMethod,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { traceOfFailure } from '../engine/index.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -34,6 +35,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         status: error.status,
         code: error.code,
         ...(where.length > 0 ? { at: where } : {}),
+        ...cqlLocation(err),
         ...failure(err instanceof CdsError ? error.cause : err),
       });
     } else {
@@ -72,6 +74,18 @@ function failure(err: unknown): Record<string, unknown> {
     ...(typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? { errorCode: code } : {}),
     ...(frames.length > 0 ? { stack: frames } : {}),
   };
+}
+
+/**
+ * Where in the CQL an evaluation failed (define, library, line:column, ELM node): all from the knowledge,
+ * never from the data. The engine's message is not logged (it may quote the data); `cds eval` and the
+ * trace show it.
+ */
+function cqlLocation(err: unknown): Record<string, unknown> {
+  const failed = traceOfFailure(err)?.error;
+  if (!failed) return {};
+  const { define, library, locator, expression } = failed;
+  return { cql: { define, library, ...(locator ? { line: locator } : {}), ...(expression ? { expression } : {}) } };
 }
 
 function toCdsError(err: unknown): CdsError {
