@@ -35,7 +35,10 @@ const PARAMETER_DOCS: Record<string, { description: string; schema?: Schema }> =
     description: 'json (default) or csv (a download named after the report and its time)',
     schema: { enum: ['json', 'csv'] },
   },
-  status: { description: 'open or acknowledged alarms (both when absent)', schema: { enum: ['open', 'acknowledged'] } },
+  status: {
+    description: 'open or acknowledged alarms; all (the default) for both',
+    schema: { enum: ['open', 'acknowledged', 'all'] },
+  },
   by: { description: 'the units compared', schema: { enum: ['clinician', 'site'] } },
 };
 
