@@ -27,6 +27,8 @@ export interface CdsErrorOptions {
    * the HTTP server (it may quote the data it failed on: the log gets the cause's type and stack frames).
    */
   internal?: string;
+  /** Fields a log line may carry: built from the knowledge and the code only, never from the data. */
+  logged?: Record<string, unknown>;
   /** The error this one stands for; never sent to the caller. */
   cause?: unknown;
 }
@@ -38,8 +40,15 @@ export class CdsError extends Error {
   readonly issues: Issue[];
   /** Detail for debugging and the command line; never sent to the caller nor logged by the HTTP server. */
   readonly internal?: string;
+  /** What the log line of this error may add (see CdsErrorOptions.logged). */
+  readonly logged?: Record<string, unknown>;
 
-  constructor(status: number, code: string, message: string, { issues, internal, cause }: CdsErrorOptions = {}) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    { issues, internal, logged, cause }: CdsErrorOptions = {},
+  ) {
     super(message, cause === undefined ? undefined : { cause });
     this.name = 'CdsError';
     this.status = status;
@@ -47,6 +56,7 @@ export class CdsError extends Error {
     this.issues =
       issues && issues.length > 0 ? issues : [{ severity: 'error', code: fhirIssueType(status), diagnostics: message }];
     this.internal = internal;
+    this.logged = logged;
   }
 
   toOperationOutcome(): OperationOutcome {

@@ -177,7 +177,15 @@ export async function evaluate(
       for (const name of Object.keys(results))
         if (ruleSet.defines.includes(name)) trace.cql[name] = cqlToJson(results[name]);
       trace.error = failure;
-      const error = evaluationFailed(ruleSet.cql, { internal: formatCqlFailure(failure), cause: err });
+      // The log may say where it failed (all from the knowledge), not the engine's message.
+      const { define, library, locator, expression } = failure;
+      const error = evaluationFailed(ruleSet.cql, {
+        internal: formatCqlFailure(failure),
+        logged: {
+          cql: { define, library, ...(locator ? { line: locator } : {}), ...(expression ? { expression } : {}) },
+        },
+        cause: err,
+      });
       failedTraces.set(error, trace);
       throw error;
     }

@@ -11,7 +11,6 @@ import {
   wrongMethod,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { traceOfFailure } from '../engine/index.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -23,7 +22,8 @@ interface BodyParserError extends Error {
 /**
  * The one place errors become responses: always a JSON OperationOutcome, never a stack trace. The answer may
  * quote what the caller sent (an id, a date); the log line never does: it is built from the status, the code,
- * the locations the issues name and, for a failure of the server, the error's type and stack frames.
+ * the locations the issues name and, for a failure of the server, what the error marks as loggable (a failed CQL
+ * evaluation: where in the CQL) and its cause's type and stack frames.
  */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
@@ -35,7 +35,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
         status: error.status,
         code: error.code,
         ...(where.length > 0 ? { at: where } : {}),
-        ...cqlLocation(err),
+        ...error.logged,
         ...failure(err instanceof CdsError ? error.cause : err),
       });
     } else {
@@ -74,18 +74,6 @@ function failure(err: unknown): Record<string, unknown> {
     ...(typeof code === 'string' && /^[A-Z0-9_]{1,40}$/.test(code) ? { errorCode: code } : {}),
     ...(frames.length > 0 ? { stack: frames } : {}),
   };
-}
-
-/**
- * Where in the CQL an evaluation failed (define, library, line:column, ELM node): all from the knowledge,
- * never from the data. The engine's message is not logged (it may quote the data); `cds eval` and the
- * trace show it.
- */
-function cqlLocation(err: unknown): Record<string, unknown> {
-  const failed = traceOfFailure(err)?.error;
-  if (!failed) return {};
-  const { define, library, locator, expression } = failed;
-  return { cql: { define, library, ...(locator ? { line: locator } : {}), ...(expression ? { expression } : {}) } };
 }
 
 function toCdsError(err: unknown): CdsError {
