@@ -151,6 +151,9 @@ export class Recorder {
         );
       });
     } catch (err) {
+      // The database refused a value, not the connection: retrying the batch would block everything queued
+      // behind it for ever. Each entry is written alone, and the ones it refuses are set aside and counted.
+      if (isDataError(err) && (await this.writeOneByOne(batch))) return;
       this.failures++;
       this.status.state = 'failing';
       this.status.lastError = describe(err);
@@ -158,8 +161,37 @@ export class Recorder {
       this.options.onError(this.status.lastError, { queued: this.queue.length, dropped: this.status.dropped });
       throw err;
     }
+    this.written(batch.length);
+  }
+
+  /** Writes the entries of a refused batch one at a time; false when the database itself is failing. */
+  private async writeOneByOne(batch: LedgerEntry[]): Promise<boolean> {
+    for (const entry of batch) {
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          await insertEntries(trx, [entry]);
+          await linkEvidence(trx, entry.evidence ? [entry.evidence] : []);
+        });
+      } catch (err) {
+        if (!isDataError(err)) return false;
+        this.status.dropped++;
+        this.status.lastError = describe(err);
+        this.status.lastErrorAt = new Date().toISOString();
+        this.options.onError(`an entry the database refused was set aside: ${this.status.lastError}`, {
+          queued: this.queue.length,
+          dropped: this.status.dropped,
+        });
+      }
+      // Written or set aside: either way it no longer holds up the queue.
+      this.queue.splice(this.queue.indexOf(entry), 1);
+    }
+    this.written(0);
+    return true;
+  }
+
+  private written(count: number): void {
     // Only now: entries recorded while the write was running stay queued behind this batch.
-    this.queue.splice(0, batch.length);
+    this.queue.splice(0, count);
     this.status.lastWriteAt = new Date().toISOString();
     if (this.failures > 0) {
       this.failures = 0;
@@ -211,6 +243,16 @@ async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntr
       .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
       .execute();
   }
+}
+
+/**
+ * An error about a value (PostgreSQL SQLSTATE classes 22 data exception and 23 integrity constraint; SQLite's
+ * constraint, mismatch and range errors), as opposed to one about the database being reachable.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  if (typeof code !== 'string') return false;
+  return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|RANGE|TOOBIG)/.test(code);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 // The uptake store's behaviour, run against SQLite (store.test.ts) and PostgreSQL (store.pg.test.ts)
 // with the same expectations: the seeded ledger of seed.ts and its figures worked out by hand.
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -347,5 +348,29 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       firstAt: new Date('2026-06-01T10:00:00Z'),
       calls: 2,
     });
+  });
+
+  it('sets aside an entry the database refuses as data, and writes the ones queued behind it', async () => {
+    const call = (serviceId: string) => ({
+      serviceId,
+      hook: 'order-sign',
+      hookInstance: randomUUID(),
+      client: EHR_1,
+      startedAt: new Date('2026-06-03T10:00:00Z'),
+      durationMs: 1,
+      status: 500,
+      context: { patientId: 'patient-x' },
+    });
+    // A value no column takes (service_id is NOT NULL): refused by the database, for ever.
+    t.store.record(call(undefined as unknown as string));
+    t.store.record(call('svc-a'));
+    await t.store.flush();
+    const status = await t.store.status();
+    expect(status.recorder).toMatchObject({ queued: 0, dropped: 1 });
+    const rows = (await report(t.store, { service: 'svc-a', from: '2026-06-03' })).rows;
+    expect(rows[0]).toMatchObject({ invocations: 0, failedInvocations: 1 });
+    // Feedback is not held up by it either.
+    const again = await t.store.ingestFeedback('svc-a', duplicateBatch(seeded), EHR_1);
+    expect(again.length).toBeGreaterThan(0);
   });
 }
