@@ -1,6 +1,6 @@
 // Medications that draft orders and records reference but the call did not carry: read as
 // Medication/{id} from the call's FHIR server, when it gives one this server may use.
-import { isResource, type FhirResource } from '../fhir/index.js';
+import { fhirShapeIssues, isResource, type FhirResource } from '../fhir/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import { fetchFhir } from './fhir-client.js';
 import { isAllowedServer, type PrefetchOptions } from './resolve-prefetch.js';
@@ -25,13 +25,21 @@ export async function fetchMedications(
     timeoutMs: options.timeoutMs,
     maxPages: 1,
     fetchImpl: options.fetchImpl,
+    // Bounded like every other FHIR request of the call: answer size, the call's deadline, its resource budget.
+    maxBytes: options.maxBytes,
+    ...(options.deadlineMs !== undefined
+      ? { deadline: AbortSignal.timeout(options.deadlineMs), deadlineMs: options.deadlineMs }
+      : {}),
+    ...(options.maxResources !== undefined ? { resources: { limit: options.maxResources, used: 0 } } : {}),
   };
   const wanted = ids.slice(0, MAX_MEDICATION_READS);
   const read = await Promise.all(
     wanted.map(async (id) => {
       try {
         const value = await fetchFhir(`Medication/${encodeURIComponent(id)}`, fhir);
-        return isResource(value) && value.resourceType === 'Medication' ? value : undefined;
+        if (!isResource(value) || value.resourceType !== 'Medication') return undefined;
+        // A number or date CQL cannot compute with would fail the evaluation: such a Medication is not used.
+        return fhirShapeIssues(value, 'Medication', { rangeOnly: true }).length === 0 ? value : undefined;
       } catch {
         return undefined;
       }

@@ -79,6 +79,25 @@ describe('a medicationReference the call does not resolve itself', () => {
     expect((await fetchMedications(ids, body as never, options)).medications).toEqual([medication]);
   });
 
+  it('is read within the limits of every FHIR request: answer size, deadline, and CQL-computable values', async () => {
+    const { body, medication } = referenceOnly();
+    const ids = ['draft-ibuprofen-medication'];
+    const big = { ...medication, text: { status: 'generated', div: `<div>${'x'.repeat(50_000)}</div>` } };
+    const fhir = fakeFhir({ [MEDICATION_URL]: fhirJson(big) });
+    const options = { timeoutMs: 1000, maxPages: 1, fetchImpl: fhir.fetchImpl };
+    expect(await fetchMedications(ids, body as never, { ...options, maxBytes: 10_000 })).toEqual({
+      medications: [],
+      failed: 1,
+    });
+    expect((await fetchMedications(ids, body as never, { ...options, maxBytes: 100_000 })).medications).toHaveLength(1);
+    const unbounded = { ...medication, amount: { numerator: { value: 1e25, unit: 'mg' }, denominator: { value: 1 } } };
+    const odd = fakeFhir({ [MEDICATION_URL]: fhirJson(unbounded) });
+    expect(await fetchMedications(ids, body as never, { ...options, fetchImpl: odd.fetchImpl })).toEqual({
+      medications: [],
+      failed: 1,
+    });
+  });
+
   it('answers as before when the Medication cannot be read', async () => {
     const { body } = referenceOnly();
     const fhir = fakeFhir({ [MEDICATION_URL]: status(404) });
