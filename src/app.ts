@@ -67,7 +67,7 @@ export function createApp(deps: AppDeps): Express {
     config,
     logger,
     knowledge,
-    clock = config.evaluationTime ? fixedClock(config.evaluationTime) : () => new Date(),
+    clock = () => new Date(),
     fetchImpl,
     trustedClients,
     jtiStore,
@@ -163,6 +163,9 @@ export function createApp(deps: AppDeps): Express {
     routes({
       knowledge,
       clock,
+      // Development only: every evaluation as of one time, while the ledger keeps real time (completion and
+      // drift read the order of calls).
+      ...(config.evaluationTime ? { evaluationClock: fixedClock(config.evaluationTime) } : {}),
       bodyLimitBytes: config.bodyLimitBytes,
       fhirCheck: config.fhirCheck,
       prefetch: {

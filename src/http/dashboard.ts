@@ -42,7 +42,7 @@ export function dashboardRoutes(dir: string = defaultDashboardDir()): Router {
   router.get('/dashboard', (_req, res) => send(res, 'index.html', 'text/html; charset=utf-8'));
   router.all('/dashboard', methodNotAllowed(['GET']));
   router.get('/dashboard/:file', (req, res, next) => {
-    const type = ASSETS[req.params.file];
+    const type = Object.hasOwn(ASSETS, req.params.file) ? ASSETS[req.params.file] : undefined;
     if (!type) {
       next();
       return;

@@ -25,7 +25,8 @@ function requireRole(role: AdminRole, keys: () => AdminKey[]): RequestHandler {
     const { roles, keyId } = key ? rolesForKey(key, keys()) : { roles: new Set<AdminRole>(), keyId: undefined };
     if (!keyId) {
       log?.warn('admin authentication failed', {
-        path: req.originalUrl.split('?')[0],
+        // The mount point only: the rest of the path may hold a card or alert id.
+        path: req.baseUrl || '/',
         reason: key ? 'unknown key' : 'no bearer key',
       });
       res.setHeader('WWW-Authenticate', 'Bearer');
@@ -33,7 +34,7 @@ function requireRole(role: AdminRole, keys: () => AdminKey[]): RequestHandler {
       return;
     }
     if (!roles.has(role)) {
-      log?.warn('admin access refused', { path: req.originalUrl.split('?')[0], keyId, needs: role });
+      log?.warn('admin access refused', { path: req.baseUrl || '/', keyId, needs: role });
       next(forbidden(role));
       return;
     }

@@ -18,6 +18,8 @@ import { apiDocsRoutes } from './api-docs.js';
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
   clock: () => Date;
+  /** The time calls are evaluated as of, when it is not the clock's (CDS_EVALUATION_TIME); the ledger keeps the clock. */
+  evaluationClock?: () => Date;
   prefetch: PrefetchOptions;
   /** Time limit of a call from its arrival to its answer. */
   callDeadlineMs?: number;
@@ -59,7 +61,12 @@ export function routes(deps: RouteDeps): Router {
     observers: deps.callObservers,
     logger: deps.logger,
   });
-  router.post('/cds-services/:id', call, ...jsonBody(deps.bodyLimitBytes), invokeHandler(deps));
+  router.post(
+    '/cds-services/:id',
+    call,
+    ...jsonBody(deps.bodyLimitBytes),
+    invokeHandler({ ...deps, clock: deps.evaluationClock ?? deps.clock }),
+  );
   router.all('/cds-services/:id', methodNotAllowed(['POST']));
   return router;
 }

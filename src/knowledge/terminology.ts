@@ -107,8 +107,17 @@ export async function expandFromTerminologyServer(
       expansion: { ...(expanded.expansion ?? {}), contains: expanded.expansion?.contains ?? [] },
     };
     const file = join(root, EXPANSION_DIR, `${fileName(target)}.json`);
-    mkdirSync(join(root, EXPANSION_DIR), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(cached, null, 2)}\n`);
+    try {
+      mkdirSync(join(root, EXPANSION_DIR), { recursive: true });
+      writeFileSync(file, `${JSON.stringify(cached, null, 2)}\n`);
+    } catch (err) {
+      // A read-only knowledge directory (a container mount): the expansion serves this load all the same.
+      catalog.problems.push({
+        file: relative(root, file),
+        message: `the expansion of ${name} could not be saved (${(err as NodeJS.ErrnoException).code ?? 'error'}): the next load asks the terminology server again`,
+        severity: 'warning',
+      });
+    }
     if (target.file) {
       // The compose that could not be expanded here is answered: its error goes.
       const at = catalog.problems.findIndex(

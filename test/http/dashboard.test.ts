@@ -39,6 +39,8 @@ describe('GET /dashboard', () => {
     const app = testApp({ knowledge, deps: { dashboardDir: built } });
     await request(app).get('/dashboard/dashboard.js.LEGAL.txt').expect(404);
     await request(app).get('/dashboard/..%2Fpackage.json').expect(404);
+    for (const inherited of ['constructor', '__proto__', 'toString'])
+      await request(app).get(`/dashboard/${inherited}`).expect(404);
     await request(app).post('/dashboard').expect(405);
   });
 

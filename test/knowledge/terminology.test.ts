@@ -122,6 +122,16 @@ describe('value sets expanded by a terminology server', () => {
     expect(offline.problems.map(formatProblem).join('\n')).toContain('(expanded by the terminology server)');
   });
 
+  it('serves from a knowledge directory it cannot write to, and says the expansions were not saved', async () => {
+    const d = unexpanded();
+    // A file where the expansions' directory belongs: writing there fails as on a read-only mount.
+    writeFileSync(join(d, EXPANSION_DIR), 'not a directory');
+    const k = await knowledgeFrom(d, { terminology: options() });
+    expect(errors(k)).toEqual([]);
+    expect(k.services.map((s) => s.definition.id)).toEqual(['glycemic-gap']);
+    expect(k.problems.map(formatProblem).join('\n')).toContain('could not be saved');
+  });
+
   it('does the same through cds validate with CDS_TERMINOLOGY_URL and CDS_TERMINOLOGY_TOKEN', async () => {
     const d = unexpanded();
     const out: string[] = [];
