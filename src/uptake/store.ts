@@ -171,7 +171,13 @@ export interface UptakeDeps {
 
 const PING_TIMEOUT_MS = 1000;
 /** Calls started less than this long ago wait for the next drift scan: other instances may not have written theirs. */
-export const DRIFT_LAG_MS = 10_000;
+/**
+ * How old a call must be before the drift scan reads it: longer than the call deadline plus the recorder's
+ * flush, so that a slow or failed call (written after it ends) is not passed over.
+ */
+export const DRIFT_LAG_MS = 60_000;
+/** Calls one drift scan reads on SQLite (about 40 ms of its single connection). */
+const SQLITE_SCAN_CALLS = 1_000;
 /**
  * How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment.
  */
@@ -282,24 +288,33 @@ export async function createUptakeStore(
     scanning ??= (async () => {
       await recorder.flush().catch(() => undefined);
       await migrate();
-      await scanDrift(db, dialect, {
-        baselineCalls,
-        lagMs: DRIFT_LAG_MS,
-        now: clock().getTime(),
-        declared: (service, ruleSet, version) => declaredRates.get(JSON.stringify([service, ruleSet, version])),
-        onAlarm: (a) =>
-          logger.warn('drift alarm: a rate changed', {
-            signal: a.signal,
-            service: a.service_id,
-            ruleSet: a.rule_set,
-            version: a.rule_set_version,
-            rule: a.rule,
-            direction: a.direction,
-            method: a.method,
-            rateBefore: a.rate_before,
-            rateAfter: a.rate_after,
-          }),
-      });
+      const scanOnce = () =>
+        scanDrift(db, dialect, {
+          baselineCalls,
+          lagMs: DRIFT_LAG_MS,
+          now: clock().getTime(),
+          maxCalls: dialect === 'sqlite' ? SQLITE_SCAN_CALLS : undefined,
+          declared: (service, ruleSet, version) => declaredRates.get(JSON.stringify([service, ruleSet, version])),
+          onAlarm: (a) =>
+            logger.warn('drift alarm: a rate changed', {
+              signal: a.signal,
+              service: a.service_id,
+              ruleSet: a.rule_set,
+              version: a.rule_set_version,
+              rule: a.rule,
+              direction: a.direction,
+              method: a.method,
+              rateBefore: a.rate_before,
+              rateAfter: a.rate_after,
+            }),
+        });
+      // SQLite has one connection: a scan's transaction holds every other query, the write before each answer
+      // included. Short scans, one after another with the event loop free in between, until caught up.
+      for (let i = 0; i < 100; i++) {
+        const { calls } = await scanOnce();
+        if (dialect !== 'sqlite' || calls < SQLITE_SCAN_CALLS) break;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       openAlarms = await listAlarms(db, { status: 'open' });
     })().then(
       () => {
