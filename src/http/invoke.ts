@@ -47,8 +47,31 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
     // Locations and FHIR types only: no value of the data is logged.
     if (outcome.dataProblems)
       call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
-    // A card shown is a card recorded: the ledger has the call before the answer leaves.
-    await call.beforeAnswer();
+    // A card shown is a card recorded: the ledger has the call before the answer leaves. A database that
+    // hangs does not hold the answer past the call's deadline (at least BEFORE_ANSWER_FLOOR_MS): the write
+    // goes on, and the call is recorded once either way.
+    const left =
+      deps.callDeadlineMs === undefined
+        ? undefined
+        : Math.max(BEFORE_ANSWER_FLOOR_MS, call.started + deps.callDeadlineMs - performance.now());
+    await withinMs(call.beforeAnswer(), left);
     res.json({ cards: answerCards(outcome) });
   };
+}
+
+/** The least time the ledger write before an answer is given, even when the call's deadline is near. */
+const BEFORE_ANSWER_FLOOR_MS = 250;
+
+/** Waits for `work`, or for `ms` when given, whichever comes first. */
+async function withinMs(work: Promise<void>, ms: number | undefined): Promise<void> {
+  if (ms === undefined) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  try {
+    await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

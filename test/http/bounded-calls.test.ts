@@ -8,6 +8,7 @@ import { invokeService } from '../../src/engine/index.js';
 import { CdsError } from '../../src/errors.js';
 import { servicesById, type Knowledge } from '../../src/knowledge/index.js';
 import type { Config } from '../../src/config.js';
+import type { UptakeStore } from '../../src/uptake/index.js';
 
 const NOW = '2026-06-01T12:00:00Z';
 let knowledge: Knowledge;
@@ -63,6 +64,31 @@ describe('the call deadline (CDS_CALL_DEADLINE_MS)', () => {
       .post('/cds-services/renal-test')
       .send(renalRequest())
       .expect(200);
+  });
+
+  it('answers when the ledger write before the answer hangs, once the deadline is near, and records the call once', async () => {
+    let writes = 0;
+    let queued = 0;
+    const hanging = {
+      noteInUse: () => undefined,
+      recordNow: () => {
+        writes++;
+        return new Promise<void>(() => undefined);
+      },
+      record: () => {
+        queued++;
+      },
+      recordServed: () => undefined,
+      declareFiringRates: () => undefined,
+    } as unknown as UptakeStore;
+    const started = Date.now();
+    await request(testApp({ knowledge, now: NOW, config: { callDeadlineMs: 300 }, deps: { uptake: hanging } }))
+      .post('/cds-services/renal-test')
+      .send(renalRequest())
+      .expect(200);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(writes).toBe(1);
+    expect(queued).toBe(0);
   });
 
   it('answers 503 over HTTP, with an OperationOutcome naming the setting', async () => {
