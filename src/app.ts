@@ -190,7 +190,12 @@ export function createApp(deps: AppDeps): Express {
         accessLogObserver(logger),
         metrics.callObserver,
         ...(uptake
-          ? [uptakeObserver(uptake, shadowQueue, clock, { completionWindowHours: config.completionWindowHours })]
+          ? [
+              uptakeObserver(uptake, shadowQueue, clock, {
+                completionWindowHours: config.completionWindowHours,
+                initialKnowledge: knowledge.current(),
+              }),
+            ]
           : []),
       ],
       rollout,

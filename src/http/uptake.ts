@@ -33,24 +33,42 @@ export function uptakeObserver(
   uptake: UptakeStore,
   shadows: ShadowQueue,
   clock: () => Date,
-  { completionWindowHours = 72 }: { completionWindowHours?: number } = {},
+  {
+    completionWindowHours = 72,
+    initialKnowledge,
+  }: {
+    completionWindowHours?: number;
+    /** Its declared firing rates are known before the first call. */ initialKnowledge?: Knowledge;
+  } = {},
 ): CallObserver {
   /** Service and rule set versions whose declared firing rates were handed to the drift detectors. */
   const declared = new Set<string>();
+  /** Knowledge snapshots whose every service was declared (the first call on each, before any scan reads it). */
+  const declaredSnapshots = new WeakSet<Knowledge>();
+  const declare = (s: Service): void => {
+    for (const r of versionsOf(s)) {
+      const key = `${s.definition.id}\u0000${r.id}\u0000${r.version}`;
+      if (declared.has(key)) continue;
+      declared.add(key);
+      const rates = Object.fromEntries(
+        r.rules.flatMap((rule) => (rule.expectedFiringRate ? [[rule.id, rule.expectedFiringRate]] : [])),
+      );
+      if (Object.keys(rates).length > 0) uptake.declareFiringRates(s.definition.id, r.id, r.version, rates);
+    }
+  };
+  const declareAll = (knowledge: Knowledge): void => {
+    if (declaredSnapshots.has(knowledge)) return;
+    declaredSnapshots.add(knowledge);
+    // Every service, not only those this instance has served: the ledger may hold other instances' calls.
+    for (const s of knowledge.services) declare(s);
+  };
+  if (initialKnowledge) declareAll(initialKnowledge);
   return {
     started(call) {
+      declareAll(call.knowledge);
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
       for (const s of servicesById(call.knowledge, call.serviceId)) {
         uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
-        for (const r of versionsOf(s)) {
-          const key = `${s.definition.id}\u0000${r.id}\u0000${r.version}`;
-          if (declared.has(key)) continue;
-          declared.add(key);
-          const rates = Object.fromEntries(
-            r.rules.flatMap((rule) => (rule.expectedFiringRate ? [[rule.id, rule.expectedFiringRate]] : [])),
-          );
-          if (Object.keys(rates).length > 0) uptake.declareFiringRates(s.definition.id, r.id, r.version, rates);
-        }
       }
     },
     async answering(answering) {

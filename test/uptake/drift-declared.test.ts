@@ -53,7 +53,10 @@ it('learns the baseline of rules that declare nothing', async () => {
   expect(detectors.learning).toBeGreaterThan(0);
 });
 
-it('takes the declared rates from the rule set the server serves (expectedFiringRate)', async () => {
+it.each([
+  ['the rule set the server serves (expectedFiringRate)', false],
+  ['the served knowledge, for calls another instance wrote', true],
+])('takes the declared rates from %s', async (_name, otherInstance) => {
   const dir = mkdtempSync(join(tmpdir(), 'cds-declared-'));
   try {
     for (const entry of ['cds-services.json', 'cql', 'rules'])
@@ -66,6 +69,25 @@ it('takes the declared rates from the rule set the server serves (expectedFiring
     writeFileSync(file, JSON.stringify(ruleSet, null, 2));
     const knowledge = await knowledgeFrom(dir);
     expect(knowledge.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    if (otherInstance) {
+      // Calls another instance wrote: this one has served none, and knows the declared rate from its knowledge.
+      const live = knowledge.services.find((s) => s.definition.id === 'diabetes-hba1c')!.ruleSet;
+      const app = testApp({ knowledge, deps: { uptake: t.store, clock: () => new Date(START) } });
+      for (let i = 0; i < 20; i++) {
+        t.store.record({
+          ...call(i),
+          serviceId: 'diabetes-hba1c',
+          evaluations: [
+            { disposition: 'shown', ruleSet: live.id, version: live.version, cql: [], status: 'ok', cards: [] },
+          ],
+        });
+      }
+      const res = await request(app).get('/uptake/alerts').set(asAdmin('quality')).expect(200);
+      expect(res.body.alerts).toEqual([
+        expect.objectContaining({ rule: 'hba1c-overdue', direction: 'down', before: { rate: 0.5, calls: 0 } }),
+      ]);
+      return;
+    }
     let now = START;
     const app = testApp({ knowledge, deps: { uptake: t.store, clock: () => new Date(now) } });
     const quiet = fixtureRequests().find((f) => f.service === 'diabetes-hba1c' && f.name === 'prediabetes-only')!;
