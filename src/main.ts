@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     status: 'loading',
   });
   // Set once the server is ready: stops it cleanly, flushing the uptake ledger.
-  const running: { stop?: (signal: string) => void; reload?: () => void } = {};
+  const running: { stop?: (signal: string) => void; reload?: () => void; reloadPending?: boolean } = {};
   const onSignal = (signal: string): void => {
     if (running.stop) running.stop(signal);
     else {
@@ -99,7 +99,11 @@ async function main(): Promise<void> {
       else logger.info('admin keys reloaded', { file: adminKeys.file, keys: adminKeys.keys().length });
     }
     if (running.reload) running.reload();
-    else logger.info('SIGHUP while starting: the knowledge being loaded is the current one');
+    else {
+      // The files may already have been read: one reload runs as soon as the server is ready.
+      running.reloadPending = true;
+      logger.info('SIGHUP while starting: the knowledge is reloaded once start-up is done');
+    }
   });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -180,6 +184,7 @@ async function main(): Promise<void> {
   });
   handler = app;
   startup.ready({ services: knowledge.services.length });
+  if (running.reloadPending) running.reload();
   running.stop = (signal: string): void => {
     logger.info('shutting down', { signal });
     reloader.close();

@@ -70,11 +70,15 @@ describe('the server process while it starts', () => {
     expect(seen.call?.body.issue[0].diagnostics).toMatch(/^the server is starting \(.+\); try again shortly/);
   });
 
-  it('keeps starting through a SIGHUP', () => {
+  it('keeps starting through a SIGHUP, and reloads once ready', async () => {
     expect(server.stdout()).toContain(
-      '"message":"SIGHUP while starting: the knowledge being loaded is the current one"',
+      '"message":"SIGHUP while starting: the knowledge is reloaded once start-up is done"',
     );
     expect(server.child.exitCode).toBeNull();
+    for (let i = 0; i < 100 && !/"message":"knowledge reload/.test(server.stdout()); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(server.stdout()).toMatch(/"message":"knowledge reload/);
   });
 
   it('logs one JSON line per phase with its duration, then one when ready', () => {
