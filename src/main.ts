@@ -9,7 +9,9 @@ import { createStartupTracker, startupApp } from './http/startup.js';
 import { createDatabaseRateLimitStores } from './http/rate-limit-db.js';
 import { createAdminKeyring, createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
 import {
+  createCachingTranslator,
   createThreadedCqlTranslator,
+  elmCacheDirOf,
   createKnowledgeHolder,
   createKnowledgeReloader,
   formatProblem,
@@ -114,7 +116,10 @@ async function main(): Promise<void> {
       return undefined;
     });
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
-  const translator = createThreadedCqlTranslator();
+  // Compiled ELM is kept on disk: a restart (or reload) with unchanged libraries compiles nothing, and
+  // the translator thread is started only when something is not in the cache.
+  const elmCacheDir = elmCacheDirOf(config);
+  const translator = createCachingTranslator(elmCacheDir, () => Promise.resolve(createThreadedCqlTranslator()));
   const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
   const knowledge = await startup.phase('knowledge', () =>
@@ -138,6 +143,7 @@ async function main(): Promise<void> {
     dir: config.knowledgeDir,
     services: knowledge.services.length,
     unavailable: knowledge.unavailable.map((u) => u.id),
+    elmCache: { dir: elmCacheDir, ...translator.stats() },
   });
   // Parse the FHIR model info now rather than on the first hook call.
   await startup.phase('FHIR model', () => void fhirDataModel());
