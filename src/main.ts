@@ -12,6 +12,7 @@ import {
   createCachingTranslator,
   createThreadedCqlTranslator,
   elmCacheDirOf,
+  pruneElmCache,
   createKnowledgeHolder,
   createKnowledgeReloader,
   formatProblem,
@@ -145,6 +146,11 @@ async function main(): Promise<void> {
     unavailable: knowledge.unavailable.map((u) => u.id),
     elmCache: { dir: elmCacheDir, ...translator.stats() },
   });
+  // Entries of sources no load has used for a month go, in the background.
+  void pruneElmCache(elmCacheDir).then(
+    (removed) => removed > 0 && logger.info('unused compiled ELM removed', { dir: elmCacheDir, entries: removed }),
+    () => undefined,
+  );
   // Parse the FHIR model info now rather than on the first hook call.
   await startup.phase('FHIR model', () => void fhirDataModel());
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.

@@ -1,11 +1,11 @@
 // The compiled-ELM cache the server and `cds eval` share: what was compiled before is answered from
 // disk without building the translator, progress counts those libraries too, and any change to a
 // library or to what it includes is compiled again.
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCachingTranslator, elmCacheDirOf } from '../../src/knowledge/index.js';
+import { createCachingTranslator, elmCacheDirOf, pruneElmCache } from '../../src/knowledge/index.js';
 import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
 import type { CompileJob, CqlTranslator } from '../../src/knowledge/cql/translator.js';
 
@@ -86,6 +86,28 @@ describe('the compiled-ELM cache', () => {
     const again: string[] = [];
     await createCachingTranslator(dir, fakeTranslator(again)).compileAll([job('Helpers', '1')]);
     expect(again).toEqual(['Helpers']);
+  });
+
+  it('removes the entries no load has used for a month, and keeps those a load used since', async () => {
+    const dir = cacheDir();
+    await createCachingTranslator(dir, fakeTranslator([])).compileAll([job('Used', '1')]);
+    await createCachingTranslator(dir, fakeTranslator([])).compileAll([job('Unused', '2')]);
+    const [a, b] = readdirSync(dir);
+    const leftover = `${'0'.repeat(64)}.json.123.tmp`;
+    writeFileSync(join(dir, leftover), '{');
+    writeFileSync(join(dir, 'README'), 'not an entry');
+    const old = new Date(Date.now() - 40 * 24 * 3600_000);
+    for (const name of [a, b, leftover, 'README']) utimesSync(join(dir, name), old, old);
+    // A load that reads an entry marks it used.
+    const compiled: string[] = [];
+    await createCachingTranslator(dir, fakeTranslator(compiled)).compileAll([job('Used', '1')]);
+    expect(compiled).toEqual([]);
+    const used = readdirSync(dir).find((n) => statSync(join(dir, n)).mtimeMs > old.getTime() + 1000);
+    expect(used).toBeDefined();
+
+    expect(await pruneElmCache(dir)).toBe(2);
+    expect(readdirSync(dir).sort()).toEqual([used, 'README'].sort());
+    expect(await pruneElmCache(join(dir, 'absent'))).toBe(0);
   });
 
   it('lives under the data directory unless CDS_ELM_CACHE_DIR names one', () => {

@@ -8,7 +8,7 @@
 // `cds eval --library` and the server (its start and its reloads) use it, in the same directory
 // (`elmCacheDirOf`): a restart with unchanged knowledge compiles nothing.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { sha256 } from '../files.js';
@@ -53,6 +53,36 @@ export interface CachingTranslator extends CqlTranslator {
   stats(): ElmCacheStats;
 }
 
+/** How long an entry no load has used is kept: 30 days. */
+export const ELM_CACHE_KEEP_MS = 30 * 24 * 3600_000;
+
+/**
+ * Removes the entries no load has used (read or written) for `keepMs`: each edit of a library leaves the
+ * entry of its old source behind. Safe while others use the directory: a removed entry is compiled again.
+ * Returns how many were removed.
+ */
+export async function pruneElmCache(dir: string, keepMs = ELM_CACHE_KEEP_MS, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0; // no cache yet
+  }
+  let removed = 0;
+  for (const name of names) {
+    // Entries (<sha256>.json) and temporary files a killed writer left; nothing else in the directory.
+    if (!/^[0-9a-f]{64}\.json(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      if (now - (await stat(join(dir, name))).mtimeMs <= keepMs) continue;
+      await unlink(join(dir, name));
+      removed++;
+    } catch {
+      // gone meanwhile (another process pruned it): nothing to do
+    }
+  }
+  return removed;
+}
+
 /**
  * A translator that answers from `dir` what was compiled before, and compiles (with the translator `make`
  * builds, once, only when something is not in the cache) and stores the rest.
@@ -66,7 +96,11 @@ export function createCachingTranslator(dir: string, make: () => Promise<CqlTran
   const read = async (key: string): Promise<CompileResult | undefined> => {
     try {
       const entry = JSON.parse(await readFile(fileOf(key), 'utf8')) as CompileResult;
-      return Array.isArray(entry?.messages) ? entry : undefined; // not an entry: compiled again
+      if (!Array.isArray(entry?.messages)) return undefined; // not an entry: compiled again
+      // Marked as used (its time), so that pruning keeps it.
+      const now = new Date();
+      await utimes(fileOf(key), now, now).catch(() => undefined);
+      return entry;
     } catch {
       return undefined; // absent or unreadable: compiled again
     }
