@@ -399,8 +399,8 @@ const cases: Record<string, Expected[]> = {
       status: 503,
       code: 'dashboard-not-built',
       message: 'the dashboard is not built on this server: run npm run build',
-      },
-    ],
+    },
+  ],
   tooMuchData: [
     {
       error: errors.tooMuchData(12001, 10000),
