@@ -1,8 +1,9 @@
 // Before / after in one run: BENCH_BASELINE names another checkout of this project (e.g. a git
 // worktree of an earlier commit, with node_modules). Its bench/server.ts and this one's run side by
 // side; short load runs alternate between them per service, so both see the same machine. Prints
-// the median over rounds of each run's p50, p99 and req/s, at concurrency 1. BENCH_UPTAKE=sqlite runs
-// both with the uptake ledger on SQLite (what recording costs a call).
+// the median over rounds of each run's p50, p99 and req/s, at concurrency BENCH_CONNECTIONS (default 1;
+// 10 shows whether calls use more than one core). BENCH_UPTAKE=sqlite runs both with the uptake ledger
+// on SQLite (what recording costs a call).
 //
 //   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
 //   BENCH_BASELINE=/tmp/base npx tsx bench/compare.ts
@@ -14,6 +15,7 @@ const baseline = process.env.BENCH_BASELINE;
 if (!baseline) throw new Error('BENCH_BASELINE must name the checkout to compare with');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const uptake = process.env.BENCH_UPTAKE === 'sqlite';
@@ -21,7 +23,7 @@ const before = await startServer({ dir: resolve(baseline), uptake });
 const after = await startServer({ uptake });
 try {
   console.log(
-    `HTTP over loopback, concurrency 1${uptake ? ', uptake on SQLite' : ''}: medians over ${ROUNDS} alternating ${SECONDS} s runs`,
+    `HTTP over loopback, concurrency ${CONNECTIONS}${uptake ? ', uptake on SQLite' : ''}: medians over ${ROUNDS} alternating ${SECONDS} s runs`,
   );
   console.log(`${'service'.padEnd(28)} p50 before  p50 after  p99 before  p99 after   req/s before  req/s after`);
   for (const [service, list] of byService(fixtureRequests())) {
@@ -34,7 +36,7 @@ try {
         ['before', before],
         ['after', after],
       ] as const) {
-        const r = await load(server.port, list, 1, SECONDS);
+        const r = await load(server.port, list, CONNECTIONS, SECONDS);
         if (r.non2xx + r.errors > 0) throw new Error(`${name}: ${r.non2xx + r.errors} failed calls to ${service}`);
         runs[name].p50.push(percentile(r.latencies, 50));
         runs[name].p99.push(percentile(r.latencies, 99));

@@ -230,8 +230,8 @@ export const CONFIG_VARIABLES = {
     name: 'CDS_ELM_CACHE_DIR',
     parse: optionalFile,
     doc:
-      'directory of compiled ELM, keyed by CQL source, translator version and options (`cds eval --library` ' +
-      'uses `CDS_DATA_DIR/elm-cache` when unset)',
+      'directory of compiled ELM, keyed by CQL source, translator version and options; the server (start and ' +
+      'reloads) and `cds eval --library` share it, so a restart with unchanged libraries compiles nothing',
   },
   jwtClockSkewS: {
     name: 'CDS_JWT_CLOCK_SKEW_S',

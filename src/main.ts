@@ -9,7 +9,10 @@ import { createStartupTracker, startupApp } from './http/startup.js';
 import { createDatabaseRateLimitStores } from './http/rate-limit-db.js';
 import { createAdminKeyring, createDatabaseJtiStore, loadTrustedClients, type TrustedClient } from './auth/index.js';
 import {
+  createCachingTranslator,
   createThreadedCqlTranslator,
+  elmCacheDirOf,
+  pruneElmCache,
   createKnowledgeHolder,
   createKnowledgeReloader,
   formatProblem,
@@ -118,7 +121,10 @@ async function main(): Promise<void> {
       return undefined;
     });
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
-  const translator = createThreadedCqlTranslator();
+  // Compiled ELM is kept on disk: a restart (or reload) with unchanged libraries compiles nothing, and
+  // the translator thread is started only when something is not in the cache.
+  const elmCacheDir = elmCacheDirOf(config);
+  const translator = createCachingTranslator(elmCacheDir, () => Promise.resolve(createThreadedCqlTranslator()));
   const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
   const knowledge = await startup.phase('knowledge', () =>
@@ -142,7 +148,13 @@ async function main(): Promise<void> {
     dir: config.knowledgeDir,
     services: knowledge.services.length,
     unavailable: knowledge.unavailable.map((u) => u.id),
+    elmCache: { dir: elmCacheDir, ...translator.stats() },
   });
+  // Entries of sources no load has used for a month go, in the background.
+  void pruneElmCache(elmCacheDir).then(
+    (removed) => removed > 0 && logger.info('unused compiled ELM removed', { dir: elmCacheDir, entries: removed }),
+    () => undefined,
+  );
   // Parse the FHIR model info now rather than on the first hook call.
   await startup.phase('FHIR model', () => void fhirDataModel());
   // Instances that share a PostgreSQL database share the used jti values too; one instance alone keeps them in memory.

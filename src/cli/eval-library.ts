@@ -7,6 +7,7 @@ import { CommanderError } from 'commander';
 import { libraryEvaluator, fhirDataModel, type LibraryEvaluation } from '../engine/index.js';
 import {
   createCachingTranslator,
+  elmCacheDirOf,
   createCqlTranslator,
   declaredParameters,
   describeParameterType,
@@ -44,9 +45,7 @@ export async function runLibraryEval(io: CliIo, config: Config, options: Library
   const at = options.library.lastIndexOf('@');
   const [name, version] = at > 0 ? [options.library.slice(0, at), options.library.slice(at + 1)] : [options.library];
   const patients = readPatients(options.patients);
-  const cache = createCachingTranslator(config.elmCacheDir ?? join(config.dataDir, 'elm-cache'), () =>
-    createCqlTranslator(),
-  );
+  const cache = createCachingTranslator(elmCacheDirOf(config), () => createCqlTranslator());
   let lib: LoadedLibrary;
   try {
     lib = await loadLibrary(options.dir, { translator: cache, terminology: terminologyOptions(config) }, name, version);

@@ -41,4 +41,10 @@ export {
 } from './parameter-values.js';
 export { terminologyOptions, EXPANSION_DIR, type TerminologyOptions } from './terminology.js';
 export { resolveValueSet, oidOf, type ValueSetCatalog } from './value-sets.js';
-export { createCachingTranslator, translatorVersion, type CachingTranslator } from './cql/elm-cache.js';
+export {
+  createCachingTranslator,
+  elmCacheDirOf,
+  pruneElmCache,
+  translatorVersion,
+  type CachingTranslator,
+} from './cql/elm-cache.js';

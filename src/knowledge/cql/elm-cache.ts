@@ -5,12 +5,21 @@
 //
 //   const translator = createCachingTranslator(dir, () => createCqlTranslator());
 //
-// `cds eval --library` uses it; the server's start can wrap its translator the same way.
+// `cds eval --library` and the server (its start and its reloads) use it, in the same directory
+// (`elmCacheDirOf`): a restart with unchanged knowledge compiles nothing.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { sha256 } from '../files.js';
-import { compileKey, lookupAmong, type CompileJob, type CompileResult, type CqlTranslator } from './translator.js';
+import {
+  compileKey,
+  lookupAmong,
+  type CompileJob,
+  type CompileProgress,
+  type CompileResult,
+  type CqlTranslator,
+} from './translator.js';
 
 const require = createRequire(import.meta.url);
 
@@ -29,6 +38,11 @@ export function translatorVersion(): string {
   return 'unknown';
 }
 
+/** The cache directory of a configuration: CDS_ELM_CACHE_DIR, else `elm-cache` under CDS_DATA_DIR. */
+export function elmCacheDirOf(config: { elmCacheDir?: string; dataDir: string }): string {
+  return config.elmCacheDir ?? join(config.dataDir, 'elm-cache');
+}
+
 export interface ElmCacheStats {
   /** Libraries answered from the cache / compiled, since the translator was made. */
   hits: number;
@@ -37,6 +51,36 @@ export interface ElmCacheStats {
 
 export interface CachingTranslator extends CqlTranslator {
   stats(): ElmCacheStats;
+}
+
+/** How long an entry no load has used is kept: 30 days. */
+export const ELM_CACHE_KEEP_MS = 30 * 24 * 3600_000;
+
+/**
+ * Removes the entries no load has used (read or written) for `keepMs`: each edit of a library leaves the
+ * entry of its old source behind. Safe while others use the directory: a removed entry is compiled again.
+ * Returns how many were removed.
+ */
+export async function pruneElmCache(dir: string, keepMs = ELM_CACHE_KEEP_MS, now = Date.now()): Promise<number> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return 0; // no cache yet
+  }
+  let removed = 0;
+  for (const name of names) {
+    // Entries (<sha256>.json) and temporary files a killed writer left; nothing else in the directory.
+    if (!/^[0-9a-f]{64}\.json(\.\d+\.tmp)?$/.test(name)) continue;
+    try {
+      if (now - (await stat(join(dir, name))).mtimeMs <= keepMs) continue;
+      await unlink(join(dir, name));
+      removed++;
+    } catch {
+      // gone meanwhile (another process pruned it): nothing to do
+    }
+  }
+  return removed;
 }
 
 /**
@@ -48,27 +92,37 @@ export function createCachingTranslator(dir: string, make: () => Promise<CqlTran
   let inner: Promise<CqlTranslator> | undefined;
   const stats: ElmCacheStats = { hits: 0, compiled: 0 };
   const fileOf = (key: string) => join(dir, `${key}.json`);
-  const read = (key: string): CompileResult | undefined => {
+  // Read without blocking the thread: a reload's reads do not hold the calls being answered.
+  const read = async (key: string): Promise<CompileResult | undefined> => {
     try {
-      return JSON.parse(readFileSync(fileOf(key), 'utf8')) as CompileResult;
+      const entry = JSON.parse(await readFile(fileOf(key), 'utf8')) as CompileResult;
+      if (!Array.isArray(entry?.messages)) return undefined; // not an entry: compiled again
+      // Marked as used (its time), so that pruning keeps it.
+      const now = new Date();
+      await utimes(fileOf(key), now, now).catch(() => undefined);
+      return entry;
     } catch {
       return undefined; // absent or unreadable: compiled again
     }
   };
   return {
-    async compileAll(jobs: CompileJob[]): Promise<CompileResult[]> {
+    async compileAll(jobs: CompileJob[], onProgress?: CompileProgress): Promise<CompileResult[]> {
       const lookup = lookupAmong(jobs);
       const keys = jobs.map((job) => {
         const key = compileKey(job.text, job.options, lookup);
         return key ? sha256(`${version}\n${key}`) : undefined;
       });
-      const cached = keys.map((key) => (key ? read(key) : undefined));
+      const cached: Array<CompileResult | undefined> = [];
+      for (const key of keys) cached.push(key ? await read(key) : undefined);
       if (cached.every((c) => c !== undefined)) {
         stats.hits += jobs.length;
+        // Progress counts what the cache answered, as a compile would.
+        jobs.forEach((_, i) => onProgress?.(i + 1, jobs.length));
         return cached;
       }
       inner ??= make();
-      const results = await (await inner).compileAll(jobs);
+      // The translator is given every job (an include is found among them); it reports progress over all.
+      const results = await (await inner).compileAll(jobs, onProgress);
       mkdirSync(dir, { recursive: true });
       results.forEach((result, i) => {
         const key = keys[i];
