@@ -464,6 +464,17 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.selectOption('select[name=by]', 'clinician');
     await page.waitForSelector('#panel:not([aria-busy]) #section-funnel .chart svg');
     await shot(page, 'completion-drift-variation');
+    // The client filter narrows completion (ehr-a: 412 cards, 200 completed) and says it does nothing else.
+    await page.selectOption('select[name=client]', 'https://ehr-a.example.org');
+    await page.click('#filters button[type=submit]');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-completion');
+    expect(await page.textContent('#panel')).toContain('applies to completion only');
+    await page.click('#section-completion button:has-text("Show data table")');
+    expect((await tableRows(page, 'completion')).find((r) => r.Service === VARIATION_SERVICE)).toMatchObject({
+      Cards: '412',
+      Completed: '200',
+    });
+    expect((await tableRows(page, 'funnel')).at(-1)).toMatchObject({ Cards: '817' });
     expect(problems).toEqual([]);
     await page.context().close();
   });
@@ -545,6 +556,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.fill('input[name=from]', '2030-01-01');
     await page.click('#filters button[type=submit]');
     await expect.poll(() => page.textContent('#panel .empty')).toMatch(/No uptake recorded yet for these filters/);
+    await openPanel(page, 'Completion, drift, variation');
+    expect(await page.textContent('#panel .empty')).toMatch(/No uptake recorded yet for these filters/);
     await page.context().close();
   });
 });

@@ -398,16 +398,18 @@ function funnelSection(v: VariationReport, measure: 'acceptance' | 'completion')
 export const completion: Panel = {
   id: 'completion',
   title: 'Completion, drift, variation',
-  filters: ['from', 'to', 'service', 'ruleSet', 'version'],
+  // The client filter applies to completion only: alarms and the variation report do not take it.
+  filters: ['from', 'to', 'service', 'ruleSet', 'version', 'client'],
   async load(ctx) {
     const { api, filters, local } = ctx;
+    const { client, ...rest } = filters;
     const groupBy = ['service', 'version', 'rule'].includes(local.groupBy) ? local.groupBy : 'service';
     const by = local.by === 'site' ? 'site' : 'clinician';
     const measure = local.measure === 'completion' ? 'completion' : 'acceptance';
     const [report, alerts, variation] = await Promise.all([
       api.get<Report>('/uptake/report', { ...filters, groupBy }),
       api.get<AlertList>('/uptake/alerts', { from: filters.from, to: filters.to, service: filters.service }),
-      api.get<VariationReport>('/uptake/variation', { ...filters, by }),
+      api.get<VariationReport>('/uptake/variation', { ...rest, by }),
     ]);
     const message = local.message;
     delete local.message;
@@ -445,6 +447,10 @@ export const completion: Panel = {
       ),
     ];
     const notes = message ? [message] : [];
+    if (client)
+      notes.push(
+        `The client filter (${client}) applies to completion only; the alarms and the funnel cover every client.`,
+      );
     if (report.rows.length === 0 && alerts.alerts.length === 0)
       return { minCell: report.minCell, sections: [], empty: NO_DATA, controls, notes };
     return {
