@@ -492,6 +492,9 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.keyboard.press('Enter');
     await expect.poll(() => page.textContent('#panel')).toContain('Acknowledged: errors of diabetes-hba1c');
     await page.waitForSelector('#panel:not([aria-busy]) #section-alarms table');
+    // The acknowledged alarm's form is gone: focus is on the announcement of what was done.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('status');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/^Acknowledged: errors of /);
     expect(await page.$(form)).toBeNull();
     const alarm = (await tableRows(page, 'alarms')).find((r) => r.Raised === '2026-04-06 20:00');
     expect(alarm).toMatchObject({ Status: 'acknowledged', Note: 'Known outage of the lab interface' });

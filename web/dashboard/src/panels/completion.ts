@@ -446,17 +446,18 @@ export const completion: Panel = {
         measure,
       ),
     ];
-    const notes = message ? [message] : [];
+    const notes: string[] = [];
     if (client)
       notes.push(
         `The client filter (${client}) applies to completion only; the alarms and the funnel cover every client.`,
       );
     if (report.rows.length === 0 && alerts.alerts.length === 0)
-      return { minCell: report.minCell, sections: [], empty: NO_DATA, controls, notes };
+      return { minCell: report.minCell, sections: [], empty: NO_DATA, controls, notes, announce: message };
     return {
       minCell: report.minCell,
       controls,
       notes,
+      announce: message,
       sections: [
         ...(report.rows.length > 0 ? [completionSection(report, groupBy)] : []),
         alarmSection(ctx, alerts),
