@@ -509,6 +509,10 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     // Stored with the id of the admin key that acknowledged it, shown as stored.
     expect(alarm?.['Acknowledged by']).toBe(stored.acknowledged.by);
     await shot(page, 'drift-acknowledged');
+    // Open alarms only: the acknowledged one is no longer listed.
+    await page.selectOption('select[name=status]', 'open');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-alarms');
+    expect((await tableRows(page, 'alarms')).map((r) => r.Raised)).not.toContain('2026-04-06 20:00');
     expect(problems).toEqual([]);
     await page.context().close();
   });

@@ -406,9 +406,10 @@ export const completion: Panel = {
     const groupBy = ['service', 'version', 'rule'].includes(local.groupBy) ? local.groupBy : 'service';
     const by = local.by === 'site' ? 'site' : 'clinician';
     const measure = local.measure === 'completion' ? 'completion' : 'acceptance';
+    const status = ['open', 'acknowledged'].includes(local.status) ? local.status : 'all';
     const [report, alerts, variation] = await Promise.all([
       api.get<Report>('/uptake/report', { ...filters, groupBy }),
-      api.get<AlertList>('/uptake/alerts', { from: filters.from, to: filters.to, service: filters.service }),
+      api.get<AlertList>('/uptake/alerts', { from: filters.from, to: filters.to, service: filters.service, status }),
       api.get<VariationReport>('/uptake/variation', { ...rest, by }),
     ]);
     const message = local.message;
@@ -424,6 +425,17 @@ export const completion: Panel = {
           { value: 'rule', label: 'rule' },
         ],
         groupBy,
+      ),
+      choice(
+        ctx,
+        'status',
+        'Alarms',
+        [
+          { value: 'all', label: 'open and acknowledged' },
+          { value: 'open', label: 'open' },
+          { value: 'acknowledged', label: 'acknowledged' },
+        ],
+        status,
       ),
       choice(
         ctx,
