@@ -127,8 +127,9 @@ function completionSection(report: Report, by: string): Section {
   };
 }
 
+// A service's own signals (errors, 412, latency) carry their name as the rule too: said once.
 const describeAlert = (a: Alert) =>
-  `${a.signal} of ${a.service}${a.ruleSet ? ` ${a.ruleSet}@${a.version}` : ''} ${a.rule}: ` +
+  `${a.signal} of ${a.service}${a.ruleSet ? ` ${a.ruleSet}@${a.version} ${a.rule}` : ''}: ` +
   `${a.direction === 'up' ? 'rose' : 'fell'} from ${display(a.before.rate, 'rate')} to ${display(a.after.rate, 'rate')}`;
 
 function acknowledgeForms(ctx: PanelContext, alerts: Alert[]): HTMLElement {
