@@ -1,6 +1,7 @@
 // The quality dashboard in real headless Chromium, over a seeded ledger whose figures are known
-// (seed.ts, experiment-seed.ts): sign-in, each panel's numbers, a filter, a CSV download against the
-// API's answer, withheld cells, keyboard use, the phone layout and the page's CSP.
+// (seed.ts, experiment-seed.ts, and variation-run.ts with one drift alarm for completion, drift and variation):
+// sign-in, each panel's numbers, a filter, a CSV download against the API's answer, withheld cells, keyboard
+// use, acknowledging an alarm, the phone layout and the page's CSP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,16 +12,46 @@ import type { Browser, Page } from 'playwright-core';
 import { buildDashboard } from '../../scripts/build-dashboard.js';
 import { DASHBOARD_CSP } from '../../src/http/dashboard.js';
 import { asAdmin, knowledgeFrom, testApp, testKnowledge, TEST_ADMIN_KEY_VALUES } from '../support/app.js';
+import { createPseudonymizer } from '../../src/uptake/index.js';
 import { seedQualityLedger, withRollout } from '../uptake/quality-ledger.js';
-import { testUptakeStore, type TestStore } from '../uptake/support.js';
+import { TEST_PSEUDONYM_KEY, testUptakeStore, type TestStore } from '../uptake/support.js';
+import { seedVariation, VARIATION_SERVICE } from '../uptake/variation-run.js';
 import { CHROMIUM, CHROMIUM_SKIP_REASON, launchChromium, listen, TEST_OUTPUT, type RunningServer } from './browser.js';
 
 if (!CHROMIUM) console.warn(`test/dashboard/dashboard.test.ts: browser tests ${CHROMIUM_SKIP_REASON}`);
 
 let t: TestStore;
+let v: TestStore;
 let browser: Browser;
-let apps: { open: Express; withheld: Express };
-let servers: { open: RunningServer; withheld: RunningServer };
+let apps: { open: Express; withheld: Express; variation: Express; variationWithheld: Express };
+let servers: {
+  open: RunningServer;
+  withheld: RunningServer;
+  variation: RunningServer;
+  variationWithheld: RunningServer;
+};
+
+/** The drift alarm planted beside the variation ledger: errors of its service rose from 0.5 % to 12.5 %. */
+const ALARM = {
+  id: 'alarm-errors-0001',
+  detector: JSON.stringify(['errors', VARIATION_SERVICE, '', '', '(errors)']),
+  signal: 'errors',
+  service_id: VARIATION_SERVICE,
+  rule_set: '',
+  rule_set_version: '',
+  rule: '(errors)',
+  direction: 'up',
+  method: 'bernoulli-cusum',
+  raised_at: Date.parse('2026-04-06T20:00:00Z'),
+  change_at: Date.parse('2026-04-06T19:20:00Z'),
+  rate_before: 0.005,
+  rate_after: 0.125,
+  calls_before: 200,
+  calls_after: 40,
+  acknowledged_at: null,
+  acknowledged_by: null,
+  acknowledge_note: null,
+};
 
 beforeAll(async () => {
   if (!CHROMIUM) return;
@@ -36,15 +67,30 @@ beforeAll(async () => {
       config: { uptakeMinCell: minCell },
       deps: { uptake: t.store, dashboardDir },
     });
-  apps = { open: app(1), withheld: app(11) };
-  servers = { open: await listen(apps.open), withheld: await listen(apps.withheld) };
+  v = await testUptakeStore('sqlite');
+  await seedVariation(v.store);
+  await v.store.database.insertInto('uptake_drift_alarm').values(ALARM).execute();
+  const variationApp = (minCell: number) =>
+    testApp({
+      knowledge,
+      now: '2027-02-01T12:00:00Z',
+      config: { uptakeMinCell: minCell },
+      deps: { uptake: v.store, dashboardDir },
+    });
+  apps = { open: app(1), withheld: app(11), variation: variationApp(11), variationWithheld: variationApp(1000) };
+  servers = {
+    open: await listen(apps.open),
+    withheld: await listen(apps.withheld),
+    variation: await listen(apps.variation),
+    variationWithheld: await listen(apps.variationWithheld),
+  };
   browser = await launchChromium();
-});
+}, 120_000);
 afterAll(async () => {
   await browser?.close();
-  await servers?.open.close();
-  await servers?.withheld.close();
+  for (const s of Object.values(servers ?? {})) await s.close();
   await t?.cleanup();
+  await v?.cleanup();
 });
 
 interface Opened {
@@ -333,6 +379,183 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.context().close();
   });
 
+  it('shows completion next to acceptance, the drift alarms, and the funnel of clinicians with the outlier marked', async () => {
+    const { page, problems } = await open(servers.variation);
+    await signIn(page);
+    await page.waitForSelector('#section-services table');
+    await openPanel(page, 'Completion, drift, variation');
+    await page.waitForSelector('#section-completion .chart svg');
+    await page.click('#section-completion button:has-text("Show data table")');
+    // variation-run.ts: 817 cards, 475 accepted of 817 with feedback, 405 of 817 decided cards completed.
+    expect((await tableRows(page, 'completion')).find((r) => r.Service === VARIATION_SERVICE)).toMatchObject({
+      Cards: '817',
+      Acceptance: '58.1 %',
+      'Cards measured': '817',
+      Decided: '817',
+      Completed: '405',
+      'Not completed': '412',
+      Open: '0',
+      Completion: '49.6 %',
+    });
+    // The planted alarm, open, with its rates before and after.
+    expect(await page.textContent('#section-alarms h3')).toMatch(/^Drift alarms: \d+ open$/);
+    const alarm = (await tableRows(page, 'alarms')).find((r) => r.Raised === '2026-04-06 20:00');
+    expect(alarm).toMatchObject({
+      Status: 'open',
+      Signal: 'errors',
+      Service: VARIATION_SERVICE,
+      Rule: '(errors)',
+      Direction: 'up',
+      Before: '0.5 %',
+      'Calls before': '200',
+      After: '12.5 %',
+      'Calls after': '40',
+      'Change started': '2026-04-06 19:20',
+      Acknowledged: '—',
+    });
+    // The funnel: c07 accepts 6 of 40, outside the 99.8 % limits [34.0 %, 82.2 %] around 58.1 %.
+    await page.waitForSelector('#section-funnel .chart svg');
+    expect(await page.textContent('#section-funnel .chart svg')).toContain('Outlier (outside 99.8 %)');
+    const c07 = createPseudonymizer(TEST_PSEUDONYM_KEY)('user', 'Practitioner/c07')!;
+    expect(await page.textContent('#section-funnel .note')).toContain(`${c07} (below, 15.0 % of 40)`);
+    await page.click('#section-funnel button:has-text("Show data table")');
+    const units = await tableRows(page, 'funnel');
+    expect(units).toHaveLength(20 + 2);
+    expect(units.find((u) => u['Clinician (pseudonym)'] === c07)).toMatchObject({
+      Cards: '40',
+      Accepted: '6',
+      'Cards with feedback': '40',
+      Rate: '15.0 %',
+      'Limit low 99.8 %': '34.0 %',
+      'Limit high 99.8 %': '82.2 %',
+      Position: 'outlier, below',
+    });
+    expect(units.filter((u) => u.Position.startsWith('outlier'))).toHaveLength(1);
+    expect(units.find((u) => u['Clinician (pseudonym)'].startsWith('pooled'))).toMatchObject({
+      Cards: '17',
+      Accepted: '13',
+    });
+    expect(units.at(-1)).toMatchObject({ 'Clinician (pseudonym)': 'overall', Cards: '817', Rate: '58.1 %' });
+    // The CSV holds exactly the rows of the table.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#section-funnel button:has-text("Download CSV")'),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^completion-funnel-\d{4}-\d{2}-\d{2}\.csv$/);
+    const [header, ...lines] = csvRows(readFileSync(await download.path(), 'utf8'));
+    expect(header[0]).toBe('Clinician (pseudonym)');
+    expect(lines).toHaveLength(units.length);
+    expect(lines.find((l) => l[0] === c07)).toEqual([
+      c07,
+      '40',
+      '6',
+      '40',
+      '0.15',
+      expect.any(String),
+      expect.any(String),
+      '0.3403',
+      '0.8224',
+      'outlier, below',
+    ]);
+    // Sites: no outlier.
+    await page.selectOption('select[name=by]', 'site');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-funnel .chart svg');
+    expect(await page.textContent('#section-funnel .note')).toContain('No outlier outside the 99.8 % limits.');
+    await page.selectOption('select[name=by]', 'clinician');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-funnel .chart svg');
+    await shot(page, 'completion-drift-variation');
+    // The client filter narrows completion (ehr-a: 412 cards, 200 completed) and says it does nothing else.
+    await page.selectOption('select[name=client]', 'https://ehr-a.example.org');
+    await page.click('#filters button[type=submit]');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-completion');
+    expect(await page.textContent('#panel')).toContain('applies to completion only');
+    await page.click('#section-completion button:has-text("Show data table")');
+    expect((await tableRows(page, 'completion')).find((r) => r.Service === VARIATION_SERVICE)).toMatchObject({
+      Cards: '412',
+      Completed: '200',
+    });
+    expect((await tableRows(page, 'funnel')).at(-1)).toMatchObject({ Cards: '817' });
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('acknowledges a drift alarm from the keyboard, with a note, and then shows it as acknowledged', async () => {
+    const { page, problems } = await open(servers.variation);
+    await signIn(page);
+    await page.waitForSelector('#section-services table');
+    await openPanel(page, 'Completion, drift, variation');
+    const form = `#section-alarms form[data-alarm="${ALARM.id}"]`;
+    await page.focus(`${form} input[name=note]`);
+    await page.keyboard.type('Known outage of the lab interface');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Acknowledge');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.textContent('#panel')).toContain('Acknowledged: errors of diabetes-hba1c');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-alarms table');
+    // The acknowledged alarm's form is gone: focus is on the announcement of what was done.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe('status');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toMatch(/^Acknowledged: errors of /);
+    expect(await page.$(form)).toBeNull();
+    const alarm = (await tableRows(page, 'alarms')).find((r) => r.Raised === '2026-04-06 20:00');
+    expect(alarm).toMatchObject({ Status: 'acknowledged', Note: 'Known outage of the lab interface' });
+    expect(alarm?.Acknowledged).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$/);
+    const api = (await request(apps.variation).get('/uptake/alerts?status=all').set(asAdmin('quality')).expect(200))
+      .body;
+    const stored = api.alerts.find((a: { id: string }) => a.id === ALARM.id);
+    expect(stored).toMatchObject({
+      status: 'acknowledged',
+      acknowledged: { note: 'Known outage of the lab interface' },
+    });
+    // Stored with the id of the admin key that acknowledged it, shown as stored.
+    expect(alarm?.['Acknowledged by']).toBe(stored.acknowledged.by);
+    await shot(page, 'drift-acknowledged');
+    // Open alarms only: the acknowledged one is no longer listed.
+    await page.selectOption('select[name=status]', 'open');
+    await page.waitForSelector('#panel:not([aria-busy]) #section-alarms');
+    expect((await tableRows(page, 'alarms')).map((r) => r.Raised)).not.toContain('2026-04-06 20:00');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows the completion and variation figures resting on fewer than k cards as withheld', async () => {
+    const { page, problems } = await open(servers.variationWithheld);
+    await signIn(page);
+    await page.waitForSelector('#section-services table');
+    await openPanel(page, 'Completion, drift, variation');
+    // No chart when every rate is withheld: the table is shown at once.
+    await page.waitForSelector('#section-completion table');
+    expect(await page.$('#section-completion .chart')).toBeNull();
+    // k = 1000: the 817 cards and every figure resting on them are withheld.
+    expect((await tableRows(page, 'completion')).find((r) => r.Service === VARIATION_SERVICE)).toMatchObject({
+      Cards: 'withheld',
+      Completed: 'withheld',
+      Completion: 'withheld',
+      Acceptance: 'withheld',
+    });
+    expect(await page.textContent('#section-funnel .note')).toMatch(/^Withheld: these filters hold fewer than 1000/);
+    const funnel = await tableRows(page, 'funnel');
+    expect(funnel.map((r) => [r['Clinician (pseudonym)'], r.Cards, r.Rate])).toEqual([
+      ['pooled (fewer than 1000 cards each)', 'withheld', 'withheld'],
+      ['overall', 'withheld', 'withheld'],
+    ]);
+    expect(await page.$$eval('#section-funnel td.withheld', (tds) => tds.length)).toBeGreaterThan(0);
+    await shot(page, 'withheld-completion-drift-variation');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('fits the completion, drift and variation panel on a 390-pixel phone', async () => {
+    const { page, problems } = await open(servers.variation, { width: 390, height: 844 });
+    await signIn(page);
+    await page.waitForSelector('#section-services table');
+    await openPanel(page, 'Completion, drift, variation');
+    await page.waitForSelector('#section-funnel .chart svg');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await shot(page, 'phone-completion-drift-variation');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('says what to do when there are no data for the filters', async () => {
     const { page } = await open(servers.open);
     await signIn(page);
@@ -340,6 +563,8 @@ describe.skipIf(!CHROMIUM)('the dashboard in Chromium', () => {
     await page.fill('input[name=from]', '2030-01-01');
     await page.click('#filters button[type=submit]');
     await expect.poll(() => page.textContent('#panel .empty')).toMatch(/No uptake recorded yet for these filters/);
+    await openPanel(page, 'Completion, drift, variation');
+    expect(await page.textContent('#panel .empty')).toMatch(/No uptake recorded yet for these filters/);
     await page.context().close();
   });
 });

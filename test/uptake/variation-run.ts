@@ -15,11 +15,12 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import request from 'supertest';
 import type { Express } from 'express';
 import { runCli } from '../../src/cli/program.js';
-import { createPseudonymizer, type InvocationInput } from '../../src/uptake/index.js';
+import { createPseudonymizer, type InvocationInput, type UptakeStore } from '../../src/uptake/index.js';
 import { asAdmin, knowledgeFrom, repoRoot, testApp } from '../support/app.js';
 import { TEST_PSEUDONYM_KEY, testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
-const SERVICE = 'diabetes-hba1c';
+export const VARIATION_SERVICE = 'diabetes-hba1c';
+const SERVICE = VARIATION_SERVICE;
 const START = Date.parse('2026-04-06T08:00:00Z');
 const HBA1C = {
   resourceType: 'ServiceRequest',
@@ -59,6 +60,79 @@ function seedCards(): SeedCard[] {
   return out;
 }
 
+/** The ledger above: 20 clinicians (c07 the planted acceptance outlier), 3 small ones and 5 unnamed cards. */
+export async function seedVariation(store: UptakeStore): Promise<void> {
+  // Feedback is taken only from the client that was served: one list per client.
+  const feedback = new Map<string, unknown[]>();
+  seedCards().forEach((seed, n) => {
+    const at = START + n * 60_000;
+    const patientId = `patient-${n}`;
+    const card = {
+      uuid: uuid('card'),
+      indicator: 'info',
+      summary: 'Consider ordering HbA1c',
+      suggestions: [{ uuid: uuid('suggestion'), label: 'Order HbA1c', actions: [{ type: 'create', resource: HBA1C }] }],
+    };
+    const call: InvocationInput = {
+      serviceId: SERVICE,
+      hook: 'patient-view',
+      hookInstance: uuid('hook'),
+      startedAt: new Date(at),
+      durationMs: 20,
+      status: 200,
+      client: { iss: seed.iss },
+      context: { patientId, ...(seed.user ? { userId: seed.user } : {}) },
+      evaluations: [
+        {
+          disposition: 'shown',
+          ruleSet: SERVICE,
+          version: '1.0.0',
+          cql: [],
+          status: 'ok',
+          cards: [{ card, rule: 'hba1c-overdue' }],
+        },
+      ],
+    };
+    store.record(call);
+    if (seed.completed) {
+      store.record({
+        serviceId: 'nsaid-ckd-order-sign',
+        hook: 'order-sign',
+        hookInstance: uuid('hook'),
+        startedAt: new Date(at + 3_600_000),
+        durationMs: 20,
+        status: 200,
+        client: { iss: seed.iss },
+        context: {
+          patientId,
+          draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { ...HBA1C, id: 'o1' } }] },
+        },
+        evaluations: [],
+      });
+    }
+    if (!feedback.has(seed.iss)) feedback.set(seed.iss, []);
+    feedback.get(seed.iss)!.push(
+      seed.accepted
+        ? {
+            card: card.uuid,
+            outcome: 'accepted',
+            acceptedSuggestions: [{ id: card.suggestions[0].uuid }],
+            outcomeTimestamp: new Date(at + 30_000).toISOString(),
+          }
+        : {
+            card: card.uuid,
+            outcome: 'overridden',
+            overrideReason: { reason: { system: 'http://example.org/local', code: 'not-now' } },
+            outcomeTimestamp: new Date(at + 30_000).toISOString(),
+          },
+    );
+  });
+  await store.flush();
+  for (const [iss, items] of feedback) {
+    for (let i = 0; i < items.length; i += 200) await store.ingestFeedback(SERVICE, items.slice(i, i + 200), { iss });
+  }
+}
+
 export function variationRun(kind: StoreKind): void {
   let t: TestStore;
   let app: Express;
@@ -71,78 +145,7 @@ export function variationRun(kind: StoreKind): void {
       config: { uptakeMinCell: 11 },
       deps: { uptake: t.store },
     });
-    // Feedback is taken only from the client that was served: one list per client.
-    const feedback = new Map<string, unknown[]>();
-    seedCards().forEach((seed, n) => {
-      const at = START + n * 60_000;
-      const patientId = `patient-${n}`;
-      const card = {
-        uuid: uuid('card'),
-        indicator: 'info',
-        summary: 'Consider ordering HbA1c',
-        suggestions: [
-          { uuid: uuid('suggestion'), label: 'Order HbA1c', actions: [{ type: 'create', resource: HBA1C }] },
-        ],
-      };
-      const call: InvocationInput = {
-        serviceId: SERVICE,
-        hook: 'patient-view',
-        hookInstance: uuid('hook'),
-        startedAt: new Date(at),
-        durationMs: 20,
-        status: 200,
-        client: { iss: seed.iss },
-        context: { patientId, ...(seed.user ? { userId: seed.user } : {}) },
-        evaluations: [
-          {
-            disposition: 'shown',
-            ruleSet: SERVICE,
-            version: '1.0.0',
-            cql: [],
-            status: 'ok',
-            cards: [{ card, rule: 'hba1c-overdue' }],
-          },
-        ],
-      };
-      t.store.record(call);
-      if (seed.completed) {
-        t.store.record({
-          serviceId: 'nsaid-ckd-order-sign',
-          hook: 'order-sign',
-          hookInstance: uuid('hook'),
-          startedAt: new Date(at + 3_600_000),
-          durationMs: 20,
-          status: 200,
-          client: { iss: seed.iss },
-          context: {
-            patientId,
-            draftOrders: { resourceType: 'Bundle', type: 'collection', entry: [{ resource: { ...HBA1C, id: 'o1' } }] },
-          },
-          evaluations: [],
-        });
-      }
-      if (!feedback.has(seed.iss)) feedback.set(seed.iss, []);
-      feedback.get(seed.iss)!.push(
-        seed.accepted
-          ? {
-              card: card.uuid,
-              outcome: 'accepted',
-              acceptedSuggestions: [{ id: card.suggestions[0].uuid }],
-              outcomeTimestamp: new Date(at + 30_000).toISOString(),
-            }
-          : {
-              card: card.uuid,
-              outcome: 'overridden',
-              overrideReason: { reason: { system: 'http://example.org/local', code: 'not-now' } },
-              outcomeTimestamp: new Date(at + 30_000).toISOString(),
-            },
-      );
-    });
-    await t.store.flush();
-    for (const [iss, items] of feedback) {
-      for (let i = 0; i < items.length; i += 200)
-        await t.store.ingestFeedback(SERVICE, items.slice(i, i + 200), { iss });
-    }
+    await seedVariation(t.store);
   }, 60_000);
   afterAll(async () => {
     await t?.cleanup();

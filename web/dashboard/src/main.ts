@@ -225,6 +225,13 @@ async function drawPanel(): Promise<void> {
     controls.append(...result.controls);
     parts.push(controls);
   }
+  let announce: HTMLElement | undefined;
+  if (result.announce) {
+    announce = Object.assign(document.createElement('p'), { className: 'announce', textContent: result.announce });
+    announce.setAttribute('role', 'status');
+    announce.tabIndex = -1;
+    parts.push(announce);
+  }
   for (const n of result.notes ?? [])
     parts.push(Object.assign(document.createElement('p'), { className: 'note', textContent: n }));
   if (result.minCell > 1)
@@ -245,6 +252,8 @@ async function drawPanel(): Promise<void> {
   for (const draw of charts) draw();
   root.style.minHeight = '';
   root.removeAttribute('aria-busy');
+  // The control that was used is gone with the redraw: keyboard focus goes to what it did.
+  announce?.focus();
 }
 
 function renderSection(panel: Panel, section: Section, minCell: number, charts: Array<() => void>): HTMLElement {

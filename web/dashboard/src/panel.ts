@@ -28,6 +28,8 @@ export interface PanelResult {
   /** The panel's own choices (granularity, rule), drawn above its sections. */
   controls?: HTMLElement[];
   notes?: string[];
+  /** The outcome of what the user just did (e.g. an alarm acknowledged): announced, and focused. */
+  announce?: string;
 }
 
 export interface PanelContext {
