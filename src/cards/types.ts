@@ -32,6 +32,9 @@ export interface CardTemplate {
   }>;
 }
 
+/** A systemAction template: an Action whose strings may hold {{placeholders}}. */
+export type ActionTemplate = Action;
+
 export interface Action {
   type: 'create' | 'update' | 'delete';
   description: string;

@@ -1,6 +1,12 @@
 import type { RequestHandler } from 'express';
 import type { PrefetchOptions } from '../prefetch/index.js';
-import { answerCards, invokeService, type FhirCheck, type RolloutControl } from '../engine/index.js';
+import {
+  answerCards,
+  answerSystemActions,
+  invokeService,
+  type FhirCheck,
+  type RolloutControl,
+} from '../engine/index.js';
 
 export interface InvokeDeps {
   clock: () => Date;
@@ -49,6 +55,8 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
       call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
     // A card shown is a card recorded: the ledger has the call before the answer leaves.
     await call.beforeAnswer();
-    res.json({ cards: answerCards(outcome) });
+    // An empty systemActions is left out (CDS Hooks: absent when there are none).
+    const systemActions = answerSystemActions(outcome);
+    res.json({ cards: answerCards(outcome), ...(systemActions.length > 0 ? { systemActions } : {}) });
   };
 }

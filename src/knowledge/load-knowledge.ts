@@ -575,6 +575,9 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
   for (const [pointer, text] of stringsIn(rule.card, `${at}/card`)) {
     for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
   }
+  for (const [pointer, text] of stringsIn(rule.systemActions ?? [], `${at}/systemActions`)) {
+    for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
+  }
   if (rule.card.suggestions && !rule.card.selectionBehavior) {
     problems.push({
       file,
