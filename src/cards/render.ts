@@ -21,7 +21,11 @@ export function renderCard(
   const filled = fill(template, facts) as Card;
   const card: Card = { uuid: randomUUID(), ...filled };
   if (card.suggestions) card.suggestions = card.suggestions.map((s) => ({ ...s, uuid: randomUUID() }));
-  card.extension = extension;
+  // The template's own extension keys sit beside the engine's, which always win.
+  const own = filled.extension as unknown;
+  if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own)))
+    throw new TemplateError('extension', 'the card extension must render to an object');
+  card.extension = { ...(own as Record<string, unknown> | undefined), ...extension };
   return card;
 }
 

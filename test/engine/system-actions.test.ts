@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import { knowledgeFrom, repoRoot, testApp, testKnowledge } from '../support/app.js';
 import { medicationRequest } from '../support/requests.js';
 import { testUptakeStore, type TestStore } from '../uptake/support.js';
-import { systemActionProblems, type Action } from '../../src/cards/index.js';
+import { KNOWLEDGE_EXTENSION, systemActionProblems, type Action } from '../../src/cards/index.js';
 import { invokeService, primaryEvaluation } from '../../src/engine/index.js';
 import { loadKnowledge, type Knowledge } from '../../src/knowledge/index.js';
 import { parseReportQuery } from '../../src/uptake/index.js';
@@ -239,4 +239,77 @@ describe('system action templates at load', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('card extension from templates', () => {
+  const withExtension = async (extension: unknown) => {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-ext-'));
+    try {
+      cpSync(testKnowledge('system-actions'), dir, { recursive: true });
+      const file = join(dir, 'rules/draft-review/1.0.0.json');
+      const ruleSet = JSON.parse(readFileSync(file, 'utf8'));
+      ruleSet.rules[0].card.extension = extension;
+      delete ruleSet.rules[0].systemActions;
+      ruleSet.rules.splice(1, 1);
+      writeFileSync(file, JSON.stringify(ruleSet));
+      return await loadKnowledge(dir, { translator: await sharedTranslator() });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('fills placeholders in the template extension and keeps the engine provenance beside it', async () => {
+    const knowledge = await withExtension({
+      'org.example.grade': { grade: 'B', draft: '{{item.id}}', order: '{{item}}' },
+      'org.example.hook': '{{hook}}',
+    });
+    expect(knowledge.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const app = testApp({ knowledge, now: NOW });
+    const res = await request(app).post('/cds-services/draft-review').send(orderSign()).expect(200);
+    const [card] = res.body.cards;
+    expect(card.extension['org.example.grade']).toMatchObject({ grade: 'B', draft: 'd1', order: { id: 'd1' } });
+    expect(card.extension['org.example.hook']).toBe('order-sign');
+    expect(card.extension[KNOWLEDGE_EXTENSION]).toMatchObject({ ruleSet: 'draft-review', rule: 'each-draft' });
+  });
+
+  it.each([
+    [{ [KNOWLEDGE_EXTENSION]: { rule: 'forged' } }, /propertyName|must NOT be valid|must not/i],
+    [['not', 'an', 'object'], /must be object/],
+    [{}, /fewer than 1|must NOT have fewer/],
+  ])('rejects the extension %j at load', async (extension, message) => {
+    const knowledge = await withExtension(extension);
+    expect(knowledge.problems.map((p) => `${p.pointer ?? ''} ${p.message}`).join('\n')).toMatch(message);
+    expect(knowledge.services.map((s) => s.definition.id)).not.toContain('draft-review');
+  });
+
+  it('does not serve a card whose extension value has no value to fill it', async () => {
+    const knowledge = await withExtension({ 'org.example.x': '{{item.note}}' });
+    const app = testApp({ knowledge, now: NOW });
+    const res = await request(app).post('/cds-services/draft-review').send(orderSign()).expect(200);
+    expect(res.body.cards).toEqual([]);
+  });
+
+  it('gives the shipped draft’s cards the CDC recommendation and evidence beside the provenance', async () => {
+    const knowledge = await knowledgeFrom(repoRoot, { serveDrafts: true });
+    const ruleSet = knowledge.ruleSets!.find((r) => r.id === 'opioid-benzo' && r.version === '1.1.0')!;
+    const services = knowledge.services.map((s) =>
+      s.definition.id === 'opioid-benzo' ? { definition: s.definition, ruleSet } : s,
+    );
+    const body = JSON.parse(
+      readFileSync(join(repoRoot, 'fixtures/requests/opioid-benzo/lorazepam-with-active-hydrocodone.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    const { outcome } = await invokeService({ ...knowledge, services }, 'opioid-benzo', body, {
+      clock: () => new Date(NOW),
+      prefetch: { timeoutMs: 3000, maxPages: 10 },
+    });
+    const [card] = primaryEvaluation(outcome).cards;
+    expect(card.extension!['org.cdc.opioid-guideline-2022']).toMatchObject({
+      recommendation: 11,
+      recommendationCategory: 'B',
+      evidenceType: 3,
+    });
+    // A value that is one placeholder keeps the CQL value as it is (here the list of active opioid names).
+    expect(JSON.stringify(card.extension!['org.cdc.opioid-guideline-2022'])).toMatch(/hydrocodone/i);
+    expect(card.extension![KNOWLEDGE_EXTENSION]).toMatchObject({ ruleSet: 'opioid-benzo', version: '1.1.0' });
+  }, 60_000);
 });

@@ -79,7 +79,7 @@ const CARD = {
     },
     extension: {
       type: 'object',
-      description: `${KNOWLEDGE_EXTENSION}: the service, rule set @ version, rule, CQL libraries (and arm) behind the card`,
+      description: `${KNOWLEDGE_EXTENSION}: the service, rule set @ version, rule, CQL libraries (and arm) behind the card; beside it, any keys the card template's own extension gives`,
     },
   },
 };
