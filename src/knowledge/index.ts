@@ -42,3 +42,4 @@ export {
 export { terminologyOptions, EXPANSION_DIR, type TerminologyOptions } from './terminology.js';
 export { resolveValueSet, oidOf, type ValueSetCatalog } from './value-sets.js';
 export { createCachingTranslator, translatorVersion, type CachingTranslator } from './cql/elm-cache.js';
+export { derivePrefetch, DEFAULT_PREFETCH_MAX_TEMPLATE, type DerivedPrefetch } from './derive-prefetch.js';
