@@ -313,3 +313,26 @@ describe('card extension from templates', () => {
     expect(card.extension![KNOWLEDGE_EXTENSION]).toMatchObject({ ruleSet: 'opioid-benzo', version: '1.1.0' });
   }, 60_000);
 });
+
+describe('cds eval with system actions', () => {
+  it('prints the system actions beside the cards, and gives them in --json', async () => {
+    const { runCli } = await import('../../src/cli/program.js');
+    const file = join(mkdtempSync(join(tmpdir(), 'cds-sa-eval-')), 'request.json');
+    writeFileSync(file, JSON.stringify(orderSign()));
+    const run = async (...args: string[]) => {
+      let out = '';
+      const code = await runCli(['eval', '--service', 'draft-review', '--request', file, ...args], {
+        io: { stdout: (t) => (out += t), stderr: () => undefined },
+        env: { CDS_AUTH: 'off', CDS_LOG_LEVEL: 'error', CDS_KNOWLEDGE_DIR: testKnowledge('system-actions') },
+      });
+      return { code, out };
+    };
+    const text = await run();
+    // The broken rule's action is a knowledge problem: eval says so with exit 1, and shows the rest.
+    expect(text.code).toBe(1);
+    expect(text.out).toContain('system actions (3)');
+    expect(text.out).toContain('  delete MedicationRequest/d1: Remove the reviewed draft');
+    const json = JSON.parse((await run('--json')).out) as { systemActions: Action[] };
+    expect(json.systemActions.map((a) => a.type)).toEqual(['create', 'update', 'delete']);
+  }, 60_000);
+});
