@@ -125,6 +125,12 @@ export const CONFIG_VARIABLES = {
     parse: onOff,
     doc: '`on`: also serve services whose live version is a draft (development only; announced at start-up and in `/ready`); retired versions are never served',
   },
+  prefetchMaxTemplate: {
+    name: 'CDS_PREFETCH_MAX_TEMPLATE',
+    default: '2000',
+    parse: int(100, 100000),
+    doc: 'longest prefetch template derived from the CQL (`"prefetch": "derive"`, `cds prefetch`), in characters; a longer query falls back to a broader one without its code filter',
+  },
   bodyLimitBytes: {
     name: 'CDS_BODY_LIMIT',
     default: '8mb',

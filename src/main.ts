@@ -132,6 +132,7 @@ async function main(): Promise<void> {
       translator,
       served,
       serveDrafts: config.serveDrafts,
+      prefetchMaxTemplate: config.prefetchMaxTemplate,
       onLibraries: (done, total) => startup.libraries(done, total),
       terminology,
     }),
@@ -174,6 +175,7 @@ async function main(): Promise<void> {
     logger,
     servedFingerprints: async () => (await servedFingerprints()) ?? new Map(),
     serveDrafts: config.serveDrafts,
+    prefetchMaxTemplate: config.prefetchMaxTemplate,
     terminology,
   });
   if (config.knowledgeWatch) reloader.watch();

@@ -1,5 +1,5 @@
-export { cardProblems } from './validate-card.js';
-export { renderCard, asText, TemplateError } from './render.js';
+export { cardProblems, actionProblems, systemActionProblems } from './validate-card.js';
+export { renderCard, renderSystemAction, asText, TemplateError } from './render.js';
 export {
   parsePath,
   resolvePath,
@@ -15,6 +15,7 @@ export {
   type CdsResponse,
   type Suggestion,
   type Action,
+  type ActionTemplate,
   type Link,
   type CardTemplate,
   type Coding,

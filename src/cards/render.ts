@@ -1,8 +1,7 @@
 // Card templates → cards: fills {{placeholders}} from the facts of one evaluation.
 import { randomUUID } from 'node:crypto';
 import { parsePath, replacePlaceholders, resolvePath, soloPlaceholder } from './template-path.js';
-import type { CardTemplate } from './types.js';
-import type { Card } from './types.js';
+import type { Action, ActionTemplate, Card, CardTemplate } from './types.js';
 
 export class TemplateError extends Error {
   constructor(
@@ -22,8 +21,18 @@ export function renderCard(
   const filled = fill(template, facts) as Card;
   const card: Card = { uuid: randomUUID(), ...filled };
   if (card.suggestions) card.suggestions = card.suggestions.map((s) => ({ ...s, uuid: randomUUID() }));
-  card.extension = extension;
+  // The template's own extension keys sit beside the engine's, which always win.
+  const own = filled.extension as unknown;
+  if (own !== undefined && (own === null || typeof own !== 'object' || Array.isArray(own)))
+    throw new TemplateError('extension', 'the card extension must render to an object');
+  card.extension = { ...(own as Record<string, unknown> | undefined), ...extension };
   return card;
+}
+
+/** A systemAction from its template: placeholders filled, no uuid (CDS Hooks 2.0.1 actions have none). */
+export function renderSystemAction(template: ActionTemplate, facts: Record<string, unknown>): Action {
+  const { uuid: _uuid, ...action } = fill(template, facts) as Action & { uuid?: unknown };
+  return action;
 }
 
 function fill(value: unknown, facts: Record<string, unknown>): unknown {

@@ -30,7 +30,12 @@ export interface CardTemplate {
     appContext?: string;
     autolaunchable?: boolean;
   }>;
+  /** Artifact-specific data for the card's extension; the engine's KNOWLEDGE_EXTENSION is added beside it. */
+  extension?: Record<string, unknown>;
 }
+
+/** A systemAction template: an Action whose strings may hold {{placeholders}}. */
+export type ActionTemplate = Action;
 
 export interface Action {
   type: 'create' | 'update' | 'delete';

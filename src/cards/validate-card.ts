@@ -2,7 +2,7 @@
 // (CDS-HOOKS-CHECKLIST §6): required fields, enums, <140-character summary, selectionBehavior
 // exactly when there are suggestions, display on override reasons, appContext only on smart links,
 // no null and no empty strings, arrays or objects.
-import type { Card } from './types.js';
+import type { Action, Card } from './types.js';
 
 const INDICATORS = new Set(['info', 'warning', 'critical']);
 const SELECTION = new Set(['at-most-one', 'any']);
@@ -34,18 +34,7 @@ export function cardProblems(card: Card): string[] {
     );
     card.suggestions.forEach((s, i) => {
       need(text(s.label), `suggestions[${i}].label is required`);
-      (s.actions ?? []).forEach((a, j) => {
-        const at = `suggestions[${i}].actions[${j}]`;
-        need(ACTIONS.has(a.type), `${at}.type '${String(a.type)}' is not create, update or delete`);
-        need(text(a.description), `${at}.description is required`);
-        if (a.type === 'create' || a.type === 'update')
-          need(!!a.resource && typeof a.resource === 'object', `${at} (${a.type}) needs a resource`);
-        if (a.type === 'delete')
-          need(
-            text(a.resourceId) && /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(a.resourceId ?? ''),
-            `${at} (delete) needs a resourceId of the form Type/id`,
-          );
-      });
+      (s.actions ?? []).forEach((a, j) => problems.push(...actionProblems(a, `suggestions[${i}].actions[${j}]`)));
     });
     if (card.selectionBehavior === 'at-most-one') {
       need(
@@ -66,6 +55,51 @@ export function cardProblems(card: Card): string[] {
     if (typeof l.url === 'string') need(/^https?:\/\//.test(l.url), `links[${i}].url must be an absolute http(s) URL`);
   });
   const empties = emptyPaths(card, '');
+  if (empties.length > 0) problems.push(`null or empty values are not allowed: ${empties.join(', ')}`);
+  return problems;
+}
+
+/**
+ * The CDS Hooks 2.0.1 rules for one Action (a suggestion's or a systemAction): type, description, a
+ * resource for create and update, a Type/id resourceId for delete, no uuid (actions have none).
+ */
+export function actionProblems(a: Action, at: string): string[] {
+  const problems: string[] = [];
+  const need = (ok: boolean, message: string): void => {
+    if (!ok) problems.push(message);
+  };
+  const text = (value: unknown): boolean => typeof value === 'string' && value.length > 0;
+  need(ACTIONS.has(a.type), `${at}.type '${String(a.type)}' is not create, update or delete`);
+  need(text(a.description), `${at}.description is required`);
+  need(!('uuid' in a), `${at} has a uuid; CDS Hooks actions have none`);
+  if (a.type === 'create' || a.type === 'update')
+    need(
+      !!a.resource &&
+        typeof a.resource === 'object' &&
+        !Array.isArray(a.resource) &&
+        text((a.resource as { resourceType?: unknown }).resourceType),
+      `${at} (${a.type}) needs a resource with a resourceType`,
+    );
+  if (a.type === 'delete') {
+    need(
+      text(a.resourceId) && /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(a.resourceId ?? ''),
+      `${at} (delete) needs a resourceId of the form Type/id`,
+    );
+  }
+  if (a.resourceId !== undefined && a.type !== 'delete')
+    need(
+      /^[A-Za-z]+\/[A-Za-z0-9\-.]{1,64}$/.test(a.resourceId),
+      `${at}.resourceId must be a relative reference of the form Type/id`,
+    );
+  return problems;
+}
+
+/** A systemAction stands alone (no card around it): the Action rules, and no null or empty values. */
+export function systemActionProblems(a: Action, at: string): string[] {
+  const problems = actionProblems(a, at);
+  if (a.type === 'delete' && a.resource !== undefined)
+    problems.push(`${at} (delete) names its resource in resourceId; resource there is deprecated`);
+  const empties = emptyPaths(a, at);
   if (empties.length > 0) problems.push(`null or empty values are not allowed: ${empties.join(', ')}`);
   return problems;
 }

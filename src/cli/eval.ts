@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { invokeService, primaryEvaluation, traceOfFailure, type EvaluationTrace } from '../engine/index.js';
+import type { Action } from '../cards/index.js';
 import { loadConfig } from '../config.js';
 import { asOfTime } from './as-of.js';
 import { invalidEvalOption, unreadableRequestFile } from '../errors.js';
@@ -102,13 +103,14 @@ export function evalCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       }
       const { outcome } = invoked;
       const total = performance.now() - started;
-      const { cards, trace } = primaryEvaluation(outcome);
+      const { cards, trace, systemActions: made } = primaryEvaluation(outcome);
+      const systemActions = made.map((s) => s.action);
       if (options.json) {
         io.stdout(
-          `${JSON.stringify({ asOf: now.toISOString(), cards, explanation: { prefetch: outcome.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`,
+          `${JSON.stringify({ asOf: now.toISOString(), cards, ...(systemActions.length > 0 ? { systemActions } : {}), explanation: { prefetch: outcome.prefetch, ...trace, timings: { ...trace.timings, total } } }, null, 2)}\n`,
         );
       } else {
-        io.stdout(explain(options.service, now, outcome.prefetch, cards, trace, total));
+        io.stdout(explain(options.service, now, outcome.prefetch, cards, trace, total, systemActions));
       }
       if (trace.problems.length > 0)
         throw new CommanderError(1, 'cds.knowledge-problems', 'cards were not served because of knowledge problems');
@@ -124,6 +126,7 @@ function explain(
   cards: unknown[],
   trace: Trace,
   total: number,
+  systemActions: Action[] = [],
 ): string {
   const lines: string[] = [];
   lines.push(`service ${service}, as of ${now.toISOString()}`, '');
@@ -146,6 +149,13 @@ function explain(
   lines.push('', `cards (${cards.length})`);
   for (const card of cards as Array<{ indicator: string; summary: string }>)
     lines.push(`  [${card.indicator}] ${card.summary}`);
+  if (systemActions.length > 0) {
+    lines.push('', `system actions (${systemActions.length})`);
+    for (const a of systemActions)
+      lines.push(
+        `  ${a.type} ${a.resourceId ?? (a.resource as { resourceType?: string }).resourceType}: ${a.description}`,
+      );
+  }
   lines.push(
     '',
     `time: CQL ${ms(trace.timings.cql)}, rules ${ms(trace.timings.rules)}, cards ${ms(trace.timings.cards)}, total ${ms(total)} (includes prefetch)`,

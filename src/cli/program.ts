@@ -16,6 +16,7 @@ import { releaseCommand, retireCommand } from './lifecycle.js';
 import { simulateCommand } from './simulate.js';
 import { requestCommand } from './request.js';
 import { replayCommand } from './replay.js';
+import { prefetchCommand } from './prefetch.js';
 import { productVersion } from '../paths.js';
 
 const processIo: CliIo = {
@@ -53,6 +54,7 @@ export async function runCli(
     .addCommand(evalCommand(io, env))
     .addCommand(requestCommand(io, env))
     .addCommand(replayCommand(io))
+    .addCommand(prefetchCommand(io, env))
     .addCommand(testCommand(io, env))
     .addCommand(newCommand(io, env))
     .addCommand(bumpCommand(io, env))

@@ -9,7 +9,7 @@ import { validateHookRequest } from '../hooks/index.js';
 import { prefetchFromResources, type LocalResource } from '../prefetch/local-search.js';
 import type { ServiceDefinition } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
-import { declaredServices, knowledgeDir } from './knowledge.js';
+import { declaredServices, knowledgeDir, loadFrom } from './knowledge.js';
 
 interface RequestOptions {
   patient: string;
@@ -39,10 +39,18 @@ export function requestCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
     .option('--fhir-server <url>', 'base URL used in the searchset Bundles', 'https://ehr.example.org/fhir')
     .option('-o, --out <file>', 'write the request here (default: stdout)')
     .option('-d, --dir <dir>', 'knowledge directory (default: CDS_KNOWLEDGE_DIR or the shipped knowledge)')
-    .action((serviceId: string, options: RequestOptions) => {
+    .action(async (serviceId: string, options: RequestOptions) => {
       const dir = knowledgeDir(options.dir, env);
-      const service = declaredServices(dir, io).find((s) => s.id === serviceId);
-      if (!service) throw unknownService(serviceId);
+      const declared = declaredServices(dir, io).find((s) => s.id === serviceId);
+      if (!declared) throw unknownService(serviceId);
+      // "prefetch": "derive": the templates the loader derives from the service's CQL.
+      const service =
+        (declared.prefetch as unknown) === 'derive'
+          ? {
+              ...declared,
+              prefetch: (await loadFrom(dir)).services.find((s) => s.definition.id === serviceId)?.definition.prefetch,
+            }
+          : declared;
       const request = buildRequest(service, options);
       // What is written is what the server would accept: checked as a call would be.
       validateHookRequest(request, [service.hook]);

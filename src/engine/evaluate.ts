@@ -13,9 +13,12 @@ import {
   cardProblems,
   parsePath,
   renderCard,
+  renderSystemAction,
   resolvePath,
+  systemActionProblems,
   TemplateError,
   KNOWLEDGE_EXTENSION,
+  type Action,
   type Card,
 } from '../cards/index.js';
 import { isResource, medicationsById, resourcesOf, withMedicationCode, type FhirResource } from '../fhir/index.js';
@@ -36,6 +39,8 @@ export interface RuleTrace {
   rule: string;
   fired: boolean;
   cards: number;
+  /** systemActions it returned. */
+  systemActions?: number;
   /** Each condition with the fact value it saw and its result (json-rules-engine's own account). */
   conditions?: unknown;
   error?: string;
@@ -65,6 +70,8 @@ export interface Evaluation {
   trace: EvaluationTrace;
   /** For each card served (by uuid): the rule that made it and, with forEach, the element it was made for. */
   origins: Map<string, { rule: string; item?: unknown }>;
+  /** The systemActions of the rules that fired, in rule order, each with the rule that made it. */
+  systemActions: Array<{ action: Action; rule: string }>;
 }
 
 export interface EvaluateOptions {
@@ -217,6 +224,7 @@ export async function evaluate(
   t = performance.now();
   const cards: Card[] = [];
   const origins: Evaluation['origins'] = new Map();
+  const systemActions: Evaluation['systemActions'] = [];
   for (const rule of ruleSet.rules) {
     const ruleTrace: RuleTrace = {
       rule: rule.id,
@@ -249,10 +257,26 @@ export async function evaluate(
         ruleTrace.error = message;
         trace.problems.push(`rule set ${ruleSet.id} ${ruleSet.version}, rule ${rule.id}: card not served: ${message}`);
       }
+      // A rule's systemActions are rendered once per item, like its card, and each checked on its own.
+      (rule.systemActions ?? []).forEach((template, i) => {
+        try {
+          const action = renderSystemAction(template, item === undefined ? facts : { ...facts, item });
+          const problems = systemActionProblems(action, `systemActions[${i}]`);
+          if (problems.length > 0) throw new Error(problems.join('; '));
+          systemActions.push({ action, rule: rule.id });
+          ruleTrace.systemActions = (ruleTrace.systemActions ?? 0) + 1;
+        } catch (err) {
+          const message = err instanceof Error ? err.message : String(err);
+          ruleTrace.error = message;
+          trace.problems.push(
+            `rule set ${ruleSet.id} ${ruleSet.version}, rule ${rule.id}: system action ${i} not returned: ${message}`,
+          );
+        }
+      });
     }
   }
   trace.timings.cards = performance.now() - t;
-  return { cards, trace, origins };
+  return { cards, trace, origins, systemActions };
 }
 
 function itemsFor(rule: RuleDefinition, facts: Record<string, unknown>): unknown[] {

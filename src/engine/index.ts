@@ -12,6 +12,7 @@ export { fhirDataModel } from './cql/patient-data.js';
 export { invokeService, type FhirCheck, type InvokeOptions, type InvokeResult } from './invoke-service.js';
 export {
   answerCards,
+  answerSystemActions,
   primaryEvaluation,
   type CallOutcome,
   type CallTimings,

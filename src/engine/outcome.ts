@@ -2,7 +2,7 @@
 // rule set version it evaluated (the one whose cards are the answer, a suppressed experiment arm,
 // shadow versions) with each card's origin, the prefetch status, data problems and timings. The
 // answer, the access log, the metrics and the uptake ledger all read this one object.
-import type { Card } from '../cards/index.js';
+import type { Action, Card } from '../cards/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import type { ExperimentUnit, RuleSet, Service } from '../knowledge/index.js';
 import type { PrefetchStatus } from '../prefetch/index.js';
@@ -64,4 +64,10 @@ export function primaryEvaluation(outcome: CallOutcome): Evaluation {
   const evaluation = outcome.evaluations[0]?.evaluation;
   if (!evaluation) throw new Error('a call outcome without its primary evaluation');
   return evaluation;
+}
+
+/** The systemActions the EHR gets: those of the first evaluation when it is shown, none when it is suppressed. */
+export function answerSystemActions(outcome: CallOutcome): Action[] {
+  const first = outcome.evaluations[0];
+  return first?.disposition === 'shown' ? (first.evaluation?.systemActions ?? []).map((s) => s.action) : [];
 }

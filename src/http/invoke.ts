@@ -1,6 +1,12 @@
 import type { RequestHandler } from 'express';
 import type { PrefetchOptions } from '../prefetch/index.js';
-import { answerCards, invokeService, type FhirCheck, type RolloutControl } from '../engine/index.js';
+import {
+  answerCards,
+  answerSystemActions,
+  invokeService,
+  type FhirCheck,
+  type RolloutControl,
+} from '../engine/index.js';
 
 export interface InvokeDeps {
   clock: () => Date;
@@ -55,7 +61,9 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
         ? undefined
         : Math.max(BEFORE_ANSWER_FLOOR_MS, call.started + deps.callDeadlineMs - performance.now());
     await withinMs(call.beforeAnswer(), left);
-    res.json({ cards: answerCards(outcome) });
+    // An empty systemActions is left out (CDS Hooks: absent when there are none).
+    const systemActions = answerSystemActions(outcome);
+    res.json({ cards: answerCards(outcome), ...(systemActions.length > 0 ? { systemActions } : {}) });
   };
 }
 

@@ -216,6 +216,7 @@ function evaluationInput(e: EvaluationOutcome): EvaluationInput {
       rule: evaluation.origins.get(card.uuid ?? '')?.rule ?? '',
       explanation: explanations[card.uuid ?? ''],
     })),
+    ...(evaluation.systemActions.length > 0 ? { systemActions: evaluation.systemActions } : {}),
   };
 }
 

@@ -48,3 +48,4 @@ export {
   translatorVersion,
   type CachingTranslator,
 } from './cql/elm-cache.js';
+export { derivePrefetch, DEFAULT_PREFETCH_MAX_TEMPLATE, type DerivedPrefetch } from './derive-prefetch.js';

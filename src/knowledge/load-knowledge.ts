@@ -19,6 +19,7 @@ import { parsePath, placeholdersIn, stringsIn } from '../cards/index.js';
 import { resolveFactPath } from './fact-path.js';
 import { HOOKS, isKnownHook } from '../hooks/index.js';
 import { templateProblems } from '../prefetch/index.js';
+import { derivePrefetch } from './derive-prefetch.js';
 import {
   fingerprintKey,
   type Fingerprint,
@@ -55,6 +56,8 @@ interface LoadOptions {
   onLibraries?: CompileProgress;
   /** A FHIR terminology server that expands, at load, value sets that cannot be expanded here. */
   terminology?: TerminologyOptions;
+  /** Longest prefetch template derived from the CQL (`"prefetch": "derive"`, CDS_PREFETCH_MAX_TEMPLATE). */
+  prefetchMaxTemplate?: number;
 }
 
 /**
@@ -64,7 +67,7 @@ interface LoadOptions {
  */
 export async function loadKnowledge(
   dir: string,
-  { translator, served, serveDrafts = false, onLibraries, terminology }: LoadOptions,
+  { translator, served, serveDrafts = false, onLibraries, terminology, prefetchMaxTemplate }: LoadOptions,
 ): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = {
@@ -132,6 +135,14 @@ export async function loadKnowledge(
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
     // Reported at their own pointers (prefetch templates, lifecycle, rollout), so not again in the summary below.
     const placedReasons: string[] = [];
+    // "prefetch": "derive": the queries the live version's CQL needs, checked below like hand-written ones.
+    if ((definition.prefetch as unknown) === 'derive') {
+      const live = ruleSets.get(`${definition.knowledge.ruleSet}@${definition.knowledge.version}`);
+      definition.prefetch =
+        live && !Array.isArray(live) && live.library
+          ? derivePrefetch(live, valueSets.index, prefetchMaxTemplate).templates
+          : undefined;
+    }
     if (isKnownHook(definition.hook)) {
       for (const [key, template] of Object.entries(definition.prefetch ?? {})) {
         for (const problem of templateProblems(
@@ -573,6 +584,9 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
   walkConditions(rule.conditions, `${at}/conditions`);
   if (rule.forEach) checkReference(rule.forEach, `${at}/forEach`, false);
   for (const [pointer, text] of stringsIn(rule.card, `${at}/card`)) {
+    for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
+  }
+  for (const [pointer, text] of stringsIn(rule.systemActions ?? [], `${at}/systemActions`)) {
     for (const expression of placeholdersIn(text)) checkReference(expression, pointer, rule.forEach !== undefined);
   }
   if (rule.card.suggestions && !rule.card.selectionBehavior) {

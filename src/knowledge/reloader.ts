@@ -49,10 +49,12 @@ export interface ReloaderDeps {
   serveDrafts?: boolean;
   /** The terminology server value sets are expanded by (CDS_TERMINOLOGY_URL), as the first load did. */
   terminology?: TerminologyOptions;
+  /** CDS_PREFETCH_MAX_TEMPLATE, as the first load had it. */
+  prefetchMaxTemplate?: number;
 }
 
 export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
-  const { dir, translator, holder, logger, servedFingerprints, serveDrafts, terminology } = deps;
+  const { dir, translator, holder, logger, servedFingerprints, serveDrafts, terminology, prefetchMaxTemplate } = deps;
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
@@ -67,7 +69,7 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     let errors: string[];
     try {
       const served = servedFingerprints ? await servedFingerprints() : undefined;
-      next = await loadKnowledge(dir, { translator, served, serveDrafts, terminology });
+      next = await loadKnowledge(dir, { translator, served, serveDrafts, terminology, prefetchMaxTemplate });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.

@@ -3,7 +3,7 @@ import type { Library } from 'cql-execution';
 import type { Problem } from './files.js';
 import type { ValueSetIndex } from './value-sets.js';
 import type { ParameterValueSource } from './parameter-values.js';
-import type { CardTemplate, Coding } from '../cards/index.js';
+import type { ActionTemplate, CardTemplate, Coding } from '../cards/index.js';
 
 export type { CardTemplate, Coding };
 
@@ -16,6 +16,8 @@ export interface RuleDefinition {
   /** The share of calls the rule is expected to fire in: the drift detectors' declared baseline. */
   expectedFiringRate?: number;
   card: CardTemplate;
+  /** Actions the EHR applies without the user (CDS Hooks systemActions), rendered like the card. */
+  systemActions?: ActionTemplate[];
 }
 
 export interface Provenance {

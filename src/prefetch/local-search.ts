@@ -32,6 +32,7 @@ export const LOCAL_SEARCH_PARAMETERS = [
   'intent',
   '_sort',
   '_count',
+  '_include',
 ] as const;
 
 const SORTS = ['-date', '-started', '-authoredon', '-onset-date', '-recorded-date'];
@@ -42,6 +43,7 @@ export function searchResources(query: string, resources: LocalResource[], fhirB
   let matches = resources.filter((r) => r.resourceType === type);
   let count: number | undefined;
   let sortDesc = false;
+  let include: string | undefined;
   for (const part of qs.split('&').filter(Boolean)) {
     const eq = part.indexOf('=');
     const name = eq >= 0 ? part.slice(0, eq) : part;
@@ -77,6 +79,9 @@ export function searchResources(query: string, resources: LocalResource[], fhirB
           ),
         );
         break;
+      case '_include':
+        include = values[0];
+        break;
       case '_sort':
         if (!SORTS.includes(values[0]))
           throw badRequest(`_sort=${values[0]} cannot be applied to a local record (${SORTS.join(', ')} can)`);
@@ -94,15 +99,23 @@ export function searchResources(query: string, resources: LocalResource[], fhirB
   }
   if (sortDesc) matches = [...matches].sort((a, b) => sortTime(b) - sortTime(a));
   if (count !== undefined) matches = matches.slice(0, count);
+  const included = include ? includedBy(include, type, matches, resources) : [];
   return {
     resourceType: 'Bundle',
     type: 'searchset',
     link: [{ relation: 'self', url: encodeURI(`${fhirBase}/${query}`) }],
-    entry: matches.map((resource) => ({
-      fullUrl: `${fhirBase}/${resource.resourceType}/${resource.id}`,
-      resource,
-      search: { mode: 'match' },
-    })),
+    entry: [
+      ...matches.map((resource) => ({
+        fullUrl: `${fhirBase}/${resource.resourceType}/${resource.id}`,
+        resource,
+        search: { mode: 'match' as const },
+      })),
+      ...included.map((resource) => ({
+        fullUrl: `${fhirBase}/${resource.resourceType}/${resource.id}`,
+        resource,
+        search: { mode: 'include' as const },
+      })),
+    ],
   };
 }
 
@@ -131,6 +144,20 @@ export function prefetchFromResources(
     out[key] = searchResources(query, resources, fhirBase);
   }
   return out;
+}
+
+/** `_include=Type:param`: the resources the matches reference through `param` (`medication`: medicationReference). */
+function includedBy(
+  include: string,
+  type: string,
+  matches: LocalResource[],
+  resources: LocalResource[],
+): LocalResource[] {
+  const [source, parameter] = include.split(':');
+  if (source !== type || parameter !== 'medication')
+    throw badRequest(`_include=${include} cannot be applied to a local record (Type:medication can)`);
+  const wanted = new Set(matches.map((r) => referenceOf(r.medicationReference)).filter((r) => r !== undefined));
+  return resources.filter((r) => wanted.has(`${r.resourceType}/${r.id}`));
 }
 
 function referenceOf(value: unknown): string | undefined {

@@ -39,6 +39,12 @@ function suppressRow(row: ReportRow, k: number): ReportRow {
       invocationsSmall || cardsSmall,
       null,
     ),
+    systemActionsReturned: keep(
+      'systemActionsReturned',
+      row.systemActionsReturned,
+      small(row.systemActionsReturned),
+      null,
+    ),
     cardsWithFeedback: keep('cardsWithFeedback', row.cardsWithFeedback, feedbackSmall, null),
     feedbackCoverage: keep('feedbackCoverage', row.feedbackCoverage, cardsSmall || feedbackSmall, null),
     coverageByClient: keep(
@@ -93,6 +99,7 @@ export const CSV_COLUMNS = [
   'failedInvocations',
   'cardsServed',
   'cardsPer100Invocations',
+  'systemActionsReturned',
   'cardsWithFeedback',
   'feedbackCoverage',
   'accepted',
@@ -145,6 +152,7 @@ export function reportToCsv(report: Report): string {
       row.failedInvocations,
       row.cardsServed,
       row.cardsPer100Invocations,
+      row.systemActionsReturned,
       row.cardsWithFeedback,
       row.feedbackCoverage,
       row.accepted,

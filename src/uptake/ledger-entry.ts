@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import type { VerifiedClient } from '../auth/index.js';
 import type { LedgerEntry } from './recorder.js';
 import type { IdentifierKind, Pseudonymize } from './pseudonym.js';
-import type { CardTable, EvaluationTable, IntentTable } from './schema.js';
+import type { CardTable, EvaluationTable, IntentTable, SystemActionTable } from './schema.js';
 import { evidenceResources, intendedActions, type CodeExpander } from './intents.js';
 
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
@@ -30,6 +30,15 @@ export interface EvaluationInput {
   /** 'failed': the version could not be evaluated (a shadow version; the call was answered all the same). */
   status: 'ok' | 'failed';
   cards: Array<{ card: RecordedCard; rule: string; explanation?: unknown }>;
+  /** The systemActions it returned (or would have): only their type and resource type are kept. */
+  systemActions?: Array<{ action: RecordedAction; rule: string }>;
+}
+
+/** A systemAction as the ledger reads it. */
+export interface RecordedAction {
+  type: string;
+  resource?: unknown;
+  resourceId?: string;
 }
 
 /** The call's experiment: its arm and unit when it was in it, the reason when not. */
@@ -188,8 +197,9 @@ function evaluationRows(
   at: number,
   people: People,
   unit: string | null,
-): Required<Pick<LedgerEntry, 'evaluations' | 'cards' | 'explanations'>> {
+): Required<Pick<LedgerEntry, 'evaluations' | 'cards' | 'explanations' | 'systemActions'>> {
   const evaluationRows: EvaluationTable[] = [];
+  const systemActions: SystemActionTable[] = [];
   const cards: CardTable[] = [];
   const explanations: LedgerEntry['explanations'] = [];
   for (const e of evaluations) {
@@ -217,6 +227,29 @@ function evaluationRows(
       user_pseudonym: people.user,
       encounter_pseudonym: people.encounter,
       unit_pseudonym: unit,
+    });
+    (e.systemActions ?? []).forEach(({ action, rule }, index) => {
+      systemActions.push({
+        id: randomUUID(),
+        invocation_id: invocationId,
+        evaluation_id: evaluationId,
+        action_index: index,
+        service_id: serviceId,
+        hook: hook ?? '',
+        rule_set: e.ruleSet,
+        rule_set_version: e.version,
+        rule,
+        action: String(action.type),
+        resource_type: resourceTypeOf(action),
+        disposition: e.disposition,
+        experiment_id: e.experiment?.id ?? null,
+        arm: e.experiment?.arm ?? null,
+        served_at: at,
+        client_iss: people.iss,
+        client_tenant: people.tenant,
+        patient_pseudonym: people.patient,
+        user_pseudonym: people.user,
+      });
     });
     for (const { card, rule, explanation } of recorded) {
       const suggestions = (card.suggestions ?? []).map((s) => s.uuid).filter((u): u is string => typeof u === 'string');
@@ -261,7 +294,14 @@ function evaluationRows(
         explanations.push({ card_uuid: card.uuid!, explanation: JSON.stringify(explanation) });
     }
   }
-  return { evaluations: evaluationRows, cards, explanations };
+  return { evaluations: evaluationRows, cards, explanations, systemActions };
+}
+
+/** The type of the resource an action creates or updates, or of the one its resourceId names. */
+function resourceTypeOf(action: RecordedAction): string | null {
+  const type = (action.resource as { resourceType?: unknown } | undefined)?.resourceType;
+  if (typeof type === 'string') return text(type);
+  return typeof action.resourceId === 'string' ? text(action.resourceId.split('/')[0]) : null;
 }
 
 /** What concordance compares between two versions: each card's rule, indicator and suggestion labels. */

@@ -283,6 +283,44 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('uptake_card').addColumn('selection_behavior', 'text').execute();
       },
     },
+    '0007-system-actions': {
+      // The systemActions an evaluation returned (shown), would have returned (suppressed) or produced in
+      // shadow: one row per action with its type and resource type, never the resource itself.
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('uptake_system_action')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('invocation_id', 'text', (c) => c.notNull())
+          .addColumn('evaluation_id', 'text', (c) => c.notNull())
+          .addColumn('action_index', 'integer', (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('hook', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('resource_type', 'text')
+          .addColumn('disposition', 'text', (c) => c.notNull())
+          .addColumn('experiment_id', 'text')
+          .addColumn('arm', 'text')
+          .addColumn('served_at', bigint, (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('patient_pseudonym', 'text')
+          .addColumn('user_pseudonym', 'text')
+          .execute();
+        await db.schema
+          .createIndex('uptake_system_action_served')
+          .on('uptake_system_action')
+          .columns(['service_id', 'served_at'])
+          .execute();
+        await db.schema
+          .createIndex('uptake_system_action_invocation')
+          .on('uptake_system_action')
+          .columns(['invocation_id'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import type {
   ExplanationTable,
   IntentTable,
   InvocationTable,
+  SystemActionTable,
   UptakeDatabase,
 } from './schema.js';
 import { withoutNul } from './text.js';
@@ -18,6 +19,8 @@ export interface LedgerEntry {
   evaluations: EvaluationTable[];
   cards: CardTable[];
   explanations: ExplanationTable[];
+  /** The systemActions each evaluation returned (or would have). */
+  systemActions?: SystemActionTable[];
   /** What the cards' suggestions would do. */
   intents?: IntentTable[];
   /** The call as evidence for earlier cards of its patient: matched when it is written, never stored itself. */
@@ -233,6 +236,14 @@ async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntr
       .insertInto('uptake_explanation')
       .values(explanations.slice(i, i + BATCH_ROWS))
       .onConflict((oc) => oc.column('card_uuid').doNothing())
+      .execute();
+  }
+  const systemActions = batch.flatMap((e) => (e.systemActions ?? []).map(withoutNul));
+  for (let i = 0; i < systemActions.length; i += BATCH_ROWS) {
+    await trx
+      .insertInto('uptake_system_action')
+      .values(systemActions.slice(i, i + BATCH_ROWS))
+      .onConflict((oc) => oc.column('id').doNothing())
       .execute();
   }
   const intents = batch.flatMap((e) => (e.intents ?? []).map(withoutNul));

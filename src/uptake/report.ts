@@ -49,6 +49,8 @@ export interface ReportRow {
   failedInvocations: number | null;
   cardsServed: number | null;
   cardsPer100Invocations: number | null;
+  /** systemActions the group's shown evaluations returned to the EHR. */
+  systemActionsReturned: number | null;
   cardsWithFeedback: number | null;
   feedbackCoverage: number | null;
   coverageByClient: ClientCoverage[];
@@ -210,8 +212,11 @@ export async function buildReport(
   // counts per group, client, outcome and override reason; the figures are summed up below.
   const state = completionState('cc', now.getTime());
   const completionJoin = sql`JOIN ${cardCompletion(query)} cc ON cc.card_uuid = uptake_card.card_uuid`;
-  const [counts, patients, delays, burden, invocations, comments, completions, completionTimes] = await Promise.all([
-    run(sql`
+  // systemActions have no indicator: grouped or filtered by indicator, they fall in no card's group.
+  const systemActionsFrom = sql`(SELECT service_id, rule_set, rule_set_version, rule, served_at, client_iss, disposition, CAST(NULL AS TEXT) AS indicator FROM uptake_system_action) sa`;
+  const [counts, patients, delays, burden, invocations, comments, completions, completionTimes, systemActions] =
+    await Promise.all([
+      run(sql`
       SELECT ${selectKeys([
         sql`client_iss AS iss`,
         sql`client_tenant AS tenant`,
@@ -226,25 +231,26 @@ export async function buildReport(
       ])}
       FROM uptake_card WHERE ${where}
       ${groupKeys([sql.ref('client_iss'), sql.ref('client_tenant'), sql.ref('outcome'), sql.ref('override_system'), sql.ref('override_code'), sql`COALESCE(override_client_added, 0)`])}`),
-    run(
-      sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM uptake_card WHERE ${where} ${groupKeys()}`,
-    ),
-    run(
-      sql`SELECT ${selectKeys([sql`outcome_at - served_at AS ms`])} FROM uptake_card WHERE ${where} AND outcome IS NOT NULL`,
-    ),
-    run(sql`
+      run(
+        sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM uptake_card WHERE ${where} ${groupKeys()}`,
+      ),
+      run(
+        sql`SELECT ${selectKeys([sql`outcome_at - served_at AS ms`])} FROM uptake_card WHERE ${where} AND outcome IS NOT NULL`,
+      ),
+      run(sql`
       SELECT ${selectKeys([sql`COUNT(*) AS n`])} FROM uptake_card WHERE ${where} AND user_pseudonym IS NOT NULL
       ${groupKeys([sql.ref('user_pseudonym'), dayOfServed])}`),
-    run(invocationsQuery),
-    query.includeComments ? run(commentsQuery) : Promise.resolve([]),
-    run(sql`
+      run(invocationsQuery),
+      query.includeComments ? run(commentsQuery) : Promise.resolve([]),
+      run(sql`
       SELECT ${selectKeys([sql`outcome`, sql`${state} AS state`, sql`cc.evidenced AS evidenced`, sql`COUNT(*) AS n`])}
       FROM uptake_card ${completionJoin} WHERE ${where}
       ${groupKeys([sql.ref('outcome'), state, sql`cc.evidenced`])}`),
-    run(
-      sql`SELECT ${selectKeys([sql`cc.ttc AS ms`])} FROM uptake_card ${completionJoin} WHERE ${where} AND cc.completed = 1`,
-    ),
-  ]);
+      run(
+        sql`SELECT ${selectKeys([sql`cc.ttc AS ms`])} FROM uptake_card ${completionJoin} WHERE ${where} AND cc.completed = 1`,
+      ),
+      run(sql`SELECT ${selectKeys([sql`COUNT(*) AS n`])} FROM ${systemActionsFrom} WHERE ${where} ${groupKeys()}`),
+    ]);
 
   const keyOf = (row: Row, columns = keys) => JSON.stringify(columns.map((k) => row[k.alias] ?? null));
   const invocationsByKey = new Map(invocations.map((r) => [keyOf(r, invocationKeys), r]));
@@ -334,6 +340,13 @@ export async function buildReport(
     tally(r).add(r.outcome as string | null, String(r.state), Number(r.n), Number(r.evidenced) === 1);
   }
   for (const r of completionTimes) tally(r).addTime(Number(r.ms));
+  const systemActionsByKey = new Map<string, number>();
+  for (const r of systemActions) {
+    // Without grouping, COUNT(*) answers one row even when nothing matched.
+    if (Number(r.n) === 0) continue;
+    totals(r);
+    systemActionsByKey.set(keyOf(r), Number(r.n));
+  }
 
   const rows: ReportRow[] = [];
   for (const [k, g] of groups) {
@@ -347,6 +360,7 @@ export async function buildReport(
       failedInvocations: inv ? Number(inv.failed) : 0,
       cardsServed: g.cards,
       cardsPer100Invocations: ok > 0 ? round((100 * g.cards) / ok, 4) : null,
+      systemActionsReturned: systemActionsByKey.get(k) ?? 0,
       cardsWithFeedback: g.withFeedback,
       feedbackCoverage: ratio(g.withFeedback, g.cards),
       coverageByClient: [...g.clients.values()]

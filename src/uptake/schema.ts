@@ -161,6 +161,31 @@ export interface IntentTable {
   window_ms: number;
 }
 
+export interface SystemActionTable {
+  id: string;
+  invocation_id: string;
+  evaluation_id: string;
+  /** The action's place in its evaluation's systemActions. */
+  action_index: number;
+  service_id: string;
+  hook: string;
+  rule_set: string;
+  rule_set_version: string;
+  rule: string;
+  /** 'create', 'update' or 'delete'. */
+  action: string;
+  /** The resource's type (create, update) or the resourceId's (delete). */
+  resource_type: string | null;
+  disposition: string;
+  experiment_id: string | null;
+  arm: string | null;
+  served_at: number;
+  client_iss: string | null;
+  client_tenant: string | null;
+  patient_pseudonym: string | null;
+  user_pseudonym: string | null;
+}
+
 export interface CompletionTable {
   card_uuid: string;
   suggestion_uuid: string;
@@ -210,6 +235,7 @@ export interface DriftAlarmTable {
 
 export interface UptakeDatabase {
   uptake_intent: IntentTable;
+  uptake_system_action: SystemActionTable;
   uptake_completion: CompletionTable;
   uptake_drift_state: DriftStateTable;
   uptake_drift_alarm: DriftAlarmTable;

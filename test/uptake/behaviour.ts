@@ -63,6 +63,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       failedInvocations: 0,
       cardsServed: 30,
       cardsPer100Invocations: 50,
+      systemActionsReturned: 0,
       cardsWithFeedback: 17,
       feedbackCoverage: 0.5667,
       coverageByClient: [
@@ -99,6 +100,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       failedInvocations: 1,
       cardsServed: 10,
       cardsPer100Invocations: 25.641,
+      systemActionsReturned: 0,
       cardsWithFeedback: 0,
       feedbackCoverage: 0,
       accepted: 0,
@@ -119,6 +121,7 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       failedInvocations: 1,
       cardsServed: 40,
       cardsPer100Invocations: 40.404,
+      systemActionsReturned: 0,
       cardsWithFeedback: 17,
       feedbackCoverage: 0.425,
       accepted: 11,

@@ -13,6 +13,23 @@ const coding = {
   properties: { system: { type: 'string' }, code: { type: 'string' }, display: { type: 'string' } },
 };
 
+/** A CDS Hooks 2.0.1 Action: a resource for create and update, a Type/id resourceId for delete; no uuid. */
+const ACTION = {
+  type: 'object',
+  required: ['type', 'description'],
+  properties: {
+    type: { enum: ['create', 'update', 'delete'] },
+    description: { type: 'string', minLength: 1 },
+    resource: { type: 'object', required: ['resourceType'] },
+    resourceId: { type: 'string', pattern: '^[A-Za-z]+/[A-Za-z0-9\\-.]{1,64}$' },
+  },
+  not: { required: ['uuid'] },
+  allOf: [
+    { if: { properties: { type: { enum: ['create', 'update'] } } }, then: { required: ['resource'] } },
+    { if: { properties: { type: { const: 'delete' } } }, then: { required: ['resourceId'] } },
+  ],
+};
+
 const CARD = {
   type: 'object',
   description: 'A CDS Hooks 2.0.1 card; every card is checked against the card rules before it is sent',
@@ -41,19 +58,7 @@ const CARD = {
           label: { type: 'string', minLength: 1 },
           uuid: { type: 'string' },
           isRecommended: { type: 'boolean' },
-          actions: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['type', 'description'],
-              properties: {
-                type: { enum: ['create', 'update', 'delete'] },
-                description: { type: 'string' },
-                resource: { type: 'object' },
-                resourceId: { type: 'string' },
-              },
-            },
-          },
+          actions: { type: 'array', items: ref('Action') },
         },
       },
     },
@@ -74,7 +79,7 @@ const CARD = {
     },
     extension: {
       type: 'object',
-      description: `${KNOWLEDGE_EXTENSION}: the service, rule set @ version, rule, CQL libraries (and arm) behind the card`,
+      description: `${KNOWLEDGE_EXTENSION}: the service, rule set @ version, rule, CQL libraries (and arm) behind the card; beside it, any keys the card template's own extension gives`,
     },
   },
 };
@@ -111,6 +116,7 @@ export const cdsHooksGroup: RouteGroup = {
   schemas: {
     HookRequest: HOOK_REQUEST,
     Card: CARD,
+    Action: ACTION,
     DiscoveryService: DISCOVERY_SERVICE,
     FeedbackItem: FEEDBACK_ITEM_SCHEMA,
   },
@@ -151,7 +157,12 @@ export const cdsHooksGroup: RouteGroup = {
             required: ['cards'],
             properties: {
               cards: { type: 'array', items: ref('Card') },
-              systemActions: { type: 'array', items: { type: 'object' } },
+              systemActions: {
+                type: 'array',
+                minItems: 1,
+                description: 'actions the EHR applies without the user; absent when there are none',
+                items: ref('Action'),
+              },
             },
           }),
           ...errors(400, 401, 404, 405, 412, 413, 415, 422, 429, 500, 503),

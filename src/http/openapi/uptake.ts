@@ -101,6 +101,7 @@ const UPTAKE_REPORT = {
           group: { type: 'object' },
           invocations: count,
           cardsServed: count,
+          systemActionsReturned: count,
           accepted: count,
           overridden: count,
         },

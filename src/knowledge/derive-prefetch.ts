@@ -1,0 +1,218 @@
+// Prefetch derived from the CQL: the FHIR queries a rule set's compiled ELM needs, from its
+// retrieves (and those of every library it includes). One query per resource type, scoped to the
+// patient; a value set becomes its expanded codes when they fit, `code:in=<url>` otherwise; a code
+// becomes `system|code`. A query longer than the limit falls back to the broader query without its
+// code filter, so the EHR sends more and the CQL filters again.
+import type { RuleSet } from './types.js';
+import type { ValueSetIndex } from './value-sets.js';
+
+/** Codes a value set may expand to in a template before `code:in=<url>` is used instead. */
+const MAX_EXPANDED_CODES = 30;
+export const DEFAULT_PREFETCH_MAX_TEMPLATE = 2000;
+
+/** The token search parameter for a retrieve's codeProperty, per resource type (FHIR R4 search parameters). */
+const CODE_PARAMETERS: Record<string, string> = {
+  code: 'code',
+  vaccineCode: 'vaccine-code',
+  type: 'type',
+  category: 'category',
+};
+
+interface ElmLibrary {
+  library?: {
+    identifier?: { id?: string };
+    valueSets?: { def?: Array<{ name: string; id: string }> };
+    codes?: { def?: Array<{ name: string; id: string; codeSystem?: { name: string; libraryName?: string } }> };
+    codeSystems?: { def?: Array<{ name: string; id: string }> };
+    includes?: { def?: Array<{ localIdentifier: string; path: string }> };
+  };
+}
+
+interface LibraryNode {
+  source?: ElmLibrary;
+  includes?: Record<string, LibraryNode>;
+}
+
+/** What one resource type's retrieves need: all of it (no filter) or only these codes or value sets. */
+interface Need {
+  /** Some retrieve of the type has no code filter the query can carry: all of the type is fetched. */
+  unfiltered?: boolean;
+  parameter?: string;
+  /** undefined: every resource of the type. */
+  codes?: Set<string>;
+  valueSets?: Set<string>;
+}
+
+export interface DerivedPrefetch {
+  templates: Record<string, string>;
+  /** What the derivation could not express and left broader (for `cds prefetch` and the authoring guide). */
+  notes: string[];
+}
+
+export function derivePrefetch(
+  ruleSet: Pick<RuleSet, 'library'>,
+  valueSets: ValueSetIndex,
+  maxTemplate = DEFAULT_PREFETCH_MAX_TEMPLATE,
+): DerivedPrefetch {
+  const needs = new Map<string, Need>();
+  const notes: string[] = [];
+  const seen = new Set<LibraryNode>();
+  const visit = (lib: LibraryNode | undefined): void => {
+    if (!lib || seen.has(lib)) return;
+    seen.add(lib);
+    for (const retrieve of retrievesIn(lib.source)) addRetrieve(retrieve, lib, needs, notes);
+    for (const included of Object.values(lib.includes ?? {})) visit(included);
+  };
+  visit(ruleSet.library);
+
+  const templates: Record<string, string> = {};
+  const types = [...needs.keys()].sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : a.localeCompare(b)));
+  for (const type of types) {
+    const key = type.charAt(0).toLowerCase() + type.slice(1);
+    if (type === 'Patient') {
+      templates[key] = 'Patient/{{context.patientId}}';
+      continue;
+    }
+    if (type === 'Medication') continue; // read with its MedicationRequests (_include) or by reference
+    const need = needs.get(type)!;
+    const base = `${type}?patient={{context.patientId}}`;
+    const include =
+      needs.has('Medication') && MEDICATION_REFERENCES[type] ? `&_include=${type}:${MEDICATION_REFERENCES[type]}` : '';
+    let query = `${base}${include}`;
+    if (!need.unfiltered && need.codes && need.parameter) {
+      const tokens = [...need.codes];
+      let expandable = true;
+      const urls: string[] = [];
+      for (const url of need.valueSets ?? []) {
+        const expansion = expansionOf(valueSets, url);
+        if (expansion && expansion.length <= MAX_EXPANDED_CODES) tokens.push(...expansion);
+        else {
+          expandable = false;
+          urls.push(url);
+        }
+      }
+      const filtered = expandable
+        ? `${base}&${need.parameter}=${[...new Set(tokens)].join(',')}${include}`
+        : tokens.length === 0 && urls.length === 1
+          ? `${base}&${need.parameter}:in=${urls[0]}${include}`
+          : undefined;
+      if (filtered === undefined) notes.push(`${type}: codes and value sets that cannot be one filter; all fetched`);
+      else if (filtered.length > maxTemplate)
+        notes.push(`${type}: the code filter makes the query longer than ${maxTemplate} characters; all fetched`);
+      else query = filtered;
+    }
+    templates[key] = query;
+  }
+  return { templates, notes: [...new Set(notes)] };
+}
+
+/** MedicationRequest and its siblings name their Medication in `medication[x]`: _include brings it along. */
+const MEDICATION_REFERENCES: Record<string, string> = {
+  MedicationRequest: 'medication',
+  MedicationStatement: 'medication',
+  MedicationAdministration: 'medication',
+  MedicationDispense: 'medication',
+};
+
+function addRetrieve(
+  retrieve: Record<string, unknown>,
+  lib: LibraryNode,
+  needs: Map<string, Need>,
+  notes: string[],
+): void {
+  const type = (typeof retrieve.dataType === 'string' ? retrieve.dataType : '').replace(
+    /^\{http:\/\/hl7\.org\/fhir\}/,
+    '',
+  );
+  if (!/^[A-Z][A-Za-z]+$/.test(type)) return;
+  const need = needs.get(type);
+  const filter = codeFilter(retrieve, lib, type);
+  if (!filter) {
+    if (retrieve.codes !== undefined)
+      notes.push(
+        MEDICATION_REFERENCES[type] && retrieve.codeProperty === 'medication'
+          ? `${type}: no code filter (medication[x] may be a reference to a Medication); all fetched`
+          : `${type}: a code filter that is not a value set or code; all fetched`,
+      );
+    needs.set(type, { unfiltered: true });
+    return;
+  }
+  if (need?.unfiltered) return;
+  if (need && need.parameter !== filter.parameter) {
+    needs.set(type, { unfiltered: true });
+    return;
+  }
+  needs.set(type, {
+    parameter: filter.parameter,
+    codes: new Set([...(need?.codes ?? []), ...filter.codes]),
+    valueSets: new Set([...(need?.valueSets ?? []), ...filter.valueSets]),
+  });
+}
+
+function codeFilter(
+  retrieve: Record<string, unknown>,
+  lib: LibraryNode,
+  type: string,
+): { parameter: string; codes: string[]; valueSets: string[] } | undefined {
+  const property = typeof retrieve.codeProperty === 'string' ? retrieve.codeProperty : undefined;
+  if (!property || retrieve.codes === undefined) return undefined;
+  // medication[x] may be a reference: a code filter would miss orders whose drug is a Medication resource.
+  if (MEDICATION_REFERENCES[type] && property === 'medication') return undefined;
+  const parameter = CODE_PARAMETERS[property];
+  if (!parameter) return undefined;
+  const codes: string[] = [];
+  const valueSets: string[] = [];
+  const add = (node: unknown): boolean => {
+    const n = node as Record<string, unknown> | undefined;
+    if (!n || typeof n !== 'object') return false;
+    const target = resolveLibrary(lib, n.libraryName);
+    if (n.type === 'ValueSetRef') {
+      const def = target?.source?.library?.valueSets?.def?.find((d) => d.name === n.name);
+      if (!def) return false;
+      valueSets.push(def.id);
+      return true;
+    }
+    if (n.type === 'CodeRef') {
+      const def = target?.source?.library?.codes?.def?.find((d) => d.name === n.name);
+      const systemLib = target && resolveLibrary(target, def?.codeSystem?.libraryName);
+      const system = systemLib?.source?.library?.codeSystems?.def?.find((d) => d.name === def?.codeSystem?.name);
+      if (!def || !system) return false;
+      codes.push(`${system.id}|${def.id}`);
+      return true;
+    }
+    if (n.type === 'ToList' || n.type === 'ToConcept') return add(n.operand);
+    if (n.type === 'List' && Array.isArray(n.element)) return n.element.every((e) => add(e));
+    return false;
+  };
+  return add(retrieve.codes) ? { parameter, codes, valueSets } : undefined;
+}
+
+function resolveLibrary(lib: LibraryNode, alias: unknown): LibraryNode | undefined {
+  if (typeof alias !== 'string') return lib;
+  return lib.includes?.[alias];
+}
+
+function expansionOf(valueSets: ValueSetIndex, url: string): string[] | undefined {
+  const versions = valueSets[url];
+  if (!versions) return undefined;
+  const codes = Object.values(versions)[0];
+  if (!codes || codes.length === 0) return undefined;
+  if (codes.some((c) => !c.system)) return undefined;
+  return [...new Set(codes.map((c) => `${c.system}|${c.code}`))];
+}
+
+/** Every Retrieve of a library's ELM, wherever it sits in an expression. */
+function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unknown>> {
+  const stack: unknown[] = [elm?.library];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (!node || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    const n = node as Record<string, unknown>;
+    if (n.type === 'Retrieve') yield n;
+    for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
+  }
+}
