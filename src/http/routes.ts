@@ -18,7 +18,7 @@ import { apiDocsRoutes } from './api-docs.js';
 export interface RouteDeps {
   knowledge: KnowledgeHolder;
   clock: () => Date;
-  /** The time calls are evaluated as of, when it is not the clock's (CDS_EVALUATION_TIME); the ledger keeps the clock. */
+  /** The time calls are evaluated as of, when not the clock's (CDS_EVALUATION_TIME); the ledger keeps the clock. */
   evaluationClock?: () => Date;
   prefetch: PrefetchOptions;
   /** Time limit of a call from its arrival to its answer. */
