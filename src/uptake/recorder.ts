@@ -186,7 +186,8 @@ export class Recorder {
         });
       }
       // Written or set aside: either way it no longer holds up the queue.
-      this.queue.splice(this.queue.indexOf(entry), 1);
+      const at = this.queue.indexOf(entry);
+      if (at >= 0) this.queue.splice(at, 1);
     }
     this.written(0);
     return true;
@@ -263,6 +264,8 @@ async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntr
 export function isDataError(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
   if (typeof code !== 'string') return false;
+  // A unique violation (23505) is a race between writers, not a bad value: it is retried like any failure.
+  if (code === '23505' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE') return false;
   return /^2[23][0-9A-Z]{3}$/.test(code) || /^SQLITE_(CONSTRAINT|MISMATCH|RANGE|TOOBIG)/.test(code);
 }
 

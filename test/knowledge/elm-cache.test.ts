@@ -68,6 +68,19 @@ describe('the compiled-ELM cache', () => {
     expect(second.stats()).toEqual({ hits: 2, compiled: 0 });
   });
 
+  it('compiles all the same where the cache cannot be written (a read-only or full disk)', async () => {
+    const parent = cacheDir();
+    // A file where the cache directory belongs: creating it fails as on a read-only mount.
+    const dir = join(parent, 'not-a-dir');
+    writeFileSync(dir, 'x');
+    const compiled: string[] = [];
+    const translator = createCachingTranslator(join(dir, 'elm'), fakeTranslator(compiled));
+    const results = await translator.compileAll([job('Main', '2')]);
+    expect(compiled).toEqual(['Main']);
+    expect(results[0].elm).toBeDefined();
+    expect(translator.stats()).toMatchObject({ hits: 0, compiled: 1, unsaved: 1 });
+  });
+
   it('compiles again a library whose include changed, and one whose entry is damaged', async () => {
     const dir = cacheDir();
     const main = job('Main', '2', "include Helpers version '1.0.0'\n");

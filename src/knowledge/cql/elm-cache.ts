@@ -7,7 +7,8 @@
 //
 // `cds eval --library` and the server (its start and its reloads) use it, in the same directory
 // (`elmCacheDirOf`): a restart with unchanged knowledge compiles nothing.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -47,6 +48,8 @@ export interface ElmCacheStats {
   /** Libraries answered from the cache / compiled, since the translator was made. */
   hits: number;
   compiled: number;
+  /** Compiled libraries that could not be written to the cache (a read-only or full disk). */
+  unsaved?: number;
 }
 
 export interface CachingTranslator extends CqlTranslator {
@@ -123,7 +126,13 @@ export function createCachingTranslator(dir: string, make: () => Promise<CqlTran
       inner ??= make();
       // The translator is given every job (an include is found among them); it reports progress over all.
       const results = await (await inner).compileAll(jobs, onProgress);
-      mkdirSync(dir, { recursive: true });
+      let writable = true;
+      try {
+        mkdirSync(dir, { recursive: true });
+      } catch {
+        // A read-only or full disk: the libraries are compiled all the same, only not kept for next time.
+        writable = false;
+      }
       results.forEach((result, i) => {
         const key = keys[i];
         if (cached[i]) {
@@ -131,12 +140,19 @@ export function createCachingTranslator(dir: string, make: () => Promise<CqlTran
           return;
         }
         stats.compiled++;
-        if (!key) return;
-        // Written whole, then renamed: a reader never sees half an entry.
-        const tmp = `${fileOf(key)}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(result));
-        renameSync(tmp, fileOf(key));
+        if (!key || !writable) return;
+        // Written whole, then renamed: a reader never sees half an entry. The name is this writer's own
+        // (processes sharing the directory may have the same pid, e.g. PID 1 in two containers).
+        const tmp = `${fileOf(key)}.${process.pid}.${randomUUID()}.tmp`;
+        try {
+          writeFileSync(tmp, JSON.stringify(result));
+          renameSync(tmp, fileOf(key));
+        } catch {
+          stats.unsaved = (stats.unsaved ?? 0) + 1;
+          rmSync(tmp, { force: true });
+        }
       });
+      if (!writable) stats.unsaved = (stats.unsaved ?? 0) + results.filter((_, i) => !cached[i]).length;
       return results.map((r, i) => cached[i] ?? r);
     },
     stats: () => ({ ...stats }),
