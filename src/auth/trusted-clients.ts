@@ -6,7 +6,9 @@ import { dirname, resolve } from 'node:path';
 import { importJWK, type JSONWebKeySet, type JWK } from 'jose';
 import { createAjv, readSchema, schemaPointerProblems, type SchemaWording } from '../json-schema.js';
 import { StartupError } from '../errors.js';
-import { AUDIENCE_FORMS } from './verify-token.js';
+
+/** The documented forms of a client's `audiences`; any other entry is an absolute URL compared as given. */
+export const AUDIENCE_FORMS = ['endpoint', 'base', 'cds-services'] as const;
 
 export interface TrustedClient {
   /** The `iss` claim, compared exactly. */

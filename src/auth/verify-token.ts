@@ -197,9 +197,6 @@ function keyLookup(keys: ClientKeys): KeyLookup {
   };
 }
 
-/** The documented forms of a client's `audiences`; any other entry is an absolute URL compared as given. */
-export const AUDIENCE_FORMS = ['endpoint', 'base', 'cds-services'] as const;
-
 /**
  * The values a client's tokens may carry as aud for a call to `target`: by default only the endpoint
  * invoked (CDS Hooks 2.0); `base` is the server's public base URL, `cds-services` the discovery URL.

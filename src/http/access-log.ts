@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
-import type { CallObserver } from './call.js';
+import { requestPath, type CallObserver } from './call.js';
 
 /**
  * One JSON line per request: method, path, status, duration. Never a body. Hook calls are logged by
@@ -43,8 +43,6 @@ export function accessLogObserver(logger: Logger): CallObserver {
   };
 }
 
-/** The whole path as the client sent it (routers strip their mount point from req.path), never the query. */
-export const requestPath = (originalUrl: string): string => originalUrl.split('?')[0];
 /**
  * The path as a log line may carry it: a matched route by its pattern (`/admin/explain/:card`), so
  * that no value of a path parameter (a card uuid, whatever a caller put there) is logged; a path no route

@@ -7,7 +7,9 @@ import type { VerifiedClient } from '../auth/index.js';
 import { errorName, type CallOutcome, type EvaluationOutcome } from '../engine/index.js';
 import { servicesById, type Knowledge, type Service } from '../knowledge/index.js';
 import type { Logger } from '../logger.js';
-import { requestPath } from './access-log.js';
+
+/** The whole path as the client sent it (routers strip their mount point from req.path), never the query. */
+export const requestPath = (originalUrl: string): string => originalUrl.split('?')[0];
 
 export interface CallContext {
   readonly serviceId: string;

@@ -13,7 +13,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { EvidenceResource } from './intents.js';
 import type { UptakeDatabase } from './schema.js';
-import { median, p90, round, wilson, type Rate } from './report.js';
+import { median, p90, round, wilson, type Rate } from './statistics.js';
 
 /** Clock skew allowed between the EHR's authoredOn and the server's time of the card. */
 export const SKEW_MS = 60_000;

@@ -4,7 +4,9 @@ import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from './migrations.js';
 import type { GroupKey, ReportQuery } from './report-query.js';
 import type { UptakeDatabase } from './schema.js';
-import { wilsonInterval } from './statistics.js';
+import { median, p90, round, wilson, type Rate } from './statistics.js';
+// Shared with the other reports, which take them from here.
+export { median, p90, round, wilson, type Rate } from './statistics.js';
 import { cardCompletion, completionState, CompletionTally, type CompletionFigures } from './completion.js';
 
 export interface Group {
@@ -17,13 +19,6 @@ export interface Group {
   day?: string;
   /** UTC week starting Monday, named by its Monday (YYYY-MM-DD). */
   week?: string;
-}
-
-export interface Rate {
-  rate: number | null;
-  /** Wilson 95 % interval. */
-  low: number | null;
-  high: number | null;
 }
 
 export interface OverrideReasonCount {
@@ -459,33 +454,8 @@ function isoDate(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
 }
 
-export function round(value: number, digits = 4): number {
-  const f = 10 ** digits;
-  return Math.round(value * f) / f;
-}
-
 function ratio(numerator: number, denominator: number): number | null {
   return denominator > 0 ? round(numerator / denominator) : null;
-}
-
-/** Wilson score interval at 95 %, rounded. */
-export function wilson(successes: number, n: number): Rate {
-  const w = wilsonInterval(successes, n);
-  if (w.estimate === null) return { rate: null, low: null, high: null };
-  return { rate: round(w.estimate), low: round(w.low!), high: round(w.high!) };
-}
-
-/** Median of sorted values (the mean of the two middle ones when their number is even). */
-export function median(sorted: number[]): number | null {
-  if (sorted.length === 0) return null;
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** 90th percentile, nearest rank: the smallest value with at least 90 % of values at or below it. */
-export function p90(sorted: number[]): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.max(0, Math.ceil(0.9 * sorted.length) - 1)];
 }
 
 function seconds(ms: number | null): number | null {

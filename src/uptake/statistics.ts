@@ -370,3 +370,36 @@ export function pairedDifference(t: FiringTable, z = Z95): Difference {
     method: 'paired',
   };
 }
+
+export interface Rate {
+  rate: number | null;
+  /** Wilson 95 % interval. */
+  low: number | null;
+  high: number | null;
+}
+
+/** Rounded to `digits` decimals. */
+export function round(value: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
+
+/** Wilson score interval at 95 %, rounded. */
+export function wilson(successes: number, n: number): Rate {
+  const w = wilsonInterval(successes, n);
+  if (w.estimate === null) return { rate: null, low: null, high: null };
+  return { rate: round(w.estimate), low: round(w.low!), high: round(w.high!) };
+}
+
+/** Median of sorted values (the mean of the two middle ones when their number is even). */
+export function median(sorted: number[]): number | null {
+  if (sorted.length === 0) return null;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** 90th percentile, nearest rank: the smallest value with at least 90 % of values at or below it. */
+export function p90(sorted: number[]): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.max(0, Math.ceil(0.9 * sorted.length) - 1)];
+}
