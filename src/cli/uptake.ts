@@ -1,6 +1,6 @@
 // `cds uptake report` and `cds uptake export`: the same report and MeasureReport export as
 // GET /uptake/report, straight from the ledger database.
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import {
@@ -125,11 +125,28 @@ export function uptakeCommand(io: CliIo, config: () => Config, logger: () => Log
     .action(async (id: string, opts: { by: string; note?: string }) => {
       const alert = await withStore(config(), logger(), (store) => store.acknowledgeAlert(id, opts.by, opts.note));
       if (!alert) {
-        io.stderr(`no drift alarm with id '${id.slice(0, 64)}' (see cds uptake alerts)\n`);
-        process.exitCode = 1;
-        return;
+        const message = `no drift alarm with id '${id.slice(0, 64)}' (see cds uptake alerts)`;
+        io.stderr(`${message}\n`);
+        throw new CommanderError(1, 'cds.no-such-alarm', message);
       }
       io.stdout(`${JSON.stringify(alert, null, 2)}\n`);
+    });
+  uptake
+    .command('set-aside')
+    .description(
+      'ledger entries the database refused as values (a constraint, a type), kept whole instead of lost: ' +
+        'how many, since when and why; --retry writes them again once the cause is fixed',
+    )
+    .option('--retry', 'write them again; those still refused stay set aside')
+    .action(async (opts: { retry?: boolean }) => {
+      const result = await withStore(config(), logger(), async (store) => ({
+        ...(opts.retry ? { retried: await store.retrySetAside() } : {}),
+        ...(await store.setAside()),
+      }));
+      io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+      // The summary printed says which are still refused, and why.
+      if (opts.retry && result.retried && result.retried.refused > 0)
+        throw new CommanderError(1, 'cds.still-refused', 'some set-aside entries are still refused');
     });
   uptake
     .command('variation')

@@ -198,8 +198,13 @@ export function createMetrics({
     gauge('cds_uptake_queued', 'Ledger entries waiting to be written', (s) => s.recorder.queued);
     gauge(
       'cds_uptake_dropped',
-      'Ledger entries dropped since start because the queue was full while the database failed',
+      'Ledger entries lost since start: queue full during an outage, or a refused entry that could not be set aside',
       (s) => s.recorder.dropped,
+    );
+    gauge(
+      'cds_uptake_set_aside',
+      'Ledger entries the database refused as values since start, kept in uptake_set_aside (cds uptake set-aside)',
+      (s) => s.recorder.setAside,
     );
   }
 

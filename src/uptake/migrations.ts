@@ -321,6 +321,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0009-set-aside': {
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('uptake_set_aside')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('set_aside_at', bigint, (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('entry', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

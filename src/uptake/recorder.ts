@@ -1,5 +1,6 @@
 // Records invocations and served cards. writeNow() writes an answered call before its answer; record() queues, a timer
 // writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
+import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type {
   CardTable,
@@ -31,8 +32,13 @@ export interface RecorderStatus {
   state: 'ok' | 'failing';
   /** Entries waiting to be written. */
   queued: number;
-  /** Entries dropped because the queue was full while the database was failing. */
+  /**
+   * Entries lost: the queue was full while the database was failing, or the database refused an entry and then
+   * refused to keep it aside too.
+   */
   dropped: number;
+  /** Entries the database refused as values since start, kept in uptake_set_aside to be written again. */
+  setAside: number;
   lastError?: string;
   lastErrorAt?: string;
   lastWriteAt?: string;
@@ -43,7 +49,7 @@ export interface RecorderOptions {
   queueLimit: number;
   /** Called before each write, e.g. to finish migrations the database was not up for. */
   prepare: () => Promise<void>;
-  onError: (message: string, detail: { queued: number; dropped: number }) => void;
+  onError: (message: string, detail: { queued: number; dropped: number; setAside: number }) => void;
   onRecovered: (detail: { queued: number }) => void;
 }
 
@@ -56,7 +62,7 @@ export class Recorder {
   /** Writes run one at a time, in order: each flush waits for the one before it. */
   private lock: Promise<void> = Promise.resolve();
   private failures = 0;
-  private readonly status: RecorderStatus = { state: 'ok', queued: 0, dropped: 0 };
+  private readonly status: RecorderStatus = { state: 'ok', queued: 0, dropped: 0, setAside: 0 };
   private closed = false;
 
   constructor(
@@ -161,7 +167,11 @@ export class Recorder {
       this.status.state = 'failing';
       this.status.lastError = describe(err);
       this.status.lastErrorAt = new Date().toISOString();
-      this.options.onError(this.status.lastError, { queued: this.queue.length, dropped: this.status.dropped });
+      this.options.onError(this.status.lastError, {
+        queued: this.queue.length,
+        dropped: this.status.dropped,
+        setAside: this.status.setAside,
+      });
       throw err;
     }
     this.written(batch.length);
@@ -177,13 +187,15 @@ export class Recorder {
         });
       } catch (err) {
         if (!isDataError(err)) return false;
-        this.status.dropped++;
         this.status.lastError = describe(err);
         this.status.lastErrorAt = new Date().toISOString();
-        this.options.onError(`an entry the database refused was set aside: ${this.status.lastError}`, {
-          queued: this.queue.length,
-          dropped: this.status.dropped,
-        });
+        const kept = await this.setAside(entry, this.status.lastError);
+        if (kept) this.status.setAside++;
+        else this.status.dropped++;
+        this.options.onError(
+          `an entry the database refused was ${kept ? 'set aside (uptake_set_aside)' : 'lost'}: ${this.status.lastError}`,
+          { queued: this.queue.length, dropped: this.status.dropped, setAside: this.status.setAside },
+        );
       }
       // Written or set aside: either way it no longer holds up the queue.
       const at = this.queue.indexOf(entry);
@@ -191,6 +203,19 @@ export class Recorder {
     }
     this.written(0);
     return true;
+  }
+
+  /** Keeps a refused entry whole in uptake_set_aside; false when that too fails. */
+  private async setAside(entry: LedgerEntry, reason: string): Promise<boolean> {
+    try {
+      await this.db
+        .insertInto('uptake_set_aside')
+        .values({ id: randomUUID(), set_aside_at: Date.now(), reason, entry: JSON.stringify(entry) })
+        .execute();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   private written(count: number): void {
@@ -277,4 +302,75 @@ export function describe(err: unknown): string {
   const e = err as { code?: string; message?: string };
   const message = (e?.message ?? String(err)).split('\n')[0].slice(0, 200);
   return e?.code ? `${e.code}: ${message}` : message;
+}
+
+export interface SetAsideSummary {
+  /** Entries kept in uptake_set_aside. */
+  entries: number;
+  oldest?: string;
+  newest?: string;
+  /** How many entries each refusal covers, most first. */
+  reasons: Array<{ reason: string; entries: number }>;
+}
+
+/** What uptake_set_aside holds, by the database's reason for refusing it. */
+export async function setAsideSummary(db: Kysely<UptakeDatabase>): Promise<SetAsideSummary> {
+  const rows = await db
+    .selectFrom('uptake_set_aside')
+    .select((eb) => [
+      'reason',
+      eb.fn.countAll<number>().as('entries'),
+      eb.fn.min('set_aside_at').as('oldest'),
+      eb.fn.max('set_aside_at').as('newest'),
+    ])
+    .groupBy('reason')
+    .execute();
+  const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+  const reasons = rows
+    .map((r) => ({ reason: r.reason, entries: Number(r.entries) }))
+    .sort((a, b) => b.entries - a.entries || a.reason.localeCompare(b.reason));
+  if (rows.length === 0) return { entries: 0, reasons };
+  return {
+    entries: reasons.reduce((n, r) => n + r.entries, 0),
+    oldest: iso(Math.min(...rows.map((r) => Number(r.oldest)))),
+    newest: iso(Math.max(...rows.map((r) => Number(r.newest)))),
+    reasons,
+  };
+}
+
+/**
+ * Writes the set-aside entries again, oldest first, each in its own transaction that also removes it from
+ * uptake_set_aside; one the database still refuses stays, with its new reason. Rejects (having written what it
+ * could) when the database itself fails.
+ */
+export async function retrySetAside(db: Kysely<UptakeDatabase>): Promise<{ written: number; refused: number }> {
+  const rows = await db.selectFrom('uptake_set_aside').selectAll().orderBy('set_aside_at').orderBy('id').execute();
+  let written = 0;
+  let refused = 0;
+  for (const row of rows) {
+    let entry: LedgerEntry;
+    try {
+      entry = JSON.parse(row.entry) as LedgerEntry;
+    } catch {
+      refused++;
+      continue;
+    }
+    try {
+      await db.transaction().execute(async (trx) => {
+        await insertEntries(trx, [entry]);
+        await linkEvidence(trx, entry.evidence ? [entry.evidence] : []);
+        await trx.deleteFrom('uptake_set_aside').where('id', '=', row.id).execute();
+      });
+      written++;
+    } catch (err) {
+      if (!isDataError(err)) throw err;
+      refused++;
+      await db
+        .updateTable('uptake_set_aside')
+        .set({ reason: describe(err) })
+        .where('id', '=', row.id)
+        .execute();
+    }
+  }
+  return { written, refused };
 }

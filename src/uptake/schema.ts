@@ -233,7 +233,22 @@ export interface DriftAlarmTable {
   acknowledge_note: string | null;
 }
 
+/**
+ * A ledger entry the database refused as a value (a constraint, a type): kept whole, as JSON, so that nothing
+ * recorded is lost and it can be written again once the cause is fixed (`cds uptake set-aside --retry`). It holds
+ * what the ledger rows would have held (pseudonyms, not identifiers).
+ */
+export interface SetAsideTable {
+  id: string;
+  set_aside_at: number;
+  /** The database's refusal: SQLSTATE or SQLite code and message (names tables and columns, never values). */
+  reason: string;
+  /** JSON of the entry. */
+  entry: string;
+}
+
 export interface UptakeDatabase {
+  uptake_set_aside: SetAsideTable;
   uptake_intent: IntentTable;
   uptake_system_action: SystemActionTable;
   uptake_completion: CompletionTable;

@@ -12,7 +12,14 @@ import { ledgerEntry, shadowEntry, type InvocationInput, type ShadowInput } from
 import { createArmAssigner, type ArmAssigner } from './assignment.js';
 import { migrateToLatest } from './migrations.js';
 import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
-import { describe, Recorder, type RecorderStatus } from './recorder.js';
+import {
+  describe,
+  Recorder,
+  retrySetAside,
+  setAsideSummary,
+  type RecorderStatus,
+  type SetAsideSummary,
+} from './recorder.js';
 import { buildReport, type Report } from './report.js';
 import type { ReportQuery } from './report-query.js';
 import { experimentReport, type ExperimentReport, type ExperimentReportOptions } from './experiment-report.js';
@@ -107,6 +114,10 @@ export interface UptakeStore {
   variation(query: VariationQuery): Promise<VariationReport>;
   /** Whether the database answers now (checked with a short time limit), and the recorder's state. */
   status(): Promise<UptakeStatus>;
+  /** The ledger entries the database refused as values, kept aside (uptake_set_aside), by reason. */
+  setAside(): Promise<SetAsideSummary>;
+  /** Writes the set-aside entries again (after the cause is fixed); those still refused stay. */
+  retrySetAside(): Promise<{ written: number; refused: number }>;
   /**
    * Remembers the content hash of each knowledge version the first time it is served (once per
    * version per process; never waits, never throws). A later, different hash is refused at load.
@@ -570,6 +581,8 @@ export async function createUptakeStore(
         return { ...alertOf(row!), already: before.acknowledged_at !== null };
       }),
     variation: (query) => read('the variation report could not be made', () => variationReport(db, query, clock())),
+    setAside: () => read('the set-aside entries could not be read', () => setAsideSummary(db)),
+    retrySetAside: () => read('the set-aside entries could not be written', () => retrySetAside(db)),
     async status() {
       let error: string | undefined;
       try {

@@ -132,3 +132,34 @@ describe('cds shadow report', () => {
     expect(missing.err).toMatch(/^no CDS service with id 'no-such-service'/);
   });
 });
+
+describe('cds uptake set-aside and acknowledge', () => {
+  it('lists the entries the database refused, writes them again with --retry, exits 1 while some are refused', async () => {
+    const empty = await cds('uptake', 'set-aside');
+    expect(empty.code).toBe(0);
+    expect(JSON.parse(empty.out)).toEqual({ entries: 0, reasons: [] });
+    // An entry whose invocation has no service id: refused by the database on every attempt.
+    const entry = {
+      invocation: { id: 'inv-set-aside', started_at: Date.parse('2026-06-03T10:00:00Z') },
+      evaluations: [],
+      cards: [],
+      explanations: [],
+    };
+    await t.store.database
+      .insertInto('uptake_set_aside')
+      .values({ id: 's1', set_aside_at: 1, reason: 'earlier', entry: JSON.stringify(entry) })
+      .execute();
+    const retried = await cds('uptake', 'set-aside', '--retry');
+    expect(retried.code).toBe(1);
+    const summary = JSON.parse(retried.out);
+    expect(summary).toMatchObject({ retried: { written: 0, refused: 1 }, entries: 1 });
+    expect(summary.reasons[0].reason).not.toBe('earlier');
+    await t.store.database.deleteFrom('uptake_set_aside').execute();
+  });
+
+  it('exits 1 naming an unknown alarm', async () => {
+    const r = await cds('uptake', 'acknowledge', 'no-such', '--by', 'qa');
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("no drift alarm with id 'no-such'");
+  });
+});

@@ -94,6 +94,7 @@ describe('GET /metrics', () => {
     expect(text).toContain('cds_feedback_calls_total{service="renal-test",status="400"} 1');
     expect(text).toContain('cds_uptake_up 1');
     expect(text).toContain('cds_uptake_dropped 0');
+    expect(text).toContain('cds_uptake_set_aside 0');
     expect(text).toMatch(/cds_knowledge_loaded_timestamp_seconds \d+/);
   });
 });

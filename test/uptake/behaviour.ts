@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 // The uptake store's behaviour, run against SQLite (store.test.ts) and PostgreSQL (store.pg.test.ts)
 // with the same expectations: the seeded ledger of seed.ts and its figures worked out by hand.
+import { sql } from 'kysely';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import {
   parseReportQuery,
@@ -369,11 +370,57 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
     t.store.record(call('svc-a'));
     await t.store.flush();
     const status = await t.store.status();
-    expect(status.recorder).toMatchObject({ queued: 0, dropped: 1 });
+    expect(status.recorder).toMatchObject({ queued: 0, dropped: 0, setAside: 1 });
+    const kept = await t.store.setAside();
+    expect(kept).toMatchObject({ entries: 1, reasons: [{ entries: 1 }] });
+    expect(kept.reasons[0].reason).toMatch(/service_id|NOT NULL|null value/i);
+    // Still refused: it stays, with the reason of this attempt.
+    expect(await t.store.retrySetAside()).toEqual({ written: 0, refused: 1 });
+    expect((await t.store.setAside()).entries).toBe(1);
     const rows = (await report(t.store, { service: 'svc-a', from: '2026-06-03' })).rows;
     expect(rows[0]).toMatchObject({ invocations: 0, failedInvocations: 1 });
     // Feedback is not held up by it either.
     const again = await t.store.ingestFeedback('svc-a', duplicateBatch(seeded), EHR_1);
     expect(again.length).toBeGreaterThan(0);
+  });
+
+  it('writes a set-aside entry again, cards included, once the database takes it', async () => {
+    const db = t.store.database;
+    // A rule of the database (a check constraint, a trigger) that refuses one service's rows, later lifted.
+    if (t.store.dialect === 'postgres')
+      await sql`ALTER TABLE uptake_invocation ADD CONSTRAINT refuse_svc_z CHECK (service_id <> 'svc-z') NOT VALID`.execute(
+        db,
+      );
+    else
+      await sql`CREATE TRIGGER refuse_svc_z BEFORE INSERT ON uptake_invocation WHEN NEW.service_id = 'svc-z'
+        BEGIN SELECT RAISE(ABORT, 'svc-z refused'); END`.execute(db);
+    const hookInstance = randomUUID();
+    t.store.record({
+      serviceId: 'svc-z',
+      hook: 'order-sign',
+      hookInstance,
+      client: EHR_1,
+      startedAt: new Date('2026-06-03T10:00:00Z'),
+      durationMs: 1,
+      status: 500,
+      context: { patientId: 'patient-z' },
+    });
+    await t.store.flush();
+    expect((await t.store.status()).recorder).toMatchObject({ setAside: 1, dropped: 0 });
+    // Kept without the identifier the call carried: the ledger holds pseudonyms only.
+    const [row] = await db.selectFrom('uptake_set_aside').selectAll().execute();
+    expect(row.entry).not.toContain('patient-z');
+    expect(row.entry).toContain(hookInstance);
+    if (t.store.dialect === 'postgres')
+      await sql`ALTER TABLE uptake_invocation DROP CONSTRAINT refuse_svc_z`.execute(db);
+    else await sql`DROP TRIGGER refuse_svc_z`.execute(db);
+    expect(await t.store.retrySetAside()).toEqual({ written: 1, refused: 0 });
+    expect(await t.store.setAside()).toEqual({ entries: 0, reasons: [] });
+    const stored = await db
+      .selectFrom('uptake_invocation')
+      .select(['service_id', 'hook_instance'])
+      .where('service_id', '=', 'svc-z')
+      .execute();
+    expect(stored).toEqual([{ service_id: 'svc-z', hook_instance: hookInstance }]);
   });
 }
