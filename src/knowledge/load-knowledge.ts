@@ -9,7 +9,7 @@ import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from '.
 import { legacyRuleSetHashes, lifecycleReason, ruleSetHash } from './lifecycle.js';
 import { checkParameters } from './parameters.js';
 import { createExperimentRegistry, describeRolloutSchemaError, resolveRollout } from './rollout.js';
-import { aliasValueSet, loadValueSets, resolveValueSet, type ValueSetCatalog } from './value-sets.js';
+import { aliasValueSet, loadValueSets, resolveValueSet, valueSetHash, type ValueSetCatalog } from './value-sets.js';
 import { expandFromTerminologyServer, type TerminologyOptions } from './terminology.js';
 import { libraryKey, loadLibrarySet, type CqlLibraryArtifact, type LibrarySet } from './cql/library-set.js';
 import type { CompileProgress, CqlTranslator } from './cql/translator.js';
@@ -371,7 +371,25 @@ function loadRuleSet(
       );
       for (const lib of chain) {
         for (const vs of valueSetsOf(lib)) {
-          if (!resolveValueSet(valueSets, vs.id, vs.version)) {
+          const resolved = resolveValueSet(valueSets, vs.id, vs.version);
+          // A versioned value set shipped as a file is frozen like the CQL that names it: the same library version
+          // with other codes would silently decide differently. An unversioned one, or one a terminology server
+          // expanded, changes as its publisher updates it.
+          const entry = resolved?.entry;
+          if (
+            entry &&
+            entry.version &&
+            !entry.cached &&
+            !fingerprints.some((f) => f.kind === 'value-set' && f.name === entry.url && f.version === entry.version)
+          )
+            fingerprints.push({
+              kind: 'value-set',
+              name: entry.url,
+              version: entry.version,
+              hash: valueSetHash(entry),
+              file: entry.file,
+            });
+          if (!resolved) {
             own.push({
               file: lib.file,
               message: `value set "${vs.name}" (${vs.id}${vs.version ? ` version ${vs.version}` : ''}) is not in cql/valuesets/: a missing value set would silently match nothing`,
@@ -404,7 +422,10 @@ function loadRuleSet(
     if (first && first.hash !== f.hash && !(f.kind === 'rule-set' && legacy.includes(first.hash))) {
       own.push({
         file: f.file,
-        message: `${f.kind === 'cql' ? 'CQL library' : 'rule set'} ${f.name} ${f.version} has changed since it was first served${first.firstServedAt ? ` (${first.firstServedAt})` : ''}: a served version never changes; restore it and make a new version (cds bump)`,
+        message:
+          f.kind === 'value-set'
+            ? `value set ${f.name} version ${f.version} has other codes than when it was first served${first.firstServedAt ? ` (${first.firstServedAt})` : ''}: a served version never changes; restore it, or publish the new codes under a new value set version`
+            : `${f.kind === 'cql' ? 'CQL library' : 'rule set'} ${f.name} ${f.version} has changed since it was first served${first.firstServedAt ? ` (${first.firstServedAt})` : ''}: a served version never changes; restore it and make a new version (cds bump)`,
         severity: 'error',
       });
     }

@@ -34,9 +34,10 @@ export interface LibraryRef {
 export interface Fingerprint {
   /**
    * An experiment's fingerprint (name: its id, version: 'arms') freezes its unit, arms and weights once it has
-   * assigned a call.
+   * assigned a call. A value set's (name: its url, version: its own) freezes its codes once a rule set version
+   * running it has been served.
    */
-  kind: 'rule-set' | 'cql' | 'experiment';
+  kind: 'rule-set' | 'cql' | 'experiment' | 'value-set';
   name: string;
   version: string;
   hash: string;

@@ -1,7 +1,7 @@
 // Value sets as published: FHIR R4 ValueSet JSON (with an expansion, or an enumerated compose that is
 // expanded here), one a file or many in a Bundle (as VSAC and measure packages ship them).
 import { relative } from 'node:path';
-import { listFiles, readJson, type Problem } from './files.js';
+import { canonicalJson, listFiles, readJson, sha256, type Problem } from './files.js';
 
 export interface CodeRef {
   code: string;
@@ -291,6 +291,17 @@ function composeSet(
     else codes.push(...inner);
   }
   return { codes };
+}
+
+/**
+ * The content hash of a value set version: its codes (system, version, code), in a fixed order, so that the same
+ * expansion, however the file is laid out, has the same hash.
+ */
+export function valueSetHash(entry: Pick<ValueSetEntry, 'codes'>): string {
+  const codes = entry.codes
+    .map((c) => [c.system ?? '', c.version ?? '', c.code])
+    .sort((a, b) => (a.join('\u0000') < b.join('\u0000') ? -1 : a.join('\u0000') > b.join('\u0000') ? 1 : 0));
+  return sha256(canonicalJson(codes));
 }
 
 /** How a reference of CQL to a value set was found: exactly (url or `urn:oid:` identifier) or by its OID. */

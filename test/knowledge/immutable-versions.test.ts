@@ -45,6 +45,8 @@ describe('immutable versions', () => {
       'rule-set renal-test 1.0.0 rules/renal-test/1.0.0.json',
       'cql RenalTest 1.0.0 cql/RenalTest-1.0.0.cql',
       'cql FHIRHelpers 4.0.1 (built-in) FHIRHelpers-4.0.1.cql',
+      // Versioned value sets are frozen too; the unversioned eGFR one is not.
+      'value-set http://example.org/fhir/ValueSet/test-drugs 1 cql/valuesets/test-drugs.json',
     ]);
     expect(renal.fingerprints.every((f) => /^[0-9a-f]{64}$/.test(f.hash))).toBe(true);
   });
@@ -73,6 +75,39 @@ describe('immutable versions', () => {
     );
     expect(knowledge.unavailable.map((u) => u.id)).toEqual(['renal-test']);
     expect(knowledge.services.map((s) => s.definition.id)).toEqual(['greeter']);
+  });
+
+  it('refuses a served value set version whose codes changed, not one laid out differently', async () => {
+    const dir = copy();
+    const original = await knowledgeFrom(dir);
+    const served = new Map(
+      original.services[0].ruleSet.fingerprints.map((f) => [
+        fingerprintKey(f),
+        { hash: f.hash, firstServedAt: '2026-05-01T00:00:00.000Z' },
+      ]),
+    );
+    const file = join(dir, 'cql/valuesets/test-drugs.json');
+    const doc = JSON.parse(readFileSync(file, 'utf8'));
+    // The same codes in another order, with other displays and timestamp: the same version.
+    doc.expansion.contains.reverse();
+    doc.expansion.contains[0].display = 'NAPROXEN';
+    doc.expansion.timestamp = '2026-02-01T00:00:00Z';
+    writeFileSync(file, JSON.stringify(doc, null, 4));
+    const same = await loadKnowledge(dir, { translator: await sharedTranslator(), served });
+    expect(same.problems.map(formatProblem)).toEqual([]);
+    // One more code under the same version: refused.
+    doc.expansion.contains.push({ system: 'http://www.nlm.nih.gov/research/umls/rxnorm', code: '1191' });
+    writeFileSync(file, JSON.stringify(doc));
+    const changed = await loadKnowledge(dir, { translator: await sharedTranslator(), served });
+    expect(changed.problems.map(formatProblem)).toContainEqual(
+      'cql/valuesets/test-drugs.json: error: value set http://example.org/fhir/ValueSet/test-drugs version 1 has other codes than when it was first served (2026-05-01T00:00:00.000Z): a served version never changes; restore it, or publish the new codes under a new value set version',
+    );
+    expect(changed.unavailable.map((u) => u.id)).toEqual(['renal-test']);
+    // Under a new version, it is served.
+    doc.version = '2';
+    writeFileSync(file, JSON.stringify(doc));
+    const bumped = await loadKnowledge(dir, { translator: await sharedTranslator(), served });
+    expect(bumped.problems.map(formatProblem)).toEqual([]);
   });
 
   it('records versions when first served and refuses an in-place edit at the next reload', async () => {
