@@ -61,6 +61,15 @@ export async function runCli(
     .addCommand(releaseCommand(io, env, getLogger))
     .addCommand(retireCommand(io, env))
     .addCommand(simulateCommand(io));
+  // Commands added with addCommand() do not inherit these: without them a usage error in a subcommand would end
+  // the process (and its output would bypass io).
+  const inherit = (command: Command): void => {
+    for (const sub of command.commands) {
+      sub.exitOverride().configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+      inherit(sub);
+    }
+  };
+  inherit(program);
   try {
     await program.parseAsync(args, { from: 'user' });
     return 0;

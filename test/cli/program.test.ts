@@ -27,6 +27,18 @@ async function cds(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: numb
 }
 
 describe('cds when a command cannot start', () => {
+  it('answers a usage error in a subcommand with its message and exit code, without ending the process', async () => {
+    for (const args of [
+      ['uptake', 'report', '--bogus'],
+      ['validate', '--nope'],
+      ['experiment', 'report'],
+    ]) {
+      const r = await cds(args, { CDS_DATA_DIR: dataDir() });
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.err, args.join(' ')).toMatch(/^error: (unknown option|missing required argument)/);
+    }
+  });
+
   it('lists the configuration problems and exits 2', async () => {
     const { code, out, err } = await cds(['uptake', 'report'], { CDS_DATA_DIR: dataDir(), CDS_UPTAKE_MIN_CELL: 'few' });
     expect(code).toBe(2);
