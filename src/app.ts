@@ -193,7 +193,7 @@ export function createApp(deps: AppDeps): Express {
           ? [
               uptakeObserver(uptake, shadowQueue, clock, {
                 completionWindowHours: config.completionWindowHours,
-                initialKnowledge: knowledge.current(),
+                knowledge,
               }),
             ]
           : []),

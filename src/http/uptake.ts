@@ -35,10 +35,14 @@ export function uptakeObserver(
   clock: () => Date,
   {
     completionWindowHours = 72,
-    initialKnowledge,
+    knowledge,
   }: {
     completionWindowHours?: number;
-    /** Its declared firing rates are known before the first call. */ initialKnowledge?: Knowledge;
+    /**
+     * The knowledge served: the firing rates each snapshot declares are handed to the drift detectors when it is
+     * swapped in, before any call on it (the ledger may hold other instances' calls of its versions).
+     */
+    knowledge?: KnowledgeHolder;
   } = {},
 ): CallObserver {
   /** Service and rule set versions whose declared firing rates were handed to the drift detectors. */
@@ -62,7 +66,10 @@ export function uptakeObserver(
     // Every service, not only those this instance has served: the ledger may hold other instances' calls.
     for (const s of knowledge.services) declare(s);
   };
-  if (initialKnowledge) declareAll(initialKnowledge);
+  if (knowledge) {
+    declareAll(knowledge.current());
+    knowledge.onSwap?.(declareAll);
+  }
   return {
     started(call) {
       declareAll(call.knowledge);

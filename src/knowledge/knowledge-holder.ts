@@ -7,14 +7,27 @@ import type { Knowledge, Service } from './types.js';
 export interface KnowledgeHolder {
   current(): Knowledge;
   swap(next: Knowledge): void;
+  /** Calls `listener` with each snapshot swapped in from now on (after the swap; a throwing listener is ignored). */
+  onSwap?(listener: (next: Knowledge) => void): void;
 }
 
 export function createKnowledgeHolder(initial: Knowledge): KnowledgeHolder {
   let knowledge = initial;
+  const listeners: Array<(next: Knowledge) => void> = [];
   return {
     current: () => knowledge,
     swap: (next) => {
       knowledge = next;
+      for (const listener of listeners) {
+        try {
+          listener(next);
+        } catch {
+          // a listener's failure must not undo or fail the swap
+        }
+      }
+    },
+    onSwap: (listener) => {
+      listeners.push(listener);
     },
   };
 }

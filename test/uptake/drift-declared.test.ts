@@ -6,7 +6,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureRequests } from '../../bench/fixtures.js';
-import { asAdmin, knowledgeFrom, repoRoot, testApp } from '../support/app.js';
+import { asAdmin, knowledgeFrom, repoRoot, testApp, testKnowledge } from '../support/app.js';
+import { createKnowledgeHolder } from '../../src/knowledge/index.js';
 import { testUptakeStore, type TestStore } from './support.js';
 
 let t: TestStore;
@@ -97,6 +98,44 @@ it.each([
     }
     const res = await request(app).get('/uptake/alerts').set(asAdmin('quality')).expect(200);
     expect(res.body.alerts).toEqual([
+      expect.objectContaining({ rule: 'hba1c-overdue', direction: 'down', before: { rate: 0.5, calls: 0 } }),
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('takes the declared rates of knowledge swapped in by a reload, before this instance serves a call on it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cds-declared-reload-'));
+  try {
+    for (const entry of ['cds-services.json', 'cql', 'rules'])
+      cpSync(join(repoRoot, entry), join(dir, entry), { recursive: true });
+    // Served first: knowledge without the service (a reload adds it).
+    const holder = createKnowledgeHolder(await knowledgeFrom(testKnowledge('basic')));
+    testApp({
+      knowledge: holder.current(),
+      deps: { knowledge: holder, uptake: t.store, clock: () => new Date(START) },
+    });
+    const file = join(dir, 'rules', 'diabetes-hba1c', '1.0.0.json');
+    const ruleSet = JSON.parse(readFileSync(file, 'utf8')) as {
+      rules: Array<{ id: string; expectedFiringRate?: number }>;
+    };
+    ruleSet.rules.find((r) => r.id === 'hba1c-overdue')!.expectedFiringRate = 0.5;
+    writeFileSync(file, JSON.stringify(ruleSet, null, 2));
+    holder.swap(await knowledgeFrom(dir));
+    const live = holder.current().services.find((s) => s.definition.id === 'diabetes-hba1c')!.ruleSet;
+    // Calls another instance wrote on the reloaded knowledge: this one has served none since the reload.
+    for (let i = 0; i < 20; i++) {
+      t.store.record({
+        ...call(i),
+        serviceId: 'diabetes-hba1c',
+        evaluations: [
+          { disposition: 'shown', ruleSet: live.id, version: live.version, cql: [], status: 'ok', cards: [] },
+        ],
+      });
+    }
+    const { alerts } = await t.store.alerts({});
+    expect(alerts).toEqual([
       expect.objectContaining({ rule: 'hba1c-overdue', direction: 'down', before: { rate: 0.5, calls: 0 } }),
     ]);
   } finally {
