@@ -24,6 +24,12 @@ export interface SimulateOptions {
   timeoutMs: number;
   /** The run fails when more than this share of calls end in an error. */
   maxErrorShare: number;
+  /**
+   * When given, each call whose cards make a suggestion is followed by the order-sign of what the clinician then
+   * signs: the card's suggestion carried out with probability `accepted` when the card was accepted, `otherwise`
+   * when not (overridden or no feedback), else the drafts unchanged. The server reads completion from these calls.
+   */
+  complete?: { accepted: number; otherwise: number };
 }
 
 export const SIMULATE_DEFAULTS: SimulateOptions = {
@@ -127,5 +133,9 @@ export function checkOptions(o: SimulateOptions): void {
   share('fireShare', o.fireShare);
   share('maxErrorShare', o.maxErrorShare);
   for (const [arm, p] of Object.entries(o.accept)) share(`accept['${arm}']`, p);
+  if (o.complete) {
+    share('complete.accepted', o.complete.accepted);
+    share('complete.otherwise', o.complete.otherwise);
+  }
   if (problems.length > 0) throw invalid(`invalid simulation options: ${problems.join('; ')}`);
 }

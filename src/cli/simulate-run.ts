@@ -1,5 +1,6 @@
 // One run of the simulated clinic: each planned call sent, each card counted by arm, the clinician's
 // decision drawn and sent as feedback, and the summary that sets the truth beside what came back.
+import { randomUUID } from 'node:crypto';
 import { KNOWLEDGE_EXTENSION } from '../cards/index.js';
 import type { FixtureGenerator } from './fixture-generator.js';
 import type { SimulateOptions } from './simulate-options.js';
@@ -17,6 +18,11 @@ export const CREDENTIALS_HINT =
 export interface Tally {
   accepted: number;
   overridden: number;
+}
+
+export interface Completion {
+  completed: number;
+  notCompleted: number;
 }
 
 export interface SimulationSummary {
@@ -56,6 +62,19 @@ export interface SimulationSummary {
   /** The service's prefetch keys sent filled, and those the generator could not fill. */
   prefetch: { sent: string[]; omitted: string[] };
   latencyMs: { p50: number; p95: number; max: number };
+  /**
+   * The order-sign calls that followed the cards (with --complete-*): what the clinicians then signed. `drawn`
+   * is the truth: cards whose suggestion was carried out or not, by the feedback sent on them, as the report's
+   * `completion.byFeedback` counts them. The follow-ups' own cards (a draft signed as it was fires again) get no
+   * feedback and are decided by the patient's later calls: they count under `none` in the report only.
+   */
+  followUps?: {
+    service: string;
+    sent: number;
+    byStatus: Record<string, number>;
+    cards: number;
+    drawn: { accepted: Completion; overridden: Completion; none: Completion };
+  };
   durationMs: number;
   /** The first few errors, each naming the call. */
   errors: string[];
@@ -75,9 +94,15 @@ export const KNOWN_RULE_SET = 'nsaid-ckd';
 
 export type Http = (path: string, post?: { body: unknown }) => Promise<{ status: number; body: unknown }>;
 
+interface SuggestedAction {
+  type?: string;
+  resource?: { resourceType?: string; id?: string } & Record<string, unknown>;
+  resourceId?: string;
+}
+
 interface ServedCard {
   uuid?: string;
-  suggestions?: Array<{ uuid?: string; isRecommended?: boolean }>;
+  suggestions?: Array<{ uuid?: string; isRecommended?: boolean; actions?: SuggestedAction[] }>;
   overrideReasons?: Array<{ system?: string; code: string; display?: string }>;
   extension?: Record<string, { experiment?: string; arm?: string } | undefined>;
 }
@@ -97,12 +122,22 @@ export class SimulationRun {
   private skipped = 0;
   private readonly latencies: number[] = [];
   private readonly errors: string[] = [];
+  private followUpsSent = 0;
+  private readonly followUpStatus: Record<string, number> = {};
+  private followUpCards = 0;
+  private readonly drawn = {
+    accepted: { completed: 0, notCompleted: 0 },
+    overridden: { completed: 0, notCompleted: 0 },
+    none: { completed: 0, notCompleted: 0 },
+  };
 
   constructor(
     private readonly options: SimulateOptions,
     private readonly service: DiscoveredService,
     private readonly generator: FixtureGenerator,
     private readonly planned: number,
+    /** Where the follow-up order-sign calls go (with options.complete). */
+    private readonly followUpService?: DiscoveredService,
   ) {}
 
   async play(http: Http, call: PlannedCall): Promise<void> {
@@ -134,6 +169,7 @@ export class SimulationRun {
     // One stream per call: the decisions do not depend on the order in which answers arrive.
     const rng = this.generator.createRng(call.decisionSeed);
     let feedbackFailed = false;
+    const decisions = new Map<ServedCard, boolean>();
     for (const card of cards) {
       const provenance = card.extension?.[KNOWLEDGE_EXTENSION];
       const arm = provenance?.arm ?? NO_ARM;
@@ -146,11 +182,70 @@ export class SimulationRun {
         this.skipped++;
         continue;
       }
+      decisions.set(card, accepted);
       tally(this.sent, arm, accepted);
       if (await this.sendFeedback(http, call, item)) tally(this.stored, arm, accepted);
       else feedbackFailed = true;
     }
     if (feedbackFailed) this.failedCalls++;
+    if (this.options.complete && this.followUpService) await this.followUp(http, call, body, cards, decisions);
+  }
+
+  /**
+   * The order-sign of what the clinician signs after the cards: each card's suggestion (the recommended one, or
+   * the first) carried out or not, as drawn; the drafts otherwise as they were. A separate random stream, so the
+   * calls and feedback of a seed are the same with or without follow-ups.
+   */
+  private async followUp(
+    http: Http,
+    call: PlannedCall,
+    first: { context: Record<string, unknown> },
+    cards: ServedCard[],
+    decisions: Map<ServedCard, boolean>,
+  ): Promise<void> {
+    const complete = this.options.complete!;
+    const target = this.followUpService!;
+    const rng = this.generator.createRng((call.decisionSeed ^ 0x2545f491) >>> 0);
+    const drafts = ((first.context.draftOrders as { entry?: Array<{ resource?: Resource }> } | undefined)?.entry ?? [])
+      .map((e) => e.resource)
+      .filter((r): r is Resource => Boolean(r));
+    let signed = drafts;
+    let suggested = false;
+    for (const card of cards) {
+      const suggestion = chosenSuggestion(card);
+      if (!suggestion?.actions?.length) continue;
+      suggested = true;
+      // A card without feedback: the clinician still decided, with the arm's acceptance.
+      const arm = card.extension?.[KNOWLEDGE_EXTENSION]?.arm ?? NO_ARM;
+      const feedback = decisions.get(card);
+      const accepted = feedback ?? rng.chance(this.acceptance(arm));
+      const done = rng.chance(accepted ? complete.accepted : complete.otherwise);
+      const drawn = this.drawn[feedback === undefined ? 'none' : feedback ? 'accepted' : 'overridden'];
+      if (done) drawn.completed++;
+      else drawn.notCompleted++;
+      if (done) signed = carryOut(signed, suggestion.actions);
+    }
+    if (!suggested) return;
+    const { body } = hookRequest(this.generator, target, call);
+    body.context = {
+      ...body.context,
+      draftOrders: { resourceType: 'Bundle', type: 'collection', entry: signed.map((resource) => ({ resource })) },
+    };
+    this.followUpsSent++;
+    try {
+      const answer = await http(`/cds-services/${encodeURIComponent(target.id)}`, { body });
+      count(this.followUpStatus, String(answer.status));
+      const served = (answer.body as { cards?: unknown[] } | undefined)?.cards;
+      if (answer.status === 200 && Array.isArray(served)) this.followUpCards += served.length;
+      if (answer.status !== 200) {
+        this.failedCalls++;
+        this.note(`follow-up of call ${call.index + 1}: ${answer.status} ${diagnostics(answer.body)}`);
+      }
+    } catch (err) {
+      count(this.followUpStatus, 'no answer');
+      this.failedCalls++;
+      this.note(`follow-up of call ${call.index + 1}: no answer (${failureReason(err)})`);
+    }
   }
 
   private acceptance(arm: string): number {
@@ -220,6 +315,17 @@ export class SimulationRun {
       },
       durationMs: Math.round(durationMs),
       errors: this.errors,
+      ...(o.complete && this.followUpService
+        ? {
+            followUps: {
+              service: this.followUpService.id,
+              sent: this.followUpsSent,
+              byStatus: this.followUpStatus,
+              cards: this.followUpCards,
+              drawn: this.drawn,
+            },
+          }
+        : {}),
     };
     if (this.failedCalls > errorLimit) {
       const stopped = this.made < this.planned ? `; stopped after ${this.made} of ${this.planned} calls` : '';
@@ -234,13 +340,38 @@ export class SimulationRun {
   }
 }
 
+type Resource = { resourceType?: string; id?: string } & Record<string, unknown>;
+
+/** The suggestion a clinician who accepts a card takes: the recommended one, or the first. */
+function chosenSuggestion(card: ServedCard): NonNullable<ServedCard['suggestions']>[number] | undefined {
+  const suggestions = (card.suggestions ?? []).filter((s) => s && s.uuid);
+  return suggestions.find((s) => s.isRecommended) ?? suggestions[0];
+}
+
+/** The drafts after a suggestion's actions: deleted by `Type/id`, created, or updated in place (by type and id). */
+export function carryOut(drafts: Resource[], actions: SuggestedAction[]): Resource[] {
+  let out = [...drafts];
+  const same = (r: Resource, type?: string, id?: string) => r.resourceType === type && r.id === id;
+  for (const action of actions) {
+    if (action.type === 'delete' && typeof action.resourceId === 'string') {
+      const [type, id] = action.resourceId.split('/');
+      out = out.filter((r) => !same(r, type, id));
+    } else if (action.type === 'create' && action.resource) {
+      out.push({ ...action.resource, id: action.resource.id ?? randomUUID() });
+    } else if (action.type === 'update' && action.resource) {
+      const updated = action.resource;
+      out = out.map((r) => (same(r, updated.resourceType, updated.id) ? updated : r));
+    }
+  }
+  return out;
+}
+
 /** CDS Hooks 2.0 feedback on one card; undefined when the card cannot carry the outcome drawn. */
 function feedbackItem(card: ServedCard, accepted: boolean, random: () => number): Record<string, unknown> | undefined {
   if (!card.uuid) return undefined;
   const outcomeTimestamp = new Date().toISOString();
   if (accepted) {
-    const suggestions = (card.suggestions ?? []).filter((s) => s.uuid);
-    const chosen = suggestions.find((s) => s.isRecommended) ?? suggestions[0];
+    const chosen = chosenSuggestion(card);
     if (!chosen) return undefined;
     return { card: card.uuid, outcome: 'accepted', acceptedSuggestions: [{ id: chosen.uuid }], outcomeTimestamp };
   }

@@ -31,6 +31,9 @@ export { NO_ARM, type SimulationSummary } from './simulate-run.js';
 
 const HOOKS = ['order-sign', 'order-select'];
 
+/** The chance of carrying a suggestion out when only one of --complete-accepted and --complete-otherwise is given. */
+const COMPLETE_DEFAULTS = { accepted: 0.8, otherwise: 0.1 };
+
 /**
  * Plays the clinic against the server at `options.url` and resolves to the summary (with `failure`
  * set when too many calls ended in an error). Rejects when the server cannot be reached or has no
@@ -46,16 +49,29 @@ export async function simulateClinic(
   const options = { ...merged, url: baseUrl(merged.url) };
   const started = performance.now();
   const http = client(options, fetchImpl);
-  const service = await discover(http, options);
+  const { service, followUp } = await discover(http, options);
   const gen = generator ?? (await loadFixtureGenerator());
   const patients = buildPatients(gen, options);
   const plan = planCalls(gen, options, patients);
-  const run = new SimulationRun(options, service, gen, plan.length);
+  const run = new SimulationRun(options, service, gen, plan.length, options.complete ? followUp : undefined);
   // Once more calls have failed than the run may lose, its verdict is known: stop.
   const errorLimit = Math.floor(options.maxErrorShare * options.calls);
   let next = 0;
+  // One patient is seen by one clinician at a time: a call of a patient whose last call is still going on (its
+  // feedback, what is then signed) waits for it, so the patient's calls reach the server in order.
+  const busy = new Map<string, Promise<void>>();
   const worker = async (): Promise<void> => {
-    while (next < plan.length && run.failedCalls <= errorLimit) await run.play(http, plan[next++]);
+    while (next < plan.length && run.failedCalls <= errorLimit) {
+      const call = plan[next++];
+      while (busy.has(call.patient.id)) await busy.get(call.patient.id);
+      const playing = run.play(http, call);
+      busy.set(call.patient.id, playing);
+      try {
+        await playing;
+      } finally {
+        busy.delete(call.patient.id);
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(options.concurrency, plan.length) }, worker));
   return run.summary(patients.filter((p) => p.fires).length, performance.now() - started, errorLimit);
@@ -82,7 +98,10 @@ function client(options: SimulateOptions, fetchImpl: typeof fetch): Http {
   };
 }
 
-async function discover(http: Http, options: SimulateOptions): Promise<DiscoveredService> {
+async function discover(
+  http: Http,
+  options: SimulateOptions,
+): Promise<{ service: DiscoveredService; followUp?: DiscoveredService }> {
   let answer: { status: number; body: unknown };
   try {
     answer = await http('/cds-services');
@@ -119,7 +138,15 @@ async function discover(http: Http, options: SimulateOptions): Promise<Discovere
         `${HOOKS.join(' and ')} services only`,
     );
   }
-  return service;
+  // What is then signed goes to the service itself when it answers order-sign, else to one that does.
+  const followUp = service.hook === 'order-sign' ? service : services.find((s) => s?.hook === 'order-sign');
+  if (options.complete && !followUp)
+    throw new CdsError(
+      400,
+      'no-order-sign-service',
+      `${options.url} offers no order-sign service to send what is signed after the cards to (--complete-*)`,
+    );
+  return { service, followUp };
 }
 
 interface CommandOptions {
@@ -137,6 +164,8 @@ interface CommandOptions {
   header?: string[];
   timeout: string;
   maxErrorShare: string;
+  completeAccepted?: string;
+  completeOtherwise?: string;
 }
 
 export function simulateCommand(io: CliIo): Command {
@@ -180,6 +209,17 @@ export function simulateCommand(io: CliIo): Command {
       'fail (exit 1) when more than this share of calls end in an error',
       String(d.maxErrorShare),
     )
+    .option(
+      '--complete-accepted <p>',
+      'follow each call whose card suggests something by the order-sign of what is then signed, in which the ' +
+        `suggestion is carried out with this probability when the card was accepted (default ${COMPLETE_DEFAULTS.accepted} ` +
+        'once either --complete-* is given); the server reads action completion from these calls',
+    )
+    .option(
+      '--complete-otherwise <p>',
+      'the same when the card was overridden or got no feedback ' +
+        `(default ${COMPLETE_DEFAULTS.otherwise} once either --complete-* is given)`,
+    )
     .action(async (o: CommandOptions) => {
       const options: SimulateOptions = {
         url: baseUrl(o.url),
@@ -196,6 +236,20 @@ export function simulateCommand(io: CliIo): Command {
         headers: Object.fromEntries((o.header ?? []).map(parseHeader)),
         timeoutMs: wholeNumber(o.timeout, '--timeout', 1, 600_000),
         maxErrorShare: fraction(o.maxErrorShare, '--max-error-share'),
+        ...(o.completeAccepted !== undefined || o.completeOtherwise !== undefined
+          ? {
+              complete: {
+                accepted:
+                  o.completeAccepted === undefined
+                    ? COMPLETE_DEFAULTS.accepted
+                    : fraction(o.completeAccepted, '--complete-accepted'),
+                otherwise:
+                  o.completeOtherwise === undefined
+                    ? COMPLETE_DEFAULTS.otherwise
+                    : fraction(o.completeOtherwise, '--complete-otherwise'),
+              },
+            }
+          : {}),
       };
       const summary = await simulateClinic(options);
       io.stdout(`${JSON.stringify(summary, null, 2)}\n`);

@@ -155,6 +155,64 @@ describe('simulateClinic against a running server with the shipped knowledge (au
   });
 });
 
+describe('simulateClinic with what is signed after the cards (--complete-*)', () => {
+  it("follows each card by the order-sign of what is then signed, and the server's completion agrees", async () => {
+    const knowledge = await knowledgeFrom(repoRoot);
+    // Moved on after the run, so that every card's completion window has closed when the report is read.
+    let later = 0;
+    const clock = () => new Date(Date.now() + later);
+    const store = await testUptakeStore('sqlite', { clock });
+    const app = testApp({ knowledge, config: { uptakeMinCell: 1 }, deps: { uptake: store.store, clock } });
+    const server = createServer(app);
+    const url = await listen(server);
+    try {
+      const options = {
+        url,
+        practitioners: 5,
+        patients: 20,
+        calls: 60,
+        seed: 3,
+        acceptDefault: 0.5,
+        complete: { accepted: 0.9, otherwise: 0.2 },
+      };
+      const summary = await simulateClinic(options);
+      expect(summary.failure).toBeUndefined();
+      const follow = summary.followUps!;
+      expect(follow.service).toBe('nsaid-ckd-order-sign');
+      expect(follow.sent).toBe(summary.calls.withCards);
+      expect(follow.byStatus).toEqual({ 200: follow.sent });
+      const { accepted, overridden, none } = follow.drawn;
+      expect(accepted.completed + accepted.notCompleted).toBe(summary.feedback.sent[NO_ARM].accepted);
+      expect(overridden.completed + overridden.notCompleted).toBe(summary.feedback.sent[NO_ARM].overridden);
+      expect(accepted.completed).toBeGreaterThan(accepted.notCompleted);
+      expect(overridden.completed).toBeLessThan(overridden.notCompleted);
+      // A draft signed as it was fires the card again; one carried out does not.
+      expect(follow.cards).toBe(accepted.notCompleted + overridden.notCompleted + none.notCompleted);
+
+      later = 400 * 24 * 3600_000;
+      const report = await request(app)
+        .get('/uptake/report?service=nsaid-ckd-order-sign')
+        .set(asAdmin('quality'))
+        .expect(200);
+      const row = report.body.rows[0];
+      expect(row.invocations).toBe(summary.calls.made + follow.sent);
+      expect(row.cardsServed).toBe(summary.cards.total + follow.cards);
+      // The cards that got feedback were each decided by their follow-up: the drawn truth, exactly.
+      expect(row.completion.byFeedback.accepted).toMatchObject(accepted);
+      expect(row.completion.byFeedback.overridden).toMatchObject(overridden);
+
+      // The same seed plays the same first calls and feedback whether or not follow-ups are sent.
+      later = 0;
+      const without = await simulateClinic({ ...options, complete: undefined });
+      expect(without.followUps).toBeUndefined();
+      expect(without.feedback.sent).toEqual(summary.feedback.sent);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await store.cleanup();
+    }
+  }, 120_000);
+});
+
 describe('simulateClinic with experiment arms', () => {
   it('accepts each arm with its own probability and reports the truth beside the observed share', async () => {
     // A stand-in server whose cards carry an arm: what the server answers for calls in an experiment.
