@@ -1,18 +1,33 @@
-// Start to /ready as `npm start` runs the server (scripts/start.js: dist/, built first when out of date),
-// with the shipped knowledge: cold (a fresh data directory, nothing in the ELM cache) and warm (a restart
-// on the data directory of an earlier start, the ELM cache filled). Medians over BENCH_ROUNDS starts each.
+// Start-up and memory of the server as `npm start` runs it (scripts/start.js: dist/, built first when out
+// of date), with the shipped knowledge and the SQLite uptake ledger, medians over BENCH_ROUNDS starts:
+//
+// - start to /ready, cold (a fresh data directory, nothing in the ELM cache) and warm (a restart on the
+//   data directory of an earlier start, the ELM cache filled);
+// - resident memory (RSS, worker threads included): idle after the cold start once its translator thread
+//   has ended, idle after the warm start, the most during BENCH_LOAD_SECONDS of the example requests at
+//   concurrency 10, and idle again BENCH_SETTLE_SECONDS after that load (V8 gives the heap back some
+//   10-30 s after the calls stop).
+//
+// BENCH_WORKERS=1,2,4 repeats it per value of CDS_WORKERS.
 //
 //   npx tsx bench/startup.ts
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fixtureRequests } from './fixtures.js';
+import { load } from './http.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 45);
+/** Past the translator thread's idle time (TRANSLATOR_IDLE_MS, 10 s). */
+const COLD_IDLE_SECONDS = 12;
 const root = resolve(import.meta.dirname, '..');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function freePort(): Promise<number> {
   return new Promise((done) => {
@@ -23,8 +38,24 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Milliseconds from spawning the server to its first 200 on /ready. */
-async function startToReady(dataDir: string): Promise<number> {
+/** Resident memory of a process in MiB (Linux /proc; NaN elsewhere). */
+function rssMiB(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) / 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Started {
+  child: ChildProcess;
+  port: number;
+  /** Milliseconds from spawning the server to its first 200 on /ready. */
+  readyMs: number;
+}
+
+async function startToReady(dataDir: string, workers: string | undefined): Promise<Started> {
   const port = await freePort();
   const began = performance.now();
   const child = spawn(process.execPath, [join(root, 'scripts/start.js')], {
@@ -39,6 +70,8 @@ async function startToReady(dataDir: string): Promise<number> {
       CDS_KNOWLEDGE_WATCH: 'off',
       CDS_LOG_LEVEL: 'error',
       CDS_DATABASE_URL: '',
+      CDS_RATE_LIMIT_PER_MINUTE: '0',
+      ...(workers ? { CDS_WORKERS: workers } : {}),
     },
     stdio: 'ignore',
   });
@@ -49,22 +82,108 @@ async function startToReady(dataDir: string): Promise<number> {
         (r) => r.ok,
         () => false,
       );
-      if (ok) return performance.now() - began;
+      if (ok) return { child, port, readyMs: performance.now() - began };
       if (performance.now() - began > 60_000) throw new Error('the server did not become ready in 60 s');
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
-  } finally {
-    child.kill('SIGKILL');
-    await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+  } catch (err) {
+    await stop(child);
+    throw err;
   }
 }
 
-// Build once, untimed: the starts measured run the build as it is (what `npm start` does when it is current).
-const { isBuildCurrent, BUILD_MARKER } = (await import(join(root, 'scripts/build-status.js'))) as {
-  isBuildCurrent: (root: string) => boolean;
-  BUILD_MARKER: string;
-};
-if (!isBuildCurrent(root)) {
+async function stop(child: ChildProcess): Promise<void> {
+  child.kill('SIGKILL');
+  await new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+  );
+}
+
+/** The most RSS seen (sampled every 100 ms) while the example requests are sent for LOAD_SECONDS. */
+async function loadedRss(server: Started): Promise<{ peak: number; rps: number }> {
+  const pid = server.child.pid!;
+  let peak = rssMiB(pid);
+  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
+  try {
+    const r = await load(server.port, fixtureRequests(), 10, LOAD_SECONDS);
+    if (r.non2xx + r.errors > 0) throw new Error(`${r.non2xx + r.errors} calls failed under load`);
+    return { peak: Math.max(peak, rssMiB(pid)), rps: r.requestsPerSecond };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+interface Round {
+  cold: number;
+  warm: number;
+  coldIdle: number;
+  warmIdle: number;
+  loaded: number;
+  afterLoad: number;
+  rps: number;
+}
+
+async function round(workers: string | undefined): Promise<Round> {
+  const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
+  try {
+    const cold = await startToReady(dir, workers);
+    await sleep(COLD_IDLE_SECONDS * 1000);
+    const coldIdle = rssMiB(cold.child.pid!);
+    await stop(cold.child);
+    const warm = await startToReady(dir, workers);
+    try {
+      await sleep(3000);
+      const warmIdle = rssMiB(warm.child.pid!);
+      const { peak, rps } = await loadedRss(warm);
+      await sleep(SETTLE_SECONDS * 1000);
+      const afterLoad = rssMiB(warm.child.pid!);
+      return { cold: cold.readyMs, warm: warm.readyMs, coldIdle, warmIdle, loaded: peak, afterLoad, rps };
+    } finally {
+      await stop(warm.child);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Prints start to /ready and resident memory, per BENCH_WORKERS value (CDS_WORKERS unset when none is given). */
+export async function startupAndMemory(): Promise<void> {
+  await buildOnce();
+  const counts = process.env.BENCH_WORKERS ? process.env.BENCH_WORKERS.split(',').map((w) => w.trim()) : [undefined];
+  for (const workers of counts) {
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) rounds.push(await round(workers));
+    const col = (key: keyof Round) => rounds.map((r) => r[key]);
+    const s = (key: 'cold' | 'warm') =>
+      `${(median(col(key)) / 1000).toFixed(2)} s (runs: ${col(key)
+        .map((x) => x.toFixed(0))
+        .join(', ')} ms)`;
+    const m = (key: Exclude<keyof Round, 'cold' | 'warm'>, unit = 'MiB') =>
+      `${median(col(key)).toFixed(0)} ${unit} (runs: ${col(key)
+        .map((x) => x.toFixed(0))
+        .join(', ')})`;
+    console.log(
+      `start to /ready and resident memory, shipped knowledge, SQLite ledger${workers ? `, CDS_WORKERS=${workers}` : ''}: median of ${ROUNDS}`,
+    );
+    const rows: Array<[string, string]> = [
+      ['start, cold (empty ELM cache)', s('cold')],
+      ['start, warm (ELM cache filled)', s('warm')],
+      [`RSS idle, ${COLD_IDLE_SECONDS} s after a cold start`, m('coldIdle')],
+      ['RSS idle, 3 s after a warm start', m('warmIdle')],
+      [`RSS most under load (${LOAD_SECONDS} s, concurrency 10)`, `${m('loaded')}, ${m('rps', 'req/s')}`],
+      [`RSS idle, ${SETTLE_SECONDS} s after that load`, m('afterLoad')],
+    ];
+    for (const [label, value] of rows) console.log(`  ${`${label}:`.padEnd(44)} ${value}`);
+  }
+}
+
+/** Builds dist/ once, untimed: the starts measured run it as it is (as `npm start` does when it is current). */
+async function buildOnce(): Promise<void> {
+  const { isBuildCurrent, BUILD_MARKER } = (await import(join(root, 'scripts/build-status.js'))) as {
+    isBuildCurrent: (root: string) => boolean;
+    BUILD_MARKER: string;
+  };
+  if (isBuildCurrent(root)) return;
   process.stderr.write('building dist/ first (untimed)\n');
   const tsc = spawnSync(
     process.execPath,
@@ -76,20 +195,4 @@ if (!isBuildCurrent(root)) {
   utimesSync(join(root, BUILD_MARKER), now, now);
 }
 
-const cold: number[] = [];
-const warm: number[] = [];
-const dirs: string[] = [];
-try {
-  for (let round = 0; round < ROUNDS; round++) {
-    const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
-    dirs.push(dir);
-    cold.push(await startToReady(dir));
-    warm.push(await startToReady(dir));
-  }
-} finally {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-}
-const f = (xs: number[]) => `${(median(xs) / 1000).toFixed(2)} s (runs: ${xs.map((x) => x.toFixed(0)).join(', ')} ms)`;
-console.log(`start to /ready, shipped knowledge, median of ${ROUNDS}`);
-console.log(`  cold (empty ELM cache):  ${f(cold)}`);
-console.log(`  warm (ELM cache filled): ${f(warm)}`);
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) await startupAndMemory();

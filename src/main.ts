@@ -19,6 +19,7 @@ import {
   loadKnowledge,
   SERVE_DRAFTS_WARNING,
   terminologyOptions,
+  TRANSLATOR_IDLE_MS,
   type ServedFingerprints,
 } from './knowledge/index.js';
 import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
@@ -122,9 +123,12 @@ async function main(): Promise<void> {
     });
   // The translator has a thread of its own: a reload's compile never holds the calls being answered.
   // Compiled ELM is kept on disk: a restart (or reload) with unchanged libraries compiles nothing, and
-  // the translator thread is started only when something is not in the cache.
+  // the translator thread is started only when something is not in the cache, and ends once it has had
+  // nothing to compile for TRANSLATOR_IDLE_MS (it holds about 140 MiB).
   const elmCacheDir = elmCacheDirOf(config);
-  const translator = createCachingTranslator(elmCacheDir, () => Promise.resolve(createThreadedCqlTranslator()));
+  const translator = createCachingTranslator(elmCacheDir, () =>
+    Promise.resolve(createThreadedCqlTranslator({ idleMs: TRANSLATOR_IDLE_MS })),
+  );
   const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
   const knowledge = await startup.phase('knowledge', () =>

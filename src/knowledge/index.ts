@@ -1,6 +1,11 @@
 export { loadKnowledge, loadLibrary, RULE_FACTS, type LoadedLibrary } from './load-knowledge.js';
 export { createCqlTranslator, type CqlTranslator, type CompileMessage, type CompileResult } from './cql/translator.js';
-export { createThreadedCqlTranslator } from './cql/threaded-translator.js';
+export {
+  createThreadedCqlTranslator,
+  TRANSLATOR_IDLE_MS,
+  type ThreadedCqlTranslator,
+  type ThreadedCqlTranslatorOptions,
+} from './cql/threaded-translator.js';
 export { createKnowledgeHolder, servicesById, type KnowledgeHolder } from './knowledge-holder.js';
 export { formatProblem, type Problem } from './files.js';
 export type { ValueSetIndex } from './value-sets.js';

@@ -1,10 +1,11 @@
 // Opens the ledger database: SQLite in the data directory by default, PostgreSQL when a
 // postgres:// URL is configured.
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
-import pg from 'pg';
+import type pg from 'pg';
 import type { UptakeDatabase } from './schema.js';
 import type { Dialect } from './migrations.js';
 
@@ -23,16 +24,21 @@ export interface OpenDatabase {
 
 export const SQLITE_FILE = 'uptake.sqlite';
 
+// The PostgreSQL driver is loaded only when a database URL asks for it: a SQLite server does not keep it (~3 MiB).
+const require = createRequire(import.meta.url);
+
 // int8 (COUNT, SUM, bigint columns) and numeric come back from PostgreSQL as numbers, as they do from SQLite.
-const pgTypes = {
+const pgTypesOf = (types: typeof pg.types) => ({
   getTypeParser(oid: number, format?: 'text' | 'binary'): any {
     if (oid === 20 || oid === 1700) return (value: string) => Number(value);
-    return format === 'binary' ? pg.types.getTypeParser(oid, 'binary') : pg.types.getTypeParser(oid, 'text');
+    return format === 'binary' ? types.getTypeParser(oid, 'binary') : types.getTypeParser(oid, 'text');
   },
-};
+});
 
 export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDatabase {
   if (databaseUrl) {
+    const pg = require('pg') as typeof import('pg');
+    const pgTypes = pgTypesOf(pg.types);
     const pool = new pg.Pool({ connectionString: databaseUrl, types: pgTypes, max: 10, connectionTimeoutMillis: 5000 });
     // An idle client that loses its connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);

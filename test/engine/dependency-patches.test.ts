@@ -189,6 +189,13 @@ describe('the cql-exec-fhir internals driven by src/engine/cql/patient-data.ts',
     expect(typeof fhir.FHIRWrapper.FHIRv401().wrap).toBe('function');
   });
 
+  it('keep a FHIRWrapper whose only state is the _modelInfo it wraps with', () => {
+    expect(Object.keys(fhir.FHIRWrapper.FHIRv401())).toEqual(['_modelInfo']);
+    const wrapped = fhirDataModel().wrap(PATIENT) as { _json: unknown; _typeInfo: { name: string } };
+    expect(wrapped._json).toBe(PATIENT);
+    expect(wrapped._typeInfo.name).toBe('Patient');
+  });
+
   it('give the model info, whose classes are found by a retrieve datatype', () => {
     const source = fhir.PatientSource.FHIRv401() as unknown as { _modelInfo: { findClass: unknown } };
     expect(typeof source._modelInfo.findClass).toBe('function');

@@ -134,6 +134,23 @@ describe('hot reload', () => {
     }
   });
 
+  it('reloads after the translator thread has ended for want of work, with a thread started anew', async () => {
+    const { dir, holder, setSummary } = await setUp();
+    const translator = createThreadedCqlTranslator({ idleMs: 100 });
+    try {
+      const reloader = createKnowledgeReloader({ dir, translator, holder, logger: createLogger('error', true) });
+      setSummary('First reload');
+      expect(await reloader.reload('test')).toMatchObject({ ok: true });
+      expect(await summaryOf(holder)).toBe('First reload');
+      await vi.waitFor(() => expect(translator.running()).toBe(false), { timeout: 10_000, interval: 50 });
+      setSummary('Second reload');
+      expect(await reloader.reload('test')).toMatchObject({ ok: true });
+      expect(await summaryOf(holder)).toBe('Second reload');
+    } finally {
+      await translator.close();
+    }
+  });
+
   it('coalesces reloads asked for while one runs', async () => {
     const { reloader } = await setUp();
     const outcomes = await Promise.all([reloader.reload('a'), reloader.reload('b'), reloader.reload('c')]);

@@ -37,4 +37,32 @@ describe('the translator thread', () => {
       await translator.close();
     }
   }, 120_000);
+
+  it('ends its thread after idleMs without a compile, and a later compile starts a new one', async () => {
+    const translator = createThreadedCqlTranslator({ idleMs: 200 });
+    try {
+      expect(translator.running()).toBe(false);
+      const [first] = await translator.compileAll([job('BeforeIdle')]);
+      expect(first.elm?.library.identifier.id).toBe('BeforeIdle');
+      expect(translator.running()).toBe(true);
+      await expect.poll(() => translator.running(), { timeout: 10_000 }).toBe(false);
+      const [next] = await translator.compileAll([job('AfterIdle')]);
+      expect(next.messages).toEqual([]);
+      expect(next.elm?.library.identifier.id).toBe('AfterIdle');
+    } finally {
+      await translator.close();
+    }
+  }, 120_000);
+
+  it('keeps its thread while compiles follow each other within idleMs', async () => {
+    const translator = createThreadedCqlTranslator({ idleMs: 60_000 });
+    try {
+      await translator.compileAll([job('One')]);
+      await translator.compileAll([job('Two')]);
+      expect(translator.running()).toBe(true);
+    } finally {
+      await translator.close();
+    }
+    expect(translator.running()).toBe(false);
+  }, 120_000);
 });

@@ -16,14 +16,15 @@ const require = createRequire(import.meta.url);
  * The cql-exec-fhir version whose private members this drives: PatientSource.prototype.currentPatient
  * on a state of _index, _bundles, _modelInfo and _patientSourceOptions; Patient.findRecords, replaced
  * per patient; and FHIRObject, reached through Patient's prototype chain. The model info comes from
- * PatientSource's _modelInfo (knowledge/cql/fhir-model.ts). test/engine/dependency-patches.test.ts
+ * PatientSource's _modelInfo (fhir/model-info.ts), and is given to a FHIRWrapper as its _modelInfo (a wrapper
+ * built by FHIRv401() would parse the XML a second time: ~200 ms and 2.4 MiB). test/engine/dependency-patches.test.ts
  * fails when the installed version differs.
  */
 export const CQL_EXEC_FHIR_DRIVEN_FOR = '2.2.0';
 
 interface CqlExecFhir {
   PatientSource: { prototype: { currentPatient(this: unknown): unknown } };
-  FHIRWrapper: { FHIRv401(): { wrap(json: unknown, type?: string): unknown } };
+  FHIRWrapper: { prototype: { wrap(json: unknown, type?: string): unknown } };
 }
 
 export interface PatientSourceLike {
@@ -53,7 +54,10 @@ export function fhirDataModel(): FhirDataModel {
   installFhirDistinctKeys();
   const fhir = require('cql-exec-fhir') as CqlExecFhir;
   const modelInfo = fhirModelInfo();
-  const wrapper = fhir.FHIRWrapper.FHIRv401();
+  // The wrapper reads nothing but its _modelInfo: the one already parsed.
+  const wrapper = Object.assign(Object.create(fhir.FHIRWrapper.prototype) as typeof fhir.FHIRWrapper.prototype, {
+    _modelInfo: modelInfo,
+  });
   const prototype = fhir.PatientSource.prototype;
   let FHIRObject: FhirObjectConstructor | undefined;
 
