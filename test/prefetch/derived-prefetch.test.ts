@@ -103,6 +103,66 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
   },
 );
 
+/**
+ * What an EHR that ignores every filter but the patient sends for a template: all of the patient's resources of
+ * the type, in reverse order (neither `_sort` nor `_count` nor a code or status filter honoured).
+ */
+function ignoringFilters(templates: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(templates).map(([key, t]) => {
+      const [type, query] = t.split('?');
+      const scope = query?.split('&').find((p) => p.startsWith('patient=') || p.startsWith('subject='));
+      return [key, query === undefined ? t : `${type}?${scope ?? ''}`];
+    }),
+  );
+}
+
+describe('an EHR that ignores filters', () => {
+  it('sends more than the templates ask for some example requests (so the comparison below compares something)', () => {
+    let larger = 0;
+    for (const fixture of fixtures) {
+      const body = fixture.body as unknown as HookRequest;
+      const record = records.get(String(body.context.patientId))!;
+      const service = knowledge.services.find(
+        (s) => s.definition.id === fixture.service && s.definition.hook === body.hook,
+      );
+      const templates = service?.definition.prefetch ?? {};
+      const size = (p: Record<string, unknown>) =>
+        Object.values(p).reduce<number>((n, v) => n + ((v as { entry?: unknown[] } | null)?.entry?.length ?? 0), 0);
+      if (
+        size(prefetchFromResources(ignoringFilters(templates), record, body.context, BASE)) >
+        size(prefetchFromResources(templates, record, body.context, BASE))
+      )
+        larger++;
+    }
+    expect(larger).toBeGreaterThan(fixtures.length / 4);
+  });
+});
+
+describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
+  'an EHR that sends more than its templates ask: %s',
+  (_label, fixture) => {
+    it('gives the same cards as the prefetch the templates ask for', async () => {
+      const body = fixture.body as unknown as HookRequest;
+      const record = records.get(String(body.context.patientId))!;
+      for (const service of knowledge.services.filter((s) => s.definition.id === fixture.service)) {
+        if (service.definition.hook !== body.hook) continue;
+        const templates = service.definition.prefetch ?? {};
+        const asked = prefetchFromResources(templates, record, body.context, BASE);
+        const more = prefetchFromResources(ignoringFilters(templates), record, body.context, BASE);
+        for (const value of Object.values(more)) {
+          const bundle = value as { resourceType?: string; entry?: unknown[] } | null;
+          if (bundle?.resourceType === 'Bundle') bundle.entry = [...(bundle.entry ?? [])].reverse();
+        }
+        const withAsked = await evaluate(knowledge, service, body, asked, { now: NOW });
+        const withMore = await evaluate(knowledge, service, body, more, { now: NOW });
+        expect(outcomeOf(withMore.cards)).toEqual(outcomeOf(withAsked.cards));
+        expect(withMore.systemActions.length).toBe(withAsked.systemActions.length);
+      }
+    });
+  },
+);
+
 describe('"prefetch": "derive" in cds-services.json', () => {
   it('shows the derived templates in discovery and serves the example requests with them', async () => {
     const service = knowledge.services.find((s) => s.definition.id === 'imaging-repeat')!;
