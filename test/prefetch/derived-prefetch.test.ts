@@ -88,7 +88,12 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
       for (const service of knowledge.services.filter((s) => s.definition.id === fixture.service)) {
         if (service.definition.hook !== body.hook) continue;
         const { templates } = derivePrefetch(service.ruleSet, knowledge.valueSets, 2000);
-        const derived = prefetchFromResources(templates, record!, body.context, BASE);
+        const local = { valueSets: knowledge.valueSets };
+        const derived = prefetchFromResources(templates, record!, body.context, BASE, local);
+        // With no value set expanded into the query every value set filter is `code:in=<url>`, as a service whose
+        // value sets are large gets: the EHR's membership test is the one of the loaded value sets.
+        const byValueSet = derivePrefetch(service.ruleSet, {}, 2000).templates;
+        const derivedIn = prefetchFromResources(byValueSet, record!, body.context, BASE, local);
         const whole = {
           record: { resourceType: 'Bundle', type: 'collection', entry: record!.map((resource) => ({ resource })) },
         };
@@ -98,6 +103,8 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
         expect(withDerived.systemActions.length).toBe(withWhole.systemActions.length);
         // The derived prefetch is strictly less than the record unless the CQL reads all of it.
         expect(withDerived.trace.problems).toEqual([]);
+        const withIn = await evaluate(knowledge, service, body, derivedIn, { now: NOW });
+        expect(outcomeOf(withIn.cards)).toEqual(outcomeOf(withWhole.cards));
       }
     });
   },
@@ -127,11 +134,12 @@ describe('an EHR that ignores filters', () => {
         (s) => s.definition.id === fixture.service && s.definition.hook === body.hook,
       );
       const templates = service?.definition.prefetch ?? {};
+      const local = { valueSets: knowledge.valueSets };
       const size = (p: Record<string, unknown>) =>
         Object.values(p).reduce<number>((n, v) => n + ((v as { entry?: unknown[] } | null)?.entry?.length ?? 0), 0);
       if (
-        size(prefetchFromResources(ignoringFilters(templates), record, body.context, BASE)) >
-        size(prefetchFromResources(templates, record, body.context, BASE))
+        size(prefetchFromResources(ignoringFilters(templates), record, body.context, BASE, local)) >
+        size(prefetchFromResources(templates, record, body.context, BASE, local))
       )
         larger++;
     }
@@ -148,8 +156,9 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
       for (const service of knowledge.services.filter((s) => s.definition.id === fixture.service)) {
         if (service.definition.hook !== body.hook) continue;
         const templates = service.definition.prefetch ?? {};
-        const asked = prefetchFromResources(templates, record, body.context, BASE);
-        const more = prefetchFromResources(ignoringFilters(templates), record, body.context, BASE);
+        const local = { valueSets: knowledge.valueSets };
+        const asked = prefetchFromResources(templates, record, body.context, BASE, local);
+        const more = prefetchFromResources(ignoringFilters(templates), record, body.context, BASE, local);
         for (const value of Object.values(more)) {
           const bundle = value as { resourceType?: string; entry?: unknown[] } | null;
           if (bundle?.resourceType === 'Bundle') bundle.entry = [...(bundle.entry ?? [])].reverse();
@@ -172,5 +181,99 @@ describe('"prefetch": "derive" in cds-services.json', () => {
     const shown = res.body.services.find((s: { id: string }) => s.id === 'imaging-repeat');
     expect(shown.prefetch).toEqual(service.definition.prefetch);
     expect(Object.keys(HOOKS)).toContain(shown.hook);
+  });
+});
+
+describe('derived queries from hand-made ELM', () => {
+  /** A library whose one Retrieve of Observation filters by `codes` (ELM), with the given definitions. */
+  function library(codes: unknown, defs: Record<string, unknown>) {
+    return {
+      library: {
+        source: {
+          library: {
+            identifier: { id: 'Hand' },
+            ...defs,
+            statements: {
+              def: [
+                {
+                  name: 'X',
+                  expression: {
+                    type: 'Retrieve',
+                    dataType: '{http://hl7.org/fhir}Observation',
+                    codeProperty: 'code',
+                    codes,
+                  },
+                },
+              ],
+            },
+          },
+        },
+      },
+    } as never;
+  }
+
+  it('uses the value set version the CQL pins, not the first one loaded', () => {
+    const lib = library(
+      { type: 'ValueSetRef', name: 'A1c' },
+      { valueSets: { def: [{ name: 'A1c', id: 'http://example.org/ValueSet/a1c', version: '1.0.0' }] } },
+    );
+    const valueSets = {
+      'http://example.org/ValueSet/a1c': {
+        '2.0.0': [{ system: 'http://loinc.org', code: '2' }],
+        '1.0.0': [{ system: 'http://loinc.org', code: '1' }],
+      },
+    };
+    expect(derivePrefetch(lib, valueSets, 2000).templates.observation).toBe(
+      'Observation?patient={{context.patientId}}&code=http://loinc.org|1',
+    );
+    expect(derivePrefetch(lib, {}, 2000).templates.observation).toBe(
+      'Observation?patient={{context.patientId}}&code:in=http://example.org/ValueSet/a1c|1.0.0',
+    );
+  });
+
+  it('without a pinned version, uses the version the CQL engine evaluates (the greatest)', () => {
+    const lib = library(
+      { type: 'ValueSetRef', name: 'A1c' },
+      { valueSets: { def: [{ name: 'A1c', id: 'http://example.org/ValueSet/a1c' }] } },
+    );
+    const valueSets = {
+      'http://example.org/ValueSet/a1c': {
+        '2.0.0': [{ system: 'http://loinc.org', code: '2' }],
+        '1.0.0': [{ system: 'http://loinc.org', code: '1' }],
+      },
+    };
+    expect(derivePrefetch(lib, valueSets, 2000).templates.observation).toBe(
+      'Observation?patient={{context.patientId}}&code=http://loinc.org|2',
+    );
+  });
+
+  it('escapes , | $ and \\ in codes and percent-encodes what a query cannot hold', () => {
+    const lib = library(
+      { type: 'ToList', operand: { type: 'CodeRef', name: 'Odd' } },
+      {
+        codeSystems: { def: [{ name: 'CS', id: 'urn:cs' }] },
+        codes: { def: [{ name: 'Odd', id: 'a,b|c&d', codeSystem: { name: 'CS' } }] },
+      },
+    );
+    const template = derivePrefetch(lib, {}, 2000).templates.observation;
+    expect(template).toBe('Observation?patient={{context.patientId}}&code=urn:cs|a%5C%2Cb%5C|c%26d');
+    const record: LocalResource[] = [
+      {
+        resourceType: 'Observation',
+        id: 'odd',
+        subject: { reference: 'Patient/p' },
+        code: { coding: [{ system: 'urn:cs', code: 'a,b|c&d' }] },
+      },
+      {
+        resourceType: 'Observation',
+        id: 'a',
+        subject: { reference: 'Patient/p' },
+        code: { coding: [{ system: 'urn:cs', code: 'a' }] },
+      },
+    ];
+    const found = prefetchFromResources({ o: template }, record, { patientId: 'p' }, BASE).o as {
+      entry: Array<{ resource: { id: string } }>;
+    };
+    expect(found.entry.map((e) => e.resource.id)).toEqual(['odd']);
   });
 });
