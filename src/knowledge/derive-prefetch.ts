@@ -3,7 +3,7 @@
 // patient; a value set becomes its expanded codes when they fit, `code:in=<url>` otherwise; a code
 // becomes `system|code`. A query longer than the limit falls back to the broader query without its
 // code filter, so the EHR sends more and the CQL filters again.
-import type { RuleSet } from './types.js';
+import type { RuleSet, Service } from './types.js';
 import type { ValueSetIndex } from './value-sets.js';
 import { encodeSearchValue, escapeSearchValue, tokenSearchValue } from '../prefetch/index.js';
 
@@ -51,8 +51,12 @@ export interface DerivedPrefetch {
   notes: string[];
 }
 
+/**
+ * The templates the CQL of `ruleSets` needs: of one version, or of every version a service may serve (live,
+ * experiment arms, shadows), whose retrieves are joined so that each version finds what it reads.
+ */
 export function derivePrefetch(
-  ruleSet: Pick<RuleSet, 'library'>,
+  ruleSets: Pick<RuleSet, 'library'> | Array<Pick<RuleSet, 'library'>>,
   valueSets: ValueSetIndex,
   maxTemplate = DEFAULT_PREFETCH_MAX_TEMPLATE,
 ): DerivedPrefetch {
@@ -65,7 +69,7 @@ export function derivePrefetch(
     for (const retrieve of retrievesIn(lib.source)) addRetrieve(retrieve, lib, needs, notes);
     for (const included of Object.values(lib.includes ?? {})) visit(included);
   };
-  visit(ruleSet.library);
+  for (const ruleSet of Array.isArray(ruleSets) ? ruleSets : [ruleSets]) visit(ruleSet.library);
 
   const templates: Record<string, string> = {};
   const types = [...needs.keys()].sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : a.localeCompare(b)));
@@ -228,4 +232,14 @@ function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unk
     if (n.type === 'Retrieve') yield n;
     for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
   }
+}
+
+/** Every version a service may evaluate: the live one, its experiment arms and its shadows, each once. */
+export function servedVersions(service: Pick<Service, 'ruleSet' | 'rollout'>): RuleSet[] {
+  const all = [
+    service.ruleSet,
+    ...(service.rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []),
+    ...(service.rollout?.shadows ?? []),
+  ];
+  return [...new Set(all)];
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { fixtureRequests } from '../../bench/fixtures.js';
 import { evaluate } from '../../src/engine/evaluate.js';
-import { derivePrefetch, templateProblemsFor, type Knowledge } from './derived-support.js';
+import { derivePrefetch, servedVersions, templateProblemsFor, type Knowledge } from './derived-support.js';
 import { prefetchFromResources, type LocalResource } from '../../src/prefetch/local-search.js';
 import { knowledgeFrom, repoRoot, testApp } from '../support/app.js';
 import { HOOKS, type HookRequest } from '../../src/hooks/index.js';
@@ -175,7 +175,7 @@ describe.each(fixtures.map((f) => [`${f.service}/${f.name}`, f] as const))(
 describe('"prefetch": "derive" in cds-services.json', () => {
   it('shows the derived templates in discovery and serves the example requests with them', async () => {
     const service = knowledge.services.find((s) => s.definition.id === 'imaging-repeat')!;
-    expect(service.definition.prefetch).toEqual(derivePrefetch(service.ruleSet, knowledge.valueSets).templates);
+    expect(service.definition.prefetch).toEqual(derivePrefetch(servedVersions(service), knowledge.valueSets).templates);
     const app = testApp({ knowledge, now: NOW.toISOString() });
     const res = await request(app).get('/cds-services').expect(200);
     const shown = res.body.services.find((s: { id: string }) => s.id === 'imaging-repeat');
@@ -211,6 +211,31 @@ describe('derived queries from hand-made ELM', () => {
       },
     } as never;
   }
+
+  it('joins the retrieves of every version a service may serve (live, experiment arms, shadows)', () => {
+    const code = (name: string) => ({
+      codeSystems: { def: [{ name: 'LOINC', id: 'http://loinc.org' }] },
+      codes: { def: [{ name, id: name, codeSystem: { name: 'LOINC' } }] },
+    });
+    const live = library({ type: 'ToList', operand: { type: 'CodeRef', name: '1-1' } }, code('1-1'));
+    const shadow = library({ type: 'ToList', operand: { type: 'CodeRef', name: '2-2' } }, code('2-2'));
+    const arm = library(undefined, {});
+    const service = {
+      ruleSet: live,
+      rollout: {
+        shadows: [shadow],
+        experiment: { arms: [{ ruleSet: live }, { ruleSet: arm }] },
+      },
+    } as never;
+    expect(servedVersions(service)).toEqual([live, arm, shadow]);
+    expect(derivePrefetch([live, shadow], {}, 2000).templates.observation).toBe(
+      'Observation?patient={{context.patientId}}&code=http://loinc.org|1-1,http://loinc.org|2-2',
+    );
+    // An arm that reads every Observation makes the query broader for all of them.
+    expect(derivePrefetch(servedVersions(service), {}, 2000).templates.observation).toBe(
+      'Observation?patient={{context.patientId}}',
+    );
+  });
 
   it('uses the value set version the CQL pins, not the first one loaded', () => {
     const lib = library(
