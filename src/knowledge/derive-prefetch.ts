@@ -5,6 +5,7 @@
 // code filter, so the EHR sends more and the CQL filters again.
 import type { RuleSet, Service } from './types.js';
 import type { ValueSetIndex } from './value-sets.js';
+import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
 import { encodeSearchValue, escapeSearchValue, tokenSearchValue } from '../prefetch/index.js';
 
 /** Codes a value set may expand to in a template before `code:in=<url>` is used instead. */
@@ -81,7 +82,16 @@ export function derivePrefetch(
     }
     if (type === 'Medication') continue; // read with its MedicationRequests (_include) or by reference
     const need = needs.get(type)!;
-    const base = `${type}?patient={{context.patientId}}`;
+    const scope = PATIENT_SEARCH_PARAMETERS[type];
+    if (!scope) {
+      // Not searchable for one patient (Practitioner, Organization, ...): a query would read the whole server.
+      notes.push(`${type}: no FHIR R4 search parameter scopes it to the patient; not prefetched`);
+      continue;
+    }
+    const base =
+      scope.parameter === 'patient'
+        ? `${type}?patient={{context.patientId}}`
+        : `${type}?${scope.parameter}=Patient/{{context.patientId}}`;
     const include =
       needs.has('Medication') && MEDICATION_REFERENCES[type] ? `&_include=${type}:${MEDICATION_REFERENCES[type]}` : '';
     let query = `${base}${include}`;

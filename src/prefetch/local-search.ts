@@ -2,6 +2,7 @@
 // and the fixture generator fill each prefetch template of a service as an EHR would. The FHIR
 // search is the subset the prefetch templates of CDS services use (patient, code, status, ...).
 import { badRequest } from '../errors.js';
+import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
 import { parseTokenValue, splitSearchValue, unescapeSearchValue } from './search-value.js';
 import { fillTemplate } from './template.js';
 
@@ -87,9 +88,10 @@ export function searchResources(
     switch (name) {
       case 'patient':
       case 'subject':
-        matches = matches.filter((r) =>
-          plain.some((v) => referenceOf(r.subject ?? r.patient) === `Patient/${v.replace(/^Patient\//, '')}`),
-        );
+        matches = matches.filter((r) => {
+          const refs = patientReferences(r);
+          return plain.some((v) => refs.includes(`Patient/${v.replace(/^Patient\//, '')}`));
+        });
         break;
       case '_id':
         matches = matches.filter((r) => plain.includes(r.id));
@@ -182,6 +184,22 @@ function includedBy(
 
 function referenceOf(value: unknown): string | undefined {
   return (value as { reference?: string } | undefined)?.reference;
+}
+
+/** The references the type's patient search parameter searches (FHIR R4), else `subject` or `patient`. */
+function patientReferences(r: LocalResource): string[] {
+  const paths = PATIENT_SEARCH_PARAMETERS[r.resourceType]?.paths ?? ['subject', 'patient'];
+  const out: string[] = [];
+  for (const path of paths) {
+    let values: unknown[] = [r];
+    for (const step of path.split('.'))
+      values = values.flatMap((v) => conceptsOf((v as Record<string, unknown> | null)?.[step]));
+    for (const v of values) {
+      const ref = referenceOf(v);
+      if (ref !== undefined) out.push(ref);
+    }
+  }
+  return out;
 }
 
 function conceptsOf(value: unknown): unknown[] {

@@ -237,6 +237,39 @@ describe('derived queries from hand-made ELM', () => {
     );
   });
 
+  it('scopes each type by its own patient search parameter, and leaves out types that have none', () => {
+    const retrieve = (type: string) => ({ type: 'Retrieve', dataType: `{http://hl7.org/fhir}${type}` });
+    const lib = {
+      library: {
+        source: {
+          library: {
+            statements: { def: ['Coverage', 'AdverseEvent', 'Practitioner'].map((t) => ({ expression: retrieve(t) })) },
+          },
+        },
+      },
+    } as never;
+    const { templates, notes } = derivePrefetch(lib, {}, 2000);
+    expect(templates).toEqual({
+      adverseEvent: 'AdverseEvent?subject=Patient/{{context.patientId}}',
+      coverage: 'Coverage?patient={{context.patientId}}',
+    });
+    expect(notes.join('\n')).toMatch(/Practitioner: no FHIR R4 search parameter/);
+    const record: LocalResource[] = [
+      { resourceType: 'Coverage', id: 'mine', beneficiary: { reference: 'Patient/p' } },
+      {
+        resourceType: 'Coverage',
+        id: 'other',
+        beneficiary: { reference: 'Patient/q' },
+        subject: { reference: 'Patient/p' },
+      },
+      { resourceType: 'AdverseEvent', id: 'ae', subject: { reference: 'Patient/p' } },
+    ];
+    const found = prefetchFromResources(templates, record, { patientId: 'p' }, BASE);
+    const ids = (v: unknown) => (v as { entry: Array<{ resource: { id: string } }> }).entry.map((e) => e.resource.id);
+    expect(ids(found.coverage)).toEqual(['mine']);
+    expect(ids(found.adverseEvent)).toEqual(['ae']);
+  });
+
   it('uses the value set version the CQL pins, not the first one loaded', () => {
     const lib = library(
       { type: 'ValueSetRef', name: 'A1c' },
