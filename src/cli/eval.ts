@@ -133,6 +133,11 @@ function explain(
   lines.push('prefetch');
   for (const [key, status] of Object.entries(prefetch)) lines.push(`  ${key}: ${status}`);
   if (Object.keys(prefetch).length === 0) lines.push('  (none declared)');
+  for (const s of trace.prefetchShortfalls ?? [])
+    lines.push(
+      `  ${s.key}: the ${s.from === 'ehr' ? 'sent' : 'fetched'} search held ${s.got} of ${s.total} matches ` +
+        `(asked ${s.asked}): ${s.resolution === 'fetched-in-full' ? 'fetched in full' : 'evaluated with part'}`,
+    );
   lines.push('', 'CQL defines');
   for (const [name, value] of Object.entries(trace.cql)) {
     const time = trace.defineTimings[name];

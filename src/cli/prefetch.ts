@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { loadConfig } from '../config.js';
 import { unknownService } from '../errors.js';
-import { derivePrefetch } from '../knowledge/index.js';
+import { derivePrefetch, servedVersions } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { knowledgeDir, loadFrom } from './knowledge.js';
 
@@ -24,7 +24,11 @@ export function prefetchCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
         { derived: Record<string, string>; declared?: Record<string, string>; notes: string[] }
       > = {};
       for (const service of services) {
-        const { templates, notes } = derivePrefetch(service.ruleSet, knowledge.valueSets, config.prefetchMaxTemplate);
+        const { templates, notes } = derivePrefetch(
+          servedVersions(service),
+          knowledge.valueSets,
+          config.prefetchMaxTemplate,
+        );
         out[service.definition.id] = { derived: templates, declared: service.definition.prefetch, notes };
       }
       if (options.json) {

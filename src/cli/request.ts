@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { badRequest, unknownService, unreadableRequestFile } from '../errors.js';
 import { validateHookRequest } from '../hooks/index.js';
-import { prefetchFromResources, type LocalResource } from '../prefetch/local-search.js';
+import { prefetchFromResources, type LocalResource, type LocalValueSets } from '../prefetch/local-search.js';
 import type { ServiceDefinition } from '../knowledge/index.js';
 import type { CliIo } from './io.js';
 import { declaredServices, knowledgeDir, loadFrom } from './knowledge.js';
@@ -43,15 +43,18 @@ export function requestCommand(io: CliIo, env: NodeJS.ProcessEnv): Command {
       const dir = knowledgeDir(options.dir, env);
       const declared = declaredServices(dir, io).find((s) => s.id === serviceId);
       if (!declared) throw unknownService(serviceId);
-      // "prefetch": "derive": the templates the loader derives from the service's CQL.
-      const service =
-        (declared.prefetch as unknown) === 'derive'
-          ? {
-              ...declared,
-              prefetch: (await loadFrom(dir)).services.find((s) => s.definition.id === serviceId)?.definition.prefetch,
-            }
-          : declared;
-      const request = buildRequest(service, options);
+      // "prefetch": "derive": the templates the loader derives from the service's CQL; a value set search
+      // (`code:in=<url>`) is answered from the knowledge's value sets.
+      const derive = (declared.prefetch as unknown) === 'derive';
+      const needsKnowledge = derive || Object.values(declared.prefetch ?? {}).some((t) => /:in=/.test(String(t)));
+      const knowledge = needsKnowledge ? await loadFrom(dir) : undefined;
+      const service = derive
+        ? {
+            ...declared,
+            prefetch: knowledge?.services.find((s) => s.definition.id === serviceId)?.definition.prefetch,
+          }
+        : declared;
+      const request = buildRequest(service, options, knowledge?.valueSets);
       // What is written is what the server would accept: checked as a call would be.
       validateHookRequest(request, [service.hook]);
       const text = `${JSON.stringify(request, null, 2)}\n`;
@@ -66,7 +69,11 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-function buildRequest(service: ServiceDefinition, options: RequestOptions): Record<string, unknown> {
+function buildRequest(
+  service: ServiceDefinition,
+  options: RequestOptions,
+  valueSets?: LocalValueSets,
+): Record<string, unknown> {
   if (!SUPPORTED_HOOKS.includes(service.hook)) {
     throw badRequest(
       `cds request makes requests for ${SUPPORTED_HOOKS.join(', ')}; service '${service.id}' is a ${service.hook} service`,
@@ -111,7 +118,9 @@ function buildRequest(service: ServiceDefinition, options: RequestOptions): Reco
     hookInstance: randomUUID(),
     hook: service.hook,
     context,
-    prefetch: prefetchFromResources(service.prefetch ?? {}, [...record, ...drafts], context, options.fhirServer),
+    prefetch: prefetchFromResources(service.prefetch ?? {}, [...record, ...drafts], context, options.fhirServer, {
+      valueSets,
+    }),
   };
 }
 

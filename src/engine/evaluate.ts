@@ -9,6 +9,7 @@ import type {
 } from 'cql-execution';
 import type { Knowledge, RuleDefinition, RuleSet, Service, ValueSetIndex } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
+import type { PrefetchShortfall } from '../prefetch/index.js';
 import {
   cardProblems,
   parsePath,
@@ -63,6 +64,11 @@ export interface EvaluationTrace {
   error?: CqlFailure;
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
   dataProblems?: string[];
+  /**
+   * Prefetch searches that held fewer matches than they announced and than the template asked for: per key what
+   * was asked, got and announced, and whether the server fetched the rest or evaluated with part of the record.
+   */
+  prefetchShortfalls?: PrefetchShortfall[];
 }
 
 export interface Evaluation {

@@ -110,6 +110,8 @@ export async function invokeService(
   }
   const dataProblems = malformed?.issues.map((i) => i.diagnostics);
   if (dataProblems && evaluation) evaluation.trace.dataProblems = dataProblems;
+  const shortfalls = prefetch.shortfalls;
+  if (shortfalls && evaluation) evaluation.trace.prefetchShortfalls = shortfalls;
   const outcome: CallOutcome = {
     service,
     request,
@@ -124,6 +126,7 @@ export async function invokeService(
     prefetch: prefetch.status,
     prefetchData: prefetch.data,
     ...(dataProblems ? { dataProblems } : {}),
+    ...(shortfalls ? { prefetchShortfalls: shortfalls } : {}),
     ...(choice.experiment ? { experiment: choice.experiment } : {}),
     timings: { prefetch: prefetchMs, evaluate: performance.now() - t },
   };

@@ -5,7 +5,7 @@
 import type { Action, Card } from '../cards/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import type { ExperimentUnit, RuleSet, Service } from '../knowledge/index.js';
-import type { PrefetchStatus } from '../prefetch/index.js';
+import type { PrefetchShortfall, PrefetchStatus } from '../prefetch/index.js';
 import type { Evaluation } from './evaluate.js';
 
 /** shown: its cards are the answer; suppressed: an arm with `show: false`; shadow: never shown. */
@@ -47,6 +47,8 @@ export interface CallOutcome {
   prefetch: Record<string, PrefetchStatus>;
   /** The prefetch as evaluated (sent and fetched); the ledger reads only resource types and codes from it. */
   prefetchData?: Record<string, unknown>;
+  /** Prefetch searches that held fewer matches than they announced (by key and counts, never values). */
+  prefetchShortfalls?: PrefetchShortfall[];
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */
   dataProblems?: string[];
   experiment?: ExperimentAssignment;

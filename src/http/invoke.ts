@@ -51,6 +51,17 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
       for (const problem of e.evaluation?.trace.problems ?? []) call.logger.error('knowledge problem', { problem });
     }
     // Locations and FHIR types only: no value of the data is logged.
+    // The keys only: the counts and the query's codes stay in the trace.
+    for (const resolution of ['fetched-in-full', 'evaluated-with-part'] as const) {
+      const keys = (outcome.prefetchShortfalls ?? []).filter((s) => s.resolution === resolution).map((s) => s.key);
+      if (keys.length > 0)
+        call.logger.warn(
+          resolution === 'fetched-in-full'
+            ? 'prefetch search held fewer matches than it announced, fetched in full from fhirServer'
+            : 'prefetch search held fewer matches than it announced, evaluated with part of the record',
+          { prefetchKeys: keys },
+        );
+    }
     if (outcome.dataProblems)
       call.logger.warn('malformed FHIR data in the call, evaluated anyway', { problems: outcome.dataProblems });
     // A card shown is a card recorded: the ledger has the call before the answer leaves. A database that

@@ -3,8 +3,10 @@
 // patient; a value set becomes its expanded codes when they fit, `code:in=<url>` otherwise; a code
 // becomes `system|code`. A query longer than the limit falls back to the broader query without its
 // code filter, so the EHR sends more and the CQL filters again.
-import type { RuleSet } from './types.js';
+import type { RuleSet, Service } from './types.js';
 import type { ValueSetIndex } from './value-sets.js';
+import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
+import { encodeSearchValue, escapeSearchValue, tokenSearchValue } from '../prefetch/index.js';
 
 /** Codes a value set may expand to in a template before `code:in=<url>` is used instead. */
 const MAX_EXPANDED_CODES = 30;
@@ -21,7 +23,7 @@ const CODE_PARAMETERS: Record<string, string> = {
 interface ElmLibrary {
   library?: {
     identifier?: { id?: string };
-    valueSets?: { def?: Array<{ name: string; id: string }> };
+    valueSets?: { def?: Array<{ name: string; id: string; version?: string }> };
     codes?: { def?: Array<{ name: string; id: string; codeSystem?: { name: string; libraryName?: string } }> };
     codeSystems?: { def?: Array<{ name: string; id: string }> };
     includes?: { def?: Array<{ localIdentifier: string; path: string }> };
@@ -38,9 +40,10 @@ interface Need {
   /** Some retrieve of the type has no code filter the query can carry: all of the type is fetched. */
   unfiltered?: boolean;
   parameter?: string;
-  /** undefined: every resource of the type. */
+  /** undefined: every resource of the type. Token search values, escaped and encoded. */
   codes?: Set<string>;
-  valueSets?: Set<string>;
+  /** Value sets as `url` or `url|version` (the version the CQL pins), escaped and encoded. */
+  valueSets?: Map<string, { url: string; version?: string }>;
 }
 
 export interface DerivedPrefetch {
@@ -49,8 +52,12 @@ export interface DerivedPrefetch {
   notes: string[];
 }
 
+/**
+ * The templates the CQL of `ruleSets` needs: of one version, or of every version a service may serve (live,
+ * experiment arms, shadows), whose retrieves are joined so that each version finds what it reads.
+ */
 export function derivePrefetch(
-  ruleSet: Pick<RuleSet, 'library'>,
+  ruleSets: Pick<RuleSet, 'library'> | Array<Pick<RuleSet, 'library'>>,
   valueSets: ValueSetIndex,
   maxTemplate = DEFAULT_PREFETCH_MAX_TEMPLATE,
 ): DerivedPrefetch {
@@ -63,7 +70,7 @@ export function derivePrefetch(
     for (const retrieve of retrievesIn(lib.source)) addRetrieve(retrieve, lib, needs, notes);
     for (const included of Object.values(lib.includes ?? {})) visit(included);
   };
-  visit(ruleSet.library);
+  for (const ruleSet of Array.isArray(ruleSets) ? ruleSets : [ruleSets]) visit(ruleSet.library);
 
   const templates: Record<string, string> = {};
   const types = [...needs.keys()].sort((a, b) => (a === 'Patient' ? -1 : b === 'Patient' ? 1 : a.localeCompare(b)));
@@ -75,7 +82,16 @@ export function derivePrefetch(
     }
     if (type === 'Medication') continue; // read with its MedicationRequests (_include) or by reference
     const need = needs.get(type)!;
-    const base = `${type}?patient={{context.patientId}}`;
+    const scope = PATIENT_SEARCH_PARAMETERS[type];
+    if (!scope) {
+      // Not searchable for one patient (Practitioner, Organization, ...): a query would read the whole server.
+      notes.push(`${type}: no FHIR R4 search parameter scopes it to the patient; not prefetched`);
+      continue;
+    }
+    const base =
+      scope.parameter === 'patient'
+        ? `${type}?patient={{context.patientId}}`
+        : `${type}?${scope.parameter}=Patient/{{context.patientId}}`;
     const include =
       needs.has('Medication') && MEDICATION_REFERENCES[type] ? `&_include=${type}:${MEDICATION_REFERENCES[type]}` : '';
     let query = `${base}${include}`;
@@ -83,12 +99,12 @@ export function derivePrefetch(
       const tokens = [...need.codes];
       let expandable = true;
       const urls: string[] = [];
-      for (const url of need.valueSets ?? []) {
-        const expansion = expansionOf(valueSets, url);
+      for (const [canonical, { url, version }] of need.valueSets ?? []) {
+        const expansion = expansionOf(valueSets, url, version);
         if (expansion && expansion.length <= MAX_EXPANDED_CODES) tokens.push(...expansion);
         else {
           expandable = false;
-          urls.push(url);
+          urls.push(canonical);
         }
       }
       const filtered = expandable
@@ -145,7 +161,7 @@ function addRetrieve(
   needs.set(type, {
     parameter: filter.parameter,
     codes: new Set([...(need?.codes ?? []), ...filter.codes]),
-    valueSets: new Set([...(need?.valueSets ?? []), ...filter.valueSets]),
+    valueSets: new Map([...(need?.valueSets ?? []), ...filter.valueSets]),
   });
 }
 
@@ -153,7 +169,7 @@ function codeFilter(
   retrieve: Record<string, unknown>,
   lib: LibraryNode,
   type: string,
-): { parameter: string; codes: string[]; valueSets: string[] } | undefined {
+): { parameter: string; codes: string[]; valueSets: Array<[string, { url: string; version?: string }]> } | undefined {
   const property = typeof retrieve.codeProperty === 'string' ? retrieve.codeProperty : undefined;
   if (!property || retrieve.codes === undefined) return undefined;
   // medication[x] may be a reference: a code filter would miss orders whose drug is a Medication resource.
@@ -161,7 +177,7 @@ function codeFilter(
   const parameter = CODE_PARAMETERS[property];
   if (!parameter) return undefined;
   const codes: string[] = [];
-  const valueSets: string[] = [];
+  const valueSets: Array<[string, { url: string; version?: string }]> = [];
   const add = (node: unknown): boolean => {
     const n = node as Record<string, unknown> | undefined;
     if (!n || typeof n !== 'object') return false;
@@ -169,7 +185,10 @@ function codeFilter(
     if (n.type === 'ValueSetRef') {
       const def = target?.source?.library?.valueSets?.def?.find((d) => d.name === n.name);
       if (!def) return false;
-      valueSets.push(def.id);
+      const canonical =
+        encodeSearchValue(escapeSearchValue(def.id)) +
+        (def.version !== undefined ? `|${encodeSearchValue(escapeSearchValue(def.version))}` : '');
+      valueSets.push([canonical, { url: def.id, ...(def.version !== undefined ? { version: def.version } : {}) }]);
       return true;
     }
     if (n.type === 'CodeRef') {
@@ -177,7 +196,7 @@ function codeFilter(
       const systemLib = target && resolveLibrary(target, def?.codeSystem?.libraryName);
       const system = systemLib?.source?.library?.codeSystems?.def?.find((d) => d.name === def?.codeSystem?.name);
       if (!def || !system) return false;
-      codes.push(`${system.id}|${def.id}`);
+      codes.push(tokenSearchValue(system.id, def.id));
       return true;
     }
     if (n.type === 'ToList' || n.type === 'ToConcept') return add(n.operand);
@@ -192,13 +211,21 @@ function resolveLibrary(lib: LibraryNode, alias: unknown): LibraryNode | undefin
   return lib.includes?.[alias];
 }
 
-function expansionOf(valueSets: ValueSetIndex, url: string): string[] | undefined {
+/**
+ * The codes the CQL evaluates a value set as: the version it pins, else the one cql-execution's code service
+ * picks (the greatest version string), as token search values; undefined when not expanded here.
+ */
+function expansionOf(valueSets: ValueSetIndex, url: string, version: string | undefined): string[] | undefined {
   const versions = valueSets[url];
   if (!versions) return undefined;
-  const codes = Object.values(versions)[0];
+  const chosen =
+    version !== undefined
+      ? version
+      : Object.keys(versions).reduce<string | undefined>((a, b) => (a !== undefined && a > b ? a : b), undefined);
+  const codes = chosen === undefined ? undefined : versions[chosen];
   if (!codes || codes.length === 0) return undefined;
   if (codes.some((c) => !c.system)) return undefined;
-  return [...new Set(codes.map((c) => `${c.system}|${c.code}`))];
+  return [...new Set(codes.map((c) => tokenSearchValue(c.system, c.code)))];
 }
 
 /** Every Retrieve of a library's ELM, wherever it sits in an expression. */
@@ -215,4 +242,14 @@ function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unk
     if (n.type === 'Retrieve') yield n;
     for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
   }
+}
+
+/** Every version a service may evaluate: the live one, its experiment arms and its shadows, each once. */
+export function servedVersions(service: Pick<Service, 'ruleSet' | 'rollout'>): RuleSet[] {
+  const all = [
+    service.ruleSet,
+    ...(service.rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []),
+    ...(service.rollout?.shadows ?? []),
+  ];
+  return [...new Set(all)];
 }

@@ -53,4 +53,9 @@ export {
   translatorVersion,
   type CachingTranslator,
 } from './cql/elm-cache.js';
-export { derivePrefetch, DEFAULT_PREFETCH_MAX_TEMPLATE, type DerivedPrefetch } from './derive-prefetch.js';
+export {
+  derivePrefetch,
+  servedVersions,
+  DEFAULT_PREFETCH_MAX_TEMPLATE,
+  type DerivedPrefetch,
+} from './derive-prefetch.js';

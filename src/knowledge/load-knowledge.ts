@@ -135,12 +135,21 @@ export async function loadKnowledge(
     if (!isKnownHook(definition.hook)) reasons.push(`hook '${definition.hook}' is not one this server supports`);
     // Reported at their own pointers (prefetch templates, lifecycle, rollout), so not again in the summary below.
     const placedReasons: string[] = [];
-    // "prefetch": "derive": the queries the live version's CQL needs, checked below like hand-written ones.
+    // "prefetch": "derive": the queries the CQL of every version the service may serve needs (live, experiment
+    // arms, shadows: an arm or shadow that reads more must find it), checked below like hand-written ones.
     if ((definition.prefetch as unknown) === 'derive') {
+      const versions = [
+        definition.knowledge.version,
+        ...listOf(definition.rollout?.experiment?.arms).map((a) => a?.version),
+        ...listOf(definition.rollout?.shadow).map((s) => s?.version),
+      ];
+      const loaded = versions
+        .map((v) => ruleSets.get(`${definition.knowledge.ruleSet}@${String(v)}`))
+        .filter((r): r is RuleSet => r !== undefined && !Array.isArray(r));
       const live = ruleSets.get(`${definition.knowledge.ruleSet}@${definition.knowledge.version}`);
       definition.prefetch =
-        live && !Array.isArray(live) && live.library
-          ? derivePrefetch(live, valueSets.index, prefetchMaxTemplate).templates
+        live && !Array.isArray(live) && loaded.some((r) => r.library)
+          ? derivePrefetch([...new Set(loaded)], valueSets.index, prefetchMaxTemplate).templates
           : undefined;
     }
     if (isKnownHook(definition.hook)) {
@@ -635,4 +644,9 @@ function checkRule(rule: RuleDefinition, index: number, file: string, defines: s
     });
   }
   return problems;
+}
+
+/** An array as declared, or none when what is declared is not one (the rollout's own check reports it). */
+function listOf<T>(value: T[] | undefined): T[] {
+  return Array.isArray(value) ? value : [];
 }

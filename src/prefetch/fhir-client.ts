@@ -70,7 +70,12 @@ export async function followPages(
     page = following;
   }
   const { link: _link, ...rest } = bundle;
-  return { ...rest, ...(entries.length > 0 ? { entry: entries } : {}), total: entries.length };
+  // `total` counts the search's matches (not _include-d resources): the server's own count when it gave one, so
+  // that an answer holding fewer matches than it announces can be recognised (see search-shortfall.ts).
+  const declared = bundle.total;
+  const total =
+    typeof declared === 'number' && Number.isSafeInteger(declared) && declared >= 0 ? declared : matchCount(entries);
+  return { ...rest, ...(entries.length > 0 ? { entry: entries } : {}), total };
 }
 
 async function get(url: string, options: FhirFetchOptions, allowNotFound: boolean): Promise<unknown> {
@@ -177,6 +182,16 @@ function sameOrigin(url: string, base: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Entries that match the search: every entry but those marked `include` or `outcome`. */
+export function matchCount(entries: unknown[]): number {
+  let count = 0;
+  for (const entry of entries) {
+    const mode = (entry as { search?: { mode?: unknown } } | null)?.search?.mode;
+    if (mode !== 'include' && mode !== 'outcome') count++;
+  }
+  return count;
 }
 
 function entriesOf(bundle: BundleLike): unknown[] {

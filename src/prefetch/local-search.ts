@@ -2,6 +2,8 @@
 // and the fixture generator fill each prefetch template of a service as an EHR would. The FHIR
 // search is the subset the prefetch templates of CDS services use (patient, code, status, ...).
 import { badRequest } from '../errors.js';
+import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
+import { parseTokenValue, splitSearchValue, unescapeSearchValue } from './search-value.js';
 import { fillTemplate } from './template.js';
 
 export interface LocalResource {
@@ -19,16 +21,32 @@ export interface LocalBundle {
 
 type Coding = { system?: string; code?: string };
 
+/** Value sets by url and version, each its expanded codes (the shape of the knowledge's value set index). */
+export type LocalValueSets = Record<string, Record<string, Array<{ system?: string; code: string }>>>;
+
+export interface LocalSearchOptions {
+  /** The value sets `:in` is evaluated against. */
+  valueSets?: LocalValueSets;
+}
+
+/** Token search parameters and the element each searches (FHIR R4 search parameters of the resource types used). */
+const TOKEN_PARAMETERS: Record<string, string[]> = {
+  code: ['code', 'medicationCodeableConcept'],
+  'vaccine-code': ['vaccineCode'],
+  type: ['type'],
+  category: ['category'],
+  'clinical-status': ['clinicalStatus'],
+  'verification-status': ['verificationStatus'],
+};
+
 /** The search parameters understood, by name. */
 export const LOCAL_SEARCH_PARAMETERS = [
   'patient',
   'subject',
   '_id',
-  'code',
+  ...Object.keys(TOKEN_PARAMETERS),
+  ...Object.keys(TOKEN_PARAMETERS).map((p) => `${p}:in`),
   'status',
-  'clinical-status',
-  'verification-status',
-  'category',
   'intent',
   '_sort',
   '_count',
@@ -38,7 +56,12 @@ export const LOCAL_SEARCH_PARAMETERS = [
 const SORTS = ['-date', '-started', '-authoredon', '-onset-date', '-recorded-date'];
 
 /** Runs one FHIR search over a patient's resources; `fhirBase` is used for the Bundle's URLs. */
-export function searchResources(query: string, resources: LocalResource[], fhirBase: string): LocalBundle {
+export function searchResources(
+  query: string,
+  resources: LocalResource[],
+  fhirBase: string,
+  options: LocalSearchOptions = {},
+): LocalBundle {
   const [type, qs = ''] = query.split('?');
   let matches = resources.filter((r) => r.resourceType === type);
   let count: number | undefined;
@@ -47,48 +70,46 @@ export function searchResources(query: string, resources: LocalResource[], fhirB
   for (const part of qs.split('&').filter(Boolean)) {
     const eq = part.indexOf('=');
     const name = eq >= 0 ? part.slice(0, eq) : part;
-    const values = decodeURIComponent(eq >= 0 ? part.slice(eq + 1) : '').split(',');
+    const values = splitSearchValue(decoded(eq >= 0 ? part.slice(eq + 1) : '', name), ',');
+    const plain = values.map(unescapeSearchValue);
+    const [parameter, modifier] = name.split(':');
+    if (TOKEN_PARAMETERS[parameter] && (modifier === undefined || modifier === 'in')) {
+      const elements = TOKEN_PARAMETERS[parameter];
+      const codings = (r: LocalResource) => elements.flatMap((e) => conceptsOf(r[e]).flatMap(codingsOf));
+      if (modifier === 'in') {
+        const members = values.map((v) => valueSetCodes(v, options.valueSets));
+        matches = matches.filter((r) => codings(r).some((c) => members.some((m) => inValueSet(c, m))));
+      } else {
+        const wanted = values.map(parseTokenValue);
+        matches = matches.filter((r) => tokenMatches(codings(r), wanted));
+      }
+      continue;
+    }
     switch (name) {
       case 'patient':
       case 'subject':
-        matches = matches.filter((r) =>
-          values.some((v) => referenceOf(r.subject ?? r.patient) === `Patient/${v.replace(/^Patient\//, '')}`),
-        );
+        matches = matches.filter((r) => {
+          const refs = patientReferences(r);
+          return plain.some((v) => refs.includes(`Patient/${v.replace(/^Patient\//, '')}`));
+        });
         break;
       case '_id':
-        matches = matches.filter((r) => values.includes(r.id));
-        break;
-      case 'code':
-        matches = matches.filter((r) => tokenMatches(codingsOf(r.code), values));
+        matches = matches.filter((r) => plain.includes(r.id));
         break;
       case 'status':
       case 'intent':
-        matches = matches.filter((r) => values.includes(r[name] as string));
-        break;
-      case 'clinical-status':
-        matches = matches.filter((r) => tokenMatches(codingsOf(r.clinicalStatus), values));
-        break;
-      case 'verification-status':
-        matches = matches.filter((r) => tokenMatches(codingsOf(r.verificationStatus), values));
-        break;
-      case 'category':
-        matches = matches.filter((r) =>
-          tokenMatches(
-            (Array.isArray(r.category) ? r.category : [r.category]).flatMap((c) => codingsOf(c)),
-            values,
-          ),
-        );
+        matches = matches.filter((r) => plain.includes(r[name] as string));
         break;
       case '_include':
-        include = values[0];
+        include = plain[0];
         break;
       case '_sort':
-        if (!SORTS.includes(values[0]))
-          throw badRequest(`_sort=${values[0]} cannot be applied to a local record (${SORTS.join(', ')} can)`);
+        if (!SORTS.includes(plain[0]))
+          throw badRequest(`_sort=${plain[0]} cannot be applied to a local record (${SORTS.join(', ')} can)`);
         sortDesc = true;
         break;
       case '_count':
-        count = Number(values[0]);
+        count = Number(plain[0]);
         break;
       default:
         throw badRequest(
@@ -128,6 +149,7 @@ export function prefetchFromResources(
   resources: LocalResource[],
   context: Record<string, unknown>,
   fhirBase: string,
+  options: LocalSearchOptions = {},
 ): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [key, template] of Object.entries(templates)) {
@@ -141,7 +163,7 @@ export function prefetchFromResources(
       out[key] = resources.find((r) => r.resourceType === type && r.id === decodeURIComponent(id ?? '')) ?? null;
       continue;
     }
-    out[key] = searchResources(query, resources, fhirBase);
+    out[key] = searchResources(query, resources, fhirBase, options);
   }
   return out;
 }
@@ -164,18 +186,61 @@ function referenceOf(value: unknown): string | undefined {
   return (value as { reference?: string } | undefined)?.reference;
 }
 
-function codingsOf(concept: unknown): Coding[] {
-  const coding = (concept as { coding?: unknown } | undefined)?.coding;
-  return Array.isArray(coding) ? (coding as Coding[]) : [];
+/** The references the type's patient search parameter searches (FHIR R4), else `subject` or `patient`. */
+function patientReferences(r: LocalResource): string[] {
+  const paths = PATIENT_SEARCH_PARAMETERS[r.resourceType]?.paths ?? ['subject', 'patient'];
+  const out: string[] = [];
+  for (const path of paths) {
+    let values: unknown[] = [r];
+    for (const step of path.split('.'))
+      values = values.flatMap((v) => conceptsOf((v as Record<string, unknown> | null)?.[step]));
+    for (const v of values) {
+      const ref = referenceOf(v);
+      if (ref !== undefined) out.push(ref);
+    }
+  }
+  return out;
 }
 
-function tokenMatches(codings: Coding[], wanted: string[]): boolean {
-  return wanted.some((w) => {
-    const bar = w.lastIndexOf('|');
-    const system = bar >= 0 ? w.slice(0, bar) : undefined;
-    const code = bar >= 0 ? w.slice(bar + 1) : w;
-    return codings.some((c) => c.code === code && (system === undefined || system === '' || c.system === system));
-  });
+function conceptsOf(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : value === undefined ? [] : [value];
+}
+
+function codingsOf(concept: unknown): Coding[] {
+  const coding = (concept as { coding?: unknown } | undefined)?.coding;
+  return Array.isArray(coding) ? (coding as Coding[]).filter((c) => !!c && typeof c === 'object') : [];
+}
+
+/** FHIR token matching: no system given matches any; an empty system matches codings without one. */
+function tokenMatches(codings: Coding[], wanted: Array<{ system?: string; code: string }>): boolean {
+  return wanted.some((w) =>
+    codings.some(
+      (c) => c.code === w.code && (w.system === undefined || (w.system === '' ? !c.system : c.system === w.system)),
+    ),
+  );
+}
+
+/** The codes of the value set `url` or `url|version` (every version when none is named). */
+function valueSetCodes(value: string, valueSets: LocalValueSets | undefined): Set<string> {
+  const [url, version] = splitSearchValue(value, '|').map(unescapeSearchValue);
+  const versions = valueSets?.[url];
+  const chosen = versions && (version === undefined ? Object.values(versions) : [versions[version]]);
+  if (!chosen || chosen.some((codes) => codes === undefined))
+    throw badRequest(`value set ${value} of a :in search is not among the loaded value sets`);
+  return new Set(chosen.flat().map((c) => `${c.system ?? ''}|${c.code}`));
+}
+
+function inValueSet(coding: Coding, members: Set<string>): boolean {
+  if (coding.code === undefined) return false;
+  return members.has(`${coding.system ?? ''}|${coding.code}`) || members.has(`|${coding.code}`);
+}
+
+function decoded(value: string, name: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw badRequest(`the value of search parameter '${name}' is not percent-encoded correctly`);
+  }
 }
 
 function sortTime(r: LocalResource): number {

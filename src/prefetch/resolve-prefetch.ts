@@ -4,6 +4,7 @@ import { prefetchUnavailable, type Issue } from '../errors.js';
 import { isResource } from '../fhir/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import { fetchFhir, followPages, FhirFetchError } from './fhir-client.js';
+import { askedCount, shortfallOf, type PrefetchShortfall } from './search-shortfall.js';
 import { fillTemplate } from './template.js';
 
 export type PrefetchStatus = 'sent' | 'null' | 'fetched' | 'no-token-value';
@@ -11,6 +12,8 @@ export type PrefetchStatus = 'sent' | 'null' | 'fetched' | 'no-token-value';
 export interface PrefetchResult {
   data: Record<string, unknown>;
   status: Record<string, PrefetchStatus>;
+  /** Searches that held fewer matches than they announced and than were asked for (see search-shortfall.ts). */
+  shortfalls?: PrefetchShortfall[];
 }
 
 export interface PrefetchOptions {
@@ -38,6 +41,7 @@ export async function resolvePrefetch(
   const status: Record<string, PrefetchStatus> = {};
   const sent = request.prefetch ?? {};
   const issues: Issue[] = [];
+  const shortfalls: PrefetchShortfall[] = [];
   const serverAllowed =
     request.fhirServer !== undefined && isAllowedServer(request.fhirServer, options.allowedFhirServers);
   const deadline =
@@ -67,9 +71,12 @@ export async function resolvePrefetch(
         return;
       }
       const usable = isResource(value) && !isOperationOutcome(value);
+      const asked = askedCount(template);
       if (usable && !hasNextPage(value)) {
+        const short = shortfallOf(value, asked);
         data[key] = value;
         status[key] = 'sent';
+        if (short) await completeShort(key, template, value, short, 'ehr');
         return;
       }
       const url = usable ? undefined : fillTemplate(template, request.context);
@@ -102,14 +109,11 @@ export async function resolvePrefetch(
         });
         return;
       }
+      let got: unknown;
       try {
-        if (usable) {
-          data[key] = await followPages(value as never, fhir.fhirServer.replace(/\/+$/, ''), fhir);
-          status[key] = 'fetched';
-          return;
-        }
-        data[key] = await fetchFhir(url!, fhir);
-        status[key] = 'fetched';
+        got = usable
+          ? await followPages(value as never, fhir.fhirServer.replace(/\/+$/, ''), fhir)
+          : await fetchFhir(url!, fhir);
       } catch (err) {
         if (!(err instanceof FhirFetchError)) throw err;
         issues.push({
@@ -118,13 +122,59 @@ export async function resolvePrefetch(
           diagnostics: `prefetch key '${key}' could not be fetched from fhirServer: ${err.message}`,
           expression: [`prefetch.${key}`],
         });
+        return;
       }
+      data[key] = got;
+      status[key] = 'fetched';
+      const short = shortfallOf(got, asked);
+      if (short) await completeShort(key, template, got, short, usable ? 'ehr' : 'fhir-server');
     }),
   );
+
+  /**
+   * A search that holds fewer matches than it says there are, with no next link: fetched from fhirServer when the
+   * request names one this client may use (once more as the template says, then once asking for every match in
+   * one page); otherwise, or when that fails or falls short again, what there is is evaluated and the shortfall
+   * is reported.
+   */
+  async function completeShort(
+    key: string,
+    template: string,
+    had: unknown,
+    short: { got: number; total: number },
+    from: PrefetchShortfall['from'],
+  ): Promise<void> {
+    const asked = askedCount(template);
+    const report = (resolution: PrefetchShortfall['resolution'], of = short) =>
+      shortfalls.push({ key, from, asked: asked ?? 'all', got: of.got, total: of.total, resolution });
+    const url = fhir ? fillTemplate(template, request.context) : undefined;
+    if (!fhir || url === undefined) return void report('evaluated-with-part');
+    let best = { value: had, short: short as { got: number; total: number } | undefined };
+    const attempts = from === 'ehr' ? [url] : [];
+    // Without a _count of its own the template asks for every match: ask for them in one page, within the budget.
+    const left = fhir.resources ? fhir.resources.limit - fhir.resources.used : Number.POSITIVE_INFINITY;
+    if (asked === undefined && url.includes('?') && short.total <= left) attempts.push(`${url}&_count=${short.total}`);
+    for (const attempt of attempts) {
+      try {
+        const value = await fetchFhir(attempt, fhir);
+        const again = shortfallOf(value, asked);
+        if (!again || again.got > (best.short?.got ?? Number.POSITIVE_INFINITY)) best = { value, short: again };
+      } catch (err) {
+        if (!(err instanceof FhirFetchError)) throw err;
+      }
+      if (!best.short) break;
+    }
+    if (best.value !== had) {
+      data[key] = best.value;
+      status[key] = 'fetched';
+    }
+    if (best.short) report('evaluated-with-part', best.short);
+    else report('fetched-in-full');
+  }
   if (issues.length > 0) {
     throw prefetchUnavailable(issues);
   }
-  return { data, status };
+  return { data, status, ...(shortfalls.length > 0 ? { shortfalls } : {}) };
 }
 
 export function isAllowedServer(fhirServer: string, allowed: string[] | undefined): boolean {

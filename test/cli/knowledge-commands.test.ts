@@ -87,6 +87,26 @@ describe('cds eval', () => {
     expect(Object.keys(doc.explanation.defineTimings)).toEqual(Object.keys(doc.explanation.cql));
   });
 
+  it('says per key when a sent search held fewer matches than it announced, and that it was evaluated with part', async () => {
+    const body = JSON.parse(
+      readFileSync(join(repoRoot, 'fixtures/requests/nsaid-ckd-order-sign/egfr-22-ibuprofen.json'), 'utf8'),
+    );
+    const got = body.prefetch.egfr.entry.length;
+    body.prefetch.egfr.total = got + 3;
+    delete body.fhirServer;
+    const file = join(mkdtempSync(join(tmpdir(), 'cds-eval-short-')), 'short.json');
+    writeFileSync(file, JSON.stringify(body));
+    const text = await cds('eval', '-s', 'nsaid-ckd-order-sign', '-r', file, '--as-of', '2026-06-01T12:00:00Z');
+    expect(text.code).toBe(0);
+    expect(text.out).toContain(
+      `egfr: the sent search held ${got} of ${got + 3} matches (asked 10): evaluated with part`,
+    );
+    const json = JSON.parse((await cds('eval', '-s', 'nsaid-ckd-order-sign', '-r', file, '--json')).out);
+    expect(json.explanation.prefetchShortfalls).toEqual([
+      { key: 'egfr', from: 'ehr', asked: 10, got, total: got + 3, resolution: 'evaluated-with-part' },
+    ]);
+  });
+
   it('answers a bad request file with a clear message and a non-zero exit', async () => {
     const r = await cds('eval', '-s', 'nsaid-ckd-order-sign', '-r', '/nonexistent/request.json');
     expect(r.code).not.toBe(0);

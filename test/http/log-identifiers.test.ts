@@ -198,8 +198,18 @@ describe('no identifier in any log line', () => {
     );
     await expectStatus('a path no route knows', 404, () => request(app()).get(`/Patient/${id('patient')}`));
 
+    // A search holding fewer matches than it announces (and no next link) is evaluated and logged by its key only.
+    const short = marked();
+    short.prefetch.egfr.total = 5;
+    await request(app()).post(renal).send(short).expect(200);
+
     await t.store.flush();
     const text = logs.text();
+    expect(
+      logs.lines.some(
+        (l) => String(l.message).includes('evaluated with part') && JSON.stringify(l.prefetchKeys) === '["egfr"]',
+      ),
+    ).toBe(true);
     const carrying = logs.lines.filter((l) => JSON.stringify(l).includes(MARK));
     expect(carrying, `log lines carrying a marker id:\n${JSON.stringify(carrying, null, 2)}`).toEqual([]);
     // The refusals were logged, by code and location.

@@ -1,6 +1,6 @@
 import { HOOKS } from '../../src/hooks/index.js';
 import { templateProblems } from '../../src/prefetch/index.js';
-export { derivePrefetch, type Knowledge } from '../../src/knowledge/index.js';
+export { derivePrefetch, servedVersions, type Knowledge } from '../../src/knowledge/index.js';
 
 /** Why a template cannot be filled for the hook, as the loader checks hand-written ones. */
 export function templateProblemsFor(template: string, hook: string): string[] {
