@@ -10,6 +10,7 @@ export { ucum, validateUcumUnit, convertUcum } from './ucum.js';
 export { fhirShapeIssues, fhirShapeProblems, type ShapeProblem } from './shape.js';
 export { isResource, resourcesOf, type FhirResource } from './resources.js';
 export { PATIENT_SEARCH_PARAMETERS } from './patient-search-parameters.js';
+export { DATE_SEARCH_PARAMETERS, dateSearchElements } from './date-search-parameters.js';
 export {
   medicationIdOf,
   medicationsById,

@@ -2,10 +2,13 @@
 // retrieves (and those of every library it includes). One query per resource type, scoped to the
 // patient; a value set becomes its expanded codes when they fit, `code:in=<url>` otherwise; a code
 // becomes `system|code`. A query longer than the limit falls back to the broader query without its
-// code filter, so the EHR sends more and the CQL filters again.
+// code filter, so the EHR sends more and the CQL filters again. A retrieve that is the one source of a query whose
+// `where` bounds a date element by literal dates (`O.effective >= @2025-01-01`, `C.onset during Interval[...]`) adds
+// that element's date search parameter, a day wider on each side; a bound relative to Now() cannot be written in
+// a CDS Hooks 2.0 template and is left to the CQL.
 import type { RuleSet, Service } from './types.js';
 import type { ValueSetIndex } from './value-sets.js';
-import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
+import { DATE_SEARCH_PARAMETERS, PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
 import { encodeSearchValue, escapeSearchValue, tokenSearchValue } from '../prefetch/index.js';
 
 /** Codes a value set may expand to in a template before `code:in=<url>` is used instead. */
@@ -62,12 +65,17 @@ export function derivePrefetch(
   maxTemplate = DEFAULT_PREFETCH_MAX_TEMPLATE,
 ): DerivedPrefetch {
   const needs = new Map<string, Need>();
+  const dates = new Map<string, DateBound | null>();
   const notes: string[] = [];
   const seen = new Set<LibraryNode>();
   const visit = (lib: LibraryNode | undefined): void => {
     if (!lib || seen.has(lib)) return;
     seen.add(lib);
-    for (const retrieve of retrievesIn(lib.source)) addRetrieve(retrieve, lib, needs, notes);
+    const bounds = dateBoundsIn(lib.source);
+    for (const retrieve of retrievesIn(lib.source)) {
+      addRetrieve(retrieve, lib, needs, notes);
+      addDateBound(retrieveType(retrieve), bounds.get(retrieve) ?? null, dates);
+    }
     for (const included of Object.values(lib.includes ?? {})) visit(included);
   };
   for (const ruleSet of Array.isArray(ruleSets) ? ruleSets : [ruleSets]) visit(ruleSet.library);
@@ -94,7 +102,11 @@ export function derivePrefetch(
         : `${type}?${scope.parameter}=Patient/{{context.patientId}}`;
     const include =
       needs.has('Medication') && MEDICATION_REFERENCES[type] ? `&_include=${type}:${MEDICATION_REFERENCES[type]}` : '';
-    let query = `${base}${include}`;
+    const bound = dates.get(type);
+    const dated = bound
+      ? `${bound.low ? `&${bound.parameter}=ge${bound.low}` : ''}${bound.high ? `&${bound.parameter}=le${bound.high}` : ''}`
+      : '';
+    let query = `${base}${dated}${include}`;
     if (!need.unfiltered && need.codes && need.parameter) {
       const tokens = [...need.codes];
       let expandable = true;
@@ -108,9 +120,9 @@ export function derivePrefetch(
         }
       }
       const filtered = expandable
-        ? `${base}&${need.parameter}=${[...new Set(tokens)].join(',')}${include}`
+        ? `${base}&${need.parameter}=${[...new Set(tokens)].join(',')}${dated}${include}`
         : tokens.length === 0 && urls.length === 1
-          ? `${base}&${need.parameter}:in=${urls[0]}${include}`
+          ? `${base}&${need.parameter}:in=${urls[0]}${dated}${include}`
           : undefined;
       if (filtered === undefined) notes.push(`${type}: codes and value sets that cannot be one filter; all fetched`);
       else if (filtered.length > maxTemplate)
@@ -130,16 +142,17 @@ const MEDICATION_REFERENCES: Record<string, string> = {
   MedicationDispense: 'medication',
 };
 
+function retrieveType(retrieve: Record<string, unknown>): string {
+  return (typeof retrieve.dataType === 'string' ? retrieve.dataType : '').replace(/^\{http:\/\/hl7\.org\/fhir\}/, '');
+}
+
 function addRetrieve(
   retrieve: Record<string, unknown>,
   lib: LibraryNode,
   needs: Map<string, Need>,
   notes: string[],
 ): void {
-  const type = (typeof retrieve.dataType === 'string' ? retrieve.dataType : '').replace(
-    /^\{http:\/\/hl7\.org\/fhir\}/,
-    '',
-  );
+  const type = retrieveType(retrieve);
   if (!/^[A-Z][A-Za-z]+$/.test(type)) return;
   const need = needs.get(type);
   const filter = codeFilter(retrieve, lib, type);
@@ -252,4 +265,160 @@ export function servedVersions(service: Pick<Service, 'ruleSet' | 'rollout'>): R
     ...(service.rollout?.shadows ?? []),
   ];
   return [...new Set(all)];
+}
+
+/** A date search parameter's bounds, as FHIR dates (YYYY-MM-DD), already a day wider than the CQL's. */
+interface DateBound {
+  parameter: string;
+  low?: string;
+  high?: string;
+}
+
+/** Joins the bound of one more retrieve of `type`: every retrieve must be bounded on the same parameter. */
+function addDateBound(type: string, bound: DateBound | null, dates: Map<string, DateBound | null>): void {
+  if (!dates.has(type)) {
+    dates.set(type, bound);
+    return;
+  }
+  const before = dates.get(type)!;
+  if (!before || !bound || before.parameter !== bound.parameter) {
+    dates.set(type, null);
+    return;
+  }
+  const low = before.low && bound.low ? (before.low < bound.low ? before.low : bound.low) : undefined;
+  const high = before.high && bound.high ? (before.high > bound.high ? before.high : bound.high) : undefined;
+  dates.set(type, low || high ? { parameter: bound.parameter, low, high } : null);
+}
+
+type ElmNode = Record<string, unknown>;
+
+/** The date bounds of each Retrieve that is the one source of a Query bounding one of its date elements. */
+function dateBoundsIn(elm: ElmLibrary | undefined): Map<unknown, DateBound> {
+  const bounds = new Map<unknown, DateBound>();
+  const stack: unknown[] = [elm?.library];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (!node || typeof node !== 'object') continue;
+    if (Array.isArray(node)) {
+      stack.push(...node);
+      continue;
+    }
+    const n = node as ElmNode;
+    if (n.type === 'Query' && Array.isArray(n.source) && n.source.length === 1) {
+      const source = n.source[0] as { alias?: string; expression?: ElmNode };
+      if (source.expression?.type === 'Retrieve' && typeof source.alias === 'string') {
+        const bound = whereBound(n.where, source.alias, retrieveType(source.expression));
+        if (bound) bounds.set(source.expression, bound);
+      }
+    }
+    for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
+  }
+  return bounds;
+}
+
+const LOWER = new Set(['GreaterOrEqual', 'Greater', 'SameOrAfter', 'After']);
+const UPPER = new Set(['LessOrEqual', 'Less', 'SameOrBefore', 'Before']);
+
+/** A bound every result of the query meets: from one conjunct of its `where` (the tightest on one parameter). */
+function whereBound(where: unknown, alias: string, type: string): DateBound | undefined {
+  const conjuncts: ElmNode[] = [];
+  const flatten = (node: unknown): void => {
+    const n = node as ElmNode | undefined;
+    if (!n || typeof n !== 'object') return;
+    if (n.type === 'And' && Array.isArray(n.operand)) n.operand.forEach(flatten);
+    else conjuncts.push(n);
+  };
+  flatten(where);
+  let bound: DateBound | undefined;
+  for (const c of conjuncts) {
+    const b = comparisonBound(c, alias, type);
+    if (!b) continue;
+    if (!bound) bound = b;
+    else if (bound.parameter === b.parameter) {
+      if (b.low && (!bound.low || b.low > bound.low)) bound.low = b.low;
+      if (b.high && (!bound.high || b.high < bound.high)) bound.high = b.high;
+    }
+  }
+  return bound;
+}
+
+function comparisonBound(c: ElmNode, alias: string, type: string): DateBound | undefined {
+  const operands = Array.isArray(c.operand) ? (c.operand as ElmNode[]) : [];
+  if (operands.length !== 2) return undefined;
+  const op = String(c.type);
+  const [a, b] = operands;
+  const left = dateParameter(a, alias, type);
+  const right = dateParameter(b, alias, type);
+  if (LOWER.has(op) || UPPER.has(op)) {
+    const parameter = left ?? right;
+    if (!parameter || (left && right)) return undefined;
+    // path >= date and date <= path both bound the path from below.
+    const lower = LOWER.has(op) === Boolean(left);
+    const date = literalDate(left ? b : a, lower ? 'low' : 'high');
+    if (!date) return undefined;
+    return lower ? { parameter, low: shift(date, -1) } : { parameter, high: shift(date, 1) };
+  }
+  if ((op === 'In' || op === 'IncludedIn') && left && b?.type === 'Interval') {
+    const low = literalDate(b.low, 'low');
+    const high = literalDate(b.high, 'high');
+    if (!low && !high) return undefined;
+    return {
+      parameter: left,
+      ...(low ? { low: shift(low, -1) } : {}),
+      ...(high ? { high: shift(high, 1) } : {}),
+    };
+  }
+  return undefined;
+}
+
+const CONVERSIONS = new Set(['ToDateTime', 'ToDate', 'ToInterval']);
+
+/** The date search parameter of the element `node` reads of the query's alias, through conversions and casts. */
+function dateParameter(node: ElmNode | undefined, alias: string, type: string): string | undefined {
+  let n = node;
+  for (let depth = 0; n && depth < 6; depth++) {
+    if (n.type === 'As' || (typeof n.type === 'string' && CONVERSIONS.has(n.type) && !Array.isArray(n.operand)))
+      n = n.operand as ElmNode;
+    else if (n.type === 'FunctionRef' && CONVERSIONS.has(String(n.name)) && Array.isArray(n.operand))
+      n = (n.operand as ElmNode[])[0];
+    else break;
+  }
+  if (!n || n.type !== 'Property' || typeof n.path !== 'string' || n.path.includes('.')) return undefined;
+  const source = n.source as ElmNode | undefined;
+  const scoped = n.scope === alias || (source?.type === 'AliasRef' && source.name === alias);
+  return scoped ? DATE_SEARCH_PARAMETERS[type]?.[n.path] : undefined;
+}
+
+/**
+ * A Date or DateTime literal as YYYY-MM-DD: at its start (`low`) or its end (`high`) when it has no month or day,
+ * so that `@2025` as an upper bound takes in all of 2025. undefined for anything but a literal.
+ */
+function literalDate(node: unknown, side: 'low' | 'high'): string | undefined {
+  let n = node as ElmNode | undefined;
+  if (n?.type === 'ToDateTime' && !Array.isArray(n.operand)) n = n.operand as ElmNode;
+  if (!n || (n.type !== 'DateTime' && n.type !== 'Date')) return undefined;
+  const part = (name: string): number | undefined => {
+    const p = n[name] as ElmNode | undefined;
+    if (p === undefined) return undefined;
+    if (p.type !== 'Literal') return NaN;
+    return Number(p.value);
+  };
+  const year = part('year');
+  const month = part('month');
+  const day = part('day');
+  if (year === undefined || [year, month, day].some((v) => Number.isNaN(v))) return undefined;
+  if (side === 'low') return isoDay(year, month ?? 1, day ?? 1);
+  if (month === undefined) return isoDay(year, 12, 31);
+  return isoDay(year, month, day ?? new Date(Date.UTC(year, month, 0)).getUTCDate());
+}
+
+function isoDay(year: number, month: number, day: number): string | undefined {
+  const t = Date.UTC(year, month - 1, day);
+  if (!Number.isFinite(t) || year < 1 || year > 9999) return undefined;
+  return new Date(t).toISOString().slice(0, 10);
+}
+
+/** A day earlier or later: time of day, precision and time zones of the CQL cannot then drop a resource. */
+function shift(day: string, days: number): string {
+  return new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }

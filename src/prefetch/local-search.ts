@@ -2,7 +2,7 @@
 // and the fixture generator fill each prefetch template of a service as an EHR would. The FHIR
 // search is the subset the prefetch templates of CDS services use (patient, code, status, ...).
 import { badRequest } from '../errors.js';
-import { PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
+import { DATE_SEARCH_PARAMETERS, dateSearchElements, PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
 import { parseTokenValue, splitSearchValue, unescapeSearchValue } from './search-value.js';
 import { fillTemplate } from './template.js';
 
@@ -39,6 +39,77 @@ const TOKEN_PARAMETERS: Record<string, string[]> = {
   'verification-status': ['verificationStatus'],
 };
 
+/** A date search value: its prefix and the instants its precision covers, [start, end). */
+interface DateValue {
+  prefix: 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le';
+  start: number;
+  end: number;
+}
+
+const DATE_VALUE =
+  /^(eq|ne|gt|lt|ge|le)?(\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?)$/;
+
+function parseDateValue(value: string, name: string): DateValue {
+  const m = DATE_VALUE.exec(value);
+  const range = m ? instantRange(m[2]) : undefined;
+  if (!m || !range)
+    throw badRequest(`${name}=${value} is not a FHIR date search value (a prefix eq, gt, lt, ge, le, then a date)`);
+  return { prefix: (m[1] ?? 'eq') as DateValue['prefix'], ...range };
+}
+
+/** The instants a FHIR date, dateTime or instant covers at its precision (UTC when it has no zone). */
+function instantRange(text: string): { start: number; end: number } | undefined {
+  const [date, time] = text.split('T');
+  const [y, mo, d] = date.split('-').map(Number);
+  if (!time) {
+    const start = Date.UTC(y, (mo ?? 1) - 1, d ?? 1);
+    const end =
+      d !== undefined ? Date.UTC(y, mo - 1, d + 1) : mo !== undefined ? Date.UTC(y, mo, 1) : Date.UTC(y + 1, 0, 1);
+    return Number.isFinite(start) ? { start, end } : undefined;
+  }
+  const zoned = /Z|[+-]\d{2}:\d{2}$/.test(time) ? text : `${text}Z`;
+  const start = Date.parse(zoned);
+  if (!Number.isFinite(start)) return undefined;
+  const seconds = /:\d{2}:\d{2}/.test(time);
+  return { start, end: start + (seconds ? 1000 : 60_000) };
+}
+
+/** The ranges of a resource's date element: a date or dateTime at its precision, a Period (open ends unbounded). */
+function dateRangesOf(r: LocalResource, element: string): Array<{ start: number; end: number }> {
+  const out: Array<{ start: number; end: number }> = [];
+  for (const [key, value] of Object.entries(r)) {
+    if (key !== element && !(key.startsWith(element) && /^[A-Z]/.test(key.slice(element.length)))) continue;
+    if (typeof value === 'string') {
+      const range = instantRange(value);
+      if (range) out.push(range);
+    } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const p = value as { start?: unknown; end?: unknown };
+      const start = typeof p.start === 'string' ? instantRange(p.start)?.start : undefined;
+      const end = typeof p.end === 'string' ? instantRange(p.end)?.end : undefined;
+      if (p.start !== undefined || p.end !== undefined) out.push({ start: start ?? -Infinity, end: end ?? Infinity });
+    }
+  }
+  return out;
+}
+
+/** FHIR R4 date search semantics: the resource's range against the search value's range. */
+function dateMatches(range: { start: number; end: number }, w: DateValue): boolean {
+  switch (w.prefix) {
+    case 'eq':
+      return range.start >= w.start && range.end <= w.end;
+    case 'ne':
+      return !(range.start >= w.start && range.end <= w.end);
+    case 'gt':
+      return range.end > w.end;
+    case 'lt':
+      return range.start < w.start;
+    case 'ge':
+      return range.end > w.start;
+    case 'le':
+      return range.start < w.end;
+  }
+}
+
 /** The search parameters understood, by name. */
 export const LOCAL_SEARCH_PARAMETERS = [
   'patient',
@@ -46,6 +117,7 @@ export const LOCAL_SEARCH_PARAMETERS = [
   '_id',
   ...Object.keys(TOKEN_PARAMETERS),
   ...Object.keys(TOKEN_PARAMETERS).map((p) => `${p}:in`),
+  ...new Set(Object.values(DATE_SEARCH_PARAMETERS).flatMap((byElement) => Object.values(byElement))),
   'status',
   'intent',
   '_sort',
@@ -83,6 +155,16 @@ export function searchResources(
         const wanted = values.map(parseTokenValue);
         matches = matches.filter((r) => tokenMatches(codings(r), wanted));
       }
+      continue;
+    }
+    const dateElements = modifier === undefined ? dateSearchElements(type, parameter) : [];
+    if (dateElements.length > 0) {
+      // Values of one parameter are alternatives; the parameter repeated (ge…&le…) must all hold.
+      const wanted = plain.map((v) => parseDateValue(v, name));
+      matches = matches.filter((r) => {
+        const ranges = dateElements.flatMap((e) => dateRangesOf(r, e));
+        return wanted.some((w) => ranges.some((range) => dateMatches(range, w)));
+      });
       continue;
     }
     switch (name) {
