@@ -2,7 +2,8 @@
 // seconds (the translator parses the FHIR model info first); in the server's thread that would hold
 // every hook call arriving meanwhile. In its own thread, calls go on being answered from the
 // knowledge serving while the next set compiles, and the swap happens when it is ready.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../thread.js';
 import type { CompileJob, CompileProgress, CompileResult, CqlTranslator } from './translator.js';
 
 interface Pending {
@@ -28,16 +29,8 @@ export function createThreadedCqlTranslator(): CqlTranslator {
       for (const p of pending.values()) p.reject(err);
       pending.clear();
     };
-    // Built: translator-thread.js beside this file. From source (tests, `npm run dev`): the .ts file through tsx.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(`./translator-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-    const options = { stdout: true }; // the translator's own console output is not the server's log
-    const started = fromSource
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`,
-          { ...options, eval: true },
-        )
-      : new Worker(entry, options);
+    // The translator's own console output is not the server's log.
+    const started = startThread('./translator-thread', import.meta.url, { stdout: true });
     started.on('message', (message: { id: number; results?: CompileResult[]; error?: string; done?: number }) => {
       const waiting = pending.get(message.id);
       if (!waiting) return;
