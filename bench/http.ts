@@ -15,16 +15,19 @@ export interface BenchServer {
 
 /**
  * bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite, serving
- * the knowledge of `knowledge` (default: the checkout's shipped knowledge).
+ * the knowledge of `knowledge` (default: the checkout's shipped knowledge), evaluating on `workers`
+ * threads (default 1: the HTTP thread).
  */
 export async function startServer({
   dir = process.cwd(),
   uptake = false,
   knowledge,
-}: { dir?: string; uptake?: boolean; knowledge?: string } = {}): Promise<BenchServer> {
+  workers = 1,
+}: { dir?: string; uptake?: boolean; knowledge?: string; workers?: number } = {}): Promise<BenchServer> {
   const env = {
     ...process.env,
     BENCH_UPTAKE: uptake ? 'sqlite' : '',
+    BENCH_WORKERS: String(workers),
     ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], {

@@ -1,5 +1,6 @@
-// npm run bench: load on loopback (autocannon) per service at concurrency 1 and 10, then the
-// in-process evaluation time of the same requests without HTTP. Medians are what to compare.
+// npm run bench: load on loopback (autocannon) per service at concurrency 1 and 10, with 1 evaluation
+// thread and with 2 (CDS_WORKERS), then the in-process evaluation time of the same requests without
+// HTTP. Medians are what to compare.
 import { fixtureRequests, type FixtureRequest } from './fixtures.js';
 import { byService, load, percentile, startServer } from './http.js';
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
@@ -34,29 +35,43 @@ async function inProcess(
 
 const fmt = (n: number) => n.toFixed(1).padStart(8);
 
+const WORKERS = [1, 2];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 async function main(): Promise<void> {
   const requests = fixtureRequests();
   const services = byService(requests);
   // The same runs without and with the uptake ledger (SQLite), one after the other: what recording costs.
+  // Each with 1 evaluation thread (the HTTP thread, CDS_WORKERS=1) and a pool of 2, servers side by side and
+  // runs alternating between them: both see the same machine.
   for (const uptake of [false, true]) {
-    const server = await startServer({ uptake });
+    const servers = await Promise.all(WORKERS.map((workers) => startServer({ uptake, workers })));
     try {
       console.log(
         `HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`,
       );
-      console.log(`${'service'.padEnd(28)} conc      p50      p95      p99    req/s   non-2xx`);
+      console.log(`${'service'.padEnd(28)} conc workers      p50      p95      p99    req/s   non-2xx`);
+      const ratios: number[] = [];
       for (const [service, list] of services) {
         for (const connections of [1, 10]) {
-          const r = await load(server.port, list, connections, DURATION);
-          const l = r.latencies;
-          console.log(
-            `${service.padEnd(28)} ${String(connections).padStart(4)} ${fmt(percentile(l, 50))} ${fmt(percentile(l, 95))} ${fmt(percentile(l, 99))} ${fmt(r.requestsPerSecond)} ${String(r.non2xx + r.errors).padStart(9)}`,
-          );
+          const rps: number[] = [];
+          for (const [i, server] of servers.entries()) {
+            const r = await load(server.port, list, connections, DURATION);
+            const l = r.latencies;
+            rps.push(r.requestsPerSecond);
+            console.log(
+              `${service.padEnd(28)} ${String(connections).padStart(4)} ${String(WORKERS[i]).padStart(7)} ${fmt(percentile(l, 50))} ${fmt(percentile(l, 95))} ${fmt(percentile(l, 99))} ${fmt(r.requestsPerSecond)} ${String(r.non2xx + r.errors).padStart(9)}`,
+            );
+          }
+          if (connections === 10) ratios.push(rps[1] / rps[0]);
         }
       }
+      console.log(
+        `req/s at concurrency 10, 2 workers over 1: median ${median(ratios).toFixed(2)}x (${ratios.map((r) => r.toFixed(2)).join(', ')})`,
+      );
       console.log('');
     } finally {
-      server.stop();
+      for (const server of servers) server.stop();
     }
   }
   console.log('In-process evaluation (validate + prefetch + CQL + rules + cards), 50 rounds each (ms)');
