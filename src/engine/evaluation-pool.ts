@@ -270,7 +270,9 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       generationOf.set(knowledge, generation);
       const previous = current;
       current = generation;
-      if (previous !== undefined) retireIfDone(previous);
+      // Not before the caller has swapped the new set in (it does so when this resolves): a call that takes the
+      // previous snapshot meanwhile holds it first.
+      if (previous !== undefined) setImmediate(() => retireIfDone(previous));
     },
     hold(knowledge) {
       const generation = generationOf.get(knowledge);
