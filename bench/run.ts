@@ -2,7 +2,7 @@
 // thread and with 2 (CDS_WORKERS), then the in-process evaluation time of the same requests without
 // HTTP. Medians are what to compare.
 import { fixtureRequests, type FixtureRequest } from './fixtures.js';
-import { byService, load, percentile, startServer } from './http.js';
+import { byService, load, percentile, startServer, threadCpuMs } from './http.js';
 import { createCqlTranslator, loadKnowledge } from '../src/knowledge/index.js';
 import { defaultConfig } from '../src/config.js';
 import { invokeService } from '../src/engine/index.js';
@@ -35,6 +35,7 @@ async function inProcess(
 }
 
 const fmt = (n: number) => n.toFixed(1).padStart(8);
+const cpu = (xs: number[]) => (xs.length > 0 ? median(xs).toFixed(2) : '-');
 
 const WORKERS = [1, 2];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -51,8 +52,9 @@ async function main(): Promise<void> {
       console.log(
         `HTTP over loopback, ${DURATION} s per run (latency in ms), uptake ledger ${uptake ? 'on (SQLite)' : 'off'}`,
       );
+      // CPU per call is what the machine cannot blur: the HTTP thread's share bounds what more threads can give.
       console.log(
-        `${'service'.padEnd(28)} conc workers      p50      p95      p99    req/s   non-2xx   (medians of ${ROUNDS} runs)`,
+        `${'service'.padEnd(28)} conc workers      p50      p95      p99    req/s   non-2xx  cpu ms/call: http  others   (medians of ${ROUNDS} runs)`,
       );
       const ratios: number[] = [];
       for (const [service, list] of services) {
@@ -62,12 +64,21 @@ async function main(): Promise<void> {
             p95: [] as number[],
             p99: [] as number[],
             rps: [] as number[],
+            http: [] as number[],
+            others: [] as number[],
             failed: 0,
           }));
           // Rounds alternate between the servers: noise from the machine falls on both.
           for (let round = 0; round < ROUNDS; round++) {
             for (const [i, server] of servers.entries()) {
+              const before = threadCpuMs(server.pid);
               const r = await load(server.port, list, connections, DURATION);
+              const after = threadCpuMs(server.pid);
+              const calls = r.requestsPerSecond * DURATION;
+              if (before && after && calls > 0) {
+                runs[i].http.push((after.main - before.main) / calls);
+                runs[i].others.push((after.others - before.others) / calls);
+              }
               const l = r.latencies;
               runs[i].p50.push(percentile(l, 50));
               runs[i].p95.push(percentile(l, 95));
@@ -78,7 +89,7 @@ async function main(): Promise<void> {
           }
           for (const [i, run] of runs.entries()) {
             console.log(
-              `${service.padEnd(28)} ${String(connections).padStart(4)} ${String(WORKERS[i]).padStart(7)} ${fmt(median(run.p50))} ${fmt(median(run.p95))} ${fmt(median(run.p99))} ${fmt(median(run.rps))} ${String(run.failed).padStart(9)}`,
+              `${service.padEnd(28)} ${String(connections).padStart(4)} ${String(WORKERS[i]).padStart(7)} ${fmt(median(run.p50))} ${fmt(median(run.p95))} ${fmt(median(run.p99))} ${fmt(median(run.rps))} ${String(run.failed).padStart(9)} ${cpu(run.http).padStart(17)} ${cpu(run.others).padStart(7)}`,
             );
           }
           if (connections === 10) ratios.push(median(runs[1].rps) / median(runs[0].rps));
