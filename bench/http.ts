@@ -1,6 +1,7 @@
 // Load over loopback for the benchmarks: start bench/server.ts (of this checkout or another one)
 // in its own process, and send the example requests at it with autocannon.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import autocannon from 'autocannon';
@@ -15,16 +16,19 @@ export interface BenchServer {
 
 /**
  * bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite, serving
- * the knowledge of `knowledge` (default: the checkout's shipped knowledge).
+ * the knowledge of `knowledge` (default: the checkout's shipped knowledge), evaluating on `workers`
+ * threads (default 1: the HTTP thread).
  */
 export async function startServer({
   dir = process.cwd(),
   uptake = false,
   knowledge,
-}: { dir?: string; uptake?: boolean; knowledge?: string } = {}): Promise<BenchServer> {
+  workers = 1,
+}: { dir?: string; uptake?: boolean; knowledge?: string; workers?: number } = {}): Promise<BenchServer> {
   const env = {
     ...process.env,
     BENCH_UPTAKE: uptake ? 'sqlite' : '',
+    BENCH_WORKERS: String(workers),
     ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], {
@@ -86,4 +90,26 @@ export async function load(
 
 export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/**
+ * CPU time a process has used so far, in ms (Linux /proc): its main (HTTP) thread, and all its other threads
+ * (evaluation threads, garbage collection helpers, libuv's pool). Undefined where /proc cannot be read.
+ */
+export function threadCpuMs(pid: number): { main: number; others: number } | undefined {
+  try {
+    let main = 0;
+    let others = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      // Fields after the command name: utime and stime are the 12th and 13th, in clock ticks (100 a second).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * 10;
+      if (Number(tid) === pid) main += ms;
+      else others += ms;
+    }
+    return { main, others };
+  } catch {
+    return undefined;
+  }
 }

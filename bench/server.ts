@@ -1,6 +1,7 @@
 // The server as the benchmark runs it: shipped knowledge, evaluation clock fixed at the fixtures'
 // date (so the same cards fire on every run), logging off. BENCH_UPTAKE=sqlite records every call
 // and card in a fresh SQLite ledger, as the real server does; without it nothing is recorded.
+// BENCH_WORKERS=N (N >= 2) evaluates on a pool of N threads, as CDS_WORKERS=N does; default 1 (this thread).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,13 @@ import { createApp } from '../src/app.js';
 import { createUptakeStore } from '../src/uptake/index.js';
 import { defaultConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
-import { createCqlTranslator, createKnowledgeHolder, loadKnowledge } from '../src/knowledge/index.js';
-import { fhirDataModel } from '../src/engine/index.js';
+import {
+  createCachingTranslator,
+  createCqlTranslator,
+  createKnowledgeHolder,
+  loadKnowledge,
+} from '../src/knowledge/index.js';
+import { createEvaluationPool, fhirDataModel } from '../src/engine/index.js';
 
 const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
 // No JWT and no rate limit: the benchmark measures evaluation, not authentication.
@@ -20,14 +26,35 @@ const config = defaultConfig({
   rateLimitPerMinute: 0,
   ...(process.env.BENCH_KNOWLEDGE_DIR ? { knowledgeDir: process.env.BENCH_KNOWLEDGE_DIR } : {}),
 });
-const knowledge = await loadKnowledge(config.knowledgeDir, { translator: await createCqlTranslator() });
+const workers = Number(process.env.BENCH_WORKERS ?? 1);
+// The pool's threads load what this thread compiled from an ELM cache of the run's own.
+const elmCacheDir = workers >= 2 ? mkdtempSync(join(tmpdir(), 'cds-bench-elm-')) : undefined;
+const compiler = await createCqlTranslator();
+const translator = elmCacheDir ? createCachingTranslator(elmCacheDir, () => Promise.resolve(compiler)) : compiler;
+const knowledge = await loadKnowledge(config.knowledgeDir, { translator });
 fhirDataModel();
 const logger = createLogger('error', true);
 const dataDir = process.env.BENCH_UPTAKE === 'sqlite' ? mkdtempSync(join(tmpdir(), 'cds-bench-')) : undefined;
+const pool = elmCacheDir
+  ? createEvaluationPool({
+      size: workers,
+      setup: { knowledgeDir: config.knowledgeDir, elmCacheDir, shadowLimit: config.shadowQueueLimit },
+      logger,
+      keepShadows: !!dataDir,
+    })
+  : undefined;
+await pool?.prepare(knowledge);
 const uptake = dataDir
   ? await createUptakeStore({ ...config, dataDir, databaseUrl: undefined }, { logger })
   : undefined;
-const app = createApp({ config, logger, knowledge: createKnowledgeHolder(knowledge), clock: () => now, uptake });
+const app = createApp({
+  config,
+  logger,
+  knowledge: createKnowledgeHolder(knowledge),
+  clock: () => now,
+  uptake,
+  evaluator: pool,
+});
 const server = app.listen(config.port, config.host, () => {
   const address = server.address();
   process.stdout.write(
@@ -36,8 +63,8 @@ const server = app.listen(config.port, config.host, () => {
 });
 process.on('SIGTERM', () =>
   server.close(() => {
-    void (uptake?.close() ?? Promise.resolve()).finally(() => {
-      if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    void Promise.all([uptake?.close(), pool?.close()]).finally(() => {
+      for (const dir of [dataDir, elmCacheDir]) if (dir) rmSync(dir, { recursive: true, force: true });
       process.exit(0);
     });
   }),

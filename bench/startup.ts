@@ -8,7 +8,7 @@
 //   concurrency 10, and idle again BENCH_SETTLE_SECONDS after that load (V8 gives the heap back some
 //   10-30 s after the calls stop).
 //
-// BENCH_WORKERS=1,2,4 repeats it per value of CDS_WORKERS.
+// BENCH_WORKERS (default 1,2) repeats it per value of CDS_WORKERS.
 //
 //   npx tsx bench/startup.ts
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -146,10 +146,11 @@ async function round(workers: string | undefined): Promise<Round> {
   }
 }
 
-/** Prints start to /ready and resident memory, per BENCH_WORKERS value (CDS_WORKERS unset when none is given). */
+/** Prints start to /ready and resident memory, per BENCH_WORKERS value. */
 export async function startupAndMemory(): Promise<void> {
   await buildOnce();
-  const counts = process.env.BENCH_WORKERS ? process.env.BENCH_WORKERS.split(',').map((w) => w.trim()) : [undefined];
+  // One evaluation thread (the HTTP thread evaluates) and two: what the pool adds.
+  const counts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map((w) => w.trim());
   for (const workers of counts) {
     const rounds: Round[] = [];
     for (let i = 0; i < ROUNDS; i++) rounds.push(await round(workers));

@@ -20,12 +20,12 @@ import { adminAccess } from './http/require-role.js';
 import { adminRateLimit } from './http/rate-limit.js';
 import { createMetrics } from './http/metrics.js';
 import { uptakeObserver, uptakeRoutes } from './http/uptake.js';
-import type { CallObserver } from './http/call.js';
+import type { CallContext, CallObserver } from './http/call.js';
 import type { RateLimitStores } from './http/rate-limit-db.js';
 import { experimentRoutes } from './http/experiments.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import type { UptakeStore } from './uptake/index.js';
-import { createShadowQueue, errorName, type RolloutControl, type ShadowQueue } from './engine/index.js';
+import { createShadowQueue, errorName, type Evaluator, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
 export interface AppDeps {
   config: Config;
@@ -60,6 +60,11 @@ export interface AppDeps {
   adminKeys?: () => AdminKey[];
   /** Rate-limit counters shared through the database (several instances); in this process's memory without. */
   rateLimitStore?: RateLimitStores;
+  /**
+   * Where hook calls are evaluated: this thread when absent (CDS_WORKERS=1), or a pool of evaluation threads
+   * (createEvaluationPool) that holds every knowledge generation the holder may give.
+   */
+  evaluator?: Evaluator;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -75,6 +80,7 @@ export function createApp(deps: AppDeps): Express {
     jwks,
     uptake,
     reloader,
+    evaluator,
   } = deps;
   const processMetrics = deps.processMetrics ?? false;
   const shadowQueue =
@@ -87,11 +93,17 @@ export function createApp(deps: AppDeps): Express {
   let callsInFlight = 0;
   let lastCallEnded = 0;
   shadowQueue.holdWhile(() => callsInFlight > 0 || performance.now() - lastCallEnded < SHADOW_QUIET_MS);
+  // A call holds the knowledge snapshot it started on in the evaluation threads until it ends.
+  const holds = new WeakMap<CallContext, () => void>();
   const inFlight: CallObserver = {
-    started: () => void callsInFlight++,
-    finished: () => {
+    started: (call) => {
+      callsInFlight++;
+      if (evaluator?.hold) holds.set(call, evaluator.hold(call.knowledge));
+    },
+    finished: ({ call }) => {
       callsInFlight--;
       lastCallEnded = performance.now();
+      holds.get(call)?.();
     },
   };
   // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
@@ -201,6 +213,7 @@ export function createApp(deps: AppDeps): Express {
       rollout,
       logger,
       shadowQueue,
+      evaluator,
       publicBaseUrl: config.publicBaseUrl,
     }),
   );

@@ -2,6 +2,7 @@
 // src/ reads a CDS_ variable (test/auth/config.test.ts checks it, and that the README documents this
 // table). Adding a variable is one entry here and one row in the README.
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { StartupError } from './errors.js';
 import { packageRoot } from './paths.js';
@@ -316,6 +317,12 @@ export const CONFIG_VARIABLES = {
     default: '200',
     parse: int(1, 1000000),
     doc: 'most calls whose shadow versions wait to be evaluated after the answer; beyond it shadow work is dropped and counted (`/metrics`, `/ready`)',
+  },
+  workers: {
+    name: 'CDS_WORKERS',
+    // No fixed default: the machine's own count (written in the README as `none`).
+    parse: (raw, variable) => (raw === undefined || raw === '' ? availableParallelism() : int(1, 256)(raw, variable)),
+    doc: 'threads that evaluate hook calls; unset: one per core the machine offers (`os.availableParallelism()`). `1` evaluates on the HTTP thread itself; `2` or more starts a pool of that many worker threads, each with the compiled knowledge, while the HTTP thread authenticates, reads the body, records and answers',
   },
   databaseUrl: {
     name: 'CDS_DATABASE_URL',

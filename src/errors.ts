@@ -322,6 +322,24 @@ export function uptakeUnavailable(what: string, options?: CdsErrorOptions): CdsE
   );
 }
 
+/** 500: the worker thread evaluating the call stopped (crashed, ran out of memory) before it answered. */
+export function evaluationThreadStopped(): CdsError {
+  return new CdsError(
+    500,
+    'evaluation-thread-stopped',
+    'the thread evaluating this call stopped before it answered; it has been replaced, and the call may be sent again',
+  );
+}
+
+/** 503: no evaluation thread holds the knowledge this call was taken on (they stopped and were replaced meanwhile). */
+export function evaluationUnavailable(): CdsError {
+  return new CdsError(
+    503,
+    'evaluation-unavailable',
+    'no evaluation thread can answer this call now (they are being replaced); try again shortly',
+  );
+}
+
 /** 500 for anything that is not a CdsError; the error itself is logged, never sent. */
 export function internalError(): CdsError {
   return new CdsError(500, 'internal-error', 'an unexpected error occurred; it has been logged');

@@ -22,7 +22,7 @@ import {
   TRANSLATOR_IDLE_MS,
   type ServedFingerprints,
 } from './knowledge/index.js';
-import { createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
+import { createEvaluationPool, createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
 
 async function main(): Promise<void> {
@@ -170,6 +170,28 @@ async function main(): Promise<void> {
   const rateLimitStore = config.databaseUrl
     ? await startup.phase('rate limits', () => createDatabaseRateLimitStores(uptake.database))
     : undefined;
+  // CDS_WORKERS >= 2: calls are evaluated on a pool of threads, each loading the same knowledge (from the ELM
+  // cache just written); with 1 they are evaluated on this thread.
+  const pool =
+    config.workers >= 2
+      ? createEvaluationPool({
+          size: config.workers,
+          setup: {
+            knowledgeDir: config.knowledgeDir,
+            elmCacheDir,
+            serveDrafts: config.serveDrafts,
+            prefetchMaxTemplate: config.prefetchMaxTemplate,
+            terminology,
+            shadowLimit: config.shadowQueueLimit,
+          },
+          logger,
+          keepShadows: true,
+        })
+      : undefined;
+  if (pool) {
+    await startup.phase('evaluation workers', () => pool.prepare(knowledge, { served }));
+    logger.info('evaluation workers ready', { workers: config.workers });
+  }
   const holder = createKnowledgeHolder(knowledge);
   // Reloads on SIGHUP, on POST /admin/reload, and (unless CDS_KNOWLEDGE_WATCH=off) on file changes.
   const reloader = createKnowledgeReloader({
@@ -181,6 +203,8 @@ async function main(): Promise<void> {
     serveDrafts: config.serveDrafts,
     prefetchMaxTemplate: config.prefetchMaxTemplate,
     terminology,
+    // Swapped in only once every evaluation thread holds the new set too.
+    ...(pool ? { beforeSwap: (next, loadedWith) => pool.prepare(next, loadedWith) } : {}),
   });
   if (config.knowledgeWatch) reloader.watch();
   running.reload = () => void reloader.reload('SIGHUP').catch(() => undefined);
@@ -199,6 +223,7 @@ async function main(): Promise<void> {
     shadowQueue,
     adminKeys: () => adminKeys.keys(),
     rateLimitStore,
+    evaluator: pool,
   });
   handler = app;
   startup.ready({ services: knowledge.services.length });
@@ -213,7 +238,7 @@ async function main(): Promise<void> {
       // Shadow work still queued is evaluated and recorded first (bounded by the exit timer below).
       closing ??= shadowQueue.close(5_000).then((left) => {
         if (left > 0) logger.warn('shadow evaluations not done before shutdown', { calls: left });
-        return uptake.close();
+        return Promise.all([uptake.close(), pool?.close()]).then(() => undefined);
       });
       void closing.finally(() => process.exit(code));
     };

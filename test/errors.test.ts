@@ -435,6 +435,23 @@ const cases: Record<string, Expected[]> = {
       message: 'the feedback was not stored: the uptake database is unavailable (see /ready); try again later',
     },
   ],
+  evaluationThreadStopped: [
+    {
+      error: errors.evaluationThreadStopped(),
+      status: 500,
+      code: 'evaluation-thread-stopped',
+      message:
+        'the thread evaluating this call stopped before it answered; it has been replaced, and the call may be sent again',
+    },
+  ],
+  evaluationUnavailable: [
+    {
+      error: errors.evaluationUnavailable(),
+      status: 503,
+      code: 'evaluation-unavailable',
+      message: 'no evaluation thread can answer this call now (they are being replaced); try again shortly',
+    },
+  ],
   internalError: [
     {
       error: errors.internalError(),

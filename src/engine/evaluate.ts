@@ -106,6 +106,11 @@ export function traceOfFailure(err: unknown): EvaluationTrace | undefined {
   return err && typeof err === 'object' ? failedTraces.get(err) : undefined;
 }
 
+/** Attaches the trace of a failed evaluation to an error rebuilt elsewhere (an error from an evaluation thread). */
+export function keepTraceOfFailure(err: object, trace: EvaluationTrace): void {
+  failedTraces.set(err, trace);
+}
+
 function codeServiceFor(knowledge: Pick<Knowledge, 'valueSets'>): CodeServiceType {
   let service = codeServices.get(knowledge.valueSets);
   if (!service) {

@@ -73,6 +73,8 @@ declare global {
       allowedFhirServers?: string[];
       /** The admin key that was accepted, by id. */
       adminKeyId?: string;
+      /** The bytes of a hook call's UTF-8 body, kept when an evaluation thread is to read it. */
+      rawBody?: Buffer;
       /** The hook call (service routes only). */
       call?: CallContext;
       /** The service a feedback call is for. */

@@ -3,7 +3,8 @@ import type { PrefetchOptions } from '../prefetch/index.js';
 import {
   answerCards,
   answerSystemActions,
-  invokeService,
+  inThreadEvaluator,
+  type Evaluator,
   type FhirCheck,
   type RolloutControl,
 } from '../engine/index.js';
@@ -18,6 +19,8 @@ export interface InvokeDeps {
   fhirCheck?: FhirCheck;
   /** Experiment assignment and stops (from the uptake store); without it every call gets the live version. */
   rollout?: RolloutControl;
+  /** Where calls are evaluated: this thread (the default) or a pool of evaluation threads (CDS_WORKERS). */
+  evaluator?: Evaluator;
 }
 
 /** POST /cds-services/{id}, after callContext: evaluates on the call's knowledge snapshot and answers. */
@@ -33,7 +36,10 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
     }
     // The FHIR servers the verified client may name (undefined when auth is off).
     const prefetch = allowedFhirServers ? { ...deps.prefetch, allowedFhirServers } : deps.prefetch;
-    const { outcome, shadows } = await invokeService(call.knowledge, call.serviceId, req.body, {
+    const evaluator = deps.evaluator ?? inThreadEvaluator;
+    const raw = res.locals.rawBody;
+    res.locals.rawBody = undefined;
+    const options = {
       clock: deps.clock,
       prefetch,
       fhirCheck: deps.fhirCheck,
@@ -44,7 +50,8 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
           ? undefined
           : { at: call.started + deps.callDeadlineMs, ms: deps.callDeadlineMs },
       maxResources: deps.maxResourcesPerCall,
-    });
+    };
+    const { outcome, shadows } = await evaluator.invoke(call.knowledge, call.serviceId, req.body, options, raw);
     call.outcome = outcome;
     call.shadows = shadows;
     for (const e of outcome.evaluations) {

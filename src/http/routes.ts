@@ -9,7 +9,7 @@ import { jsonBody } from './json-body.js';
 import { methodNotAllowed } from './error-handler.js';
 import { feedbackHandler } from './feedback.js';
 import type { UptakeStore } from '../uptake/index.js';
-import type { RolloutControl, ShadowQueue } from '../engine/index.js';
+import type { Evaluator, RolloutControl, ShadowQueue } from '../engine/index.js';
 import type { Logger } from '../logger.js';
 import { callContext, type CallObserver } from './call.js';
 import { indexHandler } from './index-page.js';
@@ -40,6 +40,8 @@ export interface RouteDeps {
   logger: Logger;
   /** Reported by /ready: shadow work waiting, dropped and done. */
   shadowQueue?: ShadowQueue;
+  /** Where calls are evaluated (this thread by default; a pool of evaluation threads with CDS_WORKERS >= 2). */
+  evaluator?: Evaluator;
   /** Named as the server in GET /openapi.json. */
   publicBaseUrl?: string;
 }
@@ -64,7 +66,7 @@ export function routes(deps: RouteDeps): Router {
   router.post(
     '/cds-services/:id',
     call,
-    ...jsonBody(deps.bodyLimitBytes),
+    ...jsonBody(deps.bodyLimitBytes, { keepBytes: deps.evaluator?.wantsRaw ?? false }),
     invokeHandler({ ...deps, clock: deps.evaluationClock ?? deps.clock }),
   );
   router.all('/cds-services/:id', methodNotAllowed(['POST']));

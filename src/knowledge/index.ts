@@ -30,6 +30,7 @@ export type {
   ExperimentArm,
 } from './types.js';
 export { fingerprintKey } from './types.js';
+export { knowledgeDigest } from './digest.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
 export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';
 export { experimentHash, experimentFingerprintKey } from './rollout.js';

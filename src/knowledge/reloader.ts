@@ -51,10 +51,16 @@ export interface ReloaderDeps {
   terminology?: TerminologyOptions;
   /** CDS_PREFETCH_MAX_TEMPLATE, as the first load had it. */
   prefetchMaxTemplate?: number;
+  /**
+   * Runs before a new set is swapped in, with what it was loaded with (the evaluation threads load the same
+   * set); when it fails the reload is refused and the previous knowledge keeps serving.
+   */
+  beforeSwap?: (next: Knowledge, loadedWith: { served?: ServedFingerprints }) => Promise<void>;
 }
 
 export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
   const { dir, translator, holder, logger, servedFingerprints, serveDrafts, terminology, prefetchMaxTemplate } = deps;
+  const { beforeSwap } = deps;
   const status: ReloadStatus = { reloads: 0, failures: 0 };
   let running: Promise<ReloadOutcome> | undefined;
   let again: string | undefined;
@@ -67,15 +73,24 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     const started = performance.now();
     let next: Knowledge | undefined;
     let errors: string[];
+    let served: ServedFingerprints | undefined;
     try {
-      const served = servedFingerprints ? await servedFingerprints() : undefined;
+      served = servedFingerprints ? await servedFingerprints() : undefined;
       next = await loadKnowledge(dir, { translator, served, serveDrafts, terminology, prefetchMaxTemplate });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.
       errors = [`the knowledge could not be loaded: ${err instanceof Error ? err.message : String(err)}`];
     }
-    const ok = !!next && !next.fatal && errors.length === 0;
+    let ok = !!next && !next.fatal && errors.length === 0;
+    if (ok && next && beforeSwap) {
+      try {
+        await beforeSwap(next, { served });
+      } catch (err) {
+        ok = false;
+        errors = [`the new knowledge was not taken: ${err instanceof Error ? err.message : String(err)}`];
+      }
+    }
     if (ok && next) holder.swap(next);
     const serving = holder.current();
     const outcome: ReloadOutcome = {

@@ -5,9 +5,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import request from 'supertest';
 import type { Express } from 'express';
-import { knowledgeFrom, testApp, testKnowledge, asAdmin } from '../support/app.js';
-import { createShadowQueue, chooseVersion, type ShadowQueue } from '../../src/engine/index.js';
-import type { Knowledge, Service } from '../../src/knowledge/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { knowledgeFrom, sharedTranslator, testApp, testKnowledge, asAdmin } from '../support/app.js';
+import { createEvaluationPool, createShadowQueue, chooseVersion, type ShadowQueue } from '../../src/engine/index.js';
+import { createCachingTranslator, loadKnowledge, type Knowledge, type Service } from '../../src/knowledge/index.js';
+import { createLogger } from '../../src/logger.js';
 import { testUptakeStore, type TestStore } from '../uptake/support.js';
 import { KNOWLEDGE_EXTENSION, type Card } from '../../src/cards/index.js';
 
@@ -24,28 +28,52 @@ interface Harness {
   store: TestStore;
   shadows: ShadowQueue;
   knowledge: Knowledge;
+  cleanup: () => Promise<void>;
 }
 
-async function harness(): Promise<Harness> {
-  const knowledge = await knowledgeFrom(testKnowledge('rollout'));
+/** With `workers` >= 2 calls (and shadow versions) are evaluated on a pool of threads, as CDS_WORKERS does. */
+async function harness(workers: number): Promise<Harness> {
+  const elmCacheDir = mkdtempSync(join(tmpdir(), 'cds-rollout-elm-'));
+  const translator = createCachingTranslator(elmCacheDir, sharedTranslator);
+  const knowledge = await loadKnowledge(testKnowledge('rollout'), { translator });
   const store = await testUptakeStore('sqlite');
   const shadows = createShadowQueue(10_000, (err) => {
     throw err;
   });
-  const app = testApp({ knowledge, now: NOW, deps: { uptake: store.store, shadowQueue: shadows } });
-  return { app, store, shadows, knowledge };
+  const pool =
+    workers >= 2
+      ? createEvaluationPool({
+          size: workers,
+          setup: { knowledgeDir: testKnowledge('rollout'), elmCacheDir, shadowLimit: 100 },
+          logger: createLogger('error', true),
+          keepShadows: true,
+        })
+      : undefined;
+  await pool?.prepare(knowledge);
+  const app = testApp({ knowledge, now: NOW, deps: { uptake: store.store, shadowQueue: shadows, evaluator: pool } });
+  return {
+    app,
+    store,
+    shadows,
+    knowledge,
+    cleanup: async () => {
+      await pool?.close();
+      await store.cleanup();
+      rmSync(elmCacheDir, { recursive: true, force: true });
+    },
+  };
 }
 
 const provenance = (card: Card) =>
   card.extension?.[KNOWLEDGE_EXTENSION] as { version: string; experiment?: string; arm?: string };
 
-describe('rollout over HTTP', () => {
+describe.each([1, 2])('rollout over HTTP, evaluated on %i thread(s)', (workers) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await harness();
+    h = await harness(workers);
   }, 60_000);
   afterAll(async () => {
-    await h.store.cleanup();
+    await h.cleanup();
   });
 
   it('loads the rollout of each service from the knowledge', () => {

@@ -16,6 +16,8 @@ let server: ServerProcess;
 beforeAll(async () => {
   server = await startServerProcess({
     pollMs: 20,
+    // Two evaluation threads, whatever the machine: their start is a phase of its own.
+    env: () => ({ CDS_WORKERS: '2' }),
     ready: async (port, child) => {
       const base = `http://127.0.0.1:${port}`;
       try {
@@ -88,7 +90,7 @@ describe('the server process while it starts', () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const phases = lines.filter((l) => l.message === 'start-up phase');
-    expect(phases.map((l) => l.phase)).toEqual(['uptake ledger', 'knowledge', 'FHIR model']);
+    expect(phases.map((l) => l.phase)).toEqual(['uptake ledger', 'knowledge', 'FHIR model', 'evaluation workers']);
     for (const p of phases) expect(p.durationMs).toEqual(expect.any(Number));
     expect(phases[1].libraries).toBeGreaterThan(0);
     const order = lines.map((l) => l.message);

@@ -6,7 +6,8 @@
 // The thread holds the translator and its model infos (about 140 MiB resident). With `idleMs`, it ends
 // once it has had nothing to compile for that long, and the next compile starts a new one (which parses
 // the model infos again, in its own thread): a server whose knowledge is compiled does not keep it.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../../thread.js';
 import type { CompileJob, CompileProgress, CompileResult, CqlTranslator } from './translator.js';
 
 interface Pending {
@@ -62,16 +63,8 @@ export function createThreadedCqlTranslator({ idleMs }: ThreadedCqlTranslatorOpt
       for (const p of pending.values()) p.reject(err);
       pending.clear();
     };
-    // Built: translator-thread.js beside this file. From source (tests, `npm run dev`): the .ts file through tsx.
-    const fromSource = import.meta.url.endsWith('.ts');
-    const entry = new URL(`./translator-thread.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-    const options = { stdout: true }; // the translator's own console output is not the server's log
-    const started = fromSource
-      ? new Worker(
-          `import('tsx/esm/api').then((tsx) => tsx.tsImport(${JSON.stringify(entry.href)}, ${JSON.stringify(import.meta.url)}))`,
-          { ...options, eval: true },
-        )
-      : new Worker(entry, options);
+    // The translator's own console output is not the server's log.
+    const started = startThread('./translator-thread', import.meta.url, { stdout: true });
     started.on('message', (message: { id: number; results?: CompileResult[]; error?: string; done?: number }) => {
       const waiting = pending.get(message.id);
       if (!waiting) return;

@@ -1,0 +1,373 @@
+// Evaluation on every core (CDS_WORKERS >= 2): a pool of worker threads, each holding the compiled
+// knowledge, answers the calls the HTTP thread hands over as the bytes of their bodies.
+//
+// Knowledge comes in generations. The HTTP thread loads a set, then prepare() has every thread load the
+// same files (from the ELM disk cache) and check that they hash alike; only then is the set swapped in.
+// A call carries the generation of the snapshot it was taken on and is answered from it; a thread keeps
+// an old generation until no call holds it. A thread that stops (crash, out of memory) fails only the
+// calls it had (500) and is replaced.
+import type { Worker } from 'node:worker_threads';
+import { evaluationThreadStopped, evaluationUnavailable } from '../errors.js';
+import {
+  knowledgeDigest,
+  servicesById,
+  type Knowledge,
+  type ServedFingerprints,
+  type Service,
+} from '../knowledge/index.js';
+import type { HookRequest } from '../hooks/index.js';
+import { startThread } from '../thread.js';
+import type { Evaluator } from './evaluator.js';
+import type { InvokeOptions, InvokeResult } from './invoke-service.js';
+import type { EvaluationOutcome } from './outcome.js';
+import { unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
+import {
+  fromWireError,
+  fromWireEvaluations,
+  fromWireOutcome,
+  type FromThread,
+  type RolloutSnapshot,
+  type ThreadSetup,
+  type ToThread,
+  type WireInvokeOptions,
+} from './evaluation-wire.js';
+
+export interface PoolLogger {
+  error(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+}
+
+export interface EvaluationPoolOptions {
+  /** Threads (CDS_WORKERS). */
+  size: number;
+  setup: ThreadSetup;
+  logger: PoolLogger;
+  /** Whether shadow versions will be asked for after the answer (there is an uptake ledger to record them). */
+  keepShadows: boolean;
+  /** Wait before trying again to start a thread whose knowledge did not load (default 5 s). */
+  retryMs?: number;
+}
+
+export interface ThreadStatus {
+  threadId: number;
+  /** Knowledge generations it holds. */
+  generations: number[];
+  /** Calls and shadow evaluations it is answering. */
+  inFlight: number;
+}
+
+export interface EvaluationPool extends Evaluator {
+  /**
+   * Has every thread load `knowledge` (just loaded in this thread from the same files, with `served`); resolves
+   * once all of them hold it, after which calls on it are answered. Rejects (and nothing changes) otherwise.
+   */
+  prepare(knowledge: Knowledge, loadedWith?: { served?: ServedFingerprints }): Promise<void>;
+  status(): ThreadStatus[];
+  /** The threads themselves (their threadId, to watch or stop one). */
+  workers(): Worker[];
+  close(): Promise<void>;
+}
+
+interface Pending {
+  resolve: (message: FromThread) => void;
+  reject: (err: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  loaded: Set<number>;
+  loading: Map<number, Promise<void>>;
+  loadWaiters: Map<number, Pending>;
+  pending: Map<number, Pending>;
+  stopped: boolean;
+}
+
+interface Generation {
+  digest: string;
+  served?: ServedFingerprints;
+  /** Calls that hold the snapshot (from their start to their end) and requests on it in a thread. */
+  holds: number;
+}
+
+export function createEvaluationPool(options: EvaluationPoolOptions): EvaluationPool {
+  const { size, setup, logger, keepShadows } = options;
+  const retryMs = options.retryMs ?? 5_000;
+  const slots: Slot[] = [];
+  const generationOf = new WeakMap<Knowledge, number>();
+  const generations = new Map<number, Generation>();
+  let current: number | undefined;
+  let lastGeneration = 0;
+  let nextId = 0;
+  let closing = false;
+
+  const post = (slot: Slot, message: ToThread, transfer: ArrayBuffer[] = []): void =>
+    slot.worker.postMessage(message, transfer);
+
+  const request = (slot: Slot, id: number, message: ToThread, transfer?: ArrayBuffer[]): Promise<FromThread> =>
+    new Promise<FromThread>((resolve, reject) => {
+      if (slot.stopped) return reject(evaluationThreadStopped());
+      slot.pending.set(id, { resolve, reject });
+      post(slot, message, transfer);
+    });
+
+  const load = (slot: Slot, generation: number): Promise<void> => {
+    const known = slot.loading.get(generation);
+    if (known) return known;
+    const g = generations.get(generation);
+    if (!g) return Promise.reject(new Error(`knowledge generation ${generation} is gone`));
+    const loading = new Promise<void>((resolve, reject) => {
+      slot.loadWaiters.set(generation, { resolve: () => resolve(), reject });
+      post(slot, { type: 'load', generation, digest: g.digest, served: g.served });
+    }).finally(() => slot.loading.delete(generation));
+    slot.loading.set(generation, loading);
+    return loading;
+  };
+
+  const retireIfDone = (generation: number): void => {
+    const g = generations.get(generation);
+    if (!g || generation === current || g.holds > 0 || preparing.has(generation)) return;
+    generations.delete(generation);
+    for (const slot of slots) {
+      slot.loaded.delete(generation);
+      if (!slot.stopped) post(slot, { type: 'retire', generation });
+    }
+  };
+  const preparing = new Set<number>();
+
+  const spawn = (): Slot => {
+    const worker = startThread('./evaluation-thread', import.meta.url, { workerData: setup, stdout: true });
+    // A library's console output is not the server's log: discarded, not buffered without end.
+    worker.stdout.resume();
+    worker.unref();
+    const slot: Slot = {
+      worker,
+      loaded: new Set(),
+      loading: new Map(),
+      loadWaiters: new Map(),
+      pending: new Map(),
+      stopped: false,
+    };
+    worker.on('message', (message: FromThread) => {
+      if (message.type === 'loaded') {
+        const waiter = slot.loadWaiters.get(message.generation);
+        slot.loadWaiters.delete(message.generation);
+        if (message.error === undefined) slot.loaded.add(message.generation);
+        if (message.error === undefined) waiter?.resolve(message);
+        else waiter?.reject(new Error(message.error));
+        return;
+      }
+      const waiting = slot.pending.get(message.id);
+      slot.pending.delete(message.id);
+      waiting?.resolve(message);
+    });
+    worker.on('error', (err) => {
+      // The thread's own message may quote data: its type and code only.
+      const code = (err as { code?: unknown }).code;
+      logger.error('an evaluation thread failed', {
+        error: err.name,
+        ...(typeof code === 'string' ? { errorCode: code } : {}),
+      });
+    });
+    worker.on('exit', (exitCode) => {
+      slot.stopped = true;
+      slots.splice(slots.indexOf(slot), 1);
+      for (const p of slot.pending.values()) p.reject(evaluationThreadStopped());
+      slot.pending.clear();
+      for (const p of slot.loadWaiters.values()) p.reject(new Error('the evaluation thread stopped'));
+      slot.loadWaiters.clear();
+      if (closing) return;
+      logger.error('an evaluation thread stopped; starting another', { threadId: worker.threadId, exitCode });
+      replace();
+    });
+    slots.push(slot);
+    return slot;
+  };
+
+  /** A thread in place of one that stopped, with the knowledge being served and any being prepared. */
+  const replace = (): void => {
+    const slot = spawn();
+    const wanted = [...(current === undefined ? [] : [current]), ...preparing];
+    void Promise.all(wanted.map((g) => load(slot, g))).catch((err: unknown) => {
+      if (slot.stopped || closing) return;
+      logger.error('an evaluation thread could not load the knowledge served; trying again', {
+        reason: err instanceof Error ? err.message : String(err),
+        retryMs,
+      });
+      // Stopping it starts another (on 'exit'), after a pause.
+      setTimeout(() => void slot.worker.terminate(), retryMs).unref();
+    });
+  };
+
+  for (let i = 0; i < size; i++) spawn();
+
+  /** The thread with the fewest requests among those that hold `generation`, waiting for one being loaded. */
+  const threadFor = async (generation: number): Promise<Slot> => {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let best: Slot | undefined;
+      for (const slot of slots) {
+        if (slot.stopped || !slot.loaded.has(generation)) continue;
+        if (!best || slot.pending.size < best.pending.size) best = slot;
+      }
+      if (best) return best;
+      const loading = slots.flatMap((s) => (s.loading.has(generation) ? [s.loading.get(generation)!] : []));
+      if (loading.length === 0) break;
+      await Promise.any(loading).catch(() => undefined);
+    }
+    throw evaluationUnavailable();
+  };
+
+  const hold = (generation: number): (() => void) => {
+    const g = generations.get(generation);
+    if (!g) return () => undefined;
+    g.holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      g.holds--;
+      retireIfDone(generation);
+    };
+  };
+
+  const runShadows = async (slot: Slot, callId: number, generation: number, service: Service) => {
+    const release = hold(generation);
+    try {
+      const id = ++nextId;
+      const answer = await request(slot, id, { type: 'shadows', id, call: callId });
+      if (answer.type !== 'shadows') throw new Error('an evaluation thread answered out of turn');
+      if (answer.error) throw fromWireError(answer.error);
+      return fromWireEvaluations(service, answer.evaluations ?? []);
+    } finally {
+      release();
+    }
+  };
+
+  return {
+    wantsRaw: true,
+    async prepare(knowledge, loadedWith = {}) {
+      const generation = ++lastGeneration;
+      generations.set(generation, { digest: knowledgeDigest(knowledge), served: loadedWith.served, holds: 0 });
+      preparing.add(generation);
+      try {
+        // A thread that stops meanwhile is replaced by one that loads this generation too.
+        for (let round = 0; ; round++) {
+          const missing = slots.filter((s) => !s.stopped && !s.loaded.has(generation));
+          if (missing.length === 0 && slots.length >= size) break;
+          const results = await Promise.allSettled(missing.map((s) => load(s, generation)));
+          const failed = results.flatMap((r, i) => (r.status === 'rejected' && !missing[i].stopped ? [r.reason] : []));
+          if (failed.length > 0) throw failed[0] instanceof Error ? failed[0] : new Error(String(failed[0]));
+          if (round >= 5) throw new Error('the evaluation threads kept stopping while the knowledge was loaded');
+          if (missing.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+      } catch (err) {
+        preparing.delete(generation);
+        retireIfDone(generation);
+        throw new Error(
+          `the evaluation threads could not load it: ${err instanceof Error ? err.message : String(err)}`,
+        );
+      }
+      preparing.delete(generation);
+      generationOf.set(knowledge, generation);
+      const previous = current;
+      current = generation;
+      // Not before the caller has swapped the new set in (it does so when this resolves): a call that takes the
+      // previous snapshot meanwhile holds it first.
+      if (previous !== undefined) setImmediate(() => retireIfDone(previous));
+    },
+    hold(knowledge) {
+      const generation = generationOf.get(knowledge);
+      return generation === undefined ? () => undefined : hold(generation);
+    },
+    async invoke(knowledge, serviceId, body, invokeOptions, raw): Promise<InvokeResult> {
+      const generation = generationOf.get(knowledge);
+      if (generation === undefined) throw new Error('this knowledge was not prepared in the evaluation threads');
+      if (invokeOptions.prefetch.fetchImpl)
+        throw new Error('a fetch function cannot be handed to an evaluation thread');
+      const release = hold(generation);
+      try {
+        const slot = await threadFor(generation);
+        const id = ++nextId;
+        // A copy of its own: a Buffer's memory may be shared with others (Node's pool) and cannot be transferred.
+        const source = raw ?? new TextEncoder().encode(JSON.stringify(body));
+        const bytes = new Uint8Array(source.byteLength);
+        bytes.set(source);
+        const message: ToThread = {
+          type: 'call',
+          id,
+          generation,
+          serviceId,
+          body: bytes.buffer,
+          options: wireOptions(knowledge, serviceId, body, invokeOptions, keepShadows),
+        };
+        const answer = await request(slot, id, message, [bytes.buffer]);
+        if (answer.type === 'failed') throw fromWireError(answer.error);
+        if (answer.type !== 'answer') throw new Error('an evaluation thread answered out of turn');
+        const outcome = fromWireOutcome(answer.outcome, knowledge, serviceId, body as HookRequest);
+        if (!answer.outcome.shadows) return { outcome };
+        return {
+          outcome,
+          shadows: (): Promise<EvaluationOutcome[]> => runShadows(slot, id, generation, outcome.service),
+        };
+      } finally {
+        release();
+      }
+    },
+    status: () =>
+      slots.map((s) => ({ threadId: s.worker.threadId, generations: [...s.loaded], inFlight: s.pending.size })),
+    workers: () => slots.map((s) => s.worker),
+    async close() {
+      closing = true;
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
+
+/** The call's options as data: its "now", its deadline as time left, the experiment decisions made here. */
+function wireOptions(
+  knowledge: Knowledge,
+  serviceId: string,
+  body: unknown,
+  o: InvokeOptions,
+  keepShadows: boolean,
+): WireInvokeOptions {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { fetchImpl, ...prefetch } = o.prefetch;
+  return {
+    now: o.clock().getTime(),
+    ...(o.deadline ? { deadlineLeftMs: o.deadline.at - performance.now(), deadlineMs: o.deadline.ms } : {}),
+    prefetch,
+    ...(o.fhirCheck ? { fhirCheck: o.fhirCheck } : {}),
+    ...(o.client ? { client: { iss: o.client.iss, tenant: o.client.tenant } } : {}),
+    ...(o.maxResources !== undefined ? { maxResources: o.maxResources } : {}),
+    ...(o.rollout ? { rollout: rolloutSnapshot(knowledge, serviceId, body, o.client, o.rollout) } : {}),
+    keepShadows,
+  };
+}
+
+/**
+ * The stops and the arm assignment of each experiment the call may be in, decided here (the ledger's stops,
+ * the assignment's key). The unit is read leniently: the thread validates the request, and uses these only
+ * for the unit it finds there.
+ */
+function rolloutSnapshot(
+  knowledge: Knowledge,
+  serviceId: string,
+  body: unknown,
+  client: CallingClient | undefined,
+  control: RolloutControl,
+): RolloutSnapshot {
+  const raw = body && typeof body === 'object' ? (body as { context?: unknown }).context : undefined;
+  const context = raw && typeof raw === 'object' && !Array.isArray(raw) ? raw : {};
+  const request = { context } as HookRequest;
+  const snapshot: RolloutSnapshot = {};
+  for (const service of servicesById(knowledge, serviceId)) {
+    const experiment = service.rollout?.experiment;
+    if (!experiment) continue;
+    const unit = unitIdOf(experiment.unit, request, client);
+    snapshot[experiment.id] = {
+      stopped: control.isStopped(experiment.id),
+      ...(unit === undefined ? {} : { unit, arm: control.assign(experiment, unit).name }),
+    };
+  }
+  return snapshot;
+}

@@ -1,0 +1,133 @@
+// One evaluation thread of the pool (evaluation-pool.ts): holds the compiled knowledge of each generation
+// it was told to load (from the ELM disk cache: nothing is compiled again), and answers each call with
+// invokeService on the generation the call was taken on.
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  createCachingTranslator,
+  createCqlTranslator,
+  knowledgeDigest,
+  loadKnowledge,
+  type Experiment,
+  type Knowledge,
+} from '../knowledge/index.js';
+import { fhirDataModel } from './cql/patient-data.js';
+import { invokeService, type InvokeOptions } from './invoke-service.js';
+import type { EvaluationOutcome } from './outcome.js';
+import type { RolloutControl } from './rollout.js';
+import {
+  toWireError,
+  toWireEvaluation,
+  toWireOutcome,
+  type FromThread,
+  type RolloutSnapshot,
+  type ThreadSetup,
+  type ToThread,
+  type WireInvokeOptions,
+} from './evaluation-wire.js';
+
+const port = parentPort;
+if (!port) throw new Error('evaluation-thread.ts runs as a worker thread of the evaluation pool');
+const setup = workerData as ThreadSetup;
+const translator = createCachingTranslator(setup.elmCacheDir, () => createCqlTranslator());
+const generations = new Map<number, Knowledge>();
+/** Calls whose shadow versions are still to be evaluated, oldest first (bounded: the pool may drop them). */
+const shadowWork = new Map<number, () => Promise<EvaluationOutcome[]>>();
+const send = (message: FromThread): void => port.postMessage(message);
+const decoder = new TextDecoder();
+
+async function load(generation: number, digest: string, served: Extract<ToThread, { type: 'load' }>['served']) {
+  try {
+    const knowledge = await loadKnowledge(setup.knowledgeDir, {
+      translator,
+      served,
+      serveDrafts: setup.serveDrafts,
+      prefetchMaxTemplate: setup.prefetchMaxTemplate,
+      terminology: setup.terminology,
+    });
+    if (knowledgeDigest(knowledge) !== digest)
+      throw new Error('the knowledge files changed while they were loaded: this thread read other files');
+    fhirDataModel();
+    generations.set(generation, knowledge);
+    send({ type: 'loaded', generation });
+  } catch (err) {
+    send({ type: 'loaded', generation, error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** The experiment decisions the HTTP thread made for this call, as the engine asks for them. */
+function rolloutOf(snapshot: RolloutSnapshot | undefined): RolloutControl | undefined {
+  if (!snapshot) return undefined;
+  return {
+    isStopped: (id) => snapshot[id]?.stopped ?? 'unknown',
+    assign: (experiment: Experiment, unitId: string) => {
+      const decided = snapshot[experiment.id];
+      const arm = decided?.unit === unitId ? experiment.arms.find((a) => a.name === decided.arm) : undefined;
+      if (!arm) throw new Error('the call reached the evaluation thread without its experiment arm');
+      return arm;
+    },
+  };
+}
+
+function optionsOf(o: WireInvokeOptions): InvokeOptions {
+  return {
+    clock: () => new Date(o.now),
+    prefetch: o.prefetch,
+    fhirCheck: o.fhirCheck,
+    rollout: rolloutOf(o.rollout),
+    client: o.client,
+    deadline:
+      o.deadlineLeftMs === undefined || o.deadlineMs === undefined
+        ? undefined
+        : { at: performance.now() + o.deadlineLeftMs, ms: o.deadlineMs },
+    maxResources: o.maxResources,
+  };
+}
+
+async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void> {
+  const { id, generation, serviceId, options } = message;
+  try {
+    const knowledge = generations.get(generation);
+    if (!knowledge) throw new Error(`knowledge generation ${generation} is not loaded in this evaluation thread`);
+    const body: unknown = JSON.parse(decoder.decode(new Uint8Array(message.body)));
+    const { outcome, shadows } = await invokeService(knowledge, serviceId, body, optionsOf(options));
+    const keep = !!shadows && options.keepShadows;
+    if (keep) {
+      shadowWork.set(id, shadows);
+      for (const oldest of shadowWork.keys()) {
+        if (shadowWork.size <= setup.shadowLimit) break;
+        shadowWork.delete(oldest);
+      }
+    }
+    send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep) });
+  } catch (err) {
+    send({ type: 'failed', id, error: toWireError(err) });
+  }
+}
+
+async function shadows(id: number, callId: number): Promise<void> {
+  const work = shadowWork.get(callId);
+  shadowWork.delete(callId);
+  try {
+    if (!work) throw new Error('the data of these shadow evaluations was dropped (too many were waiting)');
+    send({ type: 'shadows', id, evaluations: (await work()).map(toWireEvaluation) });
+  } catch (err) {
+    send({ type: 'shadows', id, error: toWireError(err) });
+  }
+}
+
+port.on('message', (message: ToThread) => {
+  switch (message.type) {
+    case 'load':
+      void load(message.generation, message.digest, message.served);
+      break;
+    case 'retire':
+      generations.delete(message.generation);
+      break;
+    case 'call':
+      void call(message);
+      break;
+    case 'shadows':
+      void shadows(message.id, message.call);
+      break;
+  }
+});

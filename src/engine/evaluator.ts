@@ -1,0 +1,32 @@
+// Where a hook call is evaluated: in the calling thread (invokeService itself), or on a pool of
+// evaluation threads (evaluation-pool.ts). The HTTP handler asks an Evaluator and gets the same
+// InvokeResult either way.
+import type { Knowledge } from '../knowledge/index.js';
+import { invokeService, type InvokeOptions, type InvokeResult } from './invoke-service.js';
+
+export interface Evaluator {
+  /**
+   * invokeService on `knowledge` (the call's snapshot). `raw` is the body as it was received (UTF-8 JSON),
+   * when there is one: a pool hands those bytes over instead of the parsed body.
+   */
+  invoke(
+    knowledge: Knowledge,
+    serviceId: string,
+    body: unknown,
+    options: InvokeOptions,
+    raw?: Uint8Array,
+  ): Promise<InvokeResult>;
+  /** Whether invoke uses `raw` (the HTTP side keeps the body's bytes only then). */
+  readonly wantsRaw: boolean;
+  /**
+   * Keeps a knowledge snapshot available for evaluation while a call holds it (from its start to its end);
+   * returns the release.
+   */
+  hold?(knowledge: Knowledge): () => void;
+}
+
+/** Evaluates in the calling thread: invokeService, nothing else. */
+export const inThreadEvaluator: Evaluator = {
+  invoke: (knowledge, serviceId, body, options) => invokeService(knowledge, serviceId, body, options),
+  wantsRaw: false,
+};

@@ -1,0 +1,215 @@
+// Evaluation on a pool of threads (CDS_WORKERS >= 2): the same answers as on the HTTP thread, one
+// knowledge version per call through a reload under load, and a thread that dies fails only its calls.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import {
+  createCachingTranslator,
+  createKnowledgeHolder,
+  createKnowledgeReloader,
+  loadKnowledge,
+  type Knowledge,
+} from '../../src/knowledge/index.js';
+import { createEvaluationPool, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
+import { createLogger } from '../../src/logger.js';
+import { defaultConfig } from '../../src/config.js';
+import { repoRoot, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
+import { renalRequest } from '../support/requests.js';
+
+const NOW = '2026-06-01T12:00:00Z';
+const dirs: string[] = [];
+const pools: EvaluationPool[] = [];
+
+afterAll(async () => {
+  await Promise.all(pools.map((p) => p.close()));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+/** Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it. */
+async function pooled(knowledgeDir: string, size = 2) {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'cds-pool-elm-'));
+  dirs.push(cacheDir);
+  const translator = createCachingTranslator(cacheDir, sharedTranslator);
+  const knowledge = await loadKnowledge(knowledgeDir, { translator });
+  const pool = createEvaluationPool({
+    size,
+    setup: { knowledgeDir, elmCacheDir: cacheDir, shadowLimit: 10 },
+    logger: createLogger('error', true),
+    keepShadows: false,
+  });
+  pools.push(pool);
+  await pool.prepare(knowledge);
+  return { knowledge, pool, translator };
+}
+
+/** Cards as compared between runs: their uuids are new on every call. */
+function withoutUuids(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutUuids);
+  if (!value || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([key]) => key !== 'uuid')
+      .map(([key, v]) => [key, withoutUuids(v)]),
+  );
+}
+
+describe('evaluation on a pool of threads', () => {
+  let shipped: Awaited<ReturnType<typeof pooled>>;
+  beforeAll(async () => {
+    shipped = await pooled(defaultConfig().knowledgeDir);
+  }, 120_000);
+
+  it('answers the shipped example requests with the same cards as the HTTP thread does', async () => {
+    const inThread = testApp({ knowledge: shipped.knowledge, now: NOW });
+    const onPool = testApp({ knowledge: shipped.knowledge, now: NOW, deps: { evaluator: shipped.pool } });
+    const root = join(repoRoot, 'fixtures', 'requests');
+    let compared = 0;
+    for (const service of readdirSync(root)) {
+      const files = readdirSync(join(root, service)).filter(
+        (f) => f.endsWith('.json') && !f.endsWith('.expected.json'),
+      );
+      for (const file of files.slice(0, 2)) {
+        const body = JSON.parse(readFileSync(join(root, service, file), 'utf8')) as object;
+        const [a, b] = await Promise.all([
+          request(inThread).post(`/cds-services/${service}`).send(body),
+          request(onPool).post(`/cds-services/${service}`).send(body),
+        ]);
+        expect(b.status, `${service}/${file}`).toBe(a.status);
+        expect(withoutUuids(b.body), `${service}/${file}`).toEqual(withoutUuids(a.body));
+        compared++;
+      }
+    }
+    expect(compared).toBeGreaterThanOrEqual(8);
+    // Both threads answered some of them.
+    expect(shipped.pool.status()).toHaveLength(2);
+  }, 60_000);
+
+  it('answers a bad request with the same error status and issues as the HTTP thread does', async () => {
+    const body = { hook: 'order-sign', hookInstance: 'x', context: { userId: 'Practitioner/1' } };
+    const inThread = await request(testApp({ knowledge: shipped.knowledge, now: NOW }))
+      .post('/cds-services/nsaid-ckd-order-sign')
+      .send(body);
+    const onPool = await request(testApp({ knowledge: shipped.knowledge, now: NOW, deps: { evaluator: shipped.pool } }))
+      .post('/cds-services/nsaid-ckd-order-sign')
+      .send(body);
+    expect(inThread.status).toBe(400);
+    expect(onPool.status).toBe(400);
+    expect(onPool.body).toEqual(inThread.body);
+  });
+});
+
+describe('a reload under load with two evaluation threads', () => {
+  it('answers every one of 200+ concurrent calls, each from the one knowledge version it was taken on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-reload-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const { knowledge, pool, translator } = await pooled(dir);
+    const holder = createKnowledgeHolder(knowledge);
+    const reloader = createKnowledgeReloader({
+      dir,
+      translator,
+      holder,
+      logger: createLogger('error', true),
+      beforeSwap: (next, loadedWith) => pool.prepare(next, loadedWith),
+    });
+    // Which snapshot each call was taken on, and the summary its card was made with there.
+    const versionOf = (summary: string | undefined) => (summary?.startsWith('Reloaded: ') ? 'new' : 'old');
+    const summaryOf = (k: Knowledge) =>
+      versionOf(k.services.find((s) => s.definition.id === 'renal-test')?.ruleSet.rules[0].card.summary);
+    const seen: Array<{ taken: string; answered: string | undefined }> = [];
+    const observing: Evaluator = {
+      ...pool,
+      wantsRaw: true,
+      invoke: async (k, ...rest) => {
+        const result = await pool.invoke(k, ...rest);
+        const card = result.outcome.evaluations[0].evaluation?.cards[0];
+        seen.push({ taken: summaryOf(k), answered: card && versionOf(card.summary) });
+        return result;
+      },
+    };
+    const app = testApp({ knowledge, now: NOW, deps: { knowledge: holder, evaluator: observing, reloader } });
+    const server: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cds-services/renal-test`;
+    try {
+      const rules = join(dir, 'rules/renal-test/1.0.0.json');
+      const doc = JSON.parse(readFileSync(rules, 'utf8'));
+      doc.rules[0].card.summary = `Reloaded: ${doc.rules[0].card.summary}`;
+      writeFileSync(rules, JSON.stringify(doc));
+      const statuses: number[] = [];
+      let reloaded = false;
+      let done = 0;
+      const body = JSON.stringify(renalRequest());
+      const one = async (): Promise<void> => {
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        statuses.push(res.status);
+        await res.arrayBuffer();
+        done++;
+      };
+      // 20 calls at a time until at least 200 were answered and the reload is done, with calls in flight all along.
+      const reload = (async () => {
+        while (done < 20) await new Promise((resolve) => setTimeout(resolve, 5));
+        const outcome = await reloader.reload('test');
+        reloaded = outcome.ok;
+      })();
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (done < 200 || !reloaded) {
+            await one();
+            if (done > 5000) break;
+          }
+        }),
+      );
+      await reload;
+      expect(reloaded).toBe(true);
+      expect(statuses.length).toBeGreaterThanOrEqual(200);
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      expect(seen).toHaveLength(statuses.length);
+      for (const s of seen) expect(s.answered).toBe(s.taken);
+      const versions = new Set(seen.map((s) => s.taken));
+      expect(versions).toEqual(new Set(['old', 'new']));
+      // The old generation is let go once no call holds it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(pool.status().map((t) => t.generations)).toEqual([[2], [2]]);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }, 120_000);
+});
+
+describe('an evaluation thread that stops', () => {
+  it('fails only its calls in flight with a clear 500, is replaced, and the server goes on answering', async () => {
+    const { knowledge, pool } = await pooled(testKnowledge('basic'));
+    const app = testApp({ knowledge, now: NOW, deps: { evaluator: pool } });
+    const [first] = pool.workers();
+    const firstId = first.threadId;
+    // Calls in flight on both threads; one is stopped under them.
+    const calls = Array.from({ length: 40 }, () => request(app).post('/cds-services/renal-test').send(renalRequest()));
+    const answers = Promise.all(calls.map((c) => c.then((r) => r)));
+    while (!pool.status().some((t) => t.threadId === firstId && t.inFlight > 0))
+      await new Promise((resolve) => setImmediate(resolve));
+    await first.terminate();
+    const results = await answers;
+    const failed = results.filter((r) => r.status !== 200);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const r of failed) {
+      expect(r.status).toBe(500);
+      expect(r.body.issue[0].diagnostics).toMatch(/the thread evaluating this call stopped before it answered/);
+      expect(JSON.stringify(r.body)).not.toMatch(/\bat .*\.(ts|js):\d+/);
+    }
+    expect(results.some((r) => r.status === 200)).toBe(true);
+    // Another thread takes its place and loads the knowledge; every call is answered again.
+    while (pool.status().length < 2 || pool.status().some((t) => t.generations.length === 0))
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(pool.status().map((t) => t.threadId)).not.toContain(firstId);
+    const after = await Promise.all(
+      Array.from({ length: 10 }, () => request(app).post('/cds-services/renal-test').send(renalRequest())),
+    );
+    expect(after.map((r) => r.status)).toEqual(Array(10).fill(200));
+  }, 120_000);
+});
