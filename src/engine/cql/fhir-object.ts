@@ -22,7 +22,7 @@ interface CqlDateTime {
   timezoneOffset: number | null;
 }
 const cql = require('cql-execution') as {
-  DateTime: { parse(text: string): CqlDateTime | null };
+  DateTime: { parse(text: string): CqlDateTime | null } & (new (...fields: Array<number | undefined>) => CqlDateTime);
   Decimal?: { from(value: unknown): unknown };
   Interval: new (low: unknown, high: unknown, lowClosed?: boolean, highClosed?: boolean) => unknown;
 };
@@ -341,11 +341,11 @@ function systemValue(data: unknown, name: string, call: FhirCall): unknown {
     case 'Quantity':
       return undefined;
     case 'DateTime':
-      return parsedOnce(call, `T${data as string}`, () => cql.DateTime.parse((data as string).replace('Z', '+00:00')));
+      return parsedOnce(call, `T${data as string}`, () => parseDateTime((data as string).replace('Z', '+00:00')));
     case 'Date':
       return parsedOnce(call, `D${data as string}`, () => {
-        const parsed = cql.DateTime.parse(data as string);
-        return parsed != null ? (cql.DateTime.parse(data as string) as CqlDateTime).getDate() : undefined;
+        const parsed = parseDateTime(data as string);
+        return parsed != null ? parsed.getDate() : undefined;
       });
     case 'Time': {
       const time = cql.DateTime.parse(`0000-01-01T${(data as string).replace('Z', '+00:00')}`) as CqlDateTime;
@@ -354,6 +354,40 @@ function systemValue(data: unknown, name: string, call: FhirCall): unknown {
     }
   }
   return undefined;
+}
+
+/**
+ * cql-execution's DateTime.parse, which checks the text against luxon formats (most of a call's date cost):
+ * the common FHIR forms (a day; a time to the second or millisecond with its offset) of years 1000 to 9998
+ * are built directly, with the same fields, when the calendar has them; any other text goes to DateTime.parse.
+ */
+export function parseDateTime(text: string): CqlDateTime | null {
+  return quickDateTime(text) ?? cql.DateTime.parse(text);
+}
+
+const QUICK_FORM = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?([+-])(\d{2}):(\d{2}))?$/;
+
+function quickDateTime(text: string): CqlDateTime | undefined {
+  if (text.length !== 10 && text.length !== 25 && text.length !== 29) return undefined;
+  const m = QUICK_FORM.exec(text);
+  if (!m) return undefined;
+  const fields = [m[1], m[2], m[3], m[4], m[5], m[6], m[7]].map((f) => (f != null ? parseInt(f, 10) : undefined));
+  const [year, month, day, hour, minute, second] = fields as number[];
+  if (year < 1000 || year > 9998 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (m[4] != null) {
+    if (hour > 23 || minute > 59 || second > 59) return undefined;
+    const offsetHours = parseInt(m[9], 10);
+    const offsetMinutes = parseInt(m[10], 10);
+    if (offsetHours > 14 || offsetMinutes > 59) return undefined;
+    const offset = offsetHours + offsetMinutes / 60;
+    fields.push(m[8] === '+' ? offset : offset * -1);
+  }
+  return new cql.DateTime(...fields);
+}
+
+function daysIn(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /**
