@@ -6,8 +6,7 @@ import { parseDateTime } from '../../src/engine/cql/fhir-object.js';
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as { DateTime: { parse(text: string): unknown } };
 
-const fields = (v: unknown) =>
-  v == null ? v : { class: (v).constructor.name, ...(v as Record<string, unknown>) };
+const fields = (v: unknown) => (v == null ? v : { class: v.constructor.name, ...(v as Record<string, unknown>) });
 
 describe("the FHIR objects' date-time reader", () => {
   it('reads every text near the edges of the calendar and of the forms as DateTime.parse does', () => {
