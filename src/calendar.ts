@@ -83,6 +83,89 @@ export function readCalendar(text: string, forms: CalendarForms = {}): CalendarV
   return { precision, ms, ...(offsetMinutes !== undefined ? { offsetMinutes } : {}) };
 }
 
+/**
+ * True when `readCalendar(text, forms)` certainly gives a value, found without building one: the common,
+ * well-formed text of a year 0002 to 9998 (so no offset can take it outside CQL's range). False means
+ * "ask readCalendar", not "invalid". The FHIR shape check reads every date of a call through this.
+ */
+export function isPlainCalendarText(text: string, forms: CalendarForms = {}): boolean {
+  const { least = 'day', most = 'second', offset = true, utcOnly = false } = forms;
+  if (utcOnly) return false;
+  const n = text.length;
+  if (n < 4 || n > 35) return false;
+  const year = digits(text, 0, 4);
+  if (year < 2 || year > 9998) return false;
+  let precision: CalendarPrecision = 'year';
+  let i = 4;
+  if (i < n) {
+    if (text.charCodeAt(i) !== 45 /* - */) return false;
+    const month = digits(text, i + 1, 2);
+    if (month < 1 || month > 12) return false;
+    precision = 'month';
+    i += 3;
+    if (i < n) {
+      if (text.charCodeAt(i) !== 45) return false;
+      const day = digits(text, i + 1, 2);
+      if (day < 1 || day > daysIn(year, month)) return false;
+      precision = 'day';
+      i += 3;
+      if (i < n) {
+        const t = text.charCodeAt(i);
+        if (t !== 84 /* T */ && t !== 116 /* t */) return false;
+        if (!within(text, i + 1, 23) || text.charCodeAt(i + 3) !== 58 /* : */ || !within(text, i + 4, 59)) return false;
+        precision = 'minute';
+        i += 6;
+        if (i < n && text.charCodeAt(i) === 58) {
+          if (!within(text, i + 1, 59)) return false;
+          precision = 'second';
+          i += 3;
+          if (i < n && text.charCodeAt(i) === 46 /* . */) {
+            let end = i + 1;
+            while (end < n && isDigit(text.charCodeAt(end))) end++;
+            if (end === i + 1 || end - i - 1 > 9) return false;
+            i = end;
+          }
+        }
+        if (i === n) {
+          if (offset) return false;
+        } else {
+          const z = text.charCodeAt(i);
+          if (z === 90 /* Z */ || z === 122 /* z */) i += 1;
+          else if (z === 43 /* + */ || z === 45 /* - */) {
+            if (i + 6 !== n || text.charCodeAt(i + 3) !== 58) return false;
+            if (!within(text, i + 1, 23) || !within(text, i + 4, 59)) return false;
+            i += 6;
+          } else return false;
+          if (i !== n) return false;
+        }
+      }
+    }
+  }
+  return ORDER.indexOf(precision) >= ORDER.indexOf(least) && ORDER.indexOf(precision) <= ORDER.indexOf(most);
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** Two digits at `at` writing a number from 0 to `max`. */
+function within(text: string, at: number, max: number): boolean {
+  const value = digits(text, at, 2);
+  return value >= 0 && value <= max;
+}
+
+/** The number written by `count` digits at `at`, or -1 when they are not all digits. */
+function digits(text: string, at: number, count: number): number {
+  if (at + count > text.length) return -1;
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (!isDigit(c)) return -1;
+    value = value * 10 + (c - 48);
+  }
+  return value;
+}
+
 /** Whether a value read is one (rather than a problem). */
 export function isCalendarValue(value: CalendarValue | { problem: string }): value is CalendarValue {
   return 'ms' in value;

@@ -6,11 +6,12 @@ import { validateHookRequest, type HookRequest } from '../hooks/index.js';
 import { fetchMedications, resolvePrefetch, type PrefetchOptions, type PrefetchStatus } from '../prefetch/index.js';
 import { evaluate, pastDeadline, type Evaluation } from './evaluate.js';
 import {
-  fhirShapeIssues,
+  fhirShapeCheck,
   isResource,
   resourcesOf,
   unresolvedMedicationIds,
   type FhirResource,
+  type ShapeCheck,
   type ShapeProblem,
 } from '../fhir/index.js';
 import type { CallOutcome, EvaluationOutcome } from './outcome.js';
@@ -79,10 +80,11 @@ export async function invokeService(
     if (count > deps.maxResources) throw tooMuchData(count, deps.maxResources);
   }
   const check = deps.fhirCheck ?? 'warn';
+  // One walk over the data answers both questions.
+  const shape = malformedData(request, prefetch.data, prefetch.status);
   // Numbers and dates CQL cannot compute with are refused in every mode: evaluated, they would fail or be lost.
-  const outOfRange = malformedData(request, prefetch.data, prefetch.status, true);
-  if (outOfRange) throw outOfRange;
-  const malformed = check === 'off' ? undefined : malformedData(request, prefetch.data, prefetch.status);
+  if (shape.outOfRange) throw shape.outOfRange;
+  const malformed = check === 'off' ? undefined : shape.malformed;
   if (check === 'reject' && malformed) throw malformed;
   pastDeadline(deps.deadline);
   const now = deps.clock();
@@ -102,10 +104,7 @@ export async function invokeService(
   } catch (err) {
     // A suppressed arm answers no cards whatever happens: its failure is recorded, the call still answered.
     if (choice.disposition !== 'suppressed' || (err instanceof CdsError && err.code === 'call-deadline'))
-      throw explainedFailure(
-        err,
-        check === 'off' ? () => malformedData(request, prefetch.data, prefetch.status) : () => malformed,
-      );
+      throw explainedFailure(err, check === 'off' ? () => shape.malformed : () => malformed);
     failure = errorName(err);
   }
   const dataProblems = malformed?.issues.map((i) => i.diagnostics);
@@ -203,24 +202,37 @@ function explainedFailure(err: unknown, malformed: () => CdsError | undefined): 
 
 /**
  * The places where the call's FHIR data does not have its FHIR R4 shape, as the error that names
- * them: 400 for data the client sent, 412 for data fetched from the FHIR server. Undefined when all is well.
+ * them: 400 for data the client sent, 412 for data fetched from the FHIR server; `outOfRange` the same for
+ * the numbers and dates CQL cannot compute with only. Each undefined when all is well.
  */
 function malformedData(
   request: HookRequest,
   data: Record<string, unknown>,
   status: Record<string, PrefetchStatus>,
-  rangeOnly = false,
-): CdsError | undefined {
-  const sent: ShapeProblem[] = [];
+): { malformed?: CdsError; outOfRange?: CdsError } {
+  const sent: ShapeCheck[] = [];
   for (const [name, value] of Object.entries(request.context)) {
     if (value && typeof value === 'object' && !Array.isArray(value) && 'resourceType' in value)
-      sent.push(...fhirShapeIssues(value, `context.${name}`, { rangeOnly }));
+      sent.push(fhirShapeCheck(value, `context.${name}`));
   }
-  const fetched: ShapeProblem[] = [];
+  const fetched: ShapeCheck[] = [];
   for (const [key, value] of Object.entries(data)) {
     if (value === null || value === undefined) continue;
-    (status[key] === 'fetched' ? fetched : sent).push(...fhirShapeIssues(value, `prefetch.${key}`, { rangeOnly }));
+    (status[key] === 'fetched' ? fetched : sent).push(fhirShapeCheck(value, `prefetch.${key}`));
   }
+  return {
+    malformed: shapeError(
+      sent.flatMap((c) => c.problems),
+      fetched.flatMap((c) => c.problems),
+    ),
+    outOfRange: shapeError(
+      sent.flatMap((c) => c.range),
+      fetched.flatMap((c) => c.range),
+    ),
+  };
+}
+
+function shapeError(sent: ShapeProblem[], fetched: ShapeProblem[]): CdsError | undefined {
   const problems = (sent.length > 0 ? sent : fetched).slice(0, 10);
   if (problems.length === 0) return undefined;
   const issues = problems.map((p) => ({

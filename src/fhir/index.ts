@@ -7,7 +7,7 @@ export {
   type TypeSpecifier,
 } from './model-info.js';
 export { ucum, validateUcumUnit, convertUcum } from './ucum.js';
-export { fhirShapeIssues, fhirShapeProblems, type ShapeProblem } from './shape.js';
+export { fhirShapeCheck, fhirShapeIssues, fhirShapeProblems, type ShapeCheck, type ShapeProblem } from './shape.js';
 export { isResource, resourcesOf, type FhirResource } from './resources.js';
 export { PATIENT_SEARCH_PARAMETERS } from './patient-search-parameters.js';
 export { DATE_SEARCH_PARAMETERS, dateSearchElements } from './date-search-parameters.js';

@@ -8,7 +8,7 @@
 //
 // Messages name locations and FHIR types only, never a value: they go back to the caller.
 import { createRequire } from 'node:module';
-import { isCalendarValue, readCalendar, type CalendarForms } from '../calendar.js';
+import { isCalendarValue, isPlainCalendarText, readCalendar, type CalendarForms } from '../calendar.js';
 import { fhirModelInfo, isPrimitiveType, type ClassInfo, type TypeSpecifier } from './model-info.js';
 import { validateUcumUnit } from './ucum.js';
 
@@ -80,9 +80,11 @@ export interface ShapeProblem {
 }
 
 interface Walk {
+  /** The first `limit` problems of any kind, in the order of the walk. */
   problems: ShapeProblem[];
+  /** The first `limit` `range` problems. */
+  range: ShapeProblem[];
   limit: number;
-  rangeOnly: boolean;
 }
 
 export interface ShapeCheckOptions {
@@ -92,15 +94,30 @@ export interface ShapeCheckOptions {
   rangeOnly?: boolean;
 }
 
+/** Both answers of one walk: the first problems of any kind, and the first `range` problems. */
+export interface ShapeCheck {
+  problems: ShapeProblem[];
+  range: ShapeProblem[];
+}
+
 /** Problems of a FHIR resource at `path` (a Bundle's entries included), at most `limit` of them. */
 export function fhirShapeIssues(
   value: unknown,
   path: string,
   { limit = 10, rangeOnly = false }: ShapeCheckOptions = {},
 ): ShapeProblem[] {
-  const walk: Walk = { problems: [], limit, rangeOnly };
+  const check = fhirShapeCheck(value, path, limit);
+  return rangeOnly ? check.range : check.problems;
+}
+
+/**
+ * One walk giving what `fhirShapeIssues` gives with and without `rangeOnly`: a call needs both (out-of-range
+ * values are refused in every mode, the rest only reported or refused as configured).
+ */
+export function fhirShapeCheck(value: unknown, path: string, limit = 10): ShapeCheck {
+  const walk: Walk = { problems: [], range: [], limit };
   checkResource(value, path, walk, 0);
-  return walk.problems;
+  return { problems: walk.problems, range: walk.range };
 }
 
 /** The same, each as `where: what`. */
@@ -109,8 +126,16 @@ export function fhirShapeProblems(value: unknown, path: string, limit = 10): str
 }
 
 function report(walk: Walk, path: Path, message: string, kind: ShapeProblem['kind'] = 'shape'): void {
-  if (walk.problems.length < walk.limit && (kind === 'range' || !walk.rangeOnly))
-    walk.problems.push({ at: pathText(path), message, kind });
+  const full = walk.problems.length >= walk.limit;
+  if (full && (kind !== 'range' || walk.range.length >= walk.limit)) return;
+  const problem = { at: pathText(path), message, kind };
+  if (!full) walk.problems.push(problem);
+  if (kind === 'range' && walk.range.length < walk.limit) walk.range.push(problem);
+}
+
+/** Nothing more to find: both lists are full. */
+function done(walk: Walk): boolean {
+  return walk.problems.length >= walk.limit && walk.range.length >= walk.limit;
 }
 
 function describe(value: unknown): string {
@@ -138,41 +163,40 @@ function checkResource(value: unknown, path: Path, walk: Walk, depth: number): v
   if (info) checkObject(value as Record<string, unknown>, info, path, walk, depth);
 }
 
-function checkObject(value: Record<string, unknown>, info: ClassInfo, path: Path, walk: Walk, depth: number): void {
+function checkObject(value: Record<string, unknown>, info: Compiled, path: Path, walk: Walk, depth: number): void {
   if (depth > MAX_DEPTH) return;
   for (const key in value) {
-    if (walk.problems.length >= walk.limit) return;
+    if (done(walk)) return;
     const child = value[key];
     if (child === null || child === undefined || key === 'resourceType' || key.charCodeAt(0) === 95 /* _ */) continue;
-    const type = elementType(info, key);
-    if (!type) continue;
-    if (type.isList) {
+    const element = compiledElement(info, key);
+    if (!element) continue;
+    if (element.list) {
       if (!Array.isArray(child)) {
-        report(walk, { parent: path, key }, `expected an array of ${nameOf(type.elementType)}, got ${describe(child)}`);
+        report(walk, { parent: path, key }, `expected an array of ${element.itemName}, got ${describe(child)}`);
         continue;
       }
-      const item = type.elementType;
+      const item = element.type;
       for (let i = 0; i < child.length; i++) {
         // null stands in a list only to line a primitive up with its `_element` extensions.
-        if (child[i] === null && item?.isNamed && isPrimitive(item)) continue;
+        if (child[i] === null && item?.primitive) continue;
         checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
       }
     } else if (Array.isArray(child)) {
-      report(walk, { parent: path, key }, `expected one ${nameOf(type)}, got an array`);
+      report(walk, { parent: path, key }, `expected one ${element.itemName}, got an array`);
     } else {
-      checkValue(child, type, { parent: path, key }, walk, depth + 1);
+      checkValue(child, element.type, { parent: path, key }, walk, depth + 1);
     }
   }
 }
 
-function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path, walk: Walk, depth: number): void {
-  if (!type?.isNamed) return;
-  if (type.namespace === 'System' || isPrimitive(type)) {
-    const expected = jsonTypeOf(type.name ?? '');
-    if (typeof value !== expected)
-      report(walk, path, `expected a ${type.name} (a JSON ${expected}), got ${describe(value)}`);
-    else if (expected === 'number') checkNumber(value as number, type.name ?? '', path, walk);
-    else if (expected === 'string') checkDate(value as string, type.name ?? '', path, walk);
+function checkValue(value: unknown, type: CompiledType | undefined, path: Path, walk: Walk, depth: number): void {
+  if (!type) return;
+  if (type.json !== undefined) {
+    if (typeof value !== type.json)
+      report(walk, path, `expected a ${type.name} (a JSON ${type.json}), got ${describe(value)}`);
+    else if (type.json === 'number') checkNumber(value as number, type.name, path, walk);
+    else if (type.dates) checkDate(value as string, type.name, path, walk);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
@@ -186,18 +210,14 @@ function checkValue(value: unknown, type: TypeSpecifier | undefined, path: Path,
     return;
   }
   // A resource where the element's type is Resource (Bundle.entry.resource, contained) or a resource type.
-  if (
-    typeof (value as { resourceType?: unknown }).resourceType === 'string' ||
-    type.name === 'Resource' ||
-    type.name === 'DomainResource'
-  ) {
+  if (type.resource || typeof (value as { resourceType?: unknown }).resourceType === 'string') {
     checkResource(value, path, walk, depth);
     return;
   }
-  const info = typeClass(type);
+  const info = type.compiled();
   if (!info) return;
   checkObject(value as Record<string, unknown>, info, path, walk, depth);
-  if (QUANTITY_TYPES.has(type.name ?? '')) checkUcumCode(value, path, walk);
+  if (type.quantity) checkUcumCode(value, path, walk);
 }
 
 function checkNumber(value: number, name: string, path: Path, walk: Walk): void {
@@ -224,7 +244,7 @@ function checkDate(value: string, name: string, path: Path, walk: Walk): void {
     return;
   }
   const forms = DATE_FORMS[name];
-  if (!forms) return;
+  if (!forms || isPlainCalendarText(value, forms)) return;
   const read = readCalendar(value, forms);
   if (!isCalendarValue(read)) report(walk, path, `the ${name} ${read.problem}`, 'range');
 }
@@ -244,49 +264,102 @@ function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Pat
   if (!valid) report(walk, { parent: path, key: 'code' }, `not a UCUM unit, though the system says UCUM`);
 }
 
-// The model info's look-ups walk base classes and try every split of a choice name: one look-up per
-// class and JSON name keeps the walk linear in the size of the data.
-const elementTypes = new Map<ClassInfo, Map<string, TypeSpecifier | null>>();
+// The model info's look-ups walk base classes and try every split of a choice name: each class is
+// compiled once into a table from JSON name to what the walk needs of the element (list or not, its
+// type with the JSON type of a primitive, whether dates are to be read), filled as names are met.
+interface CompiledElement {
+  list: boolean;
+  type: CompiledType | undefined;
+  /** The type's name, for messages. */
+  itemName: string;
+}
 
-function elementType(info: ClassInfo, key: string): TypeSpecifier | undefined {
+interface CompiledType {
+  name: string;
+  /** The JSON type of a primitive (FHIR primitive or System type); undefined for a complex type. */
+  json?: 'string' | 'number' | 'boolean';
+  /** A string primitive whose text is a date, date-time, instant or time. */
+  dates: boolean;
+  primitive: boolean;
+  /** The element holds a resource (Resource, DomainResource). */
+  resource: boolean;
+  quantity: boolean;
+  /** The class of a complex type, compiled on first use. */
+  compiled: () => Compiled | undefined;
+}
+
+interface Compiled {
+  info: ClassInfo;
+  elements: Map<string, CompiledElement | null>;
+}
+
+/** Most unknown JSON names remembered per class (real data has few; hostile data may have any number). */
+const MAX_UNKNOWN_NAMES = 1024;
+
+const compiledClasses = new Map<ClassInfo, Compiled>();
+
+function compiledClass(info: ClassInfo): Compiled {
+  let compiled = compiledClasses.get(info);
+  if (!compiled) compiledClasses.set(info, (compiled = { info, elements: new Map() }));
+  return compiled;
+}
+
+function compiledElement(compiled: Compiled, key: string): CompiledElement | undefined {
+  const known = compiled.elements.get(key);
+  if (known !== undefined) return known ?? undefined;
   // The model's choice-name look-up is quadratic in the name's length; no element name is long.
   if (!ELEMENT_NAME.test(key)) return undefined;
-  let types = elementTypes.get(info);
-  if (!types) elementTypes.set(info, (types = new Map()));
-  let type = types.get(key);
-  if (type === undefined) {
-    const element = info.findElement(key, true);
-    type = (element && typeOf(element.typeSpecifier, key.slice(element.name.length))) ?? null;
-    types.set(key, type);
-  }
-  return type ?? undefined;
+  const element = compiled.info.findElement(key, true);
+  const type = element && typeOf(element.typeSpecifier, key.slice(element.name.length));
+  const entry: CompiledElement | null = type
+    ? {
+        list: !!type.isList,
+        type: type.isList ? compiledType(type.elementType) : compiledType(type),
+        itemName: nameOf(type.isList ? type.elementType : type),
+      }
+    : null;
+  if (entry || compiled.elements.size < MAX_UNKNOWN_NAMES) compiled.elements.set(key, entry);
+  return entry ?? undefined;
 }
 
-const resourceClasses = new Map<string, ClassInfo | null>();
+const compiledTypes = new Map<TypeSpecifier, CompiledType | null>();
 
-function resourceClass(resourceType: string): ClassInfo | undefined {
-  if (!RESOURCE_TYPE.test(resourceType)) return undefined;
+function compiledType(type: TypeSpecifier | undefined): CompiledType | undefined {
+  if (!type?.isNamed) return undefined;
+  let compiled = compiledTypes.get(type);
+  if (compiled !== undefined) return compiled ?? undefined;
+  const name = type.name ?? '';
+  const primitive = isPrimitiveType(type);
+  let info: Compiled | null | undefined;
+  compiled = {
+    name,
+    ...(type.namespace === 'System' || primitive ? { json: jsonTypeOf(name) } : {}),
+    dates: name === 'time' || Object.hasOwn(DATE_FORMS, name),
+    primitive,
+    resource: name === 'Resource' || name === 'DomainResource',
+    quantity: QUANTITY_TYPES.has(name),
+    compiled: () => {
+      if (info === undefined) {
+        const found = fhirModelInfo().findClass(type.fqn ?? `FHIR.${name}`);
+        info = found ? compiledClass(found) : null;
+      }
+      return info ?? undefined;
+    },
+  };
+  compiledTypes.set(type, compiled);
+  return compiled;
+}
+
+const resourceClasses = new Map<string, Compiled | null>();
+
+function resourceClass(resourceType: string): Compiled | undefined {
   let info = resourceClasses.get(resourceType);
-  if (info === undefined)
-    resourceClasses.set(resourceType, (info = fhirModelInfo().findClass(`FHIR.${resourceType}`) ?? null));
+  if (info !== undefined) return info ?? undefined;
+  if (!RESOURCE_TYPE.test(resourceType)) return undefined;
+  const found = fhirModelInfo().findClass(`FHIR.${resourceType}`);
+  info = found ? compiledClass(found) : null;
+  if (info || resourceClasses.size < MAX_UNKNOWN_NAMES) resourceClasses.set(resourceType, info);
   return info ?? undefined;
-}
-
-const typeClasses = new Map<TypeSpecifier, ClassInfo | null>();
-
-function typeClass(type: TypeSpecifier): ClassInfo | undefined {
-  let info = typeClasses.get(type);
-  if (info === undefined)
-    typeClasses.set(type, (info = fhirModelInfo().findClass(type.fqn ?? `FHIR.${type.name}`) ?? null));
-  return info ?? undefined;
-}
-
-const primitives = new Map<TypeSpecifier, boolean>();
-
-function isPrimitive(type: TypeSpecifier): boolean {
-  let primitive = primitives.get(type);
-  if (primitive === undefined) primitives.set(type, (primitive = isPrimitiveType(type)));
-  return primitive;
 }
 
 /** The element's type; for a choice element (`value[x]`) the one its JSON name picks (`valueQuantity`). */

@@ -6,7 +6,10 @@ import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime
 import { fixtureRequests } from '../../bench/fixtures.js';
 import { generateLargePatient } from '../../fixtures/generate.js';
 import { cqlToJson, fhirDataModel, patientRecord } from '../../src/engine/index.js';
-import { resourcesOf } from '../../src/fhir/index.js';
+import { resourcesOf, type FhirResource } from '../../src/fhir/index.js';
+import { cpuCalls } from '../../bench/cpu-calls.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Knowledge, Service } from '../../src/knowledge/index.js';
 import { knowledgeFrom, repoRoot } from '../support/app.js';
 
@@ -16,7 +19,11 @@ const cql = require('cql-execution') as {
   CodeService: typeof CodeServiceType;
   DateTime: typeof DateTimeType;
 };
-const fhir = require('cql-exec-fhir') as { PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void } } };
+const fhir = require('cql-exec-fhir') as {
+  PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void } };
+  FHIRWrapper: { FHIRv401(): { wrap(r: unknown): unknown } };
+};
+let stockWrapper: { wrap(r: unknown): unknown } | undefined;
 const NOW = cql.DateTime.fromJSDate(new Date('2026-06-01T12:00:00Z'), 0);
 
 let knowledge: Knowledge;
@@ -24,29 +31,78 @@ beforeAll(async () => {
   knowledge = await knowledgeFrom(repoRoot);
 });
 
-async function both(
-  service: Service,
-  resources: Array<{ resourceType: string; id?: string }>,
-  parameters: Record<string, unknown>,
-) {
-  const executor = new cql.Executor(
-    service.ruleSet.library!,
-    new cql.CodeService(knowledge.valueSets as never),
-    parameters,
-  );
-  const stock = fhir.PatientSource.FHIRv401();
-  stock.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
-  const values = async (source: unknown) => {
+const stockKeys = require('cql-execution/lib/util/immutableUtil') as {
+  toNormalizedKey: (value: unknown) => unknown;
+  __stockToNormalizedKey?: (value: unknown) => unknown;
+};
+
+/**
+ * Every Patient-context define's value, deeply: FHIR objects as their type and JSON, CQL values (DateTime with
+ * its precision and offset, Date, Code, Concept, Quantity, Interval, tuples) field by field with their class.
+ */
+function canonical(value: unknown, depth = 0): unknown {
+  if (value === null || value === undefined || typeof value !== 'object') return value;
+  if (depth > 40) throw new Error('value too deep to compare');
+  if (Array.isArray(value)) return value.map((v) => canonical(v, depth + 1));
+  const v = value as { _json?: unknown; _typeInfo?: { name?: string } };
+  if ('_json' in v && '_typeInfo' in v) return { fhir: v._typeInfo?.name, json: v._json };
+  const out: Record<string, unknown> = { class: value.constructor?.name };
+  for (const key of Object.keys(value).sort()) out[key] = canonical((value as Record<string, unknown>)[key], depth + 1);
+  return out;
+}
+
+async function both(service: Service, resources: Array<{ resourceType: string; id?: string }>, drafts: FhirResource[]) {
+  // As the service binds them: `draftOrders:<Type>` takes the drafts of that type (Medications sit beside them).
+  const parameters = (wrap: (r: FhirResource) => unknown) =>
+    Object.fromEntries(
+      Object.entries(service.definition.knowledge.parameters ?? {}).map(([p, source]) => {
+        const type = typeof source === 'string' ? source.split(':')[1] : undefined;
+        return [p, drafts.filter((r) => !type || r.resourceType === type).map(wrap)];
+      }),
+    );
+  const values = async (source: unknown, wrap: (r: FhirResource) => unknown) => {
+    const executor = new cql.Executor(
+      service.ruleSet.library!,
+      new cql.CodeService(knowledge.valueSets as never),
+      parameters(wrap),
+    );
     const r = await executor.exec_patient_context(source as never, NOW);
     const out = Object.values(r.patientResults)[0] as Record<string, unknown>;
-    return Object.fromEntries(service.ruleSet.defines.map((d) => [d, cqlToJson(out[d])]));
+    const defines = Object.fromEntries(Object.keys(out).map((d) => [d, canonical(out[d])]));
+    const facts = Object.fromEntries(service.ruleSet.defines.map((d) => [d, cqlToJson(out[d])]));
+    return { defines, facts };
   };
-  return { stock: await values(stock), ours: await values(fhirDataModel().patientSource(resources)) };
+  const model = fhirDataModel();
+  // Stock cql-exec-fhir with stock cql-execution: without the engine's keys of FHIR objects for distinct results.
+  const engineKeys = stockKeys.toNormalizedKey;
+  stockKeys.toNormalizedKey = stockKeys.__stockToNormalizedKey ?? engineKeys;
+  let stock;
+  try {
+    const source = fhir.PatientSource.FHIRv401();
+    source.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
+    stock = await values(source, (r) => (stockWrapper ??= fhir.FHIRWrapper.FHIRv401()).wrap(r));
+  } finally {
+    stockKeys.toNormalizedKey = engineKeys;
+  }
+  const ours = await values(model.patientSource(resources), model.wrap);
+  return { stock, ours };
+}
+
+/** The rules a rule set fires on these facts, and the cards it renders (as `evaluate` builds the facts). */
+async function decisions(service: Service, facts: Record<string, unknown>) {
+  const result = await service.ruleSet.engine.run({ cql: facts, context: {}, hook: service.definition.hook });
+  return result.results.map((r) => r.name).sort();
+}
+
+function expectSame(stock: Awaited<ReturnType<typeof both>>['stock'], ours: typeof stock) {
+  expect(Object.keys(ours.defines).length).toBeGreaterThan(0);
+  expect(ours.defines).toEqual(stock.defines);
+  expect(ours.facts).toEqual(stock.facts);
 }
 
 describe('patient data source', () => {
   it.each(fixtureRequests().map((f) => [`${f.service}/${f.name}`, f] as const))(
-    'gives the same define values as cql-exec-fhir for %s',
+    'gives the same value of every define and the same rules as cql-exec-fhir for %s',
     async (_label, f) => {
       const service = knowledge.services.find((s) => s.definition.id === f.service)!;
       const body = f.body as {
@@ -54,24 +110,47 @@ describe('patient data source', () => {
         prefetch: Record<string, unknown>;
       };
       const drafts = resourcesOf(body.context.draftOrders);
-      // As the service binds them: `draftOrders:<Type>` takes the drafts of that type (Medications sit beside them).
-      const parameters = Object.fromEntries(
-        Object.entries(service.definition.knowledge.parameters ?? {}).map(([p, source]) => {
-          const type = typeof source === 'string' ? source.split(':')[1] : undefined;
-          return [p, drafts.filter((r) => !type || r.resourceType === type).map((r) => fhirDataModel().wrap(r))];
-        }),
-      );
-      const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), parameters);
-      expect(ours).toEqual(stock);
+      const { stock, ours } = await both(service, patientRecord(body.prefetch, body.context.patientId), drafts);
+      expectSame(stock, ours);
+      expect(await decisions(service, ours.facts)).toEqual(await decisions(service, stock.facts));
     },
+  );
+
+  // Every service over every whole fixture patient (all its resources, not only what the prefetch selects).
+  const patients = readdirSync(join(repoRoot, 'fixtures', 'patients')).filter((f) => f.endsWith('.json'));
+  it.each(patients)('gives the same value of every define as cql-exec-fhir for every service over %s', async (file) => {
+    const bundle = JSON.parse(readFileSync(join(repoRoot, 'fixtures', 'patients', file), 'utf8')) as unknown;
+    for (const service of knowledge.services) {
+      const request = fixtureRequests().find((f) => f.service === service.definition.id)!;
+      const drafts = resourcesOf((request.body as { context: { draftOrders?: unknown } }).context.draftOrders);
+      const { stock, ours } = await both(service, patientRecord({ bundle }, undefined), drafts);
+      expectSame(stock, ours);
+    }
+  });
+
+  // The records bench/cpu.ts measures, for each service: 152 and 10,000 resources.
+  it.each([152, 10_000])(
+    'gives the same value of every define as cql-exec-fhir for every service over generated %i-resource records',
+    async (size) => {
+      for (const call of await cpuCalls([size])) {
+        const service = knowledge.services.find((s) => s.definition.id === call.service)!;
+        const body = call.body as { context: { patientId: string; draftOrders?: unknown }; prefetch: object };
+        const record = patientRecord(body.prefetch as Record<string, unknown>, body.context.patientId);
+        expect(record.length).toBeGreaterThanOrEqual(size);
+        const { stock, ours } = await both(service, record, resourcesOf(body.context.draftOrders));
+        expectSame(stock, ours);
+        expect(await decisions(service, ours.facts)).toEqual(await decisions(service, stock.facts));
+      }
+    },
+    120_000,
   );
 
   it('gives the same define values as cql-exec-fhir over a 1,000-resource record', async () => {
     const service = knowledge.services.find((s) => s.definition.id === 'nsaid-ckd-order-sign')!;
     const record = generateLargePatient(11, 1000);
-    const { stock, ours } = await both(service, patientRecord({ record }, undefined), { DraftMedications: [] });
-    expect(ours).toEqual(stock);
-    expect(ours['Latest eGFR']).not.toBeNull();
+    const { stock, ours } = await both(service, patientRecord({ record }, undefined), []);
+    expectSame(stock, ours);
+    expect(ours.facts['Latest eGFR']).not.toBeNull();
   });
 });
 

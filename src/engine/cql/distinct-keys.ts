@@ -18,6 +18,19 @@ export const CQL_EXECUTION_PATCHED_FOR = '3.3.2';
 interface ImmutableUtil {
   toNormalizedKey: (value: unknown) => unknown;
   __fhirKeys?: boolean;
+  /** cql-execution's own, for a comparison with stock behaviour (test/engine/patient-data.test.ts). */
+  __stockToNormalizedKey?: (value: unknown) => unknown;
+}
+
+// A FHIR object's key is the same however often it is asked for (each distinct query over it asks again):
+// it is kept with the object, which lives as long as its evaluation (the engine wraps each resource once per
+// call), while its JSON may outlive it.
+const jsonKeys = new WeakMap<object, string>();
+
+function keyOf(object: { _json: unknown }): string {
+  let key = jsonKeys.get(object);
+  if (key === undefined) jsonKeys.set(object, (key = stableJson(object._json)));
+  return key;
 }
 
 export function installFhirDistinctKeys(): void {
@@ -28,11 +41,12 @@ export function installFhirDistinctKeys(): void {
   util.toNormalizedKey = (value: unknown): unknown => {
     if (value && typeof value === 'object' && '_json' in value && '_typeInfo' in value) {
       const v = value as { _json: unknown; _typeInfo?: { name?: string } };
-      return ImmutableMap({ __instance: `FHIR:${v._typeInfo?.name ?? ''}`, json: stableJson(v._json) });
+      return ImmutableMap({ __instance: `FHIR:${v._typeInfo?.name ?? ''}`, json: keyOf(v) });
     }
     return original(value);
   };
   Object.defineProperty(util, '__fhirKeys', { value: true });
+  Object.defineProperty(util, '__stockToNormalizedKey', { value: original });
 }
 
 function stableJson(value: unknown): string {

@@ -5,19 +5,22 @@
 // a new FHIRObject (whose getters are defined per instance) before filtering by code. Here the model
 // info is parsed once per process; each evaluation indexes its resources by type once, skips
 // resources whose raw JSON cannot match a retrieve's codes before wrapping them, and wraps each
-// resource at most once.
+// resource at most once, in the FHIR objects of fhir-object.ts (getters per class, not per instance).
 import { createRequire } from 'node:module';
-import { fhirModelInfo, type ClassInfo, type FhirModelInfo, type FhirResource } from '../../fhir/index.js';
+import { fhirModelInfo, type FhirResource } from '../../fhir/index.js';
 import { installFhirDistinctKeys } from './distinct-keys.js';
+import { fhirObject, type FhirCall } from './fhir-object.js';
 
 const require = createRequire(import.meta.url);
 
 /**
  * The cql-exec-fhir version whose private members this drives: PatientSource.prototype.currentPatient
  * on a state of _index, _bundles, _modelInfo and _patientSourceOptions; Patient.findRecords, replaced
- * per patient; and FHIRObject, reached through Patient's prototype chain. The model info comes from
- * PatientSource's _modelInfo (fhir/model-info.ts), and is given to a FHIRWrapper as its _modelInfo (a wrapper
- * built by FHIRv401() would parse the XML a second time: ~200 ms and 2.4 MiB). test/engine/dependency-patches.test.ts
+ * per patient; FHIRObject, the class of what FHIRWrapper.wrap returns, whose get, getCode, _is and
+ * _typeHierarchy fhir-object.ts reimplements or builds on (with lib/util's normalizeChoiceName). The model
+ * info comes from PatientSource's _modelInfo (fhir/model-info.ts), and is given to a FHIRWrapper as its _modelInfo
+ * (a wrapper built by FHIRv401() would parse the XML a second time: ~200 ms and 2.4 MiB).
+ * test/engine/dependency-patches.test.ts
  * fails when the installed version differs.
  */
 export const CQL_EXEC_FHIR_DRIVEN_FOR = '2.2.0';
@@ -45,8 +48,6 @@ interface RetrieveDetails {
   codes?: unknown;
 }
 
-type FhirObjectConstructor = new (json: unknown, classInfo: ClassInfo, modelInfo: FhirModelInfo) => unknown;
-
 let shared: FhirDataModel | undefined;
 
 export function fhirDataModel(): FhirDataModel {
@@ -59,7 +60,9 @@ export function fhirDataModel(): FhirDataModel {
     _modelInfo: modelInfo,
   });
   const prototype = fhir.PatientSource.prototype;
-  let FHIRObject: FhirObjectConstructor | undefined;
+  // The class cql-exec-fhir does not export, under every object it makes.
+  const FHIRObject = (wrapper.wrap({ resourceType: 'Patient' }) as { constructor: { prototype: object } }).constructor;
+  const call = (): FhirCall => ({ model: modelInfo, dates: new Map() });
 
   shared = {
     patientSource(resources) {
@@ -70,22 +73,20 @@ export function fhirDataModel(): FhirDataModel {
         else byType.set(r.resourceType, [r]);
       }
       const wrapped = new Map<FhirResource, unknown>();
+      const state = call();
       const bundle = {
         resourceType: 'Bundle',
         type: 'collection',
         entry: resources.slice(0, 1).map((resource) => ({ resource })),
       };
-      const state = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
+      const source = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
       let done = false;
       return {
         currentPatient: () => {
           if (done) return undefined;
-          const patient = prototype.currentPatient.call(state) as {
+          const patient = prototype.currentPatient.call(source) as {
             findRecords: (profile: string, details?: RetrieveDetails) => unknown[];
           };
-          // Patient extends FHIRObject: the class cql-exec-fhir does not export.
-          FHIRObject ??= Object.getPrototypeOf(Object.getPrototypeOf(patient)).constructor as FhirObjectConstructor;
-          const Wrap = FHIRObject;
           patient.findRecords = (profile, details) => {
             const classInfo = modelInfo.findClass(details?.datatype ?? profile);
             if (!classInfo) return [];
@@ -97,7 +98,7 @@ export function fhirDataModel(): FhirDataModel {
               if (codes && codeProperty && !mightMatch(propertyValue(resource, codeProperty), codes)) continue;
               let object = wrapped.get(resource);
               if (object === undefined) {
-                object = new Wrap(resource, classInfo, modelInfo);
+                object = fhirObject(FHIRObject, resource, classInfo, state);
                 wrapped.set(resource, object);
               }
               out.push(object);
@@ -112,7 +113,7 @@ export function fhirDataModel(): FhirDataModel {
         },
       };
     },
-    wrap: (resource) => wrapper.wrap(resource),
+    wrap: (resource) => fhirObject(FHIRObject, resource, modelInfo.findClass(resource.resourceType), call()),
   };
   return shared;
 }
