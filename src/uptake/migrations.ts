@@ -1,6 +1,7 @@
 // Versioned migrations, run in order at start-up. A migration, once released, never changes:
 // add the next one instead.
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { rollUpAll } from './rollups.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -319,6 +320,102 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .on('uptake_system_action')
           .columns(['invocation_id'])
           .execute();
+      },
+    },
+    '0008-daily-rollups': {
+      // Daily roll-ups of what the uptake report counts (rollups.ts), back-filled from the rows already there.
+      async up(db: Kysely<any>): Promise<void> {
+        const dims = (t: ReturnType<Kysely<any>['schema']['createTable']>) =>
+          t
+            .addColumn('day', bigint, (c) => c.notNull())
+            .addColumn('service_id', 'text', (c) => c.notNull())
+            .addColumn('rule_set', 'text', (c) => c.notNull())
+            .addColumn('rule_set_version', 'text', (c) => c.notNull())
+            .addColumn('rule', 'text', (c) => c.notNull())
+            .addColumn('indicator', 'text', (c) => c.notNull())
+            .addColumn('client_iss', 'text');
+        await dims(db.schema.createTable('uptake_rollup_card'))
+          .addColumn('arm', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('outcome', 'text')
+          .addColumn('override_system', 'text')
+          .addColumn('override_code', 'text')
+          .addColumn('override_client_added', 'integer', (c) => c.notNull())
+          .addColumn('override_display', 'text')
+          .addColumn('cards', bigint, (c) => c.notNull())
+          .addColumn('suggestions', bigint, (c) => c.notNull())
+          .addColumn('accepted_suggestions', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_feedback_time'))
+          .addColumn('ms', bigint)
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_clinician_day'))
+          .addColumn('user_pseudonym', 'text', (c) => c.notNull())
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_patient'))
+          .addColumn('patient_pseudonym', 'text', (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_completion'))
+          .addColumn('outcome', 'text')
+          .addColumn('completed', 'integer', (c) => c.notNull())
+          .addColumn('evidenced', 'integer', (c) => c.notNull())
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_completion_time'))
+          .addColumn('ms', bigint)
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_invocation')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text')
+          .addColumn('rule_set_version', 'text')
+          .addColumn('client_iss', 'text')
+          .addColumn('ok', bigint, (c) => c.notNull())
+          .addColumn('failed', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_system_action')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_day')
+          .addColumn('day', bigint, (c) => c.primaryKey())
+          .addColumn('max_window_ms', bigint)
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_stale')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('shard', 'integer', (c) => c.notNull())
+          .addColumn('changes', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('uptake_rollup_stale_pk', ['day', 'shard'])
+          .execute();
+        for (const table of [
+          'uptake_rollup_card',
+          'uptake_rollup_feedback_time',
+          'uptake_rollup_clinician_day',
+          'uptake_rollup_patient',
+          'uptake_rollup_completion',
+          'uptake_rollup_completion_time',
+          'uptake_rollup_invocation',
+          'uptake_rollup_system_action',
+        ]) {
+          await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
+        }
+        // Override comments are read for one rule at a time: only the cards that have one.
+        await sql`CREATE INDEX uptake_card_comment ON uptake_card (served_at) WHERE override_comment IS NOT NULL`.execute(
+          db,
+        );
+        await rollUpAll(db, dialect);
       },
     },
   };

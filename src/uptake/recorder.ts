@@ -12,6 +12,7 @@ import type {
 } from './schema.js';
 import { withoutNul } from './text.js';
 import { linkEvidence, type CallEvidence } from './completion.js';
+import { markStale } from './rollup-stale.js';
 
 export interface LedgerEntry {
   /** Absent for shadow evaluations recorded after their call. */
@@ -255,6 +256,13 @@ async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntr
       .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
       .execute();
   }
+  // Written or already there (a retry), the days these rows belong to are rolled up again.
+  await markStale(trx, [
+    ...invocations.map((r) => r.started_at),
+    ...cards.map((r) => r.served_at),
+    ...systemActions.map((r) => r.served_at),
+    ...intents.map((r) => r.served_at),
+  ]);
 }
 
 /**

@@ -233,7 +233,22 @@ export interface DriftAlarmTable {
   acknowledge_note: string | null;
 }
 
+/** A day whose roll-ups must be computed again (rollups.ts); one row per day and writer shard. */
+export interface RollupStaleTable {
+  day: number;
+  shard: number;
+  changes: number;
+}
+
+/** A rolled-up day: the longest completion window of its intents (null: none). */
+export interface RollupDayTable {
+  day: number;
+  max_window_ms: number | null;
+}
+
 export interface UptakeDatabase {
+  uptake_rollup_stale: RollupStaleTable;
+  uptake_rollup_day: RollupDayTable;
   uptake_intent: IntentTable;
   uptake_system_action: SystemActionTable;
   uptake_completion: CompletionTable;
