@@ -176,7 +176,11 @@ export function cardCompletion(
   // The intents of the cards asked for only (an intent has its card's service and time).
   const range = ([a, b]: [number | undefined, number | undefined]) =>
     sql`(${sql.join(
-      [sql`1 = 1`, ...(a !== undefined ? [sql`i.served_at >= ${a}`] : []), ...(b !== undefined ? [sql`i.served_at < ${b}`] : [])],
+      [
+        sql`1 = 1`,
+        ...(a !== undefined ? [sql`i.served_at >= ${a}`] : []),
+        ...(b !== undefined ? [sql`i.served_at < ${b}`] : []),
+      ],
       sql` AND `,
     )})`;
   const where = sql.join(
@@ -185,7 +189,9 @@ export function cardCompletion(
       ...(scope.from ? [sql`i.served_at >= ${scope.from.getTime()}`] : []),
       ...(scope.to ? [sql`i.served_at < ${scope.to.getTime()}`] : []),
       ...(scope.service ? [sql`i.service_id = ${scope.service}`] : []),
-      ...(scope.ranges ? [scope.ranges.length > 0 ? sql`(${sql.join(scope.ranges.map(range), sql` OR `)})` : sql`1 = 0`] : []),
+      ...(scope.ranges
+        ? [scope.ranges.length > 0 ? sql`(${sql.join(scope.ranges.map(range), sql` OR `)})` : sql`1 = 0`]
+        : []),
     ],
     sql` AND `,
   );

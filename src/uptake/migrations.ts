@@ -429,7 +429,16 @@ class CodeMigrations implements MigrationProvider {
 }
 
 /** Brings the schema to the latest version; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+export function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  return migrate(db, dialect);
+}
+
+/** Brings the schema to the version `target` names (benchmarks of a migration over an older ledger). */
+export function migrateTo(db: Kysely<any>, dialect: Dialect, target: string): Promise<string[]> {
+  return migrate(db, dialect, target);
+}
+
+async function migrate(db: Kysely<any>, dialect: Dialect, target?: string): Promise<string[]> {
   // PostgreSQL: the migration tables are looked for in the connection's own schema only, or the
   // same tables in another schema of the database would be taken for ours.
   const schema =
@@ -443,7 +452,7 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
     migrationLockTableName: 'uptake_migration_lock',
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (target ? migrator.migrateTo(target) : migrator.migrateToLatest());
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     const reason = error instanceof Error ? error.message : JSON.stringify(error);

@@ -331,7 +331,9 @@ export async function buildReport(
       FROM ${countsSource}
       ${groupKeys(countColumns)}
       ORDER BY ${sql.join([...keys.map((k) => k.card), ...countColumns])}`),
-      run(sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM ${patientsSource} ${groupKeys()}`),
+      run(
+        sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM ${patientsSource} ${groupKeys()}`,
+      ),
       run(sql`SELECT ${selectKeys([sql`ms`, sql`SUM(n) AS n`])} FROM ${delaysSource} ${groupKeys([sql.ref('ms')])}`),
       run(burdenQuery),
       run(invocationsQuery),

@@ -28,7 +28,10 @@ export function dayOf(dialect: Dialect, column: RawBuilder<unknown>): RawBuilder
 const DIMS = ['service_id', 'rule_set', 'rule_set_version', 'rule', 'indicator', 'client_iss'] as const;
 
 /** The roll-up tables, each with the query that computes it from the raw rows (of the days in `days`). */
-function rollupQueries(dialect: Dialect, days?: [number, number]): Array<{ table: string; insert: RawBuilder<unknown> }> {
+function rollupQueries(
+  dialect: Dialect,
+  days?: [number, number],
+): Array<{ table: string; insert: RawBuilder<unknown> }> {
   const within = (column: string) =>
     days ? sql`${sql.ref(column)} >= ${days[0] * DAY_MS} AND ${sql.ref(column)} < ${days[1] * DAY_MS}` : sql`1 = 1`;
   const served = dayOf(dialect, sql.ref('served_at'));

@@ -69,7 +69,13 @@ function calls(rand: () => number, count: number): { inputs: InvocationInput[]; 
         const suggestions = Array.from({ length: Math.floor(rand() * 3) }, () => ({
           label: 'Order it',
           uuid: randomUUID(),
-          actions: [{ type: 'create' as const, description: 'Order', resource: { resourceType: 'ServiceRequest', code: CODE(Math.floor(rand() * 3)) } }],
+          actions: [
+            {
+              type: 'create' as const,
+              description: 'Order',
+              resource: { resourceType: 'ServiceRequest', code: CODE(Math.floor(rand() * 3)) },
+            },
+          ],
         }));
         cards.push({
           card: {
@@ -84,7 +90,10 @@ function calls(rand: () => number, count: number): { inputs: InvocationInput[]; 
         });
       }
       if (rand() < 0.2)
-        systemActions.push({ action: { type: 'create', resource: { resourceType: 'Task' } }, rule: pick(['r1', 'r2']) });
+        systemActions.push({
+          action: { type: 'create', resource: { resourceType: 'Task' } },
+          rule: pick(['r1', 'r2']),
+        });
     }
     const draft = rand() < 0.5 && service.hook === 'order-sign';
     inputs.push({
@@ -159,7 +168,16 @@ async function feedback(store: UptakeStore, rand: () => number, served: Served[]
   }
 }
 
-const GROUPINGS = ['', 'service', 'service,version', 'version', 'rule', 'day,version', 'week,version', 'service,rule,week'];
+const GROUPINGS = [
+  '',
+  'service',
+  'service,version',
+  'version',
+  'rule',
+  'day,version',
+  'week,version',
+  'service,rule,week',
+];
 const FILTERS: Array<Record<string, string>> = [
   {},
   { from: '2026-03-03', to: '2026-03-15' },
