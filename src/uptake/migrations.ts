@@ -411,6 +411,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         ]) {
           await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
         }
+        // A day is rolled up again from its rows, and the report reads the days not rolled up: by time alone.
+        await db.schema.createIndex('uptake_intent_served').on('uptake_intent').columns(['served_at']).execute();
+        await db.schema
+          .createIndex('uptake_system_action_served_at')
+          .on('uptake_system_action')
+          .columns(['served_at'])
+          .execute();
         // Override comments are read for one rule at a time: only the cards that have one.
         await sql`CREATE INDEX uptake_card_comment ON uptake_card (served_at) WHERE override_comment IS NOT NULL`.execute(
           db,

@@ -12,7 +12,7 @@
 // systemActions, completion), exact distributions as (value, count) pairs (time to feedback, time to
 // completion), and the distinct clinicians and patients of each group of the day (burden per clinician-day and
 // distinct patients are counted from them). Medians and percentiles are therefore exact, not sketched.
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { cardCompletion } from './completion.js';
 import type { UptakeDatabase } from './schema.js';
 import { DAY_MS } from './rollup-stale.js';

@@ -237,6 +237,7 @@ export function rollupRun(kind: StoreKind): void {
   it('stays exact when feedback arrives days later, changes an outcome, and a call is recorded twice', async () => {
     // Days already rolled up get feedback (and changed outcomes) now.
     await feedback(t.store, rand, served, 0.5);
+    await compareAll(t.store);
     const again = calls(random(7), 40);
     for (const input of again.inputs) {
       t.store.record(input);
