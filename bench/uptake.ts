@@ -161,7 +161,7 @@ const REPORT_QUERIES: Array<Record<string, string>> = [
  * back-fill) is timed, then each query runs from the raw rows and from the roll-ups, alternating. "Now" is an hour
  * after the last card: the last days (today and the completion windows still open) are read raw.
  */
-async function reportSeconds(config: UptakeConfig): Promise<{ backfill: number; timings: ReportTiming[] }> {
+async function reportSeconds(config: UptakeConfig): Promise<ReportTiming[]> {
   const { db, dialect } = openDatabase(config);
   try {
     await migrateTo(db, dialect, '0007-system-actions');
@@ -173,6 +173,12 @@ async function reportSeconds(config: UptakeConfig): Promise<{ backfill: number; 
     t = performance.now();
     await migrateToLatest(db, dialect);
     const backfill = (performance.now() - t) / 1000;
+    console.log(
+      `  migration 0008 (daily roll-ups) back-filled over ${LEDGER_CARDS.toLocaleString('en')} cards in ${backfill.toFixed(1)} s`,
+    );
+    console.log(
+      `  report over ${LEDGER_CARDS.toLocaleString('en')} cards, median of ${REPORT_RUNS} runs: raw rows -> roll-ups`,
+    );
     const now = new Date(LEDGER_START + LEDGER_CARDS * 30_000 + 3_600_000);
     const timings: ReportTiming[] = [];
     for (const raw of REPORT_QUERIES) {
@@ -192,8 +198,11 @@ async function reportSeconds(config: UptakeConfig): Promise<{ backfill: number; 
         }
       }
       timings.push(timing);
+      console.log(
+        `    ${timing.label.padEnd(58)} ${String(timing.rows).padStart(5)} rows  ${median(timing.raw).toFixed(2).padStart(6)} s -> ${median(timing.rollups).toFixed(3).padStart(6)} s`,
+      );
     }
-    return { backfill, timings };
+    return timings;
   } finally {
     await db.destroy();
   }
@@ -214,22 +223,10 @@ async function main(): Promise<void> {
       );
       // The report runs on a ledger of its own: the generated cards only.
       const ledger = await target(kind);
-      let reports;
       try {
-        reports = await reportSeconds(ledger.config);
+        await reportSeconds(ledger.config);
       } finally {
         await ledger.cleanup();
-      }
-      console.log(
-        `  migration 0008 (daily roll-ups) back-filled over ${LEDGER_CARDS.toLocaleString('en')} cards in ${reports.backfill.toFixed(1)} s`,
-      );
-      console.log(
-        `  report over ${LEDGER_CARDS.toLocaleString('en')} cards, median of ${REPORT_RUNS} runs: raw rows -> roll-ups`,
-      );
-      for (const r of reports.timings) {
-        console.log(
-          `    ${r.label.padEnd(58)} ${String(r.rows).padStart(5)} rows  ${median(r.raw).toFixed(2).padStart(6)} s -> ${median(r.rollups).toFixed(3).padStart(6)} s`,
-        );
       }
     } finally {
       await t.cleanup();
