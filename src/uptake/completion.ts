@@ -13,7 +13,6 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { EvidenceResource } from './intents.js';
 import type { UptakeDatabase } from './schema.js';
-import { markStale } from './rollup-stale.js';
 import { histogramQuantiles, round, wilson, type Rate } from './statistics.js';
 
 /** Clock skew allowed between the EHR's authoredOn and the server's time of the card. */
@@ -49,7 +48,12 @@ interface Candidate extends OpenIntent {
  * Writes the linkage rows the calls of one batch decide, in call order; run inside the transaction that writes
  * them (after their own intents). One query reads the open intents of every patient of the batch.
  */
-export async function linkEvidence(trx: Transaction<UptakeDatabase>, calls: CallEvidence[]): Promise<number> {
+export async function linkEvidence(
+  trx: Transaction<UptakeDatabase>,
+  calls: CallEvidence[],
+  /** The serving times of the cards whose completion changed are added here (their days are rolled up again). */
+  touched: number[],
+): Promise<number> {
   const relevant = calls.filter((e) => e.hook === 'order-sign' || e.resources.length > 0);
   if (relevant.length === 0) return 0;
   const patients = [...new Set(relevant.map((e) => e.patient))];
@@ -123,10 +127,7 @@ export async function linkEvidence(trx: Transaction<UptakeDatabase>, calls: Call
   }
   // A card's completion figures belong to the day it was served.
   const servedAt = new Map(candidatesServed(byPatient));
-  await markStale(
-    trx,
-    rows.map((r) => servedAt.get(r.card_uuid)),
-  );
+  for (const r of rows) touched.push(servedAt.get(r.card_uuid)!);
   return rows.length;
 }
 
