@@ -1,6 +1,7 @@
 // Generates a large uptake ledger inside the database itself (one INSERT … SELECT over a number
 // series), so that reports can be timed over a million cards without a million round trips.
-// Deterministic: card n is served 30 s after card n−1; 30 % of cards get feedback.
+// Deterministic: card n is served 30 s after card n−1; 30 % of cards get feedback; 20 % have a suggestion
+// whose action later calls can complete (72 h window), half of which were completed.
 import { sql, type Kysely } from 'kysely';
 import type { UptakeDatabase } from '../src/uptake/schema.js';
 
@@ -46,4 +47,16 @@ export async function generateLedger(
       CASE WHEN n % 10 = 2 THEN CASE WHEN n % 4 = 0 THEN 0 ELSE 1 END ELSE NULL END,
       NULL
     FROM (${series}) AS s`.execute(db);
+  await sql`
+    INSERT INTO uptake_intent (card_uuid, suggestion_uuid, action_index, action, resource_type, codes, service_id,
+      hook_instance, patient_pseudonym, served_at, window_ms)
+    SELECT 'c' || ${text(sql`n`)}, 's1', 0, 'create', 'ServiceRequest', '["http://example.org|c1"]', 'svc-' || ${text(sql`n % 5`)},
+      'h' || ${text(sql`n`)}, 'p' || ${text(sql`(n * 7919) % 50000`)}, ${LEDGER_START} + n * 30000, 259200000
+    FROM (${series}) AS s WHERE n % 5 = 0`.execute(db);
+  await sql`
+    INSERT INTO uptake_completion (card_uuid, suggestion_uuid, action_index, completed, evidence_invocation_id, evidence_hook,
+      evidence_source, evidence_at, time_to_completion_ms)
+    SELECT 'c' || ${text(sql`n`)}, 's1', 0, 1, 'i' || ${text(sql`n + 1`)}, 'order-sign', 'draftOrders',
+      ${LEDGER_START} + n * 30000 + (n % 7200) * 1000, (n % 7200) * 1000
+    FROM (${series}) AS s WHERE n % 10 = 0`.execute(db);
 }

@@ -10,16 +10,16 @@ import pg from 'pg';
 import { createLogger } from '../src/logger.js';
 import { createUptakeStore, parseReportQuery, type UptakeConfig, type UptakeStore } from '../src/uptake/index.js';
 import { openDatabase } from '../src/uptake/database.js';
-import { migrateToLatest } from '../src/uptake/migrations.js';
+import { migrateTo, migrateToLatest } from '../src/uptake/migrations.js';
 import { buildReport } from '../src/uptake/report.js';
 import type { Card } from '../src/cards/index.js';
-import { generateLedger } from './ledger.js';
+import { generateLedger, LEDGER_START } from './ledger.js';
 
 const LEDGER_CARDS = Number(process.env.BENCH_LEDGER_CARDS ?? 1_000_000);
 const FEEDBACK_RUNS = 5;
 const FEEDBACK_BATCHES = 40;
 const FEEDBACK_BATCH_SIZE = 50;
-const REPORT_RUNS = 3;
+const REPORT_RUNS = Number(process.env.BENCH_REPORT_RUNS ?? 3);
 const PG_URL = process.env.BENCH_DATABASE_URL ?? process.env.CDS_TEST_DATABASE_URL;
 const KEY = 'bench-pseudonym-key-0123456789abcdef';
 
@@ -132,31 +132,77 @@ async function feedbackItemsPerSecond(store: UptakeStore): Promise<number[]> {
   return rates;
 }
 
-async function reportSeconds(
-  config: UptakeConfig,
-  groupings: string[],
-): Promise<Array<{ groupBy: string; seconds: number[]; rows: number }>> {
+interface ReportTiming {
+  label: string;
+  rows: number;
+  raw: number[];
+  rollups: number[];
+}
+
+/** The dashboard's groupings and filters (web/dashboard/src/panels), and the issue's two. */
+const REPORT_QUERIES: Array<Record<string, string>> = [
+  {},
+  { groupBy: 'service' },
+  { groupBy: 'service,version' },
+  { groupBy: 'version' },
+  { groupBy: 'rule' },
+  { groupBy: 'day,version' },
+  { groupBy: 'week,version' },
+  { groupBy: 'service,rule,week' },
+  { groupBy: 'service', from: '2025-09-01', to: '2026-02-28' },
+  { groupBy: 'week,version', service: 'svc-1' },
+  { groupBy: 'rule', ruleSet: 'rs-2', version: '1.0.0' },
+  { groupBy: 'service', client: 'https://ehr-1.example.org' },
+  { groupBy: 'rule', ruleSet: 'rs-3', rule: 'rule-1', comments: 'true' },
+];
+
+/**
+ * The report over a generated ledger: the ledger is written at migration 0007, the roll-ups' migration (its
+ * back-fill) is timed, then each query runs from the raw rows and from the roll-ups, alternating. "Now" is an hour
+ * after the last card: the last days (today and the completion windows still open) are read raw.
+ */
+async function reportSeconds(config: UptakeConfig): Promise<ReportTiming[]> {
   const { db, dialect } = openDatabase(config);
   try {
-    await migrateToLatest(db, dialect);
+    await migrateTo(db, dialect, '0007-system-actions');
     let t = performance.now();
     await generateLedger(db, dialect, LEDGER_CARDS);
     console.log(
       `  generated ${LEDGER_CARDS.toLocaleString('en')} cards and invocations in ${((performance.now() - t) / 1000).toFixed(1)} s`,
     );
-    const out = [];
-    for (const groupBy of groupings) {
-      const seconds: number[] = [];
-      let rows = 0;
+    t = performance.now();
+    await migrateToLatest(db, dialect);
+    const backfill = (performance.now() - t) / 1000;
+    console.log(
+      `  migration 0008 (daily roll-ups) back-filled over ${LEDGER_CARDS.toLocaleString('en')} cards in ${backfill.toFixed(1)} s`,
+    );
+    console.log(
+      `  report over ${LEDGER_CARDS.toLocaleString('en')} cards, median of ${REPORT_RUNS} runs: raw rows -> roll-ups`,
+    );
+    const now = new Date(LEDGER_START + LEDGER_CARDS * 30_000 + 3_600_000);
+    const timings: ReportTiming[] = [];
+    for (const raw of REPORT_QUERIES) {
+      const query = parseReportQuery(raw);
+      const timing: ReportTiming = {
+        label: decodeURIComponent(new URLSearchParams(raw).toString()) || '(no grouping)',
+        rows: 0,
+        raw: [],
+        rollups: [],
+      };
       for (let i = 0; i < REPORT_RUNS; i++) {
-        t = performance.now();
-        const report = await buildReport(db, dialect, parseReportQuery(groupBy ? { groupBy } : {}));
-        seconds.push((performance.now() - t) / 1000);
-        rows = report.rows.length;
+        for (const rollups of [false, true]) {
+          t = performance.now();
+          const report = await buildReport(db, dialect, query, now, { rollups });
+          (rollups ? timing.rollups : timing.raw).push((performance.now() - t) / 1000);
+          timing.rows = report.rows.length;
+        }
       }
-      out.push({ groupBy: groupBy || '(none)', seconds, rows });
+      timings.push(timing);
+      console.log(
+        `    ${timing.label.padEnd(58)} ${String(timing.rows).padStart(5)} rows  ${median(timing.raw).toFixed(2).padStart(6)} s -> ${median(timing.rollups).toFixed(3).padStart(6)} s`,
+      );
     }
-    return out;
+    return timings;
   } finally {
     await db.destroy();
   }
@@ -177,16 +223,10 @@ async function main(): Promise<void> {
       );
       // The report runs on a ledger of its own: the generated cards only.
       const ledger = await target(kind);
-      let reports;
       try {
-        reports = await reportSeconds(ledger.config, ['service', 'service,rule,week']);
+        await reportSeconds(ledger.config);
       } finally {
         await ledger.cleanup();
-      }
-      for (const r of reports) {
-        console.log(
-          `  report over ${LEDGER_CARDS.toLocaleString('en')} cards, groupBy ${r.groupBy.padEnd(18)} ${String(r.rows).padStart(4)} rows: median ${median(r.seconds).toFixed(2)} s (runs: ${r.seconds.map((s) => s.toFixed(2)).join(', ')})`,
-        );
       }
     } finally {
       await t.cleanup();

@@ -13,7 +13,7 @@
 import { sql, type RawBuilder, type Transaction } from 'kysely';
 import type { EvidenceResource } from './intents.js';
 import type { UptakeDatabase } from './schema.js';
-import { median, p90, round, wilson, type Rate } from './statistics.js';
+import { histogramQuantiles, round, wilson, type Rate } from './statistics.js';
 
 /** Clock skew allowed between the EHR's authoredOn and the server's time of the card. */
 export const SKEW_MS = 60_000;
@@ -48,7 +48,12 @@ interface Candidate extends OpenIntent {
  * Writes the linkage rows the calls of one batch decide, in call order; run inside the transaction that writes
  * them (after their own intents). One query reads the open intents of every patient of the batch.
  */
-export async function linkEvidence(trx: Transaction<UptakeDatabase>, calls: CallEvidence[]): Promise<number> {
+export async function linkEvidence(
+  trx: Transaction<UptakeDatabase>,
+  calls: CallEvidence[],
+  /** The serving times of the cards whose completion changed are added here (their days are rolled up again). */
+  touched: number[],
+): Promise<number> {
   const relevant = calls.filter((e) => e.hook === 'order-sign' || e.resources.length > 0);
   if (relevant.length === 0) return 0;
   const patients = [...new Set(relevant.map((e) => e.patient))];
@@ -120,7 +125,14 @@ export async function linkEvidence(trx: Transaction<UptakeDatabase>, calls: Call
       .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
       .execute();
   }
+  // A card's completion figures belong to the day it was served.
+  const servedAt = new Map(candidatesServed(byPatient));
+  for (const r of rows) touched.push(servedAt.get(r.card_uuid)!);
   return rows.length;
+}
+
+function candidatesServed(byPatient: Map<string, Candidate[]>): Array<[string, number]> {
+  return [...byPatient.values()].flat().map((c) => [c.card_uuid, Number(c.served_at)]);
 }
 
 function decide(
@@ -153,14 +165,34 @@ function decide(
  * Per card with at least one intended action: completed (some suggestion had every action done), its time to
  * completion (the earliest such suggestion's last action), whether any evidence was seen, and its window.
  */
-export function cardCompletion(scope: { from?: Date; to?: Date; service?: string } = {}): RawBuilder<unknown> {
+export function cardCompletion(
+  scope: {
+    from?: Date;
+    to?: Date;
+    service?: string;
+    /** Only intents served in one of these [from, to) ranges (ms; an undefined end is open). */
+    ranges?: Array<[number | undefined, number | undefined]>;
+  } = {},
+): RawBuilder<unknown> {
   // The intents of the cards asked for only (an intent has its card's service and time).
+  const range = ([a, b]: [number | undefined, number | undefined]) =>
+    sql`(${sql.join(
+      [
+        sql`1 = 1`,
+        ...(a !== undefined ? [sql`i.served_at >= ${a}`] : []),
+        ...(b !== undefined ? [sql`i.served_at < ${b}`] : []),
+      ],
+      sql` AND `,
+    )})`;
   const where = sql.join(
     [
       sql`1 = 1`,
       ...(scope.from ? [sql`i.served_at >= ${scope.from.getTime()}`] : []),
       ...(scope.to ? [sql`i.served_at < ${scope.to.getTime()}`] : []),
       ...(scope.service ? [sql`i.service_id = ${scope.service}`] : []),
+      ...(scope.ranges
+        ? [scope.ranges.length > 0 ? sql`(${sql.join(scope.ranges.map(range), sql` OR `)})` : sql`1 = 0`]
+        : []),
     ],
     sql` AND `,
   );
@@ -227,7 +259,7 @@ export class CompletionTally {
     none: { completed: 0, notCompleted: 0, open: 0 },
   };
   private withoutEvidence = 0;
-  private times: number[] = [];
+  private times: Array<[number, number]> = [];
 
   add(outcome: string | null, state: string, n: number, evidenced: boolean): void {
     const o: FeedbackOutcome = outcome === 'accepted' ? 'accepted' : outcome === 'overridden' ? 'overridden' : 'none';
@@ -239,8 +271,9 @@ export class CompletionTally {
     } else cell.open += n;
   }
 
-  addTime(ms: number): void {
-    this.times.push(ms);
+  /** A time to completion, of `count` cards. */
+  addTime(ms: number, count = 1): void {
+    this.times.push([ms, count]);
   }
 
   figures(): CompletionFigures {
@@ -249,7 +282,7 @@ export class CompletionTally {
     const completed = sum('completed');
     const notCompleted = sum('notCompleted');
     const open = sum('open');
-    const times = [...this.times].sort((a, b) => a - b);
+    const times = histogramQuantiles(this.times);
     const s = (ms: number | null) => (ms === null ? null : round(ms / 1000, 3));
     return {
       cardsMeasured: completed + notCompleted + open,
@@ -259,7 +292,7 @@ export class CompletionTally {
       open,
       notCompletedWithoutEvidence: this.withoutEvidence,
       completion: wilson(completed, completed + notCompleted),
-      timeToCompletionSeconds: { median: s(median(times)), p90: s(p90(times)) },
+      timeToCompletionSeconds: { median: s(times.median), p90: s(times.p90) },
       byFeedback: {
         accepted: { ...this.cells.accepted },
         overridden: { ...this.cells.overridden },

@@ -7,6 +7,7 @@ import type { VerifiedClient } from '../auth/index.js';
 import type { Coding } from '../knowledge/index.js';
 import { itemHash, itemProblems, outcomeMs, type FeedbackItem } from './feedback-item.js';
 import type { FeedbackTable, UptakeDatabase } from './schema.js';
+import { markStale } from './rollup-stale.js';
 
 export interface FeedbackItemResult {
   index: number;
@@ -75,6 +76,7 @@ export async function ingestFeedback(
         selection_behavior: string | null;
         client_iss: string | null;
         client_tenant: string | null;
+        served_at: number;
       }
     >();
     for (let i = 0; i < uuids.length; i += LOOKUP_CHUNK) {
@@ -88,6 +90,7 @@ export async function ingestFeedback(
           'selection_behavior',
           'client_iss',
           'client_tenant',
+          'served_at',
         ])
         .where('card_uuid', 'in', uuids.slice(i, i + LOOKUP_CHUNK))
         // Suppressed and shadow cards were never sent: no EHR can have seen them.
@@ -224,6 +227,11 @@ export async function ingestFeedback(
         .where('card_uuid', '=', row.card_uuid)
         .execute();
     }
+    // The days of the cards whose outcome may have changed are rolled up again.
+    await markStale(
+      trx,
+      writes.filter((w) => w.result.result === 'stored').map((w) => Number(cards.get(w.row.card_uuid)?.served_at)),
+    );
   });
   return results;
 }

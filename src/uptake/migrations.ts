@@ -1,6 +1,7 @@
 // Versioned migrations, run in order at start-up. A migration, once released, never changes:
 // add the next one instead.
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { rollUpAll } from './rollups.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -321,6 +322,109 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008-daily-rollups': {
+      // Daily roll-ups of what the uptake report counts (rollups.ts), back-filled from the rows already there.
+      async up(db: Kysely<any>): Promise<void> {
+        const dims = (t: ReturnType<Kysely<any>['schema']['createTable']>) =>
+          t
+            .addColumn('day', bigint, (c) => c.notNull())
+            .addColumn('service_id', 'text', (c) => c.notNull())
+            .addColumn('rule_set', 'text', (c) => c.notNull())
+            .addColumn('rule_set_version', 'text', (c) => c.notNull())
+            .addColumn('rule', 'text', (c) => c.notNull())
+            .addColumn('indicator', 'text', (c) => c.notNull())
+            .addColumn('client_iss', 'text');
+        await dims(db.schema.createTable('uptake_rollup_card'))
+          .addColumn('arm', 'text')
+          .addColumn('client_tenant', 'text')
+          .addColumn('outcome', 'text')
+          .addColumn('override_system', 'text')
+          .addColumn('override_code', 'text')
+          .addColumn('override_client_added', 'integer', (c) => c.notNull())
+          .addColumn('override_display', 'text')
+          .addColumn('cards', bigint, (c) => c.notNull())
+          .addColumn('suggestions', bigint, (c) => c.notNull())
+          .addColumn('accepted_suggestions', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_feedback_time'))
+          .addColumn('ms', bigint)
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_clinician_day'))
+          .addColumn('user_pseudonym', 'text', (c) => c.notNull())
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_patient'))
+          .addColumn('patient_pseudonym', 'text', (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_completion'))
+          .addColumn('outcome', 'text')
+          .addColumn('completed', 'integer', (c) => c.notNull())
+          .addColumn('evidenced', 'integer', (c) => c.notNull())
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_completion_time'))
+          .addColumn('ms', bigint)
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_invocation')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text')
+          .addColumn('rule_set_version', 'text')
+          .addColumn('client_iss', 'text')
+          .addColumn('ok', bigint, (c) => c.notNull())
+          .addColumn('failed', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_system_action')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('service_id', 'text', (c) => c.notNull())
+          .addColumn('rule_set', 'text', (c) => c.notNull())
+          .addColumn('rule_set_version', 'text', (c) => c.notNull())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('client_iss', 'text')
+          .addColumn('n', bigint, (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_day')
+          .addColumn('day', bigint, (c) => c.primaryKey())
+          .addColumn('max_window_ms', bigint)
+          .execute();
+        await db.schema
+          .createTable('uptake_rollup_stale')
+          .addColumn('day', bigint, (c) => c.notNull())
+          .addColumn('shard', 'integer', (c) => c.notNull())
+          .addColumn('changes', bigint, (c) => c.notNull())
+          .addPrimaryKeyConstraint('uptake_rollup_stale_pk', ['day', 'shard'])
+          .execute();
+        for (const table of [
+          'uptake_rollup_card',
+          'uptake_rollup_feedback_time',
+          'uptake_rollup_clinician_day',
+          'uptake_rollup_patient',
+          'uptake_rollup_completion',
+          'uptake_rollup_completion_time',
+          'uptake_rollup_invocation',
+          'uptake_rollup_system_action',
+        ]) {
+          await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
+        }
+        // A day is rolled up again from its rows, and the report reads the days not rolled up: by time alone.
+        await db.schema.createIndex('uptake_intent_served').on('uptake_intent').columns(['served_at']).execute();
+        await db.schema
+          .createIndex('uptake_system_action_served_at')
+          .on('uptake_system_action')
+          .columns(['served_at'])
+          .execute();
+        // Override comments are read for one rule at a time: only the cards that have one.
+        await sql`CREATE INDEX uptake_card_comment ON uptake_card (served_at) WHERE override_comment IS NOT NULL`.execute(
+          db,
+        );
+        await rollUpAll(db, dialect);
+      },
+    },
     '0009-set-aside': {
       async up(db: Kysely<any>): Promise<void> {
         await db.schema
@@ -343,7 +447,16 @@ class CodeMigrations implements MigrationProvider {
 }
 
 /** Brings the schema to the latest version; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+export function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  return migrate(db, dialect);
+}
+
+/** Brings the schema to the version `target` names (benchmarks of a migration over an older ledger). */
+export function migrateTo(db: Kysely<any>, dialect: Dialect, target: string): Promise<string[]> {
+  return migrate(db, dialect, target);
+}
+
+async function migrate(db: Kysely<any>, dialect: Dialect, target?: string): Promise<string[]> {
   // PostgreSQL: the migration tables are looked for in the connection's own schema only, or the
   // same tables in another schema of the database would be taken for ours.
   const schema =
@@ -357,7 +470,7 @@ export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promis
     migrationLockTableName: 'uptake_migration_lock',
     ...(schema ? { migrationTableSchema: schema } : {}),
   });
-  const { error, results } = await migrator.migrateToLatest();
+  const { error, results } = await (target ? migrator.migrateTo(target) : migrator.migrateToLatest());
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     const reason = error instanceof Error ? error.message : JSON.stringify(error);

@@ -13,6 +13,7 @@ import type {
 } from './schema.js';
 import { withoutNul } from './text.js';
 import { linkEvidence, type CallEvidence } from './completion.js';
+import { markStale } from './rollup-stale.js';
 
 export interface LedgerEntry {
   /** Absent for shadow evaluations recorded after their call. */
@@ -90,7 +91,7 @@ export class Recorder {
     if (this.closed) return false;
     try {
       await this.options.prepare();
-      await this.db.transaction().execute((trx) => insertEntries(trx, [entry]));
+      await this.db.transaction().execute(async (trx) => markStale(trx, await insertEntries(trx, [entry])));
       this.status.lastWriteAt = new Date().toISOString();
       // Matching the call as evidence for earlier cards reads the ledger: off the answer's path, in the next batch.
       if (entry.evidence) this.record({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
@@ -152,12 +153,15 @@ export class Recorder {
     try {
       await this.options.prepare();
       await this.db.transaction().execute(async (trx) => {
-        await insertEntries(trx, batch);
+        const touched = await insertEntries(trx, batch);
         // In call order: a card and a later call of its patient may be in the same batch.
         await linkEvidence(
           trx,
           batch.flatMap((e) => (e.evidence ? [e.evidence] : [])),
+          touched,
         );
+        // Once, at the end: every writer takes the markers of its days in the same (day) order.
+        await markStale(trx, touched);
       });
     } catch (err) {
       // The database refused a value, not the connection: retrying the batch would block everything queued
@@ -182,8 +186,9 @@ export class Recorder {
     for (const entry of batch) {
       try {
         await this.db.transaction().execute(async (trx) => {
-          await insertEntries(trx, [entry]);
-          await linkEvidence(trx, entry.evidence ? [entry.evidence] : []);
+          const touched = await insertEntries(trx, [entry]);
+          await linkEvidence(trx, entry.evidence ? [entry.evidence] : [], touched);
+          await markStale(trx, touched);
         });
       } catch (err) {
         if (!isDataError(err)) return false;
@@ -230,8 +235,11 @@ export class Recorder {
   }
 }
 
-/** The rows of `entries`, each kept once (a row already there is left as it is). */
-async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntry[]): Promise<void> {
+/**
+ * The rows of `entries`, each kept once (a row already there is left as it is). Answers the times of the rows:
+ * written or already there (a retry), their days are rolled up again.
+ */
+async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntry[]): Promise<number[]> {
   const invocations = batch.flatMap((e) => (e.invocation ? [withoutNul(e.invocation)] : []));
   const evaluations = batch.flatMap((e) => e.evaluations.map(withoutNul));
   const cards = batch.flatMap((e) => e.cards.map(withoutNul));
@@ -280,6 +288,12 @@ async function insertEntries(trx: Transaction<UptakeDatabase>, batch: LedgerEntr
       .onConflict((oc) => oc.columns(['card_uuid', 'suggestion_uuid', 'action_index']).doNothing())
       .execute();
   }
+  return [
+    ...invocations.map((r) => r.started_at),
+    ...cards.map((r) => r.served_at),
+    ...systemActions.map((r) => r.served_at),
+    ...intents.map((r) => r.served_at),
+  ];
 }
 
 /**
@@ -357,8 +371,9 @@ export async function retrySetAside(db: Kysely<UptakeDatabase>): Promise<{ writt
     }
     try {
       await db.transaction().execute(async (trx) => {
-        await insertEntries(trx, [entry]);
-        await linkEvidence(trx, entry.evidence ? [entry.evidence] : []);
+        const touched = await insertEntries(trx, [entry]);
+        await linkEvidence(trx, entry.evidence ? [entry.evidence] : [], touched);
+        await markStale(trx, touched);
         await trx.deleteFrom('uptake_set_aside').where('id', '=', row.id).execute();
       });
       written++;

@@ -2,9 +2,10 @@
 // both call buildReport; exports then suppress small cells (suppress.ts).
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Dialect } from './migrations.js';
-import type { GroupKey, ReportQuery } from './report-query.js';
+import { GROUP_KEYS, type GroupKey, type ReportQuery } from './report-query.js';
+import { dayOf, rawCondition, rawPlan, readPlan, refreshRollups, rollupCondition, type ReadPlan } from './rollups.js';
 import type { UptakeDatabase } from './schema.js';
-import { median, p90, round, wilson, type Rate } from './statistics.js';
+import { histogramQuantiles, round, wilson, type Rate } from './statistics.js';
 // Shared with the other reports, which take them from here.
 export { median, p90, round, wilson, type Rate } from './statistics.js';
 import { cardCompletion, completionState, CompletionTally, type CompletionFigures } from './completion.js';
@@ -92,13 +93,11 @@ interface KeyColumn {
   invocation?: RawBuilder<unknown>;
 }
 
+// Every query reads a source of rows with a `day` column (UTC day of the card or call) and the columns keys
+// and filters name: the raw rows of the period's raw ranges and the roll-up rows of its rolled-up days
+// (rollups.ts), UNION ALL. Read raw only, they are the computation the roll-ups must equal.
 function keyColumns(groupBy: GroupKey[], dialect: Dialect): KeyColumn[] {
-  const day = (col: string) =>
-    dialect === 'postgres' ? sql`(${sql.ref(col)} / 86400000)` : sql`CAST(${sql.ref(col)} / 86400000 AS INTEGER)`;
-  const week = (col: string) =>
-    dialect === 'postgres'
-      ? sql`(((${sql.ref(col)} / 86400000) + 3) / 7)`
-      : sql`CAST((CAST(${sql.ref(col)} / 86400000 AS INTEGER) + 3) / 7 AS INTEGER)`;
+  const week = dialect === 'postgres' ? sql`((day + 3) / 7)` : sql`CAST((day + 3) / 7 AS INTEGER)`;
   const out: KeyColumn[] = [];
   for (const key of groupBy) {
     switch (key) {
@@ -123,38 +122,52 @@ function keyColumns(groupBy: GroupKey[], dialect: Dialect): KeyColumn[] {
         out.push({ alias: 'k_indicator', card: sql.ref('indicator') });
         break;
       case 'day':
-        out.push({ alias: 'k_day', card: day('served_at'), invocation: day('started_at') });
+        out.push({ alias: 'k_day', card: sql.ref('day'), invocation: sql.ref('day') });
         break;
       case 'week':
-        out.push({ alias: 'k_week', card: week('served_at'), invocation: week('started_at') });
+        out.push({ alias: 'k_week', card: week, invocation: week });
         break;
     }
   }
   return out.filter((k, i) => out.findIndex((o) => o.alias === k.alias) === i);
 }
 
-function cardFilters(q: ReportQuery): RawBuilder<unknown> {
-  const parts: RawBuilder<unknown>[] = [sql`disposition = 'shown'`];
-  if (q.from) parts.push(sql`served_at >= ${q.from.getTime()}`);
-  if (q.to) parts.push(sql`served_at < ${q.to.getTime()}`);
+/** The query's filters other than the period, on columns raw and roll-up tables name alike. */
+function dimensionFilters(q: ReportQuery, of: 'card' | 'invocation' | 'system-action'): RawBuilder<unknown> {
+  const parts: RawBuilder<unknown>[] = [sql`1 = 1`];
   if (q.service) parts.push(sql`service_id = ${q.service}`);
   if (q.ruleSet) parts.push(sql`rule_set = ${q.ruleSet}`);
   if (q.version) parts.push(sql`rule_set_version = ${q.version}`);
-  if (q.rule) parts.push(sql`rule = ${q.rule}`);
-  if (q.indicator) parts.push(sql`indicator = ${q.indicator}`);
+  if (q.rule && of !== 'invocation') parts.push(sql`rule = ${q.rule}`);
+  if (q.indicator && of === 'card') parts.push(sql`indicator = ${q.indicator}`);
   if (q.client) parts.push(sql`client_iss = ${q.client}`);
   return sql.join(parts, sql` AND `);
 }
 
-function invocationFilters(q: ReportQuery): RawBuilder<unknown> {
-  const parts: RawBuilder<unknown>[] = [sql`1 = 1`];
-  if (q.from) parts.push(sql`started_at >= ${q.from.getTime()}`);
-  if (q.to) parts.push(sql`started_at < ${q.to.getTime()}`);
-  if (q.service) parts.push(sql`service_id = ${q.service}`);
-  if (q.ruleSet) parts.push(sql`rule_set = ${q.ruleSet}`);
-  if (q.version) parts.push(sql`rule_set_version = ${q.version}`);
-  if (q.client) parts.push(sql`client_iss = ${q.client}`);
-  return sql.join(parts, sql` AND `);
+/** Filters the roll-ups hold columns for: a query with any other is answered from the raw rows. */
+const ROLLED_UP_FIELDS = new Set([
+  'from',
+  'to',
+  'service',
+  'ruleSet',
+  'version',
+  'rule',
+  'indicator',
+  'client',
+  'groupBy',
+  'includeComments',
+]);
+
+export function rollupsCanAnswer(query: ReportQuery): boolean {
+  return (
+    Object.entries(query).every(([field, value]) => value === undefined || ROLLED_UP_FIELDS.has(field)) &&
+    query.groupBy.every((k) => (GROUP_KEYS as readonly string[]).includes(k))
+  );
+}
+
+export interface BuildReportOptions {
+  /** false: compute every figure from the raw rows (what the roll-ups are checked against). */
+  rollups?: boolean;
 }
 
 type Row = Record<string, unknown>;
@@ -180,35 +193,126 @@ export async function buildReport(
   dialect: Dialect,
   query: ReportQuery,
   now = new Date(),
+  options: BuildReportOptions = {},
 ): Promise<Report> {
+  let plan: ReadPlan = rawPlan(query.from, query.to);
+  if (options.rollups !== false && rollupsCanAnswer(query)) {
+    await refreshRollups(db, dialect, now.getTime());
+    plan = await readPlan(db, query.from, query.to, now.getTime());
+  }
   const keys = keyColumns(query.groupBy, dialect);
   const selectKeys = (extra: RawBuilder<unknown>[] = []) =>
     sql.join([...keys.map((k) => sql`${k.card} AS ${sql.ref(k.alias)}`), ...extra]);
   const groupKeys = (extra: RawBuilder<unknown>[] = []) =>
     keys.length + extra.length > 0 ? sql`GROUP BY ${sql.join([...keys.map((k) => k.card), ...extra])}` : sql``;
-  const where = cardFilters(query);
   const run = async (q: RawBuilder<unknown>): Promise<Row[]> => (await q.execute(db)).rows as Row[];
-  const dayOfServed = keyColumns(['day'], dialect)[0].card;
+  const rolled = plan.rollupDays.length > 0;
+  const rollupDays = rollupCondition(plan);
+  const served = (column = 'served_at') => dayOf(dialect, sql.ref(column));
+  const dims = sql`service_id, rule_set, rule_set_version, rule, indicator, client_iss`;
+  /** The raw part and, when days are rolled up, the roll-up part of a source. */
+  const source = (raw: RawBuilder<unknown>, rollup: RawBuilder<unknown>) =>
+    rolled ? sql`(${raw} UNION ALL ${rollup}) s` : sql`(${raw}) s`;
+  const cardWhere = (column = 'served_at') =>
+    sql`disposition = 'shown' AND ${rawCondition(plan, sql.ref(column))} AND ${dimensionFilters(query, 'card')}`;
+  const rollupWhere = (of: 'card' | 'invocation' | 'system-action' = 'card') =>
+    sql`${rollupDays} AND ${dimensionFilters(query, of)}`;
 
   // Invocations are counted on the keys they have (service, rule set, version, day, week): grouped by
   // rule or indicator, a group's invocations are those of its service / rule set / period.
   const invocationKeys = keys.filter((k) => k.invocation);
+  const invocationSource = source(
+    sql`SELECT ${served('started_at')} AS day, service_id, rule_set, rule_set_version, client_iss,
+      CASE WHEN status = 200 THEN 1 ELSE 0 END AS ok, CASE WHEN status >= 400 THEN 1 ELSE 0 END AS failed
+      FROM uptake_invocation WHERE ${rawCondition(plan, sql.ref('started_at'))} AND ${dimensionFilters(query, 'invocation')}`,
+    sql`SELECT day, service_id, rule_set, rule_set_version, client_iss, ok, failed
+      FROM uptake_rollup_invocation WHERE ${rollupWhere('invocation')}`,
+  );
   const invocationsQuery = sql`
     SELECT ${sql.join([
       ...invocationKeys.map((k) => sql`${k.invocation} AS ${sql.ref(k.alias)}`),
-      sql`SUM(CASE WHEN status = 200 THEN 1 ELSE 0 END) AS ok`,
-      sql`SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS failed`,
+      sql`SUM(ok) AS ok`,
+      sql`SUM(failed) AS failed`,
     ])}
-    FROM uptake_invocation WHERE ${invocationFilters(query)}
+    FROM ${invocationSource}
     ${invocationKeys.length > 0 ? sql`GROUP BY ${sql.join(invocationKeys.map((k) => k.invocation!))}` : sql``}`;
-  const commentsQuery = sql`SELECT ${selectKeys([sql`override_comment AS comment`])} FROM uptake_card WHERE ${where} AND outcome = 'overridden' AND override_comment IS NOT NULL ORDER BY served_at`;
+  // Override comments are free text: always read from the cards themselves (an index holds those with one).
+  const commentsQuery = sql`SELECT ${selectKeys([sql`comment`])} FROM (
+      SELECT ${served()} AS day, ${dims}, served_at, override_comment AS comment FROM uptake_card
+      WHERE disposition = 'shown' AND ${cardFilterPeriod(query)} AND ${dimensionFilters(query, 'card')}
+        AND outcome = 'overridden' AND override_comment IS NOT NULL) s
+    ORDER BY served_at`;
+
+  const countsSource = source(
+    sql`SELECT ${served()} AS day, ${dims}, client_tenant, outcome, override_system, override_code,
+      COALESCE(override_client_added, 0) AS client_added, override_display, 1 AS n, suggestion_count AS suggestions,
+      accepted_suggestion_count AS accepted_suggestions
+      FROM uptake_card WHERE ${cardWhere()}`,
+    sql`SELECT day, ${dims}, client_tenant, outcome, override_system, override_code,
+      override_client_added AS client_added, override_display, cards AS n, suggestions, accepted_suggestions
+      FROM uptake_rollup_card WHERE ${rollupWhere()}`,
+  );
+  const patientsSource = source(
+    sql`SELECT ${served()} AS day, ${dims}, patient_pseudonym FROM uptake_card WHERE ${cardWhere()}`,
+    sql`SELECT day, ${dims}, patient_pseudonym FROM uptake_rollup_patient WHERE ${rollupWhere()}`,
+  );
+  const delaysSource = source(
+    sql`SELECT ${served()} AS day, ${dims}, outcome_at - served_at AS ms, 1 AS n
+      FROM uptake_card WHERE ${cardWhere()} AND outcome IS NOT NULL`,
+    sql`SELECT day, ${dims}, ms, n FROM uptake_rollup_feedback_time WHERE ${rollupWhere()}`,
+  );
+  const burdenSource = source(
+    sql`SELECT ${served()} AS day, ${dims}, user_pseudonym, 1 AS n
+      FROM uptake_card WHERE ${cardWhere()} AND user_pseudonym IS NOT NULL`,
+    sql`SELECT day, ${dims}, user_pseudonym, n FROM uptake_rollup_clinician_day WHERE ${rollupWhere()}`,
+  );
+  const keyAliases = keys.map((k) => sql.ref(k.alias));
+  const burdenQuery = sql`
+    SELECT ${sql.join([...keyAliases, sql`c`, sql`COUNT(*) AS n`])} FROM (
+      SELECT ${selectKeys([sql`SUM(n) AS c`])} FROM ${burdenSource}
+      ${groupKeys([sql.ref('user_pseudonym'), sql.ref('day')])}
+    ) t GROUP BY ${sql.join([...keyAliases, sql`c`])}`;
+
+  const state = completionState('cc', now.getTime());
+  const cardDims = sql`uptake_card.service_id, uptake_card.rule_set, uptake_card.rule_set_version, uptake_card.rule,
+    uptake_card.indicator, uptake_card.client_iss`;
+  const completionJoin = sql`JOIN ${cardCompletion({
+    ...(query.service ? { service: query.service } : {}),
+    ranges: plan.rawRanges,
+  })} cc ON cc.card_uuid = uptake_card.card_uuid`;
+  const completionWhere = sql`uptake_card.disposition = 'shown' AND ${rawCondition(plan, sql.ref('uptake_card.served_at'))}
+    AND ${dimensionFilters(query, 'card')}`;
+  const completionsSource = source(
+    sql`SELECT ${served('uptake_card.served_at')} AS day, ${cardDims}, uptake_card.outcome AS outcome, ${state} AS state,
+      cc.evidenced AS evidenced, 1 AS n
+      FROM uptake_card ${completionJoin} WHERE ${completionWhere}`,
+    // A rolled-up day's completion windows have all closed: a card not completed is not completed.
+    sql`SELECT day, ${dims}, outcome, CASE WHEN completed = 1 THEN 'completed' ELSE 'not-completed' END AS state,
+      evidenced, n FROM uptake_rollup_completion WHERE ${rollupWhere()}`,
+  );
+  const completionTimesSource = source(
+    sql`SELECT ${served('uptake_card.served_at')} AS day, ${cardDims}, cc.ttc AS ms, 1 AS n
+      FROM uptake_card ${completionJoin} WHERE ${completionWhere} AND cc.completed = 1`,
+    sql`SELECT day, ${dims}, ms, n FROM uptake_rollup_completion_time WHERE ${rollupWhere()}`,
+  );
+  // systemActions have no indicator: grouped by indicator, they fall in no card's group; filtered by it, none.
+  const systemActionsSource = source(
+    sql`SELECT ${served()} AS day, service_id, rule_set, rule_set_version, rule, CAST(NULL AS TEXT) AS indicator, client_iss,
+      1 AS n FROM uptake_system_action WHERE ${cardWhere()}`,
+    sql`SELECT day, service_id, rule_set, rule_set_version, rule, CAST(NULL AS TEXT) AS indicator, client_iss, n
+      FROM uptake_rollup_system_action WHERE ${rollupWhere('system-action')}`,
+  );
 
   // The queries run side by side (on PostgreSQL, each on a connection of its own). The first one
   // counts per group, client, outcome and override reason; the figures are summed up below.
-  const state = completionState('cc', now.getTime());
-  const completionJoin = sql`JOIN ${cardCompletion(query)} cc ON cc.card_uuid = uptake_card.card_uuid`;
-  // systemActions have no indicator: grouped or filtered by indicator, they fall in no card's group.
-  const systemActionsFrom = sql`(SELECT service_id, rule_set, rule_set_version, rule, served_at, client_iss, disposition, CAST(NULL AS TEXT) AS indicator FROM uptake_system_action) sa`;
+  const countColumns = [
+    sql.ref('client_iss'),
+    sql.ref('client_tenant'),
+    sql.ref('outcome'),
+    sql.ref('override_system'),
+    sql.ref('override_code'),
+    sql.ref('client_added'),
+  ];
   const [counts, patients, delays, burden, invocations, comments, completions, completionTimes, systemActions] =
     await Promise.all([
       run(sql`
@@ -218,33 +322,32 @@ export async function buildReport(
         sql`outcome`,
         sql`override_system AS system`,
         sql`override_code AS code`,
-        sql`COALESCE(override_client_added, 0) AS client_added`,
+        sql`client_added`,
         sql`MAX(override_display) AS display`,
-        sql`COUNT(*) AS n`,
-        sql`SUM(suggestion_count) AS suggestions`,
-        sql`SUM(accepted_suggestion_count) AS accepted_suggestions`,
+        sql`SUM(n) AS n`,
+        sql`SUM(suggestions) AS suggestions`,
+        sql`SUM(accepted_suggestions) AS accepted_suggestions`,
       ])}
-      FROM uptake_card WHERE ${where}
-      ${groupKeys([sql.ref('client_iss'), sql.ref('client_tenant'), sql.ref('outcome'), sql.ref('override_system'), sql.ref('override_code'), sql`COALESCE(override_client_added, 0)`])}`),
+      FROM ${countsSource}
+      ${groupKeys(countColumns)}
+      ORDER BY ${sql.join([...keys.map((k) => k.card), ...countColumns])}`),
       run(
-        sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM uptake_card WHERE ${where} ${groupKeys()}`,
+        sql`SELECT ${selectKeys([sql`COUNT(DISTINCT patient_pseudonym) AS patients`])} FROM ${patientsSource} ${groupKeys()}`,
       ),
-      run(
-        sql`SELECT ${selectKeys([sql`outcome_at - served_at AS ms`])} FROM uptake_card WHERE ${where} AND outcome IS NOT NULL`,
-      ),
-      run(sql`
-      SELECT ${selectKeys([sql`COUNT(*) AS n`])} FROM uptake_card WHERE ${where} AND user_pseudonym IS NOT NULL
-      ${groupKeys([sql.ref('user_pseudonym'), dayOfServed])}`),
+      run(sql`SELECT ${selectKeys([sql`ms`, sql`SUM(n) AS n`])} FROM ${delaysSource} ${groupKeys([sql.ref('ms')])}`),
+      run(burdenQuery),
       run(invocationsQuery),
       query.includeComments ? run(commentsQuery) : Promise.resolve([]),
       run(sql`
-      SELECT ${selectKeys([sql`outcome`, sql`${state} AS state`, sql`cc.evidenced AS evidenced`, sql`COUNT(*) AS n`])}
-      FROM uptake_card ${completionJoin} WHERE ${where}
-      ${groupKeys([sql.ref('outcome'), state, sql`cc.evidenced`])}`),
+      SELECT ${selectKeys([sql`outcome`, sql`state`, sql`evidenced`, sql`SUM(n) AS n`])}
+      FROM ${completionsSource}
+      ${groupKeys([sql.ref('outcome'), sql.ref('state'), sql.ref('evidenced')])}`),
       run(
-        sql`SELECT ${selectKeys([sql`cc.ttc AS ms`])} FROM uptake_card ${completionJoin} WHERE ${where} AND cc.completed = 1`,
+        sql`SELECT ${selectKeys([sql`ms`, sql`SUM(n) AS n`])} FROM ${completionTimesSource} ${groupKeys([sql.ref('ms')])}`,
       ),
-      run(sql`SELECT ${selectKeys([sql`COUNT(*) AS n`])} FROM ${systemActionsFrom} WHERE ${where} ${groupKeys()}`),
+      query.indicator
+        ? Promise.resolve([])
+        : run(sql`SELECT ${selectKeys([sql`SUM(n) AS n`])} FROM ${systemActionsSource} ${groupKeys()}`),
     ]);
 
   const keyOf = (row: Row, columns = keys) => JSON.stringify(columns.map((k) => row[k.alias] ?? null));
@@ -301,7 +404,9 @@ export async function buildReport(
         count: 0,
       };
       reason.count += n;
-      reason.display ??= (r.display as string | null) ?? null;
+      // The greatest display of the reason's clients (code-unit order): the same whatever order rows come in.
+      const display = (r.display as string | null) ?? null;
+      if (display !== null && (reason.display === null || display > reason.display)) reason.display = display;
       g.reasons.set(reasonKey, reason);
     }
   }
@@ -320,8 +425,8 @@ export async function buildReport(
     return out;
   };
   const patientsByKey = new Map(patients.map((r) => [keyOf(r), Number(r.patients)]));
-  const delaysByKey = collect(delays, (r) => Number(r.ms));
-  const burdenByKey = collect(burden, (r) => Number(r.n));
+  const delaysByKey = collect(delays, (r): [number, number] => [Number(r.ms), Number(r.n)]);
+  const burdenByKey = collect(burden, (r): [number, number] => [Number(r.c), Number(r.n)]);
   const commentsByKey = collect(comments, (r) => String(r.comment));
   const tallies = new Map<string, CompletionTally>();
   const tally = (row: Row): CompletionTally => {
@@ -334,7 +439,7 @@ export async function buildReport(
     totals(r);
     tally(r).add(r.outcome as string | null, String(r.state), Number(r.n), Number(r.evidenced) === 1);
   }
-  for (const r of completionTimes) tally(r).addTime(Number(r.ms));
+  for (const r of completionTimes) tally(r).addTime(Number(r.ms), Number(r.n));
   const systemActionsByKey = new Map<string, number>();
   for (const r of systemActions) {
     // Without grouping, COUNT(*) answers one row even when nothing matched.
@@ -347,8 +452,9 @@ export async function buildReport(
   for (const [k, g] of groups) {
     const inv = invocationsByKey.get(keyOf(g.row, invocationKeys));
     const ok = inv ? Number(inv.ok) : 0;
-    const delaysSorted = (delaysByKey.get(k) ?? []).sort((a, b) => a - b);
-    const burdenSorted = (burdenByKey.get(k) ?? []).sort((a, b) => a - b);
+    const delaysOf = histogramQuantiles(delaysByKey.get(k) ?? []);
+    const burdenPairs = burdenByKey.get(k) ?? [];
+    const burdenOf = histogramQuantiles(burdenPairs);
     rows.push({
       group: groupOf(g.row, keys),
       invocations: ok,
@@ -380,11 +486,11 @@ export async function buildReport(
       overrideReasons: [...g.reasons.values()]
         .map((r) => ({ ...r, share: ratio(r.count, g.overridden) }))
         .sort((a, b) => b.count - a.count || String(a.code ?? '\uffff').localeCompare(String(b.code ?? '\uffff'))),
-      timeToFeedbackSeconds: { median: seconds(median(delaysSorted)), p90: seconds(p90(delaysSorted)) },
+      timeToFeedbackSeconds: { median: seconds(delaysOf.median), p90: seconds(delaysOf.p90) },
       burdenPerClinicianDay: {
-        clinicianDays: burdenSorted.length,
-        median: median(burdenSorted),
-        p90: p90(burdenSorted),
+        clinicianDays: burdenPairs.reduce((sum, [, n]) => sum + n, 0),
+        median: burdenOf.median,
+        p90: burdenOf.p90,
       },
       distinctPatients: patientsByKey.get(k) ?? 0,
       completion: (tallies.get(k) ?? new CompletionTally()).figures(),
@@ -407,6 +513,13 @@ export async function buildReport(
     minCell: 1,
     rows,
   };
+}
+
+function cardFilterPeriod(q: ReportQuery): RawBuilder<unknown> {
+  const parts: RawBuilder<unknown>[] = [sql`1 = 1`];
+  if (q.from) parts.push(sql`served_at >= ${q.from.getTime()}`);
+  if (q.to) parts.push(sql`served_at < ${q.to.getTime()}`);
+  return sql.join(parts, sql` AND `);
 }
 
 function groupOf(row: Row, keys: KeyColumn[]): Group {

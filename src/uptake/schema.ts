@@ -247,8 +247,23 @@ export interface SetAsideTable {
   entry: string;
 }
 
+/** A day whose roll-ups must be computed again (rollups.ts); one row per day and writer shard. */
+export interface RollupStaleTable {
+  day: number;
+  shard: number;
+  changes: number;
+}
+
+/** A rolled-up day: the longest completion window of its intents (null: none). */
+export interface RollupDayTable {
+  day: number;
+  max_window_ms: number | null;
+}
+
 export interface UptakeDatabase {
   uptake_set_aside: SetAsideTable;
+  uptake_rollup_stale: RollupStaleTable;
+  uptake_rollup_day: RollupDayTable;
   uptake_intent: IntentTable;
   uptake_system_action: SystemActionTable;
   uptake_completion: CompletionTable;

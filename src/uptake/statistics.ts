@@ -403,3 +403,27 @@ export function p90(sorted: number[]): number | null {
   if (sorted.length === 0) return null;
   return sorted[Math.max(0, Math.ceil(0.9 * sorted.length) - 1)];
 }
+
+/**
+ * median() and p90() of the values that (value, count) pairs stand for, without expanding them: the same
+ * figures as over the sorted list in which each value appears count times.
+ */
+export function histogramQuantiles(pairs: Array<[number, number]>): { median: number | null; p90: number | null } {
+  const sorted = pairs.filter(([, n]) => n > 0).sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((s, [, n]) => s + n, 0);
+  if (total === 0) return { median: null, p90: null };
+  /** The value at 0-based rank r. */
+  const at = (r: number): number => {
+    let seen = 0;
+    for (const [value, n] of sorted) {
+      seen += n;
+      if (r < seen) return value;
+    }
+    return sorted[sorted.length - 1][0];
+  };
+  const mid = Math.floor(total / 2);
+  return {
+    median: total % 2 === 1 ? at(mid) : (at(mid - 1) + at(mid)) / 2,
+    p90: at(Math.max(0, Math.ceil(0.9 * total) - 1)),
+  };
+}

@@ -18,6 +18,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { ExperimentPlan } from '../../src/uptake/index.js';
 import type { CardTable, EvaluationTable, InvocationTable, UptakeDatabase } from '../../src/uptake/schema.js';
+import { markStale } from '../../src/uptake/rollup-stale.js';
 
 export const SITE_A = { iss: 'https://a.example.org', tenant: null };
 export const SITE_B = { iss: 'https://b.example.org', tenant: 't1' };
@@ -95,6 +96,11 @@ export async function insertCalls(db: Kysely<UptakeDatabase>, specs: CallSpec[])
   for (const chunk of chunks(rows.flatMap((r) => r.evaluations)))
     await db.insertInto('uptake_evaluation').values(chunk).execute();
   for (const chunk of chunks(rows.flatMap((r) => r.cards))) await db.insertInto('uptake_card').values(chunk).execute();
+  // Like every writer of the ledger: the days written are rolled up again before a report reads them.
+  await markStale(db, [
+    ...rows.map((r) => r.invocation.started_at),
+    ...rows.flatMap((r) => r.cards.map((c) => c.served_at)),
+  ]);
   return rows.map((r) => r.seeded);
 }
 
