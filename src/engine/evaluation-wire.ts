@@ -76,6 +76,7 @@ export interface WireOutcome {
   /** The prefetch values that are not the request's own (fetched from the FHIR server, or completed). */
   prefetchOwn: Record<string, unknown>;
   dataProblems?: string[];
+  prefetchShortfalls?: CallOutcome['prefetchShortfalls'];
   experiment?: ExperimentAssignment;
   timings: CallOutcome['timings'];
   /** Whether the thread kept the call's data for its shadow versions. */
@@ -114,6 +115,7 @@ export function toWireOutcome(outcome: CallOutcome, shadows: boolean): WireOutco
     prefetchKeys: Object.keys(data),
     prefetchOwn,
     ...(outcome.dataProblems ? { dataProblems: outcome.dataProblems } : {}),
+    ...(outcome.prefetchShortfalls ? { prefetchShortfalls: outcome.prefetchShortfalls } : {}),
     ...(outcome.experiment ? { experiment: outcome.experiment } : {}),
     timings: outcome.timings,
     shadows,
@@ -160,6 +162,7 @@ export function fromWireOutcome(
     prefetch: wire.prefetch,
     prefetchData,
     ...(wire.dataProblems ? { dataProblems: wire.dataProblems } : {}),
+    ...(wire.prefetchShortfalls ? { prefetchShortfalls: wire.prefetchShortfalls } : {}),
     ...(wire.experiment ? { experiment: wire.experiment } : {}),
     timings: wire.timings,
   };

@@ -346,6 +346,9 @@ function comparisonBound(c: ElmNode, alias: string, type: string): DateBound | u
   const operands = Array.isArray(c.operand) ? (c.operand as ElmNode[]) : [];
   if (operands.length !== 2) return undefined;
   const op = String(c.type);
+  // `same or before month of X` reaches to the end of X's month: bounds at a precision are widened to its unit.
+  const unit = c.precision === undefined ? 'Day' : String(c.precision);
+  if (!WIDENING[unit]) return undefined;
   const [a, b] = operands;
   const left = dateParameter(a, alias, type);
   const right = dateParameter(b, alias, type);
@@ -354,13 +357,13 @@ function comparisonBound(c: ElmNode, alias: string, type: string): DateBound | u
     if (!parameter || (left && right)) return undefined;
     // path >= date and date <= path both bound the path from below.
     const lower = LOWER.has(op) === Boolean(left);
-    const date = literalDate(left ? b : a, lower ? 'low' : 'high');
+    const date = literalDate(left ? b : a, lower ? 'low' : 'high', unit);
     if (!date) return undefined;
     return lower ? { parameter, low: shift(date, -1) } : { parameter, high: shift(date, 1) };
   }
   if ((op === 'In' || op === 'IncludedIn') && left && b?.type === 'Interval') {
-    const low = literalDate(b.low, 'low');
-    const high = literalDate(b.high, 'high');
+    const low = literalDate(b.low, 'low', unit);
+    const high = literalDate(b.high, 'high', unit);
     if (!low && !high) return undefined;
     return {
       parameter: left,
@@ -371,7 +374,24 @@ function comparisonBound(c: ElmNode, alias: string, type: string): DateBound | u
   return undefined;
 }
 
-const CONVERSIONS = new Set(['ToDateTime', 'ToDate', 'ToInterval']);
+/** Precisions a bound may be compared at (coarser ones widen the literal to their unit); others bound nothing. */
+const WIDENING: Record<string, true> = {
+  Year: true,
+  Month: true,
+  Day: true,
+  Hour: true,
+  Minute: true,
+  Second: true,
+  Millisecond: true,
+};
+
+/**
+ * The conversions a date element may go through: System's and FHIRHelpers' (which take only a dateTime, date,
+ * instant or Period). Other libraries' ToInterval (QICoreCommon, FHIRCommon) also make intervals of an Age or
+ * Range, which the FHIR date parameters do not index: such a comparison bounds nothing.
+ */
+const CONVERSIONS = new Set(['ToDateTime', 'ToDate']);
+const FHIR_HELPERS_CONVERSIONS = new Set(['ToDateTime', 'ToDate', 'ToInterval']);
 
 /** The date search parameter of the element `node` reads of the query's alias, through conversions and casts. */
 function dateParameter(node: ElmNode | undefined, alias: string, type: string): string | undefined {
@@ -379,7 +399,12 @@ function dateParameter(node: ElmNode | undefined, alias: string, type: string): 
   for (let depth = 0; n && depth < 6; depth++) {
     if (n.type === 'As' || (typeof n.type === 'string' && CONVERSIONS.has(n.type) && !Array.isArray(n.operand)))
       n = n.operand as ElmNode;
-    else if (n.type === 'FunctionRef' && CONVERSIONS.has(String(n.name)) && Array.isArray(n.operand))
+    else if (
+      n.type === 'FunctionRef' &&
+      n.libraryName === 'FHIRHelpers' &&
+      FHIR_HELPERS_CONVERSIONS.has(String(n.name)) &&
+      Array.isArray(n.operand)
+    )
       n = (n.operand as ElmNode[])[0];
     else break;
   }
@@ -393,7 +418,7 @@ function dateParameter(node: ElmNode | undefined, alias: string, type: string): 
  * A Date or DateTime literal as YYYY-MM-DD: at its start (`low`) or its end (`high`) when it has no month or day,
  * so that `@2025` as an upper bound takes in all of 2025. undefined for anything but a literal.
  */
-function literalDate(node: unknown, side: 'low' | 'high'): string | undefined {
+function literalDate(node: unknown, side: 'low' | 'high', unit = 'Day'): string | undefined {
   let n = node as ElmNode | undefined;
   if (n?.type === 'ToDateTime' && !Array.isArray(n.operand)) n = n.operand as ElmNode;
   if (!n || (n.type !== 'DateTime' && n.type !== 'Date')) return undefined;
@@ -407,9 +432,12 @@ function literalDate(node: unknown, side: 'low' | 'high'): string | undefined {
   const month = part('month');
   const day = part('day');
   if (year === undefined || [year, month, day].some((v) => Number.isNaN(v))) return undefined;
-  if (side === 'low') return isoDay(year, month ?? 1, day ?? 1);
-  if (month === undefined) return isoDay(year, 12, 31);
-  return isoDay(year, month, day ?? new Date(Date.UTC(year, month, 0)).getUTCDate());
+  // Compared at year or month precision, only the year (and month) of the literal count.
+  const m = unit === 'Year' ? undefined : month;
+  const d = unit === 'Year' || unit === 'Month' ? undefined : day;
+  if (side === 'low') return isoDay(year, m ?? 1, d ?? 1);
+  if (m === undefined) return isoDay(year, 12, 31);
+  return isoDay(year, m, d ?? new Date(Date.UTC(year, m, 0)).getUTCDate());
 }
 
 function isoDay(year: number, month: number, day: number): string | undefined {

@@ -122,6 +122,55 @@ describe('derived date filters', () => {
   });
 });
 
+describe('derived date filters from hand-made ELM', () => {
+  const date = (year: number, month: number, day: number) => ({
+    type: 'Date',
+    year: { type: 'Literal', value: String(year) },
+    month: { type: 'Literal', value: String(month) },
+    day: { type: 'Literal', value: String(day) },
+  });
+  const query = (where: unknown) => ({
+    library: {
+      statements: {
+        def: [
+          {
+            name: 'X',
+            expression: {
+              type: 'Query',
+              source: [{ alias: 'C', expression: { type: 'Retrieve', dataType: '{http://hl7.org/fhir}Condition' } }],
+              where,
+            },
+          },
+        ],
+      },
+    },
+  });
+  const onset = { type: 'Property', path: 'onset', scope: 'C' };
+  const derive = (where: unknown) =>
+    derivePrefetch({ library: { source: query(where) } } as never, {}, 2000).templates.condition;
+
+  it('widens a bound compared at month or year precision to the whole unit', () => {
+    const byMonth = { type: 'SameOrBefore', precision: 'Month', operand: [onset, date(2025, 6, 15)] };
+    expect(derive(byMonth)).toBe('Condition?patient={{context.patientId}}&onset-date=le2025-07-01');
+    const byYear = { type: 'SameOrAfter', precision: 'Year', operand: [onset, date(2025, 6, 15)] };
+    expect(derive(byYear)).toBe('Condition?patient={{context.patientId}}&onset-date=ge2024-12-31');
+    const byWeek = { type: 'SameOrAfter', precision: 'Week', operand: [onset, date(2025, 6, 15)] };
+    expect(derive(byWeek)).toBe('Condition?patient={{context.patientId}}');
+  });
+
+  it("bounds nothing through another library's ToInterval (it makes intervals of Age and Range too)", () => {
+    const interval = { type: 'Interval', low: date(2025, 1, 1), high: date(2025, 12, 31) };
+    const through = (libraryName: string) => ({
+      type: 'IncludedIn',
+      operand: [{ type: 'FunctionRef', name: 'ToInterval', libraryName, operand: [onset] }, interval],
+    });
+    expect(derive(through('QICoreCommon'))).toBe('Condition?patient={{context.patientId}}');
+    expect(derive(through('FHIRHelpers'))).toBe(
+      'Condition?patient={{context.patientId}}&onset-date=ge2024-12-31&onset-date=le2026-01-01',
+    );
+  });
+});
+
 describe('local date search', () => {
   const r = (id: string, fields: Record<string, unknown>): LocalResource => ({
     resourceType: 'Observation',
