@@ -347,7 +347,7 @@ function comparisonBound(c: ElmNode, alias: string, type: string): DateBound | u
   if (operands.length !== 2) return undefined;
   const op = String(c.type);
   // `same or before month of X` reaches to the end of X's month: bounds at a precision are widened to its unit.
-  const unit = c.precision === undefined ? 'Day' : String(c.precision);
+  const unit = c.precision === undefined ? 'Day' : typeof c.precision === 'string' ? c.precision : '';
   if (!WIDENING[unit]) return undefined;
   const [a, b] = operands;
   const left = dateParameter(a, alias, type);
