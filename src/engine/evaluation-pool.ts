@@ -7,7 +7,7 @@
 // an old generation until no call holds it. A thread that stops (crash, out of memory) fails only the
 // calls it had (500) and is replaced.
 import type { Worker } from 'node:worker_threads';
-import { evaluationThreadStopped, evaluationUnavailable } from '../errors.js';
+import { callDeadlineExceeded, evaluationThreadStopped, evaluationUnavailable } from '../errors.js';
 import {
   knowledgeDigest,
   servicesById,
@@ -73,6 +73,9 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
+/** How long past a call's deadline a thread may take to answer before it is taken to be stuck and stopped. */
+const DEADLINE_GRACE_MS = 2000;
+
 interface Slot {
   worker: Worker;
   loaded: Set<number>;
@@ -103,10 +106,40 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
   const post = (slot: Slot, message: ToThread, transfer: ArrayBuffer[] = []): void =>
     slot.worker.postMessage(message, transfer);
 
-  const request = (slot: Slot, id: number, message: ToThread, transfer?: ArrayBuffer[]): Promise<FromThread> =>
+  /**
+   * Sends a message and waits for its answer. With `deadline` (a call's), a thread that has not answered by
+   * then and a grace period (stuck inside one CQL define, where its own deadline check cannot run, or an answer
+   * lost) answers the call 503 call-deadline and is stopped: its other calls fail and another thread starts.
+   */
+  const request = (
+    slot: Slot,
+    id: number,
+    message: ToThread,
+    transfer?: ArrayBuffer[],
+    deadline?: { leftMs: number; ms: number },
+  ): Promise<FromThread> =>
     new Promise<FromThread>((resolve, reject) => {
       if (slot.stopped) return reject(evaluationThreadStopped());
-      slot.pending.set(id, { resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const settle = () => timer && clearTimeout(timer);
+      slot.pending.set(id, {
+        resolve: (m) => (settle(), resolve(m)),
+        reject: (e) => (settle(), reject(e)),
+      });
+      if (deadline) {
+        timer = setTimeout(
+          () => {
+            if (!slot.pending.delete(id)) return;
+            reject(callDeadlineExceeded(deadline.ms));
+            logger.error('an evaluation thread did not answer a call by its deadline; stopping it', {
+              threadId: slot.worker.threadId,
+            });
+            void slot.worker.terminate();
+          },
+          Math.max(0, deadline.leftMs) + DEADLINE_GRACE_MS,
+        );
+        timer.unref();
+      }
       post(slot, message, transfer);
     });
 
@@ -299,7 +332,10 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
           body: bytes.buffer,
           options: wireOptions(knowledge, serviceId, body, invokeOptions, keepShadows),
         };
-        const answer = await request(slot, id, message, [bytes.buffer]);
+        const deadline = invokeOptions.deadline
+          ? { leftMs: invokeOptions.deadline.at - performance.now(), ms: invokeOptions.deadline.ms }
+          : undefined;
+        const answer = await request(slot, id, message, [bytes.buffer], deadline);
         if (answer.type === 'failed') throw fromWireError(answer.error);
         if (answer.type !== 'answer') throw new Error('an evaluation thread answered out of turn');
         const outcome = fromWireOutcome(answer.outcome, knowledge, serviceId, body as HookRequest);

@@ -213,3 +213,30 @@ describe('an evaluation thread that stops', () => {
     expect(after.map((r) => r.status)).toEqual(Array(10).fill(200));
   }, 120_000);
 });
+
+describe('an evaluation thread stuck inside one CQL define', () => {
+  it('answers the call 503 call-deadline soon after its deadline, and is stopped and replaced', async () => {
+    // One define that runs for many seconds: the thread's own deadline check, between defines, cannot stop it.
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-stuck-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const file = join(dir, 'cql/RenalTest-1.0.0.cql');
+    const slow =
+      'define "Slow": Count((expand { Interval[1, 4000] }) A where exists ' +
+      '((expand { Interval[1, 4000] }) B where start of B = start of A + 100000))';
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n${slow}\n`);
+    const { knowledge, pool } = await pooled(dir);
+    const app = testApp({ knowledge, now: NOW, config: { callDeadlineMs: 300 }, deps: { evaluator: pool } });
+    const before = pool.status().map((t) => t.threadId);
+    const res = await request(app).post('/cds-services/renal-test').send(renalRequest());
+    expect(res.status).toBe(503);
+    expect(res.body.issue[0].code).toBeDefined();
+    expect(JSON.stringify(res.body)).toMatch(/call-deadline|not answered within/);
+    // The stuck thread is stopped (not left to finish its define) and another takes its place.
+    const replaced = () =>
+      pool.status().some((t) => !before.includes(t.threadId) && t.generations.length > 0) && pool.status().length === 2;
+    for (let waited = 0; !replaced() && waited < 30_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.status().filter((t) => !before.includes(t.threadId))).toHaveLength(1);
+  }, 120_000);
+});
