@@ -184,7 +184,10 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       if (message.type === 'loaded') {
         const waiter = slot.loadWaiters.get(message.generation);
         slot.loadWaiters.delete(message.generation);
-        if (message.error === undefined) slot.loaded.add(message.generation);
+        // A generation retired while this thread was still loading it: the thread kept it; it must not.
+        if (message.error === undefined && !generations.has(message.generation))
+          post(slot, { type: 'retire', generation: message.generation });
+        else if (message.error === undefined) slot.loaded.add(message.generation);
         if (message.error === undefined) waiter?.resolve(message);
         else waiter?.reject(new Error(message.error));
         return;
