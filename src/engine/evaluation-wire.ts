@@ -4,7 +4,7 @@
 // with its own knowledge objects of the same generation into the CallOutcome its observers read.
 import { CdsError, type Issue } from '../errors.js';
 import type { Knowledge, RuleSet, Service, ServedFingerprints, TerminologyOptions } from '../knowledge/index.js';
-import { servicesById } from '../knowledge/index.js';
+import { servedVersions, servicesById } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import type { PrefetchOptions, PrefetchStatus } from '../prefetch/index.js';
 import { keepTraceOfFailure, traceOfFailure, type Evaluation, type EvaluationTrace } from './evaluate.js';
@@ -131,11 +131,7 @@ export function answeringService(knowledge: Knowledge, serviceId: string, hook: 
 
 /** The evaluations of a thread with the rule set versions of this thread's knowledge. */
 export function fromWireEvaluations(service: Service, evaluations: WireEvaluation[]): EvaluationOutcome[] {
-  const versions = [
-    service.ruleSet,
-    ...(service.rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []),
-    ...(service.rollout?.shadows ?? []),
-  ];
+  const versions = servedVersions(service);
   const find = (ref: { id: string; version: string }): RuleSet => {
     const found = versions.find((r) => r.id === ref.id && r.version === ref.version);
     if (!found) throw new Error('an evaluation thread answered with a rule set version the service does not have');

@@ -5,7 +5,13 @@ import { Router } from 'express';
 import { badRequest, invalidField, unknownAlert } from '../errors.js';
 import { optionalJsonBody } from './json-body.js';
 import { explainCards, type CallOutcome, type EvaluationOutcome, type ShadowQueue } from '../engine/index.js';
-import { servicesById, type Knowledge, type KnowledgeHolder, type RuleSet, type Service } from '../knowledge/index.js';
+import {
+  servedVersions,
+  servicesById,
+  type Knowledge,
+  type KnowledgeHolder,
+  type Service,
+} from '../knowledge/index.js';
 import {
   measureReportBundle,
   measureSubject,
@@ -50,7 +56,7 @@ export function uptakeObserver(
   /** Knowledge snapshots whose every service was declared (the first call on each, before any scan reads it). */
   const declaredSnapshots = new WeakSet<Knowledge>();
   const declare = (s: Service): void => {
-    for (const r of versionsOf(s)) {
+    for (const r of servedVersions(s)) {
       const key = `${s.definition.id}\u0000${r.id}\u0000${r.version}`;
       if (declared.has(key)) continue;
       declared.add(key);
@@ -75,7 +81,7 @@ export function uptakeObserver(
       declareAll(call.knowledge);
       // The versions this call may run on: a reload while it runs must not swap in other content under them.
       for (const s of servicesById(call.knowledge, call.serviceId)) {
-        uptake.noteInUse(versionsOf(s).flatMap((r) => r.fingerprints));
+        uptake.noteInUse(servedVersions(s).flatMap((r) => r.fingerprints));
       }
     },
     async answering(answering) {
@@ -194,12 +200,6 @@ function invocationInput(
     completionWindowMs: Math.round((service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000),
     expandCode: codeExpander(call.knowledge),
   };
-}
-
-/** Every version a service may evaluate: live, experiment arms, shadows. */
-function versionsOf(service: Service): RuleSet[] {
-  const rollout = service.rollout;
-  return [service.ruleSet, ...(rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []), ...(rollout?.shadows ?? [])];
 }
 
 /** One evaluation as the ledger keeps it: each card with the rule that made it and why, from the evaluation itself. */

@@ -241,8 +241,8 @@ function expansionOf(valueSets: ValueSetIndex, url: string, version: string | un
   return [...new Set(codes.map((c) => tokenSearchValue(c.system, c.code)))];
 }
 
-/** Every Retrieve of a library's ELM, wherever it sits in an expression. */
-function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unknown>> {
+/** Every expression node of a library's ELM (annotations left out), depth first. */
+function* elmNodes(elm: ElmLibrary | undefined): Generator<Record<string, unknown>> {
   const stack: unknown[] = [elm?.library];
   while (stack.length > 0) {
     const node = stack.pop();
@@ -252,9 +252,14 @@ function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unk
       continue;
     }
     const n = node as Record<string, unknown>;
-    if (n.type === 'Retrieve') yield n;
+    yield n;
     for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
   }
+}
+
+/** Every Retrieve of a library's ELM, wherever it sits in an expression. */
+function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unknown>> {
+  for (const n of elmNodes(elm)) if (n.type === 'Retrieve') yield n;
 }
 
 /** Every version a service may evaluate: the live one, its experiment arms and its shadows, each once. */
@@ -295,23 +300,13 @@ type ElmNode = Record<string, unknown>;
 /** The date bounds of each Retrieve that is the one source of a Query bounding one of its date elements. */
 function dateBoundsIn(elm: ElmLibrary | undefined): Map<unknown, DateBound> {
   const bounds = new Map<unknown, DateBound>();
-  const stack: unknown[] = [elm?.library];
-  while (stack.length > 0) {
-    const node = stack.pop();
-    if (!node || typeof node !== 'object') continue;
-    if (Array.isArray(node)) {
-      stack.push(...node);
-      continue;
+  for (const n of elmNodes(elm)) {
+    if (n.type !== 'Query' || !Array.isArray(n.source) || n.source.length !== 1) continue;
+    const source = n.source[0] as { alias?: string; expression?: ElmNode };
+    if (source.expression?.type === 'Retrieve' && typeof source.alias === 'string') {
+      const bound = whereBound(n.where, source.alias, retrieveType(source.expression));
+      if (bound) bounds.set(source.expression, bound);
     }
-    const n = node as ElmNode;
-    if (n.type === 'Query' && Array.isArray(n.source) && n.source.length === 1) {
-      const source = n.source[0] as { alias?: string; expression?: ElmNode };
-      if (source.expression?.type === 'Retrieve' && typeof source.alias === 'string') {
-        const bound = whereBound(n.where, source.alias, retrieveType(source.expression));
-        if (bound) bounds.set(source.expression, bound);
-      }
-    }
-    for (const [key, value] of Object.entries(n)) if (key !== 'annotation') stack.push(value);
   }
   return bounds;
 }
