@@ -211,8 +211,11 @@ function fieldOf(shape: Shape, info: ClassInfo, root: string): Field | null {
   let field = shape.fields.get(root);
   if (field !== undefined) return field;
   const element = (info as { findElement(n: string, e?: boolean): Element | undefined }).findElement(root, true);
-  if (!element) field = null;
-  else if (root !== element.name && element.typeSpecifier.isChoice) {
+  if (!element) {
+    // Said once per class and name (stock cql-exec-fhir says it on every read: thousands of lines a call).
+    console.error(`Failed to locate element for ${info.name}.${root}`);
+    field = null;
+  } else if (root !== element.name && element.typeSpecifier.isChoice) {
     const type = element.typeSpecifier.choices!.find((c) => root === choicePropertyName(element, c));
     field = { element, explicit: { type } };
   } else if (element.typeSpecifier.isChoice) {
@@ -246,10 +249,7 @@ function get(this: Instance, field: string): unknown {
   const info = this._typeInfo!;
   const call = this[CALL_OF];
   const resolved = fieldOf(shapes.get(info)!, info, root);
-  if (!resolved) {
-    console.error(`Failed to locate element for ${info.name}.${root}`);
-    return undefined;
-  }
+  if (!resolved) return undefined;
   let property: string;
   let type: Spec;
   if (resolved.explicit) {
