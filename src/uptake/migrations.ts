@@ -1,7 +1,11 @@
 // Versioned migrations, run in order at start-up. A migration, once released, never changes:
 // add the next one instead.
+//
+// Roll-ups (rollups.ts) are derived from the ledger: a migration that adds or changes them never computes them
+// (the code that does is today's, not the migration's), it marks every day of the ledger stale and the store
+// rolls them up again after start-up (a report reads stale days raw meanwhile: right, only slower). 0008 first
+// back-filled with that code itself; since 0010 it marks, as every roll-up migration does.
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
-import { rollUpAll } from './rollups.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -422,7 +426,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await sql`CREATE INDEX uptake_card_comment ON uptake_card (served_at) WHERE override_comment IS NOT NULL`.execute(
           db,
         );
-        await rollUpAll(db, dialect);
+        await markEveryDayStale(db, dialect);
       },
     },
     '0009-set-aside': {
@@ -436,7 +440,56 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0010-rollup-sets': {
+      // Distinct patients and clinician-days per group of a day as one row holding the set (rollup-sets.ts),
+      // over numbered pseudonyms, instead of a row per patient or clinician: a report reads a few rows a day.
+      async up(db: Kysely<any>): Promise<void> {
+        await db.schema
+          .createTable('uptake_rollup_pseudonym')
+          .addColumn('id', serial, (c) => c.primaryKey())
+          .addColumn('pseudonym', 'text', (c) => c.notNull().unique())
+          .execute();
+        const dims = (t: ReturnType<Kysely<any>['schema']['createTable']>) =>
+          t
+            .addColumn('day', bigint, (c) => c.notNull())
+            .addColumn('service_id', 'text', (c) => c.notNull())
+            .addColumn('rule_set', 'text', (c) => c.notNull())
+            .addColumn('rule_set_version', 'text', (c) => c.notNull())
+            .addColumn('rule', 'text', (c) => c.notNull())
+            .addColumn('indicator', 'text', (c) => c.notNull())
+            .addColumn('client_iss', 'text');
+        await dims(db.schema.createTable('uptake_rollup_patient_set'))
+          .addColumn('patients', bigint, (c) => c.notNull())
+          .addColumn('ids', 'text', (c) => c.notNull())
+          .execute();
+        await dims(db.schema.createTable('uptake_rollup_clinician_set'))
+          .addColumn('clinicians', bigint, (c) => c.notNull())
+          .addColumn('counts', 'text', (c) => c.notNull())
+          .execute();
+        for (const table of ['uptake_rollup_patient_set', 'uptake_rollup_clinician_set'])
+          await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
+        await db.schema.dropTable('uptake_rollup_patient').execute();
+        await db.schema.dropTable('uptake_rollup_clinician_day').execute();
+        await markEveryDayStale(db, dialect);
+      },
+    },
   };
+}
+
+/**
+ * Marks every day that has a ledger row stale: its roll-ups are computed (again) by the live code. Reads only
+ * tables of 0001–0008, so that it means the same for every migration that calls it.
+ */
+async function markEveryDayStale(db: Kysely<any>, dialect: Dialect): Promise<void> {
+  const day = (column: string) =>
+    dialect === 'postgres' ? sql`(${sql.ref(column)} / 86400000)` : sql`CAST(${sql.ref(column)} / 86400000 AS INTEGER)`;
+  await sql`INSERT INTO uptake_rollup_stale (day, shard, changes)
+    SELECT d, 0, 1 FROM (
+      SELECT DISTINCT ${day('served_at')} AS d FROM uptake_card
+      UNION SELECT DISTINCT ${day('started_at')} FROM uptake_invocation
+      UNION SELECT DISTINCT ${day('served_at')} FROM uptake_system_action) t
+    WHERE true
+    ON CONFLICT (day, shard) DO NOTHING`.execute(db);
 }
 
 class CodeMigrations implements MigrationProvider {

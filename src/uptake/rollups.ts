@@ -39,6 +39,8 @@ function rollupQueries(
   const cardDims = sql.join(DIMS.map((d) => sql.ref(`uptake_card.${d}`)));
   const cardDay = dayOf(dialect, sql.ref('uptake_card.served_at'));
   const completion = cardCompletion(days ? { ranges: [[days[0] * DAY_MS, days[1] * DAY_MS]] } : {});
+  const list = (item: RawBuilder<unknown>) =>
+    dialect === 'postgres' ? sql`string_agg(${item}, ',')` : sql`group_concat(${item}, ',')`;
   return [
     {
       table: 'uptake_rollup_card',
@@ -60,17 +62,25 @@ function rollupQueries(
         GROUP BY ${served}, ${dims}, outcome_at - served_at`,
     },
     {
-      table: 'uptake_rollup_clinician_day',
-      insert: sql`INSERT INTO uptake_rollup_clinician_day (day, ${dims}, user_pseudonym, n)
-        SELECT ${served}, ${dims}, user_pseudonym, COUNT(*)
-        FROM uptake_card WHERE disposition = 'shown' AND user_pseudonym IS NOT NULL AND ${within('served_at')}
-        GROUP BY ${served}, ${dims}, user_pseudonym`,
+      // Per group of the day, each clinician's cards: "id:cards,…" (ids from uptake_rollup_pseudonym).
+      table: 'uptake_rollup_clinician_set',
+      insert: sql`INSERT INTO uptake_rollup_clinician_set (day, ${dims}, clinicians, counts)
+        SELECT day, ${dims}, COUNT(*), ${list(sql`CAST(id AS TEXT) || ':' || CAST(n AS TEXT)`)}
+        FROM (SELECT ${served} AS day, ${dims}, k.id AS id, COUNT(*) AS n
+          FROM uptake_card JOIN uptake_rollup_pseudonym k ON k.pseudonym = uptake_card.user_pseudonym
+          WHERE disposition = 'shown' AND ${within('served_at')}
+          GROUP BY ${served}, ${dims}, k.id) t
+        GROUP BY day, ${dims}`,
     },
     {
-      table: 'uptake_rollup_patient',
-      insert: sql`INSERT INTO uptake_rollup_patient (day, ${dims}, patient_pseudonym)
-        SELECT DISTINCT ${served}, ${dims}, patient_pseudonym
-        FROM uptake_card WHERE disposition = 'shown' AND patient_pseudonym IS NOT NULL AND ${within('served_at')}`,
+      // Per group of the day, its distinct patients: "id,…".
+      table: 'uptake_rollup_patient_set',
+      insert: sql`INSERT INTO uptake_rollup_patient_set (day, ${dims}, patients, ids)
+        SELECT day, ${dims}, COUNT(*), ${list(sql`CAST(id AS TEXT)`)}
+        FROM (SELECT DISTINCT ${served} AS day, ${dims}, k.id AS id
+          FROM uptake_card JOIN uptake_rollup_pseudonym k ON k.pseudonym = uptake_card.patient_pseudonym
+          WHERE disposition = 'shown' AND ${within('served_at')}) t
+        GROUP BY day, ${dims}`,
     },
     {
       table: 'uptake_rollup_invocation',
@@ -115,8 +125,27 @@ function rollupQueries(
 
 export const ROLLUP_TABLES = rollupQueries('sqlite').map((q) => q.table);
 
+/**
+ * Gives the patients and clinicians of the cards of `days` (or of all) an id in uptake_rollup_pseudonym, before
+ * the sets of those days are computed; in the same transaction. In pseudonym order: two instances numbering
+ * overlapping pseudonyms at once wait for each other instead of deadlocking.
+ */
+async function numberPseudonyms(db: Kysely<any>, dialect: Dialect, days?: [number, number]): Promise<void> {
+  const within = days ? sql`served_at >= ${days[0] * DAY_MS} AND served_at < ${days[1] * DAY_MS}` : sql`1 = 1`;
+  const select = sql`SELECT p FROM (
+      SELECT patient_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}
+      UNION SELECT user_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}) t
+    WHERE p IS NOT NULL ORDER BY p`;
+  await (
+    dialect === 'postgres'
+      ? sql`INSERT INTO uptake_rollup_pseudonym (pseudonym) ${select} ON CONFLICT (pseudonym) DO NOTHING`
+      : sql`INSERT OR IGNORE INTO uptake_rollup_pseudonym (pseudonym) ${select}`
+  ).execute(db);
+}
+
 /** Computes every roll-up of the whole ledger (the migration's back-fill); the tables must be empty. */
 export async function rollUpAll(db: Kysely<any>, dialect: Dialect, now = Date.now()): Promise<void> {
+  await numberPseudonyms(db, dialect);
   for (const { insert } of rollupQueries(dialect)) await insert.execute(db);
   // Rows of today and yesterday may still be written by instances that ran before this one: rolled up again.
   const today = Math.floor(now / DAY_MS);
@@ -155,6 +184,7 @@ export async function refreshRollups(db: Kysely<UptakeDatabase>, dialect: Dialec
         .$if(dialect === 'postgres', (q) => q.forUpdate())
         .execute();
       if (markers.length === 0) return;
+      await numberPseudonyms(trx, dialect, [d, d + 1]);
       for (const { table, insert } of rollupQueries(dialect, [d, d + 1])) {
         await sql`DELETE FROM ${sql.table(table)} WHERE day = ${d}`.execute(trx);
         await insert.execute(trx);

@@ -1,0 +1,134 @@
+// Distinct counts over roll-ups (rollups.ts). A distinct count over a period cannot be added up day by day, so a
+// day's roll-up keeps, per group of the day, the set itself: the patients as a list of small integer ids, the
+// clinicians as a list of id:cards pairs (uptake_rollup_pseudonym numbers every pseudonym once). The report reads
+// a few rows per day and merges the lists here, exactly: distinct patients are the distinct ids of a group's
+// lists; burden per clinician-day sums a clinician's cards over the lists of one group and day.
+//
+// Raw rows (days not rolled up) come as (id, pseudonym) pairs: a pseudonym the roll-ups have not numbered yet is
+// given a number of its own here, above any stored id, so that it is counted once with the rest.
+
+/** Numbers pseudonyms that have no stored id, above every id the database can have given. */
+class TemporaryIds {
+  private readonly ids = new Map<string, number>();
+  private next = 2 ** 52;
+
+  of(id: unknown, pseudonym: string): number {
+    if (id !== null && id !== undefined) return Number(id);
+    let n = this.ids.get(pseudonym);
+    if (n === undefined) this.ids.set(pseudonym, (n = this.next++));
+    return n;
+  }
+}
+
+/** Calls `each` with every number of a comma-separated list of non-negative integers ("12,5,77"). */
+function forEachNumber(text: string, each: (n: number) => void): void {
+  let n = 0;
+  let digits = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+      digits++;
+    } else {
+      if (digits > 0) each(n);
+      n = 0;
+      digits = 0;
+    }
+  }
+  if (digits > 0) each(n);
+}
+
+/** A growable list of numbers, sorted in place once at the end. */
+class NumberList {
+  private values = new Float64Array(64);
+  length = 0;
+
+  push(n: number): void {
+    if (this.length === this.values.length) {
+      const grown = new Float64Array(this.values.length * 2);
+      grown.set(this.values);
+      this.values = grown;
+    }
+    this.values[this.length++] = n;
+  }
+
+  distinct(): number {
+    const sorted = this.values.subarray(0, this.length).sort();
+    let count = 0;
+    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
+    return count;
+  }
+}
+
+/** Distinct patients per group. */
+export class DistinctIds {
+  private readonly lists = new Map<string, NumberList>();
+  private readonly temporary = new TemporaryIds();
+
+  private list(group: string): NumberList {
+    let list = this.lists.get(group);
+    if (!list) this.lists.set(group, (list = new NumberList()));
+    return list;
+  }
+
+  /** A roll-up row's list ("id,id,…"). */
+  addList(group: string, ids: string): void {
+    const list = this.list(group);
+    forEachNumber(ids, (n) => list.push(n));
+  }
+
+  /** A raw row: the pseudonym's stored id, or null when it has none yet. */
+  addOne(group: string, id: unknown, pseudonym: string): void {
+    this.list(group).push(this.temporary.of(id, pseudonym));
+  }
+
+  counts(): Map<string, number> {
+    return new Map([...this.lists].map(([group, list]) => [group, list.distinct()]));
+  }
+}
+
+/** Cards per clinician-day per group, as (cards, clinician-days) pairs: the burden distribution. */
+export class ClinicianDays {
+  /** Per group, per day: cards per clinician id. */
+  private readonly days = new Map<string, Map<string, Map<number, number>>>();
+  private readonly temporary = new TemporaryIds();
+
+  private day(group: string, day: unknown): Map<number, number> {
+    let byDay = this.days.get(group);
+    if (!byDay) this.days.set(group, (byDay = new Map()));
+    const d = String(day);
+    let cards = byDay.get(d);
+    if (!cards) byDay.set(d, (cards = new Map()));
+    return cards;
+  }
+
+  /** A roll-up row's list ("id:cards,id:cards,…") of one day. */
+  addList(group: string, day: unknown, counts: string): void {
+    const cards = this.day(group, day);
+    let id: number | undefined;
+    forEachNumber(counts, (n) => {
+      if (id === undefined) id = n;
+      else {
+        cards.set(id, (cards.get(id) ?? 0) + n);
+        id = undefined;
+      }
+    });
+  }
+
+  /** A raw row: a clinician's cards of one day (the pseudonym's stored id, or null when it has none yet). */
+  addOne(group: string, day: unknown, id: unknown, pseudonym: string, n: number): void {
+    const cards = this.day(group, day);
+    const key = this.temporary.of(id, pseudonym);
+    cards.set(key, (cards.get(key) ?? 0) + n);
+  }
+
+  pairs(): Map<string, Array<[number, number]>> {
+    const out = new Map<string, Array<[number, number]>>();
+    for (const [group, byDay] of this.days) {
+      const histogram = new Map<number, number>();
+      for (const cards of byDay.values()) for (const c of cards.values()) histogram.set(c, (histogram.get(c) ?? 0) + 1);
+      out.set(group, [...histogram]);
+    }
+    return out;
+  }
+}
