@@ -164,7 +164,12 @@ export async function rollUpAll(db: Kysely<any>, dialect: Dialect, now = Date.no
  * day's markers are locked first: a writer marking the day meanwhile waits and marks it again after, and a
  * second instance refreshing the same day finds no marker left and skips it.
  */
-export async function refreshRollups(db: Kysely<UptakeDatabase>, dialect: Dialect, now: number): Promise<number> {
+export async function refreshRollups(
+  db: Kysely<UptakeDatabase>,
+  dialect: Dialect,
+  now: number,
+  { stop }: { stop?: () => boolean } = {},
+): Promise<number> {
   const today = Math.floor(now / DAY_MS);
   const stale = await db
     .selectFrom('uptake_rollup_stale')
@@ -175,6 +180,9 @@ export async function refreshRollups(db: Kysely<UptakeDatabase>, dialect: Dialec
     .execute();
   let refreshed = 0;
   for (const { day } of stale) {
+    // Between days, the event loop serves calls (SQLite runs each statement on this thread).
+    await new Promise((resolve) => setImmediate(resolve));
+    if (stop?.()) break;
     const d = Number(day);
     await db.transaction().execute(async (trx) => {
       const markers = await trx

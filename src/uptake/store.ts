@@ -11,6 +11,7 @@ import { ingestFeedback, type FeedbackItemResult } from './ingest-feedback.js';
 import { ledgerEntry, shadowEntry, type InvocationInput, type ShadowInput } from './ledger-entry.js';
 import { createArmAssigner, type ArmAssigner } from './assignment.js';
 import { migrateToLatest } from './migrations.js';
+import { refreshRollups } from './rollups.js';
 import { createPseudonymizer, loadPseudonymKey } from './pseudonym.js';
 import {
   describe,
@@ -228,8 +229,10 @@ export async function createUptakeStore(
     );
     return migrated;
   };
+  let migratedAtStart = false;
   try {
     await migrate();
+    migratedAtStart = true;
     logger.info('uptake store ready', { database: dialect, location });
   } catch (err) {
     logger.error('uptake store unavailable at start-up; hook calls go on and recording is retried', {
@@ -289,6 +292,19 @@ export async function createUptakeStore(
   await withTimeout(refreshStops(), PING_TIMEOUT_MS).catch(() => undefined);
   const stopTimer = setInterval(() => void refreshStops(), STOP_REFRESH_MS);
   stopTimer.unref();
+
+  // Days left stale (an upgrade marks the whole ledger; an instance stopped before rolling up yesterday) are
+  // rolled up after start-up, a day at a time between calls, so that the first report does not do it.
+  let closing = false;
+  const rollingUp = migratedAtStart
+    ? (async () => {
+        const started = Date.now();
+        const days = await refreshRollups(db, dialect, clock().getTime(), { stop: () => closing });
+        if (days > 0) logger.info('uptake roll-ups brought up to date', { days, ms: Date.now() - started });
+      })().catch((err: unknown) => {
+        if (!closing) logger.warn('uptake roll-ups not brought up to date', { reason: describe(err) });
+      })
+    : Promise.resolve();
 
   const baselineCalls = config.driftBaselineCalls ?? 2000;
   const declaredRates = new Map<string, Record<string, number>>();
@@ -601,7 +617,9 @@ export async function createUptakeStore(
       };
     },
     async close() {
+      closing = true;
       clearInterval(stopTimer);
+      await rollingUp;
       if (scanTimer) clearInterval(scanTimer);
       await scanning?.catch(() => undefined);
       await stopsReading?.catch(() => undefined);

@@ -3,7 +3,7 @@
 // and changes), for every grouping the dashboard asks for and filters that cut days in the middle.
 // Run on SQLite (rollups.test.ts) and PostgreSQL (rollups.pg.test.ts).
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { sql } from 'kysely';
 import type { Card } from '../../src/cards/index.js';
 import { createLogger } from '../../src/logger.js';
@@ -265,6 +265,31 @@ export function rollupRun(kind: StoreKind): void {
     await compareAll(t.store);
     const report = await buildReport(t.store.database, t.store.dialect, parseReportQuery({}), NOW);
     expect(report.rows[0].distinctPatients).toBeGreaterThan(50);
+  }, 300_000);
+
+  it('rolls up the days left stale (as after an upgrade) by itself after start-up', async () => {
+    const db = t.store.database;
+    await t.store.flush();
+    for (const table of ROLLUP_TABLES) await sql`DELETE FROM ${sql.table(table)}`.execute(db);
+    const today = Math.floor(NOW.getTime() / DAY);
+    for (let day = Math.floor(START / DAY); day <= today; day++)
+      await sql`INSERT INTO uptake_rollup_stale (day, shard, changes) VALUES (${day}, 0, 1)
+        ON CONFLICT (day, shard) DO NOTHING`.execute(db);
+    const staleBefore = async () =>
+      Number(
+        (await sql<{ n: number }>`SELECT COUNT(*) AS n FROM uptake_rollup_stale WHERE day < ${today}`.execute(db))
+          .rows[0].n,
+      );
+    expect(await staleBefore()).toBeGreaterThan(15);
+    const restarted = await createUptakeStore(t.config, { logger: createLogger('error', true), clock: () => NOW });
+    try {
+      await vi.waitFor(async () => expect(await staleBefore()).toBe(0), { timeout: 60_000, interval: 100 });
+      const rows = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM uptake_rollup_patient_set`.execute(db);
+      expect(Number(rows.rows[0].n)).toBeGreaterThan(0);
+    } finally {
+      await restarted.close();
+    }
+    await compareAll(t.store);
   }, 300_000);
 
   it('back-fills the roll-ups of an existing ledger as the migration does', async () => {
