@@ -441,8 +441,9 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       },
     },
     '0010-rollup-sets': {
-      // Distinct patients and clinician-days per group of a day as one row holding the set (rollup-sets.ts),
-      // over numbered pseudonyms, instead of a row per patient or clinician: a report reads a few rows a day.
+      // Distinct patients, clinician-days and time distributions per group of a day as one row holding the set
+      // or the value:count list (rollup-sets.ts), over numbered pseudonyms, instead of a row per patient,
+      // clinician or distinct time: a report reads a few rows a day.
       async up(db: Kysely<any>): Promise<void> {
         await db.schema
           .createTable('uptake_rollup_pseudonym')
@@ -466,10 +467,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('clinicians', bigint, (c) => c.notNull())
           .addColumn('counts', 'text', (c) => c.notNull())
           .execute();
-        for (const table of ['uptake_rollup_patient_set', 'uptake_rollup_clinician_set'])
+        for (const table of ['uptake_rollup_feedback_time_set', 'uptake_rollup_completion_time_set'])
+          await dims(db.schema.createTable(table))
+            .addColumn('times', 'text', (c) => c.notNull())
+            .execute();
+        for (const table of [
+          'uptake_rollup_patient_set',
+          'uptake_rollup_clinician_set',
+          'uptake_rollup_feedback_time_set',
+          'uptake_rollup_completion_time_set',
+        ])
           await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
-        await db.schema.dropTable('uptake_rollup_patient').execute();
-        await db.schema.dropTable('uptake_rollup_clinician_day').execute();
+        for (const table of [
+          'uptake_rollup_patient',
+          'uptake_rollup_clinician_day',
+          'uptake_rollup_feedback_time',
+          'uptake_rollup_completion_time',
+        ])
+          await db.schema.dropTable(table).execute();
         await markEveryDayStale(db, dialect);
       },
     },

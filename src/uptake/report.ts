@@ -9,7 +9,7 @@ import { histogramQuantiles, round, wilson, type Rate } from './statistics.js';
 // Shared with the other reports, which take them from here.
 export { median, p90, round, wilson, type Rate } from './statistics.js';
 import { cardCompletion, completionState, CompletionTally, type CompletionFigures } from './completion.js';
-import { ClinicianDays, DistinctIds } from './rollup-sets.js';
+import { ClinicianDays, DistinctIds, ValueCounts } from './rollup-sets.js';
 
 export interface Group {
   service?: string;
@@ -263,11 +263,11 @@ export async function buildReport(
     FROM (SELECT ${served()} AS day, ${dims}, patient_pseudonym FROM uptake_card
       WHERE ${cardWhere()} AND patient_pseudonym IS NOT NULL) s
     LEFT JOIN uptake_rollup_pseudonym k ON k.pseudonym = s.patient_pseudonym`;
-  const delaysSource = source(
-    sql`SELECT ${served()} AS day, ${dims}, outcome_at - served_at AS ms, 1 AS n
-      FROM uptake_card WHERE ${cardWhere()} AND outcome IS NOT NULL`,
-    sql`SELECT day, ${dims}, ms, n FROM uptake_rollup_feedback_time WHERE ${rollupWhere()}`,
-  );
+  // Distributions: the raw rows' (value, count) pairs, and the days' value:count lists with roll-ups.
+  const delaysSource = sql`(SELECT ${served()} AS day, ${dims}, outcome_at - served_at AS ms, 1 AS n
+      FROM uptake_card WHERE ${cardWhere()} AND outcome IS NOT NULL) s`;
+  const delaySetsQuery = sql`SELECT ${selectKeys([sql`times`])}
+    FROM (SELECT day, ${dims}, times FROM uptake_rollup_feedback_time_set WHERE ${rollupWhere()}) s`;
   const keyAliases = keys.map((k) => sql.ref(k.alias));
   const burdenQuery = sql`
     SELECT ${sql.join([...keyAliases, sql`c`, sql`COUNT(*) AS n`])} FROM (
@@ -306,11 +306,10 @@ export async function buildReport(
     sql`SELECT day, ${dims}, outcome, CASE WHEN completed = 1 THEN 'completed' ELSE 'not-completed' END AS state,
       evidenced, n FROM uptake_rollup_completion WHERE ${rollupWhere()}`,
   );
-  const completionTimesSource = source(
-    sql`SELECT ${served('uptake_card.served_at')} AS day, ${cardDims}, cc.ttc AS ms, 1 AS n
-      FROM uptake_card ${completionJoin} WHERE ${completionWhere} AND cc.completed = 1`,
-    sql`SELECT day, ${dims}, ms, n FROM uptake_rollup_completion_time WHERE ${rollupWhere()}`,
-  );
+  const completionTimesSource = sql`(SELECT ${served('uptake_card.served_at')} AS day, ${cardDims}, cc.ttc AS ms, 1 AS n
+      FROM uptake_card ${completionJoin} WHERE ${completionWhere} AND cc.completed = 1) s`;
+  const completionTimeSetsQuery = sql`SELECT ${selectKeys([sql`times`])}
+    FROM (SELECT day, ${dims}, times FROM uptake_rollup_completion_time_set WHERE ${rollupWhere()}) s`;
   // systemActions have no indicator: grouped by indicator, they fall in no card's group; filtered by it, none.
   const systemActionsSource = source(
     sql`SELECT ${served()} AS day, service_id, rule_set, rule_set_version, rule, CAST(NULL AS TEXT) AS indicator, client_iss,
@@ -330,7 +329,14 @@ export async function buildReport(
     sql.ref('client_added'),
   ];
   const sets = rolled
-    ? Promise.all([run(patientSetsQuery), run(patientRowsQuery), run(clinicianSetsQuery), run(clinicianRowsQuery)])
+    ? Promise.all([
+        run(patientSetsQuery),
+        run(patientRowsQuery),
+        run(clinicianSetsQuery),
+        run(clinicianRowsQuery),
+        run(delaySetsQuery),
+        run(completionTimeSetsQuery),
+      ])
     : undefined;
   const [counts, patients, delays, burden, invocations, comments, completions, completionTimes, systemActions] =
     await Promise.all([
@@ -443,8 +449,14 @@ export async function buildReport(
   };
   let patientsByKey = new Map(patients.map((r) => [keyOf(r), Number(r.patients)]));
   let burdenByKey = collect(burden, (r): [number, number] => [Number(r.c), Number(r.n)]);
+  const delayCounts = new ValueCounts();
+  for (const r of delays) delayCounts.add(keyOf(r), Number(r.ms), Number(r.n));
+  const completionTimeCounts = new ValueCounts();
+  for (const r of completionTimes) completionTimeCounts.add(keyOf(r), Number(r.ms), Number(r.n));
   if (sets) {
-    const [patientSets, patientRows, clinicianSets, clinicianRows] = await sets;
+    const [patientSets, patientRows, clinicianSets, clinicianRows, delaySets, completionTimeSets] = await sets;
+    for (const r of delaySets) delayCounts.addList(keyOf(r), String(r.times));
+    for (const r of completionTimeSets) completionTimeCounts.addList(keyOf(r), String(r.times));
     const distinct = new DistinctIds();
     for (const r of patientSets) distinct.addList(keyOf(r), String(r.ids));
     for (const r of patientRows) distinct.addOne(keyOf(r), r.id, String(r.pseudonym));
@@ -454,11 +466,10 @@ export async function buildReport(
     for (const r of clinicianRows) clinicianDays.addOne(keyOf(r), r.set_day, r.id, String(r.pseudonym), Number(r.n));
     burdenByKey = clinicianDays.pairs();
   }
-  const delaysByKey = collect(delays, (r): [number, number] => [Number(r.ms), Number(r.n)]);
   const commentsByKey = collect(comments, (r) => String(r.comment));
   const tallies = new Map<string, CompletionTally>();
-  const tally = (row: Row): CompletionTally => {
-    const k = keyOf(row);
+  const tally = (row: Row | string): CompletionTally => {
+    const k = typeof row === 'string' ? row : keyOf(row);
     let t = tallies.get(k);
     if (!t) tallies.set(k, (t = new CompletionTally()));
     return t;
@@ -467,7 +478,8 @@ export async function buildReport(
     totals(r);
     tally(r).add(r.outcome as string | null, String(r.state), Number(r.n), Number(r.evidenced) === 1);
   }
-  for (const r of completionTimes) tally(r).addTime(Number(r.ms), Number(r.n));
+  for (const k of completionTimeCounts.groups())
+    for (const [ms, n] of completionTimeCounts.pairs(k)) tally(k).addTime(ms, n);
   const systemActionsByKey = new Map<string, number>();
   for (const r of systemActions) {
     // Without grouping, COUNT(*) answers one row even when nothing matched.
@@ -480,7 +492,7 @@ export async function buildReport(
   for (const [k, g] of groups) {
     const inv = invocationsByKey.get(keyOf(g.row, invocationKeys));
     const ok = inv ? Number(inv.ok) : 0;
-    const delaysOf = histogramQuantiles(delaysByKey.get(k) ?? []);
+    const delaysOf = histogramQuantiles(delayCounts.pairs(k));
     const burdenPairs = burdenByKey.get(k) ?? [];
     const burdenOf = histogramQuantiles(burdenPairs);
     rows.push({

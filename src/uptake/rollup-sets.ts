@@ -1,8 +1,9 @@
-// Distinct counts over roll-ups (rollups.ts). A distinct count over a period cannot be added up day by day, so a
+// Sets and distributions over roll-ups (rollups.ts). A distinct count over a period cannot be added up day by day, so a
 // day's roll-up keeps, per group of the day, the set itself: the patients as a list of small integer ids, the
 // clinicians as a list of id:cards pairs (uptake_rollup_pseudonym numbers every pseudonym once). The report reads
 // a few rows per day and merges the lists here, exactly: distinct patients are the distinct ids of a group's
-// lists; burden per clinician-day sums a clinician's cards over the lists of one group and day.
+// lists; burden per clinician-day sums a clinician's cards over the lists of one group and day. Distributions
+// (times to feedback and to completion) are kept the same way, as value:count lists, and added up here.
 //
 // Raw rows (days not rolled up) come as (id, pseudonym) pairs: a pseudonym the roll-ups have not numbered yet is
 // given a number of its own here, above any stored id, so that it is counted once with the rest.
@@ -20,22 +21,37 @@ class TemporaryIds {
   }
 }
 
-/** Calls `each` with every number of a comma-separated list of non-negative integers ("12,5,77"). */
+/** Calls `each` with every number of a list of integers separated by commas or colons ("12:3,-5:1"). */
 function forEachNumber(text: string, each: (n: number) => void): void {
   let n = 0;
   let digits = 0;
+  let sign = 1;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c >= 48 && c <= 57) {
       n = n * 10 + (c - 48);
       digits++;
-    } else {
-      if (digits > 0) each(n);
+    } else if (c === 45 && digits === 0) sign = -1;
+    else {
+      if (digits > 0) each(sign * n);
       n = 0;
       digits = 0;
+      sign = 1;
     }
   }
-  if (digits > 0) each(n);
+  if (digits > 0) each(sign * n);
+}
+
+/** Calls `each` with every pair of a list "a:b,a:b,…". */
+function forEachPair(text: string, each: (a: number, b: number) => void): void {
+  let first: number | undefined;
+  forEachNumber(text, (n) => {
+    if (first === undefined) first = n;
+    else {
+      each(first, n);
+      first = undefined;
+    }
+  });
 }
 
 /** A growable list of numbers, sorted in place once at the end. */
@@ -105,14 +121,7 @@ export class ClinicianDays {
   /** A roll-up row's list ("id:cards,id:cards,…") of one day. */
   addList(group: string, day: unknown, counts: string): void {
     const cards = this.day(group, day);
-    let id: number | undefined;
-    forEachNumber(counts, (n) => {
-      if (id === undefined) id = n;
-      else {
-        cards.set(id, (cards.get(id) ?? 0) + n);
-        id = undefined;
-      }
-    });
+    forEachPair(counts, (id, n) => cards.set(id, (cards.get(id) ?? 0) + n));
   }
 
   /** A raw row: a clinician's cards of one day (the pseudonym's stored id, or null when it has none yet). */
@@ -130,5 +139,35 @@ export class ClinicianDays {
       out.set(group, [...histogram]);
     }
     return out;
+  }
+}
+
+/** A distribution per group: how many of each value (times in ms), as (value, count) pairs. */
+export class ValueCounts {
+  private readonly counts = new Map<string, Map<number, number>>();
+
+  private of(group: string): Map<number, number> {
+    let counts = this.counts.get(group);
+    if (!counts) this.counts.set(group, (counts = new Map()));
+    return counts;
+  }
+
+  /** A roll-up row's list ("value:count,…"). */
+  addList(group: string, list: string): void {
+    const counts = this.of(group);
+    forEachPair(list, (value, n) => counts.set(value, (counts.get(value) ?? 0) + n));
+  }
+
+  add(group: string, value: number, n: number): void {
+    const counts = this.of(group);
+    counts.set(value, (counts.get(value) ?? 0) + n);
+  }
+
+  pairs(group: string): Array<[number, number]> {
+    return [...(this.counts.get(group) ?? [])];
+  }
+
+  groups(): Iterable<string> {
+    return this.counts.keys();
   }
 }

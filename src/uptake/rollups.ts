@@ -9,9 +9,10 @@
 // and deletes only those it read), and for today (never rolled up while it lasts: read raw).
 //
 // What is kept per day: counts (cards, outcomes, override reasons, clients, suggestions, invocations,
-// systemActions, completion), exact distributions as (value, count) pairs (time to feedback, time to
-// completion), and the distinct clinicians and patients of each group of the day (burden per clinician-day and
-// distinct patients are counted from them). Medians and percentiles are therefore exact, not sketched.
+// systemActions, completion), and per group of the day one row holding a set or a distribution as a list
+// (rollup-sets.ts): exact distributions as value:count pairs (time to feedback, time to completion), the
+// distinct patients, each clinician's cards (burden per clinician-day). Medians and percentiles are therefore
+// exact, not sketched.
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import { cardCompletion } from './completion.js';
 import type { UptakeDatabase } from './schema.js';
@@ -55,11 +56,14 @@ function rollupQueries(
           outcome, override_system, override_code, COALESCE(override_client_added, 0)`,
     },
     {
-      table: 'uptake_rollup_feedback_time',
-      insert: sql`INSERT INTO uptake_rollup_feedback_time (day, ${dims}, ms, n)
-        SELECT ${served}, ${dims}, outcome_at - served_at, COUNT(*)
-        FROM uptake_card WHERE disposition = 'shown' AND outcome IS NOT NULL AND ${within('served_at')}
-        GROUP BY ${served}, ${dims}, outcome_at - served_at`,
+      // Per group of the day, how many cards had each time to feedback: "ms:cards,…".
+      table: 'uptake_rollup_feedback_time_set',
+      insert: sql`INSERT INTO uptake_rollup_feedback_time_set (day, ${dims}, times)
+        SELECT day, ${dims}, ${list(sql`CAST(ms AS TEXT) || ':' || CAST(n AS TEXT)`)}
+        FROM (SELECT ${served} AS day, ${dims}, COALESCE(outcome_at - served_at, 0) AS ms, COUNT(*) AS n
+          FROM uptake_card WHERE disposition = 'shown' AND outcome IS NOT NULL AND ${within('served_at')}
+          GROUP BY ${served}, ${dims}, COALESCE(outcome_at - served_at, 0)) t
+        GROUP BY day, ${dims}`,
     },
     {
       // Per group of the day, each clinician's cards: "id:cards,…" (ids from uptake_rollup_pseudonym).
@@ -106,12 +110,15 @@ function rollupQueries(
         GROUP BY ${cardDay}, ${cardDims}, uptake_card.outcome, cc.completed, cc.evidenced`,
     },
     {
-      table: 'uptake_rollup_completion_time',
-      insert: sql`INSERT INTO uptake_rollup_completion_time (day, ${dims}, ms, n)
-        SELECT ${cardDay}, ${cardDims}, cc.ttc, COUNT(*)
-        FROM uptake_card JOIN ${completion} cc ON cc.card_uuid = uptake_card.card_uuid
-        WHERE uptake_card.disposition = 'shown' AND cc.completed = 1 AND ${within('uptake_card.served_at')}
-        GROUP BY ${cardDay}, ${cardDims}, cc.ttc`,
+      // Per group of the day, how many cards were completed after each time: "ms:cards,…".
+      table: 'uptake_rollup_completion_time_set',
+      insert: sql`INSERT INTO uptake_rollup_completion_time_set (day, ${dims}, times)
+        SELECT day, ${dims}, ${list(sql`CAST(ms AS TEXT) || ':' || CAST(n AS TEXT)`)}
+        FROM (SELECT ${cardDay} AS day, ${cardDims}, COALESCE(cc.ttc, 0) AS ms, COUNT(*) AS n
+          FROM uptake_card JOIN ${completion} cc ON cc.card_uuid = uptake_card.card_uuid
+          WHERE uptake_card.disposition = 'shown' AND cc.completed = 1 AND ${within('uptake_card.served_at')}
+          GROUP BY ${cardDay}, ${cardDims}, COALESCE(cc.ttc, 0)) t
+        GROUP BY day, ${dims}`,
     },
     {
       // The longest completion window of the day's intents: a day is read from the roll-ups only once every
