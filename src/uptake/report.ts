@@ -373,7 +373,15 @@ export async function buildReport(
         : run(sql`SELECT ${selectKeys([sql`SUM(n) AS n`])} FROM ${systemActionsSource} ${groupKeys()}`),
     ]);
 
-  const keyOf = (row: Row, columns = keys) => JSON.stringify(columns.map((k) => row[k.alias] ?? null));
+  // A group's key: its key values, told apart by type as well (a day as number and as text are not one key).
+  const keyOf = (row: Row, columns = keys): string => {
+    let key = '';
+    for (const c of columns) {
+      const v = row[c.alias];
+      key += v === null || v === undefined ? '\u0001' : `${typeof v}:${String(v)}\u0000`;
+    }
+    return key;
+  };
   const invocationsByKey = new Map(invocations.map((r) => [keyOf(r, invocationKeys), r]));
   const groups = new Map<string, GroupTotals>();
   const totals = (row: Row): GroupTotals => {

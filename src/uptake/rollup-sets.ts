@@ -54,52 +54,60 @@ function forEachPair(text: string, each: (a: number, b: number) => void): void {
   });
 }
 
-/** A growable list of numbers, sorted in place once at the end. */
-class NumberList {
-  private values = new Float64Array(64);
-  length = 0;
-
-  push(n: number): void {
-    if (this.length === this.values.length) {
-      const grown = new Float64Array(this.values.length * 2);
-      grown.set(this.values);
-      this.values = grown;
-    }
-    this.values[this.length++] = n;
-  }
-
-  distinct(): number {
-    const sorted = this.values.subarray(0, this.length).sort();
-    let count = 0;
-    for (let i = 0; i < sorted.length; i++) if (i === 0 || sorted[i] !== sorted[i - 1]) count++;
-    return count;
-  }
-}
+/** Ids below this are counted in an array indexed by id; larger ones (temporary) with a set. */
+const SMALL = 2 ** 26;
 
 /** Distinct patients per group. */
 export class DistinctIds {
-  private readonly lists = new Map<string, NumberList>();
+  /** Per group, the roll-up rows' lists and the raw rows' ids. */
+  private readonly groups = new Map<string, { lists: string[]; ids: number[] }>();
   private readonly temporary = new TemporaryIds();
 
-  private list(group: string): NumberList {
-    let list = this.lists.get(group);
-    if (!list) this.lists.set(group, (list = new NumberList()));
-    return list;
+  private of(group: string): { lists: string[]; ids: number[] } {
+    let g = this.groups.get(group);
+    if (!g) this.groups.set(group, (g = { lists: [], ids: [] }));
+    return g;
   }
 
   /** A roll-up row's list ("id,id,…"). */
   addList(group: string, ids: string): void {
-    const list = this.list(group);
-    forEachNumber(ids, (n) => list.push(n));
+    this.of(group).lists.push(ids);
   }
 
   /** A raw row: the pseudonym's stored id, or null when it has none yet. */
   addOne(group: string, id: unknown, pseudonym: string): void {
-    this.list(group).push(this.temporary.of(id, pseudonym));
+    this.of(group).ids.push(this.temporary.of(id, pseudonym));
   }
 
+  /** One pass per group, no sort: `seen[id]` holds the last group that counted the id (stored ids are small). */
   counts(): Map<string, number> {
-    return new Map([...this.lists].map(([group, list]) => [group, list.distinct()]));
+    let seen = new Int32Array(1024);
+    const out = new Map<string, number>();
+    let g = 0;
+    for (const [group, { lists, ids }] of this.groups) {
+      g++;
+      let count = 0;
+      const large = new Set<number>();
+      const add = (id: number): void => {
+        if (id >= SMALL || id < 0) {
+          large.add(id);
+          return;
+        }
+        if (id >= seen.length) {
+          const grown = new Int32Array(Math.max(seen.length * 2, id + 1));
+          grown.set(seen);
+          seen = grown;
+        }
+        if (seen[id] !== g) {
+          seen[id] = g;
+          count++;
+        }
+      };
+      for (const list of lists) forEachNumber(list, add);
+      for (const id of ids) add(id);
+      out.set(group, count + large.size);
+    }
+    return out;
   }
 }
 

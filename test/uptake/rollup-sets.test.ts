@@ -11,10 +11,15 @@ describe('sets and distributions merged from roll-up lists', () => {
     d.addOne('a', null, 'new');
     d.addOne('a', null, 'new');
     d.addList('b', '7');
+    // Ids far apart (the counting array grows), and ids too large for it.
+    d.addList('c', '5000000,100000000,2');
+    d.addList('c', '100000000,5000000,9007199254740000');
+    d.addOne('c', null, 'new');
     expect(d.counts()).toEqual(
       new Map([
         ['a', 5],
         ['b', 1],
+        ['c', 5],
       ]),
     );
   });
