@@ -133,12 +133,12 @@ function rollupQueries(
 export const ROLLUP_TABLES = rollupQueries('sqlite').map((q) => q.table);
 
 /**
- * Gives the patients and clinicians of the cards of `days` (or of all) an id in uptake_rollup_pseudonym, before
+ * Gives the patients and clinicians of the cards of `days` an id in uptake_rollup_pseudonym, before
  * the sets of those days are computed; in the same transaction. In pseudonym order: two instances numbering
  * overlapping pseudonyms at once wait for each other instead of deadlocking.
  */
-async function numberPseudonyms(db: Kysely<any>, dialect: Dialect, days?: [number, number]): Promise<void> {
-  const within = days ? sql`served_at >= ${days[0] * DAY_MS} AND served_at < ${days[1] * DAY_MS}` : sql`1 = 1`;
+async function numberPseudonyms(db: Kysely<any>, dialect: Dialect, days: [number, number]): Promise<void> {
+  const within = sql`served_at >= ${days[0] * DAY_MS} AND served_at < ${days[1] * DAY_MS}`;
   const select = sql`SELECT p FROM (
       SELECT patient_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}
       UNION SELECT user_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}) t
@@ -148,22 +148,6 @@ async function numberPseudonyms(db: Kysely<any>, dialect: Dialect, days?: [numbe
       ? sql`INSERT INTO uptake_rollup_pseudonym (pseudonym) ${select} ON CONFLICT (pseudonym) DO NOTHING`
       : sql`INSERT OR IGNORE INTO uptake_rollup_pseudonym (pseudonym) ${select}`
   ).execute(db);
-}
-
-/** Computes every roll-up of the whole ledger (the migration's back-fill); the tables must be empty. */
-export async function rollUpAll(db: Kysely<any>, dialect: Dialect, now = Date.now()): Promise<void> {
-  await numberPseudonyms(db, dialect);
-  for (const { insert } of rollupQueries(dialect)) await insert.execute(db);
-  // Rows of today and yesterday may still be written by instances that ran before this one: rolled up again.
-  const today = Math.floor(now / DAY_MS);
-  await db
-    .insertInto('uptake_rollup_stale')
-    .values([
-      { day: today - 1, shard: 0, changes: 1 },
-      { day: today, shard: 0, changes: 1 },
-    ])
-    .onConflict((oc: any) => oc.columns(['day', 'shard']).doNothing())
-    .execute();
 }
 
 /**

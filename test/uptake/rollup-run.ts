@@ -10,7 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { createUptakeStore, parseReportQuery, type UptakeStore } from '../../src/uptake/index.js';
 import type { InvocationInput } from '../../src/uptake/ledger-entry.js';
 import { buildReport } from '../../src/uptake/report.js';
-import { readPlan, rollUpAll, ROLLUP_TABLES } from '../../src/uptake/rollups.js';
+import { readPlan, ROLLUP_TABLES } from '../../src/uptake/rollups.js';
 import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
 const HOUR = 3_600_000;
@@ -289,14 +289,6 @@ export function rollupRun(kind: StoreKind): void {
     } finally {
       await restarted.close();
     }
-    await compareAll(t.store);
-  }, 300_000);
-
-  it('back-fills the roll-ups of an existing ledger as the migration does', async () => {
-    const db = t.store.database;
-    for (const table of [...ROLLUP_TABLES, 'uptake_rollup_stale'])
-      await sql`DELETE FROM ${sql.table(table)}`.execute(db);
-    await rollUpAll(db, t.store.dialect, NOW.getTime());
     await compareAll(t.store);
   }, 300_000);
 
