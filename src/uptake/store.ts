@@ -194,6 +194,8 @@ const SQLITE_SCAN_CALLS = 1_000;
  * How often the stored experiment stops are re-read: the longest another instance keeps serving a stopped experiment.
  */
 export const STOP_REFRESH_MS = 2000;
+/** How often SQLite's planner statistics are brought up to date. */
+const OPTIMIZE_MS = 3_600_000;
 
 /**
  * Opens the store and runs its migrations. A database that cannot be reached does not stop the
@@ -214,7 +216,7 @@ export async function createUptakeStore(
     );
   }
   const pseudonymize = createPseudonymizer(pseudonymKey.key);
-  const { db, dialect, location } = openDatabase(config);
+  const { db, dialect, location, optimize } = openDatabase(config);
 
   let migrated: Promise<void> | undefined;
   const migrate = (): Promise<void> => {
@@ -301,10 +303,20 @@ export async function createUptakeStore(
         const started = Date.now();
         const days = await refreshRollups(db, dialect, clock().getTime(), { stop: () => closing });
         if (days > 0) logger.info('uptake roll-ups brought up to date', { days, ms: Date.now() - started });
+        if (!closing) optimize();
       })().catch((err: unknown) => {
         if (!closing) logger.warn('uptake roll-ups not brought up to date', { reason: describe(err) });
       })
     : Promise.resolve();
+  // Planner statistics follow the ledger's growth (SQLite; PostgreSQL's autovacuum keeps its own).
+  const optimizeTimer = setInterval(() => {
+    try {
+      optimize();
+    } catch (err) {
+      logger.warn('uptake database statistics not updated', { reason: describe(err) });
+    }
+  }, OPTIMIZE_MS);
+  optimizeTimer.unref();
 
   const baselineCalls = config.driftBaselineCalls ?? 2000;
   const declaredRates = new Map<string, Record<string, number>>();
@@ -619,6 +631,7 @@ export async function createUptakeStore(
     async close() {
       closing = true;
       clearInterval(stopTimer);
+      clearInterval(optimizeTimer);
       await rollingUp;
       if (scanTimer) clearInterval(scanTimer);
       await scanning?.catch(() => undefined);

@@ -286,6 +286,17 @@ export function rollupRun(kind: StoreKind): void {
       await vi.waitFor(async () => expect(await staleBefore()).toBe(0), { timeout: 60_000, interval: 100 });
       const rows = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM uptake_rollup_patient_set`.execute(db);
       expect(Number(rows.rows[0].n)).toBeGreaterThan(0);
+      // SQLite: the planner has statistics of the ledger after that (PostgreSQL's autovacuum keeps its own).
+      if (kind === 'sqlite')
+        await vi.waitFor(
+          async () => {
+            const stats = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM sqlite_stat1 WHERE tbl = 'uptake_card'`
+              .execute(db)
+              .catch(() => ({ rows: [{ n: 0 }] }));
+            expect(Number(stats.rows[0].n)).toBeGreaterThan(0);
+          },
+          { timeout: 10_000, interval: 100 },
+        );
     } finally {
       await restarted.close();
     }
