@@ -1,5 +1,6 @@
-// Records invocations and served cards. writeNow() writes an answered call before its answer; record() queues, a timer
-// writes the queue in batches. A failing database keeps the queue (up to a limit) and retries.
+// Records invocations and served cards. writeNow() writes an answered call before its answer (calls answered at the
+// same time in one commit); record() queues, a timer writes the queue in batches. A failing database keeps the
+// queue (up to a limit) and retries.
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type {
@@ -55,6 +56,8 @@ export interface RecorderOptions {
 }
 
 const BATCH_ROWS = 400;
+/** At most this many answered calls share one commit. */
+const GROUP_ENTRIES = 64;
 const MAX_BACKOFF_MS = 30_000;
 
 export class Recorder {
@@ -65,6 +68,9 @@ export class Recorder {
   private failures = 0;
   private readonly status: RecorderStatus = { state: 'ok', queued: 0, dropped: 0, setAside: 0 };
   private closed = false;
+  /** writeNow's entries waiting for the next group commit, and the writer of the groups while it runs. */
+  private waiting: Array<{ entry: LedgerEntry; done: (written: boolean) => void }> = [];
+  private writingNow: Promise<void> | undefined;
 
   constructor(
     private readonly db: Kysely<UptakeDatabase>,
@@ -83,24 +89,57 @@ export class Recorder {
   }
 
   /**
-   * Writes one entry now, in a transaction of its own, and resolves once the database has it (durably: SQLite
-   * runs with synchronous=FULL). When the database cannot take it, the entry is queued as record() would and
-   * false is returned: the call is answered all the same.
+   * Writes one entry now and resolves once the database has it (durably: SQLite runs with synchronous=FULL).
+   * Entries of calls answered meanwhile share a transaction (group commit): one commit, one fsync, for all the
+   * calls whose answers wait on it; a group the database refuses a value of is written again one entry at a time.
+   * When the database cannot take an entry, it is queued as record() would and false is returned: the call is
+   * answered all the same.
    */
-  async writeNow(entry: LedgerEntry): Promise<boolean> {
-    if (this.closed) return false;
+  writeNow(entry: LedgerEntry): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((done) => {
+      this.waiting.push({ entry, done });
+      this.writingNow ??= this.writeWaiting();
+    });
+  }
+
+  private async writeWaiting(): Promise<void> {
+    // The calls answered in this turn of the event loop join the first group.
+    await new Promise((resolve) => setImmediate(resolve));
+    while (this.waiting.length > 0) await this.writeGroup(this.waiting.splice(0, GROUP_ENTRIES));
+    this.writingNow = undefined;
+  }
+
+  private async writeGroup(group: Array<{ entry: LedgerEntry; done: (written: boolean) => void }>): Promise<void> {
     try {
       await this.options.prepare();
-      await this.db.transaction().execute(async (trx) => markStale(trx, await insertEntries(trx, [entry])));
-      this.status.lastWriteAt = new Date().toISOString();
-      // Matching the call as evidence for earlier cards reads the ledger: off the answer's path, in the next batch.
-      if (entry.evidence) this.record({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
-      return true;
+      await this.db.transaction().execute(async (trx) =>
+        markStale(
+          trx,
+          await insertEntries(
+            trx,
+            group.map((g) => g.entry),
+          ),
+        ),
+      );
     } catch (err) {
+      if (group.length > 1 && isDataError(err)) {
+        for (const one of group) await this.writeGroup([one]);
+        return;
+      }
       this.status.lastError = describe(err);
       this.status.lastErrorAt = new Date().toISOString();
-      this.record(entry);
-      return false;
+      for (const { entry, done } of group) {
+        this.record(entry);
+        done(false);
+      }
+      return;
+    }
+    this.status.lastWriteAt = new Date().toISOString();
+    for (const { entry, done } of group) {
+      // Matching the call as evidence for earlier cards reads the ledger: off the answer's path, in the next batch.
+      if (entry.evidence) this.record({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
+      done(true);
     }
   }
 
@@ -121,6 +160,7 @@ export class Recorder {
   async close(): Promise<{ unwritten: number }> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.writingNow;
     try {
       await this.flush();
     } catch {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 // The uptake store's behaviour, run against SQLite (store.test.ts) and PostgreSQL (store.pg.test.ts)
 // with the same expectations: the seeded ledger of seed.ts and its figures worked out by hand.
 import { sql } from 'kysely';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 import {
   parseReportQuery,
   reportToCsv,
@@ -352,6 +352,35 @@ export function uptakeStoreBehaviour(kind: StoreKind): void {
       firstAt: new Date('2026-06-01T10:00:00Z'),
       calls: 2,
     });
+  });
+
+  it('writes calls answered at the same time in one commit; a value refused holds up only its own call', async () => {
+    const call = (serviceId: string) => ({
+      serviceId,
+      hook: 'order-sign',
+      hookInstance: randomUUID(),
+      client: EHR_1,
+      startedAt: new Date('2026-06-04T10:00:00Z'),
+      durationMs: 1,
+      status: 500,
+      context: { patientId: 'patient-x' },
+    });
+    const transactions = vi.spyOn(t.store.database, 'transaction');
+    try {
+      await Promise.all(Array.from({ length: 12 }, () => t.store.recordNow(call('svc-group'))));
+      // One commit for the twelve (a timer of the store may start one more meanwhile).
+      expect(transactions.mock.calls.length).toBeLessThanOrEqual(2);
+    } finally {
+      transactions.mockRestore();
+    }
+    // service_id is NOT NULL: the group is refused, then written one call at a time; the refused one is set aside.
+    await Promise.all(
+      [call('svc-group'), call(undefined as unknown as string), call('svc-group')].map((c) => t.store.recordNow(c)),
+    );
+    await t.store.flush();
+    const rows = (await report(t.store, { service: 'svc-group', from: '2026-06-04' })).rows;
+    expect(rows[0]).toMatchObject({ failedInvocations: 14 });
+    expect((await t.store.status()).recorder).toMatchObject({ queued: 0, dropped: 0, setAside: 1 });
   });
 
   it('sets aside an entry the database refuses as data, and writes the ones queued behind it', async () => {
