@@ -378,7 +378,7 @@ export async function buildReport(
     let key = '';
     for (const c of columns) {
       const v = row[c.alias];
-      key += v === null || v === undefined ? '\u0001' : `${typeof v}:${v as string | number}\u0000`;
+      key += v === null || v === undefined ? '\u0001\u0000' : `${typeof v}:${v as string | number}\u0000`;
     }
     return key;
   };
