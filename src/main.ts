@@ -17,6 +17,7 @@ import {
   createKnowledgeReloader,
   formatProblem,
   loadKnowledge,
+  recordingFiles,
   SERVE_DRAFTS_WARNING,
   terminologyOptions,
   TRANSLATOR_IDLE_MS,
@@ -131,8 +132,12 @@ async function main(): Promise<void> {
   );
   const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
+  // What the load read: the evaluation threads (CDS_WORKERS >= 2) load the same set from it, whatever the files
+  // become.
+  const recorded = config.workers >= 2 ? recordingFiles() : undefined;
   const knowledge = await startup.phase('knowledge', () =>
     loadKnowledge(config.knowledgeDir, {
+      files: recorded?.files,
       translator,
       served,
       serveDrafts: config.serveDrafts,
@@ -189,7 +194,7 @@ async function main(): Promise<void> {
         })
       : undefined;
   if (pool) {
-    await startup.phase('evaluation workers', () => pool.prepare(knowledge, { served }));
+    await startup.phase('evaluation workers', () => pool.prepare(knowledge, { served, sources: recorded?.sources() }));
     logger.info('evaluation workers ready', { workers: config.workers });
   }
   const holder = createKnowledgeHolder(knowledge);

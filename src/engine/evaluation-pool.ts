@@ -1,8 +1,10 @@
 // Evaluation on every core (CDS_WORKERS >= 2): a pool of worker threads, each holding the compiled
 // knowledge, answers the calls the HTTP thread hands over as the bytes of their bodies.
 //
-// Knowledge comes in generations. The HTTP thread loads a set, then prepare() has every thread load the
-// same files (from the ELM disk cache) and check that they hash alike; only then is the set swapped in.
+// Knowledge comes in generations. The HTTP thread loads a set, then prepare() has every thread load it from
+// the same sources (the texts the HTTP thread read, compiled ELM from the disk cache) and check that they hash
+// alike; only then is the set swapped in. A thread started later (in place of one that stopped) loads the
+// generations it needs from their sources too: what is served, whatever the files on disk have become.
 // A call carries the generation of the snapshot it was taken on and is answered from it; a thread keeps
 // an old generation until no call holds it. A thread that stops (crash, out of memory) fails only the
 // calls it had (500) and is replaced.
@@ -12,6 +14,8 @@ import {
   knowledgeDigest,
   servicesById,
   type Knowledge,
+  type KnowledgeSources,
+  type LoadedWith,
   type ServedFingerprints,
   type Service,
 } from '../knowledge/index.js';
@@ -58,10 +62,11 @@ export interface ThreadStatus {
 
 export interface EvaluationPool extends Evaluator {
   /**
-   * Has every thread load `knowledge` (just loaded in this thread from the same files, with `served`); resolves
-   * once all of them hold it, after which calls on it are answered. Rejects (and nothing changes) otherwise.
+   * Has every thread load `knowledge` (just loaded in this thread with `served`, from `sources`: without them the
+   * threads read the files, which may have changed since); resolves once all of them hold it, after which calls on
+   * it are answered. Rejects (and nothing changes) otherwise.
    */
-  prepare(knowledge: Knowledge, loadedWith?: { served?: ServedFingerprints }): Promise<void>;
+  prepare(knowledge: Knowledge, loadedWith?: LoadedWith): Promise<void>;
   status(): ThreadStatus[];
   /** The threads themselves (their threadId, to watch or stop one). */
   workers(): Worker[];
@@ -88,6 +93,8 @@ interface Slot {
 interface Generation {
   digest: string;
   served?: ServedFingerprints;
+  /** What it was loaded from, kept while it may be loaded again (by a thread started in place of another). */
+  sources?: KnowledgeSources;
   /** Calls that hold the snapshot (from their start to their end) and requests on it in a thread. */
   holds: number;
 }
@@ -150,7 +157,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     if (!g) return Promise.reject(new Error(`knowledge generation ${generation} is gone`));
     const loading = new Promise<void>((resolve, reject) => {
       slot.loadWaiters.set(generation, { resolve: () => resolve(), reject });
-      post(slot, { type: 'load', generation, digest: g.digest, served: g.served });
+      post(slot, { type: 'load', generation, digest: g.digest, served: g.served, sources: g.sources });
     }).finally(() => slot.loading.delete(generation));
     slot.loading.set(generation, loading);
     return loading;
@@ -282,7 +289,12 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     wantsRaw: true,
     async prepare(knowledge, loadedWith = {}) {
       const generation = ++lastGeneration;
-      generations.set(generation, { digest: knowledgeDigest(knowledge), served: loadedWith.served, holds: 0 });
+      generations.set(generation, {
+        digest: knowledgeDigest(knowledge),
+        served: loadedWith.served,
+        sources: loadedWith.sources,
+        holds: 0,
+      });
       preparing.add(generation);
       try {
         // A thread that stops meanwhile is replaced by one that loads this generation too.

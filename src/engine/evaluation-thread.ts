@@ -1,12 +1,13 @@
 // One evaluation thread of the pool (evaluation-pool.ts): holds the compiled knowledge of each generation
-// it was told to load (from the ELM disk cache: nothing is compiled again), and answers each call with
-// invokeService on the generation the call was taken on.
+// it was told to load (from the sources the HTTP thread loaded it from, with the ELM from the disk cache:
+// nothing is compiled again), and answers each call with invokeService on the generation the call was taken on.
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   createCachingTranslator,
   createCqlTranslator,
   knowledgeDigest,
   loadKnowledge,
+  sourcesFiles,
   type Experiment,
   type Knowledge,
 } from '../knowledge/index.js';
@@ -35,17 +36,18 @@ const shadowWork = new Map<number, () => Promise<EvaluationOutcome[]>>();
 const send = (message: FromThread): void => port.postMessage(message);
 const decoder = new TextDecoder();
 
-async function load(generation: number, digest: string, served: Extract<ToThread, { type: 'load' }>['served']) {
+async function load({ generation, digest, served, sources }: Extract<ToThread, { type: 'load' }>) {
   try {
     const knowledge = await loadKnowledge(setup.knowledgeDir, {
       translator,
       served,
+      ...(sources ? { files: sourcesFiles(sources) } : {}),
       serveDrafts: setup.serveDrafts,
       prefetchMaxTemplate: setup.prefetchMaxTemplate,
       terminology: setup.terminology,
     });
     if (knowledgeDigest(knowledge) !== digest)
-      throw new Error('the knowledge files changed while they were loaded: this thread read other files');
+      throw new Error('this thread loaded other knowledge than the HTTP thread did from the same sources');
     fhirDataModel();
     generations.set(generation, knowledge);
     send({ type: 'loaded', generation });
@@ -118,7 +120,7 @@ async function shadows(id: number, callId: number): Promise<void> {
 port.on('message', (message: ToThread) => {
   switch (message.type) {
     case 'load':
-      void load(message.generation, message.digest, message.served);
+      void load(message);
       break;
     case 'retire':
       generations.delete(message.generation);

@@ -12,6 +12,7 @@ import {
   createKnowledgeHolder,
   createKnowledgeReloader,
   loadKnowledge,
+  recordingFiles,
   type Knowledge,
 } from '../../src/knowledge/index.js';
 import { createEvaluationPool, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
@@ -29,20 +30,25 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it. */
-async function pooled(knowledgeDir: string, size = 2) {
+/**
+ * Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it,
+ * loaded from the sources this thread read (as the server does).
+ */
+async function pooled(knowledgeDir: string, size = 2, retryMs?: number) {
   const cacheDir = mkdtempSync(join(tmpdir(), 'cds-pool-elm-'));
   dirs.push(cacheDir);
   const translator = createCachingTranslator(cacheDir, sharedTranslator);
-  const knowledge = await loadKnowledge(knowledgeDir, { translator });
+  const recorded = recordingFiles();
+  const knowledge = await loadKnowledge(knowledgeDir, { translator, files: recorded.files });
   const pool = createEvaluationPool({
     size,
     setup: { knowledgeDir, elmCacheDir: cacheDir, shadowLimit: 10 },
     logger: createLogger('error', true),
     keepShadows: false,
+    retryMs,
   });
   pools.push(pool);
-  await pool.prepare(knowledge);
+  await pool.prepare(knowledge, { sources: recorded.sources() });
   return { knowledge, pool, translator };
 }
 
@@ -238,5 +244,48 @@ describe('an evaluation thread stuck inside one CQL define', () => {
     for (let waited = 0; !replaced() && waited < 30_000; waited += 50)
       await new Promise((resolve) => setTimeout(resolve, 50));
     expect(pool.status().filter((t) => !before.includes(t.threadId))).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('threads started while the knowledge files hold a set a reload refused', () => {
+  it('load the set being served from its sources, and every call is answered by it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-refused-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const { knowledge, pool, translator } = await pooled(dir, 2, 100);
+    const holder = createKnowledgeHolder(knowledge);
+    const reloader = createKnowledgeReloader({
+      dir,
+      translator,
+      holder,
+      logger: createLogger('error', true),
+      beforeSwap: (next, loadedWith) => pool.prepare(next, loadedWith),
+    });
+    const app = testApp({ knowledge, now: NOW, deps: { knowledge: holder, evaluator: pool, reloader } });
+    const served = await request(app).post('/cds-services/renal-test').send(renalRequest());
+    expect(served.status).toBe(200);
+    // The files now hold a rule set with another summary and CQL that does not compile: the reload is refused.
+    const rules = join(dir, 'rules/renal-test/1.0.0.json');
+    const doc = JSON.parse(readFileSync(rules, 'utf8'));
+    doc.rules[0].card.summary = `Edited: ${doc.rules[0].card.summary}`;
+    writeFileSync(rules, JSON.stringify(doc));
+    const cql = join(dir, 'cql/RenalTest-1.0.0.cql');
+    writeFileSync(cql, `${readFileSync(cql, 'utf8')}\ndefine "Broken": this is not CQL\n`);
+    const outcome = await reloader.reload('test');
+    expect(outcome.ok).toBe(false);
+    expect(holder.current()).toBe(knowledge);
+    // Every thread stops; those started in their place load the set served, not the files.
+    const before = pool.workers().map((w) => w.threadId);
+    await Promise.all(pool.workers().map((w) => w.terminate()));
+    const replaced = () =>
+      pool.status().filter((t) => !before.includes(t.threadId) && t.generations.length > 0).length === 2;
+    for (let waited = 0; !replaced() && waited < 20_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.status().map((t) => t.generations)).toEqual([[1], [1]]);
+    const after = await Promise.all(
+      Array.from({ length: 6 }, () => request(app).post('/cds-services/renal-test').send(renalRequest())),
+    );
+    expect(after.map((r) => r.status)).toEqual(Array(6).fill(200));
+    for (const r of after) expect(withoutUuids(r.body)).toEqual(withoutUuids(served.body));
   }, 120_000);
 });
