@@ -146,6 +146,7 @@ export function createApp(deps: AppDeps): Express {
     uptake,
     processMetrics,
     shadowQueue,
+    workers: evaluator?.health?.bind(evaluator),
   });
   app.use(metrics.observe);
   app.get('/metrics', metrics.handler);

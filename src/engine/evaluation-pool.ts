@@ -60,6 +60,24 @@ export interface ThreadStatus {
   inFlight: number;
 }
 
+/** The pool as /ready and /metrics report it. */
+export interface PoolHealth {
+  /** Threads asked for (CDS_WORKERS). */
+  wanted: number;
+  /** Threads holding the knowledge served: they answer calls. */
+  ready: number;
+  /** Threads started that do not hold it yet. */
+  starting: number;
+  /** Since start: threads that stopped on their own (a crash, out of memory). */
+  crashes: number;
+  /** Since start: threads stopped because they had not answered a call by its deadline (stuck in one define). */
+  stuck: number;
+  /** Since start: threads started in place of one that stopped. */
+  restarts: number;
+  /** Since start: threads started in place of another that could not load the knowledge served (tried again). */
+  failedRestarts: number;
+}
+
 export interface EvaluationPool extends Evaluator {
   /**
    * Has every thread load `knowledge` (just loaded in this thread with `served`, from `sources`: without them the
@@ -68,6 +86,7 @@ export interface EvaluationPool extends Evaluator {
    */
   prepare(knowledge: Knowledge, loadedWith?: LoadedWith): Promise<void>;
   status(): ThreadStatus[];
+  health(): PoolHealth;
   /** The threads themselves (their threadId, to watch or stop one). */
   workers(): Worker[];
   close(): Promise<void>;
@@ -88,6 +107,8 @@ interface Slot {
   loadWaiters: Map<number, Pending>;
   pending: Map<number, Pending>;
   stopped: boolean;
+  /** Why the pool stopped it, when it did. */
+  stopping?: 'stuck' | 'load failed';
 }
 
 interface Generation {
@@ -109,6 +130,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
   let lastGeneration = 0;
   let nextId = 0;
   let closing = false;
+  const counts = { crashes: 0, stuck: 0, restarts: 0, failedRestarts: 0 };
 
   const post = (slot: Slot, message: ToThread, transfer: ArrayBuffer[] = []): void =>
     slot.worker.postMessage(message, transfer);
@@ -141,6 +163,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
             logger.error('an evaluation thread did not answer a call by its deadline; stopping it', {
               threadId: slot.worker.threadId,
             });
+            slot.stopping ??= 'stuck';
             void slot.worker.terminate();
           },
           Math.max(0, deadline.leftMs) + DEADLINE_GRACE_MS,
@@ -219,6 +242,8 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       for (const p of slot.loadWaiters.values()) p.reject(new Error('the evaluation thread stopped'));
       slot.loadWaiters.clear();
       if (closing) return;
+      if (slot.stopping === 'stuck') counts.stuck++;
+      else if (slot.stopping === undefined) counts.crashes++;
       logger.error('an evaluation thread stopped; starting another', { threadId: worker.threadId, exitCode });
       replace();
     });
@@ -228,10 +253,13 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
 
   /** A thread in place of one that stopped, with the knowledge being served and any being prepared. */
   const replace = (): void => {
+    counts.restarts++;
     const slot = spawn();
     const wanted = [...(current === undefined ? [] : [current]), ...preparing];
     void Promise.all(wanted.map((g) => load(slot, g))).catch((err: unknown) => {
       if (slot.stopped || closing) return;
+      counts.failedRestarts++;
+      slot.stopping = 'load failed';
       logger.error('an evaluation thread could not load the knowledge served; trying again', {
         reason: err instanceof Error ? err.message : String(err),
         retryMs,
@@ -365,6 +393,11 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     },
     status: () =>
       slots.map((s) => ({ threadId: s.worker.threadId, generations: [...s.loaded], inFlight: s.pending.size })),
+    health() {
+      const live = slots.filter((s) => !s.stopped);
+      const ready = live.filter((s) => current !== undefined && s.loaded.has(current)).length;
+      return { wanted: size, ready, starting: live.length - ready, ...counts };
+    },
     workers: () => slots.map((s) => s.worker),
     async close() {
       closing = true;
