@@ -25,12 +25,16 @@ import {
 } from './knowledge/index.js';
 import { createEvaluationPool, createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
+import { createIdleGc } from './idle-gc.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   routeConsoleTo(logger);
   const startup = createStartupTracker(logger);
+  // The start-up is this thread's first work: once it is idle after it (and after each run of calls), one collection.
+  const idleGc = createIdleGc(config.idleGcMs);
+  idleGc.busy();
   // Settings and files to fix stop the start before the port opens (exit code 2).
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
@@ -188,6 +192,7 @@ async function main(): Promise<void> {
             prefetchMaxTemplate: config.prefetchMaxTemplate,
             terminology,
             shadowLimit: config.shadowQueueLimit,
+            idleGcMs: config.idleGcMs,
           },
           logger,
           keepShadows: true,
@@ -229,9 +234,11 @@ async function main(): Promise<void> {
     adminKeys: () => adminKeys.keys(),
     rateLimitStore,
     evaluator: pool,
+    idleGc,
   });
   handler = app;
   startup.ready({ services: knowledge.services.length });
+  idleGc.done();
   if (running.reloadPending) running.reload();
   running.stop = (signal: string): void => {
     logger.info('shutting down', { signal });

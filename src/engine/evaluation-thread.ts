@@ -11,6 +11,7 @@ import {
   type Experiment,
   type Knowledge,
 } from '../knowledge/index.js';
+import { createIdleGc } from '../idle-gc.js';
 import { fhirDataModel } from './cql/patient-data.js';
 import { invokeService, type InvokeOptions } from './invoke-service.js';
 import type { EvaluationOutcome } from './outcome.js';
@@ -35,8 +36,11 @@ const generations = new Map<number, Knowledge>();
 const shadowWork = new Map<number, () => Promise<EvaluationOutcome[]>>();
 const send = (message: FromThread): void => port.postMessage(message);
 const decoder = new TextDecoder();
+/** Loads, calls and shadow evaluations are its work; once idle after them it collects its garbage once. */
+const idle = createIdleGc(setup.idleGcMs ?? 0);
 
 async function load({ generation, digest, served, sources }: Extract<ToThread, { type: 'load' }>) {
+  idle.busy();
   try {
     const knowledge = await loadKnowledge(setup.knowledgeDir, {
       translator,
@@ -53,6 +57,8 @@ async function load({ generation, digest, served, sources }: Extract<ToThread, {
     send({ type: 'loaded', generation });
   } catch (err) {
     send({ type: 'loaded', generation, error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    idle.done();
   }
 }
 
@@ -87,6 +93,7 @@ function optionsOf(o: WireInvokeOptions): InvokeOptions {
 
 async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void> {
   const { id, generation, serviceId, options } = message;
+  idle.busy();
   try {
     const knowledge = generations.get(generation);
     if (!knowledge) throw new Error(`knowledge generation ${generation} is not loaded in this evaluation thread`);
@@ -103,17 +110,22 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
     send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep) });
   } catch (err) {
     send({ type: 'failed', id, error: toWireError(err) });
+  } finally {
+    idle.done();
   }
 }
 
 async function shadows(id: number, callId: number): Promise<void> {
   const work = shadowWork.get(callId);
   shadowWork.delete(callId);
+  idle.busy();
   try {
     if (!work) throw new Error('the data of these shadow evaluations was dropped (too many were waiting)');
     send({ type: 'shadows', id, evaluations: (await work()).map(toWireEvaluation) });
   } catch (err) {
     send({ type: 'shadows', id, error: toWireError(err) });
+  } finally {
+    idle.done();
   }
 }
 

@@ -29,6 +29,8 @@ export interface ThreadSetup {
   terminology?: Omit<TerminologyOptions, 'fetchImpl'>;
   /** Most calls whose shadow versions a thread keeps the data of until they are evaluated. */
   shadowLimit: number;
+  /** CDS_IDLE_GC_MS: idle time after which the thread collects its garbage once (0 or absent: never). */
+  idleGcMs?: number;
 }
 
 /**
