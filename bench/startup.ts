@@ -11,7 +11,8 @@
 // BENCH_WORKERS (default 1,2) repeats it per value of CDS_WORKERS, and says what each evaluation thread adds
 // (CDS_WORKERS=1 has none). BENCH_VARIANTS compares server environments in the same run, rounds alternating:
 // `;` between variants, spaces between the variables of one (`CDS_IDLE_GC_MS=0;MALLOC_ARENA_MAX=2`; an empty
-// variant is the defaults). BENCH_COLD=off leaves out the cold start.
+// variant is the defaults). BENCH_COLD=off leaves out the cold start: one start fills an ELM cache all the warm
+// starts share.
 //
 //   npx tsx bench/startup.ts
 //   BENCH_COLD=off BENCH_VARIANTS='CDS_IDLE_GC_MS=0;' npx tsx bench/startup.ts
@@ -145,7 +146,11 @@ interface Round {
   rps: number;
 }
 
-async function round(workers: string | undefined, variant: Record<string, string>): Promise<Round> {
+async function round(
+  workers: string | undefined,
+  variant: Record<string, string>,
+  sharedCache?: string,
+): Promise<Round> {
   const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
   try {
     let cold = NaN;
@@ -157,7 +162,10 @@ async function round(workers: string | undefined, variant: Record<string, string
       coldIdle = rssMiB(started.child.pid!);
       await stop(started.child);
     }
-    const warm = await startToReady(dir, workers, variant);
+    const warm = await startToReady(dir, workers, {
+      ...variant,
+      ...(sharedCache ? { CDS_ELM_CACHE_DIR: sharedCache } : {}),
+    });
     try {
       await sleep(3000);
       const warmIdle = rssMiB(warm.child.pid!);
@@ -181,15 +189,23 @@ export async function startupAndMemory(): Promise<void> {
   // One evaluation thread (the HTTP thread evaluates) and two: what the pool adds.
   const counts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map((w) => w.trim());
   const runs = new Map<string, Round[]>();
+  // Without cold starts, one start fills the ELM cache every warm start reads.
+  const sharedCache = COLD ? undefined : mkdtempSync(join(tmpdir(), 'cds-bench-elm-'));
+  if (sharedCache) {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
+    await stop((await startToReady(dir, undefined, { CDS_ELM_CACHE_DIR: sharedCache })).child);
+    rmSync(dir, { recursive: true, force: true });
+  }
   const key = (workers: string, v: number) => `${workers} ${v}`;
   // Variants and worker counts alternate within each round: all see the same machine.
   for (let i = 0; i < ROUNDS; i++)
     for (const workers of counts)
       for (const [v, variant] of VARIANTS.entries()) {
         const list = runs.get(key(workers, v)) ?? [];
-        list.push(await round(workers, variant));
+        list.push(await round(workers, variant, sharedCache));
         runs.set(key(workers, v), list);
       }
+  if (sharedCache) rmSync(sharedCache, { recursive: true, force: true });
   const describe = (v: number) =>
     Object.entries(VARIANTS[v])
       .map(([name, value]) => `${name}=${value}`)
