@@ -1,6 +1,8 @@
-// Memory given back once the server is idle. After a load V8 keeps the old generation it grew to for a
-// long time (and the pages it holds resident); one memory-reducing collection when the calls have stopped
-// for a few seconds gives them back. Once per idle period: never while a call is being answered, and not
+// Garbage collected once the server is idle. After a load V8 keeps the old generation it grew to for a long
+// time; one full collection when the calls have stopped for a few seconds frees it. How much of that goes
+// back to the system is V8's and malloc's affair: on Node 20 gc() frees the heap but keeps most of its pages
+// committed (its options for a memory-reducing collection are not read there), so the resident memory falls
+// less than the heap. Once per idle period: never while a call is being answered, and not
 // again until calls have come and gone once more. Each thread that answers calls (the HTTP thread, every
 // evaluation thread) has its own heap and its own IdleGc.
 import { setFlagsFromString } from 'node:v8';
@@ -20,7 +22,7 @@ type Gc = () => void;
 
 let gc: Gc | undefined;
 /** V8's gc(), as --expose-gc gives it, in a context of its own (the thread's globals stay as they are). */
-function memoryReducingGc(): Gc {
+function fullGc(): Gc {
   if (!gc) {
     setFlagsFromString('--expose-gc');
     gc = runInNewContext('gc') as Gc;
@@ -40,8 +42,8 @@ export function createIdleGc(idleMs: number): IdleGc {
     if (inFlight > 0 || !worked) return;
     worked = false;
     collections++;
-    // A full collection: V8 then shrinks the heap and unmaps the pages it freed (within a second or so).
-    memoryReducingGc()();
+    // A full collection (Node 20's V8 makes a minor one of gc({ type: 'major', ... })).
+    fullGc()();
   };
   return {
     busy() {
