@@ -16,6 +16,7 @@ import {
   loadKnowledge,
 } from '../src/knowledge/index.js';
 import { createEvaluationPool, fhirDataModel } from '../src/engine/index.js';
+import { createIdleGc } from '../src/idle-gc.js';
 
 const now = new Date(process.env.BENCH_NOW ?? '2026-06-01T12:00:00Z');
 // No JWT and no rate limit: the benchmark measures evaluation, not authentication.
@@ -38,7 +39,12 @@ const dataDir = process.env.BENCH_UPTAKE === 'sqlite' ? mkdtempSync(join(tmpdir(
 const pool = elmCacheDir
   ? createEvaluationPool({
       size: workers,
-      setup: { knowledgeDir: config.knowledgeDir, elmCacheDir, shadowLimit: config.shadowQueueLimit },
+      setup: {
+        knowledgeDir: config.knowledgeDir,
+        elmCacheDir,
+        shadowLimit: config.shadowQueueLimit,
+        idleGcMs: config.idleGcMs,
+      },
       logger,
       keepShadows: !!dataDir,
     })
@@ -54,6 +60,8 @@ const app = createApp({
   clock: () => now,
   uptake,
   evaluator: pool,
+  // As the server does (CDS_IDLE_GC_MS).
+  idleGc: createIdleGc(config.idleGcMs),
 });
 const server = app.listen(config.port, config.host, () => {
   const address = server.address();

@@ -5,12 +5,17 @@
 //   data directory of an earlier start, the ELM cache filled);
 // - resident memory (RSS, worker threads included): idle after the cold start once its translator thread
 //   has ended, idle after the warm start, the most during BENCH_LOAD_SECONDS of the example requests at
-//   concurrency 10, and idle again BENCH_SETTLE_SECONDS after that load (V8 gives the heap back some
-//   10-30 s after the calls stop).
+//   concurrency 10, idle BENCH_IDLE_SECONDS after that load (past CDS_IDLE_GC_MS, when each thread has
+//   collected its garbage once), and again BENCH_SETTLE_SECONDS after it.
 //
-// BENCH_WORKERS (default 1,2) repeats it per value of CDS_WORKERS.
+// BENCH_WORKERS (default 1,2) repeats it per value of CDS_WORKERS, and says what each evaluation thread adds
+// (CDS_WORKERS=1 has none). BENCH_VARIANTS compares server environments in the same run, rounds alternating:
+// `;` between variants, spaces between the variables of one (`CDS_IDLE_GC_MS=0;MALLOC_ARENA_MAX=2`; an empty
+// variant is the defaults). BENCH_COLD=off leaves out the cold start: one start fills an ELM cache all the warm
+// starts share.
 //
 //   npx tsx bench/startup.ts
+//   BENCH_COLD=off BENCH_VARIANTS='CDS_IDLE_GC_MS=0;' npx tsx bench/startup.ts
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -22,7 +27,19 @@ import { load } from './http.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 10);
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 8);
 const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE_SECONDS ?? 45);
+const COLD = process.env.BENCH_COLD !== 'off';
+/** Environments to compare (variables of each), `[{}]` (the defaults) unless BENCH_VARIANTS is set. */
+const VARIANTS: Array<Record<string, string>> = (process.env.BENCH_VARIANTS ?? '').split(';').map((v) =>
+  Object.fromEntries(
+    v
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((kv) => kv.split(/=(.*)/s, 2)),
+  ),
+);
 /** Past the translator thread's idle time (TRANSLATOR_IDLE_MS, 10 s). */
 const COLD_IDLE_SECONDS = 12;
 const root = resolve(import.meta.dirname, '..');
@@ -55,7 +72,11 @@ interface Started {
   readyMs: number;
 }
 
-async function startToReady(dataDir: string, workers: string | undefined): Promise<Started> {
+async function startToReady(
+  dataDir: string,
+  workers: string | undefined,
+  variant: Record<string, string> = {},
+): Promise<Started> {
   const port = await freePort();
   const began = performance.now();
   const child = spawn(process.execPath, [join(root, 'scripts/start.js')], {
@@ -72,6 +93,7 @@ async function startToReady(dataDir: string, workers: string | undefined): Promi
       CDS_DATABASE_URL: '',
       CDS_RATE_LIMIT_PER_MINUTE: '0',
       ...(workers ? { CDS_WORKERS: workers } : {}),
+      ...variant,
     },
     stdio: 'ignore',
   });
@@ -119,25 +141,40 @@ interface Round {
   coldIdle: number;
   warmIdle: number;
   loaded: number;
+  idleAfterLoad: number;
   afterLoad: number;
   rps: number;
 }
 
-async function round(workers: string | undefined): Promise<Round> {
+async function round(
+  workers: string | undefined,
+  variant: Record<string, string>,
+  sharedCache?: string,
+): Promise<Round> {
   const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
   try {
-    const cold = await startToReady(dir, workers);
-    await sleep(COLD_IDLE_SECONDS * 1000);
-    const coldIdle = rssMiB(cold.child.pid!);
-    await stop(cold.child);
-    const warm = await startToReady(dir, workers);
+    let cold = NaN;
+    let coldIdle = NaN;
+    if (COLD) {
+      const started = await startToReady(dir, workers, variant);
+      cold = started.readyMs;
+      await sleep(COLD_IDLE_SECONDS * 1000);
+      coldIdle = rssMiB(started.child.pid!);
+      await stop(started.child);
+    }
+    const warm = await startToReady(dir, workers, {
+      ...variant,
+      ...(sharedCache ? { CDS_ELM_CACHE_DIR: sharedCache } : {}),
+    });
     try {
       await sleep(3000);
       const warmIdle = rssMiB(warm.child.pid!);
       const { peak, rps } = await loadedRss(warm);
-      await sleep(SETTLE_SECONDS * 1000);
+      await sleep(IDLE_SECONDS * 1000);
+      const idleAfterLoad = rssMiB(warm.child.pid!);
+      await sleep(Math.max(0, SETTLE_SECONDS - IDLE_SECONDS) * 1000);
       const afterLoad = rssMiB(warm.child.pid!);
-      return { cold: cold.readyMs, warm: warm.readyMs, coldIdle, warmIdle, loaded: peak, afterLoad, rps };
+      return { cold, warm: warm.readyMs, coldIdle, warmIdle, loaded: peak, idleAfterLoad, afterLoad, rps };
     } finally {
       await stop(warm.child);
     }
@@ -146,35 +183,80 @@ async function round(workers: string | undefined): Promise<Round> {
   }
 }
 
-/** Prints start to /ready and resident memory, per BENCH_WORKERS value. */
+/** Prints start to /ready and resident memory, per BENCH_WORKERS value (and BENCH_VARIANTS environment). */
 export async function startupAndMemory(): Promise<void> {
   await buildOnce();
   // One evaluation thread (the HTTP thread evaluates) and two: what the pool adds.
   const counts = (process.env.BENCH_WORKERS ?? '1,2').split(',').map((w) => w.trim());
-  for (const workers of counts) {
-    const rounds: Round[] = [];
-    for (let i = 0; i < ROUNDS; i++) rounds.push(await round(workers));
-    const col = (key: keyof Round) => rounds.map((r) => r[key]);
-    const s = (key: 'cold' | 'warm') =>
-      `${(median(col(key)) / 1000).toFixed(2)} s (runs: ${col(key)
-        .map((x) => x.toFixed(0))
-        .join(', ')} ms)`;
-    const m = (key: Exclude<keyof Round, 'cold' | 'warm'>, unit = 'MiB') =>
-      `${median(col(key)).toFixed(0)} ${unit} (runs: ${col(key)
-        .map((x) => x.toFixed(0))
-        .join(', ')})`;
-    console.log(
-      `start to /ready and resident memory, shipped knowledge, SQLite ledger${workers ? `, CDS_WORKERS=${workers}` : ''}: median of ${ROUNDS}`,
-    );
-    const rows: Array<[string, string]> = [
-      ['start, cold (empty ELM cache)', s('cold')],
-      ['start, warm (ELM cache filled)', s('warm')],
-      [`RSS idle, ${COLD_IDLE_SECONDS} s after a cold start`, m('coldIdle')],
-      ['RSS idle, 3 s after a warm start', m('warmIdle')],
-      [`RSS most under load (${LOAD_SECONDS} s, concurrency 10)`, `${m('loaded')}, ${m('rps', 'req/s')}`],
-      [`RSS idle, ${SETTLE_SECONDS} s after that load`, m('afterLoad')],
-    ];
-    for (const [label, value] of rows) console.log(`  ${`${label}:`.padEnd(44)} ${value}`);
+  const runs = new Map<string, Round[]>();
+  // Without cold starts, one start fills the ELM cache every warm start reads.
+  const sharedCache = COLD ? undefined : mkdtempSync(join(tmpdir(), 'cds-bench-elm-'));
+  if (sharedCache) {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-bench-start-'));
+    await stop((await startToReady(dir, undefined, { CDS_ELM_CACHE_DIR: sharedCache })).child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const key = (workers: string, v: number) => `${workers} ${v}`;
+  // Variants and worker counts alternate within each round: all see the same machine.
+  for (let i = 0; i < ROUNDS; i++)
+    for (const workers of counts)
+      for (const [v, variant] of VARIANTS.entries()) {
+        const list = runs.get(key(workers, v)) ?? [];
+        list.push(await round(workers, variant, sharedCache));
+        runs.set(key(workers, v), list);
+      }
+  if (sharedCache) rmSync(sharedCache, { recursive: true, force: true });
+  const describe = (v: number) =>
+    Object.entries(VARIANTS[v])
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ') || 'defaults';
+  for (const [v] of VARIANTS.entries()) {
+    for (const workers of counts) {
+      const rounds = runs.get(key(workers, v))!;
+      const col = (k: keyof Round) => rounds.map((r) => r[k]);
+      const s = (k: 'cold' | 'warm') =>
+        `${(median(col(k)) / 1000).toFixed(2)} s (runs: ${col(k)
+          .map((x) => x.toFixed(0))
+          .join(', ')} ms)`;
+      const m = (k: Exclude<keyof Round, 'cold' | 'warm'>, unit = 'MiB') =>
+        `${median(col(k)).toFixed(0)} ${unit} (runs: ${col(k)
+          .map((x) => x.toFixed(0))
+          .join(', ')})`;
+      console.log(
+        `start to /ready and resident memory, shipped knowledge, SQLite ledger, CDS_WORKERS=${workers}` +
+          `${VARIANTS.length > 1 ? `, ${describe(v)}` : ''}: median of ${ROUNDS}`,
+      );
+      const rows: Array<[string, string]> = [
+        ...(COLD
+          ? ([
+              ['start, cold (empty ELM cache)', s('cold')],
+              [`RSS idle, ${COLD_IDLE_SECONDS} s after a cold start`, m('coldIdle')],
+            ] as Array<[string, string]>)
+          : []),
+        ['start, warm (ELM cache filled)', s('warm')],
+        ['RSS idle, 3 s after a warm start', m('warmIdle')],
+        [`RSS most under load (${LOAD_SECONDS} s, concurrency 10)`, `${m('loaded')}, ${m('rps', 'req/s')}`],
+        [`RSS idle, ${IDLE_SECONDS} s after that load`, m('idleAfterLoad')],
+        [`RSS idle, ${SETTLE_SECONDS} s after that load`, m('afterLoad')],
+      ];
+      for (const [label, value] of rows) console.log(`  ${`${label}:`.padEnd(44)} ${value}`);
+    }
+    // CDS_WORKERS=1 evaluates on the HTTP thread (no evaluation thread); n >= 2 starts n of them.
+    const threads = (w: string) => (Number(w) >= 2 ? Number(w) : 0);
+    for (let i = 1; i < counts.length; i++) {
+      const [a, b] = [counts[i - 1], counts[i]];
+      const added = threads(b) - threads(a);
+      if (!(added > 0)) continue;
+      const per = (k: 'warmIdle' | 'idleAfterLoad' | 'afterLoad') =>
+        (
+          (median(runs.get(key(b, v))!.map((r) => r[k])) - median(runs.get(key(a, v))!.map((r) => r[k]))) /
+          added
+        ).toFixed(0);
+      console.log(
+        `  each evaluation thread adds (CDS_WORKERS ${a} -> ${b}): ${per('warmIdle')} MiB idle after start, ` +
+          `${per('idleAfterLoad')} MiB ${IDLE_SECONDS} s after a load, ${per('afterLoad')} MiB ${SETTLE_SECONDS} s after it`,
+      );
+    }
   }
 }
 

@@ -25,6 +25,7 @@ import type { RateLimitStores } from './http/rate-limit-db.js';
 import { experimentRoutes } from './http/experiments.js';
 import { dashboardRoutes } from './http/dashboard.js';
 import type { UptakeStore } from './uptake/index.js';
+import type { IdleGc } from './idle-gc.js';
 import { createShadowQueue, errorName, type Evaluator, type RolloutControl, type ShadowQueue } from './engine/index.js';
 
 export interface AppDeps {
@@ -65,6 +66,8 @@ export interface AppDeps {
    * (createEvaluationPool) that holds every knowledge generation the holder may give.
    */
   evaluator?: Evaluator;
+  /** Told when calls start and end: collects garbage once the HTTP thread is idle (createIdleGc). */
+  idleGc?: IdleGc;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -98,12 +101,14 @@ export function createApp(deps: AppDeps): Express {
   const inFlight: CallObserver = {
     started: (call) => {
       callsInFlight++;
+      deps.idleGc?.busy();
       if (evaluator?.hold) holds.set(call, evaluator.hold(call.knowledge));
     },
     finished: ({ call }) => {
       callsInFlight--;
       lastCallEnded = performance.now();
       holds.get(call)?.();
+      deps.idleGc?.done();
     },
   };
   // Experiments are randomised only where they are recorded: without a ledger every call gets the live version.
@@ -146,6 +151,7 @@ export function createApp(deps: AppDeps): Express {
     uptake,
     processMetrics,
     shadowQueue,
+    workers: evaluator?.health?.bind(evaluator),
   });
   app.use(metrics.observe);
   app.get('/metrics', metrics.handler);

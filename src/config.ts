@@ -318,6 +318,12 @@ export const CONFIG_VARIABLES = {
     parse: int(1, 1000000),
     doc: 'most calls whose shadow versions wait to be evaluated after the answer; beyond it shadow work is dropped and counted (`/metrics`, `/ready`)',
   },
+  idleGcMs: {
+    name: 'CDS_IDLE_GC_MS',
+    default: '5000',
+    parse: int(0, 3600000),
+    doc: 'once no call has been answered for this long, each thread that answers calls runs one memory-reducing garbage collection (once per idle period), giving back the memory a load grew; `0`: never',
+  },
   workers: {
     name: 'CDS_WORKERS',
     // No fixed default: the machine's own count (written in the README as `none`).

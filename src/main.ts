@@ -17,6 +17,7 @@ import {
   createKnowledgeReloader,
   formatProblem,
   loadKnowledge,
+  recordingFiles,
   SERVE_DRAFTS_WARNING,
   terminologyOptions,
   TRANSLATOR_IDLE_MS,
@@ -24,12 +25,16 @@ import {
 } from './knowledge/index.js';
 import { createEvaluationPool, createShadowQueue, errorName, fhirDataModel } from './engine/index.js';
 import { createUptakeStore } from './uptake/index.js';
+import { createIdleGc } from './idle-gc.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   routeConsoleTo(logger);
   const startup = createStartupTracker(logger);
+  // The start-up is this thread's first work: once it is idle after it (and after each run of calls), one collection.
+  const idleGc = createIdleGc(config.idleGcMs);
+  idleGc.busy();
   // Settings and files to fix stop the start before the port opens (exit code 2).
   let trustedClients: TrustedClient[] | undefined;
   if (config.auth === 'on') {
@@ -131,8 +136,12 @@ async function main(): Promise<void> {
   );
   const terminology = terminologyOptions(config);
   const served = await servedFingerprints();
+  // What the load read: the evaluation threads (CDS_WORKERS >= 2) load the same set from it, whatever the files
+  // become.
+  const recorded = config.workers >= 2 ? recordingFiles() : undefined;
   const knowledge = await startup.phase('knowledge', () =>
     loadKnowledge(config.knowledgeDir, {
+      files: recorded?.files,
       translator,
       served,
       serveDrafts: config.serveDrafts,
@@ -183,13 +192,14 @@ async function main(): Promise<void> {
             prefetchMaxTemplate: config.prefetchMaxTemplate,
             terminology,
             shadowLimit: config.shadowQueueLimit,
+            idleGcMs: config.idleGcMs,
           },
           logger,
           keepShadows: true,
         })
       : undefined;
   if (pool) {
-    await startup.phase('evaluation workers', () => pool.prepare(knowledge, { served }));
+    await startup.phase('evaluation workers', () => pool.prepare(knowledge, { served, sources: recorded?.sources() }));
     logger.info('evaluation workers ready', { workers: config.workers });
   }
   const holder = createKnowledgeHolder(knowledge);
@@ -224,9 +234,11 @@ async function main(): Promise<void> {
     adminKeys: () => adminKeys.keys(),
     rateLimitStore,
     evaluator: pool,
+    idleGc,
   });
   handler = app;
   startup.ready({ services: knowledge.services.length });
+  idleGc.done();
   if (running.reloadPending) running.reload();
   running.stop = (signal: string): void => {
     logger.info('shutting down', { signal });

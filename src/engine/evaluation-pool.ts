@@ -1,8 +1,10 @@
 // Evaluation on every core (CDS_WORKERS >= 2): a pool of worker threads, each holding the compiled
 // knowledge, answers the calls the HTTP thread hands over as the bytes of their bodies.
 //
-// Knowledge comes in generations. The HTTP thread loads a set, then prepare() has every thread load the
-// same files (from the ELM disk cache) and check that they hash alike; only then is the set swapped in.
+// Knowledge comes in generations. The HTTP thread loads a set, then prepare() has every thread load it from
+// the same sources (the texts the HTTP thread read, compiled ELM from the disk cache) and check that they hash
+// alike; only then is the set swapped in. A thread started later (in place of one that stopped) loads the
+// generations it needs from their sources too: what is served, whatever the files on disk have become.
 // A call carries the generation of the snapshot it was taken on and is answered from it; a thread keeps
 // an old generation until no call holds it. A thread that stops (crash, out of memory) fails only the
 // calls it had (500) and is replaced.
@@ -12,6 +14,8 @@ import {
   knowledgeDigest,
   servicesById,
   type Knowledge,
+  type KnowledgeSources,
+  type LoadedWith,
   type ServedFingerprints,
   type Service,
 } from '../knowledge/index.js';
@@ -56,13 +60,33 @@ export interface ThreadStatus {
   inFlight: number;
 }
 
+/** The pool as /ready and /metrics report it. */
+export interface PoolHealth {
+  /** Threads asked for (CDS_WORKERS). */
+  wanted: number;
+  /** Threads holding the knowledge served: they answer calls. */
+  ready: number;
+  /** Threads started that do not hold it yet. */
+  starting: number;
+  /** Since start: threads that stopped on their own (a crash, out of memory). */
+  crashes: number;
+  /** Since start: threads stopped because they had not answered a call by its deadline (stuck in one define). */
+  stuck: number;
+  /** Since start: threads started in place of one that stopped. */
+  restarts: number;
+  /** Since start: threads started in place of another that could not load the knowledge served (tried again). */
+  failedRestarts: number;
+}
+
 export interface EvaluationPool extends Evaluator {
   /**
-   * Has every thread load `knowledge` (just loaded in this thread from the same files, with `served`); resolves
-   * once all of them hold it, after which calls on it are answered. Rejects (and nothing changes) otherwise.
+   * Has every thread load `knowledge` (just loaded in this thread with `served`, from `sources`: without them the
+   * threads read the files, which may have changed since); resolves once all of them hold it, after which calls on
+   * it are answered. Rejects (and nothing changes) otherwise.
    */
-  prepare(knowledge: Knowledge, loadedWith?: { served?: ServedFingerprints }): Promise<void>;
+  prepare(knowledge: Knowledge, loadedWith?: LoadedWith): Promise<void>;
   status(): ThreadStatus[];
+  health(): PoolHealth;
   /** The threads themselves (their threadId, to watch or stop one). */
   workers(): Worker[];
   close(): Promise<void>;
@@ -83,11 +107,15 @@ interface Slot {
   loadWaiters: Map<number, Pending>;
   pending: Map<number, Pending>;
   stopped: boolean;
+  /** Why the pool stopped it, when it did. */
+  stopping?: 'stuck' | 'load failed';
 }
 
 interface Generation {
   digest: string;
   served?: ServedFingerprints;
+  /** What it was loaded from, kept while it may be loaded again (by a thread started in place of another). */
+  sources?: KnowledgeSources;
   /** Calls that hold the snapshot (from their start to their end) and requests on it in a thread. */
   holds: number;
 }
@@ -102,6 +130,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
   let lastGeneration = 0;
   let nextId = 0;
   let closing = false;
+  const counts = { crashes: 0, stuck: 0, restarts: 0, failedRestarts: 0 };
 
   const post = (slot: Slot, message: ToThread, transfer: ArrayBuffer[] = []): void =>
     slot.worker.postMessage(message, transfer);
@@ -134,6 +163,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
             logger.error('an evaluation thread did not answer a call by its deadline; stopping it', {
               threadId: slot.worker.threadId,
             });
+            slot.stopping ??= 'stuck';
             void slot.worker.terminate();
           },
           Math.max(0, deadline.leftMs) + DEADLINE_GRACE_MS,
@@ -150,7 +180,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     if (!g) return Promise.reject(new Error(`knowledge generation ${generation} is gone`));
     const loading = new Promise<void>((resolve, reject) => {
       slot.loadWaiters.set(generation, { resolve: () => resolve(), reject });
-      post(slot, { type: 'load', generation, digest: g.digest, served: g.served });
+      post(slot, { type: 'load', generation, digest: g.digest, served: g.served, sources: g.sources });
     }).finally(() => slot.loading.delete(generation));
     slot.loading.set(generation, loading);
     return loading;
@@ -212,6 +242,8 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       for (const p of slot.loadWaiters.values()) p.reject(new Error('the evaluation thread stopped'));
       slot.loadWaiters.clear();
       if (closing) return;
+      if (slot.stopping === 'stuck') counts.stuck++;
+      else if (slot.stopping === undefined) counts.crashes++;
       logger.error('an evaluation thread stopped; starting another', { threadId: worker.threadId, exitCode });
       replace();
     });
@@ -221,10 +253,13 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
 
   /** A thread in place of one that stopped, with the knowledge being served and any being prepared. */
   const replace = (): void => {
+    counts.restarts++;
     const slot = spawn();
     const wanted = [...(current === undefined ? [] : [current]), ...preparing];
     void Promise.all(wanted.map((g) => load(slot, g))).catch((err: unknown) => {
       if (slot.stopped || closing) return;
+      counts.failedRestarts++;
+      slot.stopping = 'load failed';
       logger.error('an evaluation thread could not load the knowledge served; trying again', {
         reason: err instanceof Error ? err.message : String(err),
         retryMs,
@@ -282,7 +317,12 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     wantsRaw: true,
     async prepare(knowledge, loadedWith = {}) {
       const generation = ++lastGeneration;
-      generations.set(generation, { digest: knowledgeDigest(knowledge), served: loadedWith.served, holds: 0 });
+      generations.set(generation, {
+        digest: knowledgeDigest(knowledge),
+        served: loadedWith.served,
+        sources: loadedWith.sources,
+        holds: 0,
+      });
       preparing.add(generation);
       try {
         // A thread that stops meanwhile is replaced by one that loads this generation too.
@@ -353,6 +393,11 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     },
     status: () =>
       slots.map((s) => ({ threadId: s.worker.threadId, generations: [...s.loaded], inFlight: s.pending.size })),
+    health() {
+      const live = slots.filter((s) => !s.stopped);
+      const ready = live.filter((s) => current !== undefined && s.loaded.has(current)).length;
+      return { wanted: size, ready, starting: live.length - ready, ...counts };
+    },
     workers: () => slots.map((s) => s.worker),
     async close() {
       closing = true;

@@ -1,15 +1,17 @@
 // One evaluation thread of the pool (evaluation-pool.ts): holds the compiled knowledge of each generation
-// it was told to load (from the ELM disk cache: nothing is compiled again), and answers each call with
-// invokeService on the generation the call was taken on.
+// it was told to load (from the sources the HTTP thread loaded it from, with the ELM from the disk cache:
+// nothing is compiled again), and answers each call with invokeService on the generation the call was taken on.
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   createCachingTranslator,
   createCqlTranslator,
   knowledgeDigest,
   loadKnowledge,
+  sourcesFiles,
   type Experiment,
   type Knowledge,
 } from '../knowledge/index.js';
+import { createIdleGc } from '../idle-gc.js';
 import { fhirDataModel } from './cql/patient-data.js';
 import { invokeService, type InvokeOptions } from './invoke-service.js';
 import type { EvaluationOutcome } from './outcome.js';
@@ -34,23 +36,29 @@ const generations = new Map<number, Knowledge>();
 const shadowWork = new Map<number, () => Promise<EvaluationOutcome[]>>();
 const send = (message: FromThread): void => port.postMessage(message);
 const decoder = new TextDecoder();
+/** Loads, calls and shadow evaluations are its work; once idle after them it collects its garbage once. */
+const idle = createIdleGc(setup.idleGcMs ?? 0);
 
-async function load(generation: number, digest: string, served: Extract<ToThread, { type: 'load' }>['served']) {
+async function load({ generation, digest, served, sources }: Extract<ToThread, { type: 'load' }>) {
+  idle.busy();
   try {
     const knowledge = await loadKnowledge(setup.knowledgeDir, {
       translator,
       served,
+      ...(sources ? { files: sourcesFiles(sources) } : {}),
       serveDrafts: setup.serveDrafts,
       prefetchMaxTemplate: setup.prefetchMaxTemplate,
       terminology: setup.terminology,
     });
     if (knowledgeDigest(knowledge) !== digest)
-      throw new Error('the knowledge files changed while they were loaded: this thread read other files');
+      throw new Error('this thread loaded other knowledge than the HTTP thread did from the same sources');
     fhirDataModel();
     generations.set(generation, knowledge);
     send({ type: 'loaded', generation });
   } catch (err) {
     send({ type: 'loaded', generation, error: err instanceof Error ? err.message : String(err) });
+  } finally {
+    idle.done();
   }
 }
 
@@ -85,6 +93,7 @@ function optionsOf(o: WireInvokeOptions): InvokeOptions {
 
 async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void> {
   const { id, generation, serviceId, options } = message;
+  idle.busy();
   try {
     const knowledge = generations.get(generation);
     if (!knowledge) throw new Error(`knowledge generation ${generation} is not loaded in this evaluation thread`);
@@ -101,24 +110,29 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
     send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep) });
   } catch (err) {
     send({ type: 'failed', id, error: toWireError(err) });
+  } finally {
+    idle.done();
   }
 }
 
 async function shadows(id: number, callId: number): Promise<void> {
   const work = shadowWork.get(callId);
   shadowWork.delete(callId);
+  idle.busy();
   try {
     if (!work) throw new Error('the data of these shadow evaluations was dropped (too many were waiting)');
     send({ type: 'shadows', id, evaluations: (await work()).map(toWireEvaluation) });
   } catch (err) {
     send({ type: 'shadows', id, error: toWireError(err) });
+  } finally {
+    idle.done();
   }
 }
 
 port.on('message', (message: ToThread) => {
   switch (message.type) {
     case 'load':
-      void load(message.generation, message.digest, message.served);
+      void load(message);
       break;
     case 'retire':
       generations.delete(message.generation);

@@ -3,7 +3,14 @@
 // evaluations the thread made, by rule set id and version: the HTTP thread puts them back together
 // with its own knowledge objects of the same generation into the CallOutcome its observers read.
 import { CdsError, type Issue } from '../errors.js';
-import type { Knowledge, RuleSet, Service, ServedFingerprints, TerminologyOptions } from '../knowledge/index.js';
+import type {
+  Knowledge,
+  KnowledgeSources,
+  RuleSet,
+  Service,
+  ServedFingerprints,
+  TerminologyOptions,
+} from '../knowledge/index.js';
 import { servedVersions, servicesById } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import type { PrefetchOptions, PrefetchStatus } from '../prefetch/index.js';
@@ -22,6 +29,8 @@ export interface ThreadSetup {
   terminology?: Omit<TerminologyOptions, 'fetchImpl'>;
   /** Most calls whose shadow versions a thread keeps the data of until they are evaluated. */
   shadowLimit: number;
+  /** CDS_IDLE_GC_MS: idle time after which the thread collects its garbage once (0 or absent: never). */
+  idleGcMs?: number;
 }
 
 /**
@@ -47,7 +56,14 @@ export interface WireInvokeOptions {
 }
 
 export type ToThread =
-  | { type: 'load'; generation: number; digest: string; served?: ServedFingerprints }
+  | {
+      type: 'load';
+      generation: number;
+      digest: string;
+      served?: ServedFingerprints;
+      /** The texts the HTTP thread loaded the generation from (the disk when absent). */
+      sources?: KnowledgeSources;
+    }
   | { type: 'retire'; generation: number }
   | { type: 'call'; id: number; generation: number; serviceId: string; body: ArrayBuffer; options: WireInvokeOptions }
   | { type: 'shadows'; id: number; call: number };

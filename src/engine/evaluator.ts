@@ -3,6 +3,7 @@
 // InvokeResult either way.
 import type { Knowledge } from '../knowledge/index.js';
 import { invokeService, type InvokeOptions, type InvokeResult } from './invoke-service.js';
+import type { PoolHealth } from './evaluation-pool.js';
 
 export interface Evaluator {
   /**
@@ -23,6 +24,8 @@ export interface Evaluator {
    * returns the release.
    */
   hold?(knowledge: Knowledge): () => void;
+  /** The threads evaluating (a pool's), as /ready and /metrics report them. */
+  health?(): PoolHealth;
 }
 
 /** Evaluates in the calling thread: invokeService, nothing else. */

@@ -30,5 +30,6 @@ export {
   createEvaluationPool,
   type EvaluationPool,
   type EvaluationPoolOptions,
+  type PoolHealth,
   type ThreadStatus,
 } from './evaluation-pool.js';

@@ -2,7 +2,7 @@ import type { RequestHandler } from 'express';
 import type { KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
 import { formatProblem, SERVE_DRAFTS_WARNING } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
-import type { ShadowQueue } from '../engine/index.js';
+import type { PoolHealth, ShadowQueue } from '../engine/index.js';
 
 export function healthHandler(): RequestHandler {
   return (_req, res) => {
@@ -15,8 +15,9 @@ export type AuthStatus = { verification: 'on'; trustedClients: number } | { veri
 
 /**
  * Ready when the knowledge loaded. "degraded" (still 200, still serving the others) when some
- * services could not be loaded or any knowledge problem is listed; 503 when the knowledge as a whole
- * could not be loaded.
+ * services could not be loaded, any knowledge problem is listed, or fewer evaluation threads hold the
+ * knowledge than were asked for; 503 when the knowledge as a whole could not be loaded, or no evaluation
+ * thread holds it (every call would be answered 503).
  */
 export function readyHandler(
   holder: KnowledgeHolder,
@@ -24,16 +25,22 @@ export function readyHandler(
   uptake?: UptakeStore,
   reloadStatus?: () => ReloadStatus,
   shadowQueue?: ShadowQueue,
+  workers?: () => PoolHealth,
 ): RequestHandler {
   return async (_req, res) => {
     const knowledge = holder.current();
     // An uptake database that is down leaves hook calls working: "degraded", not 503.
     const uptakeStatus = uptake ? await uptake.status() : undefined;
     const errors = knowledge.problems.filter((p) => p.severity === 'error').map(formatProblem);
+    const threads = workers?.();
+    const unavailable = !!knowledge.fatal || threads?.ready === 0;
     const body = {
-      status: knowledge.fatal
+      status: unavailable
         ? 'unavailable'
-        : knowledge.unavailable.length > 0 || errors.length > 0 || uptakeStatus?.status === 'unavailable'
+        : knowledge.unavailable.length > 0 ||
+            errors.length > 0 ||
+            uptakeStatus?.status === 'unavailable' ||
+            (threads && threads.ready < threads.wanted)
           ? 'degraded'
           : 'ready',
       knowledge: {
@@ -57,7 +64,8 @@ export function readyHandler(
       ...(auth ? { auth } : {}),
       ...(uptakeStatus ? { uptake: uptakeStatus } : {}),
       ...(shadowQueue ? { shadow: shadowQueue.status() } : {}),
+      ...(threads ? { workers: threads } : {}),
     };
-    res.status(knowledge.fatal ? 503 : 200).json(body);
+    res.status(unavailable ? 503 : 200).json(body);
   };
 }

@@ -7,7 +7,7 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Knowledge, KnowledgeHolder, ReloadStatus } from '../knowledge/index.js';
 import { isKnownServiceId, type CallObserver } from './call.js';
-import type { ShadowQueue } from '../engine/index.js';
+import type { PoolHealth, ShadowQueue } from '../engine/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 
 export interface MetricsDeps {
@@ -17,6 +17,8 @@ export interface MetricsDeps {
   /** The Node.js process's own metrics (memory, event loop lag, GC): on in the server, off in tests. */
   processMetrics?: boolean;
   shadowQueue?: ShadowQueue;
+  /** The evaluation threads (CDS_WORKERS >= 2). */
+  workers?: () => PoolHealth;
 }
 
 export interface Metrics {
@@ -36,6 +38,7 @@ export function createMetrics({
   uptake,
   processMetrics = false,
   shadowQueue,
+  workers,
 }: MetricsDeps): Metrics {
   const registry = new Registry();
   if (processMetrics) collectDefaultMetrics({ register: registry });
@@ -140,6 +143,52 @@ export function createMetrics({
       collect() {
         this.reset();
         this.inc(shadowQueue.status().evaluated);
+      },
+    });
+  }
+  if (workers) {
+    new Gauge({
+      name: 'cds_evaluation_threads',
+      help: 'Evaluation threads by state: wanted (CDS_WORKERS), ready (holding the knowledge served), starting',
+      labelNames: ['state'],
+      registers: [registry],
+      collect() {
+        const h = workers();
+        this.set({ state: 'wanted' }, h.wanted);
+        this.set({ state: 'ready' }, h.ready);
+        this.set({ state: 'starting' }, h.starting);
+      },
+    });
+    new Counter({
+      name: 'cds_evaluation_thread_stops_total',
+      help:
+        'Evaluation threads that stopped while serving, by reason: crashed (on their own: an error, out of memory), ' +
+        'stuck (stopped for not answering a call by its deadline); each is replaced',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        const h = workers();
+        this.reset();
+        this.inc({ reason: 'crashed' }, h.crashes);
+        this.inc({ reason: 'stuck' }, h.stuck);
+      },
+    });
+    new Counter({
+      name: 'cds_evaluation_thread_restarts_total',
+      help: 'Evaluation threads started in place of one that stopped',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(workers().restarts);
+      },
+    });
+    new Counter({
+      name: 'cds_evaluation_thread_restart_failures_total',
+      help: 'Evaluation threads started in place of another that could not load the knowledge served (another is tried)',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(workers().failedRestarts);
       },
     });
   }

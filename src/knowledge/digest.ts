@@ -1,8 +1,11 @@
 // One hash of what a loaded knowledge set serves: every service's definition, each version it may
 // evaluate (live, arms, shadows) by its fingerprints, the unavailable services and the value sets.
-// Two loads of the same files give the same digest; the evaluation threads compare theirs with the
-// HTTP thread's, so that a call is never answered from other files than the ones it is credited to.
+// Two loads of the same files give the same digest, whatever order they found things in (a load that had
+// value sets expanded by a terminology server, and one that read the expansions it saved); the evaluation
+// threads compare theirs with the HTTP thread's, so that a call is never answered from other knowledge than
+// the one it is credited to.
 import { createHash } from 'node:crypto';
+import { canonicalJson } from './files.js';
 import type { Knowledge, RuleSet } from './types.js';
 
 export function knowledgeDigest(knowledge: Knowledge): string {
@@ -17,7 +20,7 @@ export function knowledgeDigest(knowledge: Knowledge): string {
   ]);
   return createHash('sha256')
     .update(
-      JSON.stringify({
+      canonicalJson({
         services,
         unavailable: knowledge.unavailable.map((u) => [u.id, u.hook]),
         valueSets: knowledge.valueSets,

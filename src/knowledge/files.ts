@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { createHash } from 'node:crypto';
 
 export interface Problem {
@@ -62,14 +62,38 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+/**
+ * The files a knowledge load reads (and the few it writes): the disk (diskFiles), or the texts an earlier load
+ * read (sources.ts), so that a load can be made again from exactly what another one was made from.
+ */
+export interface KnowledgeFiles {
+  /** Files under `dir` (recursively) whose names end with `suffix`, in the order listFiles gives. */
+  list(dir: string, suffix: string): string[];
+  /** A file's text; throws (as readFileSync does) when it cannot be read. */
+  read(file: string): string;
+  exists(file: string): boolean;
+  /** Writes a file the load made (a terminology server's expansion), making its directory. */
+  write(file: string, text: string): void;
+}
+
+export const diskFiles: KnowledgeFiles = {
+  list: listFiles,
+  read: (file) => readFileSync(file, 'utf8'),
+  exists: existsSync,
+  write(file, text) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, text);
+  },
+};
+
 export type JsonRead = { ok: true; value: unknown; text: string } | { ok: false; problem: Problem };
 
 /** Reads and parses a JSON file; a syntax error becomes a Problem with line and column. */
-export function readJson(root: string, file: string): JsonRead {
+export function readJson(root: string, file: string, files: KnowledgeFiles = diskFiles): JsonRead {
   const rel = relative(root, file);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = files.read(file);
   } catch (err) {
     return { ok: false, problem: { file: rel, message: `cannot read: ${(err as Error).message}`, severity: 'error' } };
   }

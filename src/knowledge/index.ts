@@ -7,7 +7,8 @@ export {
   type ThreadedCqlTranslatorOptions,
 } from './cql/threaded-translator.js';
 export { createKnowledgeHolder, servicesById, type KnowledgeHolder } from './knowledge-holder.js';
-export { formatProblem, type Problem } from './files.js';
+export { formatProblem, type KnowledgeFiles, type Problem } from './files.js';
+export { recordingFiles, sourcesFiles, type KnowledgeSources, type LoadedWith } from './sources.js';
 export type { ValueSetIndex } from './value-sets.js';
 export { compareVersions, libraryHeader } from './cql/cql-text.js';
 export type { Coding } from './types.js';

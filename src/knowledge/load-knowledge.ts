@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { createRequire } from 'node:module';
 import { Engine } from 'json-rules-engine';
 import type { Library as CqlLibraryType, Repository as CqlRepositoryType } from 'cql-execution';
 import type { ErrorObject } from 'ajv';
-import { formatProblem, listFiles, readJson, type Problem } from './files.js';
+import { diskFiles, formatProblem, readJson, type KnowledgeFiles, type Problem } from './files.js';
 import { schemaProblems, validateRuleSetFile, validateServiceCatalogue } from './schemas.js';
 import { legacyRuleSetHashes, lifecycleReason, ruleSetHash } from './lifecycle.js';
 import { checkParameters } from './parameters.js';
@@ -58,6 +57,8 @@ interface LoadOptions {
   terminology?: TerminologyOptions;
   /** Longest prefetch template derived from the CQL (`"prefetch": "derive"`, CDS_PREFETCH_MAX_TEMPLATE). */
   prefetchMaxTemplate?: number;
+  /** Where the files are read: the disk, or the sources of an earlier load (sources.ts). */
+  files?: KnowledgeFiles;
 }
 
 /**
@@ -67,7 +68,15 @@ interface LoadOptions {
  */
 export async function loadKnowledge(
   dir: string,
-  { translator, served, serveDrafts = false, onLibraries, terminology, prefetchMaxTemplate }: LoadOptions,
+  {
+    translator,
+    served,
+    serveDrafts = false,
+    onLibraries,
+    terminology,
+    prefetchMaxTemplate,
+    files = diskFiles,
+  }: LoadOptions,
 ): Promise<Knowledge> {
   const problems: Problem[] = [];
   const knowledge: Knowledge = {
@@ -82,12 +91,12 @@ export async function loadKnowledge(
   };
 
   const catalogueFile = join(dir, 'cds-services.json');
-  if (!existsSync(catalogueFile)) {
+  if (!files.exists(catalogueFile)) {
     knowledge.fatal = `no cds-services.json in ${dir}`;
     problems.push({ file: 'cds-services.json', message: 'file not found', severity: 'error' });
     return knowledge;
   }
-  const catalogue = readJson(dir, catalogueFile);
+  const catalogue = readJson(dir, catalogueFile, files);
   if (!catalogue.ok) {
     problems.push(catalogue.problem);
     knowledge.fatal = formatProblem(catalogue.problem);
@@ -111,16 +120,16 @@ export async function loadKnowledge(
   }
   const definitions = (catalogue.value as { services: ServiceDefinition[] }).services;
 
-  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems, onLibraries);
+  const { valueSets, librarySet } = await loadCql(dir, translator, terminology, problems, onLibraries, files);
   knowledge.valueSets = valueSets.index;
   const repository = new cql.Repository(
     Object.fromEntries([...librarySet.libraries].map(([key, lib]) => [key, lib.elm])),
   );
 
   const ruleSets = new Map<string, RuleSet | string[]>();
-  for (const file of listFiles(join(dir, 'rules'), '.json')) {
+  for (const file of files.list(join(dir, 'rules'), '.json')) {
     const key = `${basename(dirname(file))}@${basename(file, '.json')}`;
-    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets, problems, served));
+    ruleSets.set(key, loadRuleSet(dir, file, librarySet, repository, valueSets, problems, served, files));
   }
   for (const ruleSet of ruleSets.values()) if (!Array.isArray(ruleSet)) knowledge.ruleSets?.push(ruleSet);
 
@@ -237,14 +246,15 @@ async function loadCql(
   terminology: TerminologyOptions | undefined,
   problems: Problem[],
   onLibraries?: CompileProgress,
+  files: KnowledgeFiles = diskFiles,
 ): Promise<{ valueSets: ValueSetCatalog; librarySet: LibrarySet }> {
-  const valueSets = loadValueSets(dir, join(dir, 'cql'));
-  const librarySet = await loadLibrarySet(dir, translator, onLibraries);
+  const valueSets = loadValueSets(dir, join(dir, 'cql'), files);
+  const librarySet = await loadLibrarySet(dir, translator, onLibraries, files);
   problems.push(...librarySet.problems);
   const references = [...librarySet.libraries.values()].flatMap((lib) => valueSetsOf(lib).map((vs) => ({ lib, vs })));
   if (terminology) {
     const missing = references.filter(({ vs }) => !resolveValueSet(valueSets, vs.id, vs.version)).map(({ vs }) => vs);
-    await expandFromTerminologyServer(dir, valueSets, missing, terminology);
+    await expandFromTerminologyServer(dir, valueSets, missing, terminology, files);
   }
   problems.push(...valueSets.problems);
   problems.push(...resolveReferences(references, valueSets));
@@ -321,9 +331,10 @@ function loadRuleSet(
   valueSets: ValueSetCatalog,
   problems: Problem[],
   served: ServedFingerprints | undefined,
+  files: KnowledgeFiles,
 ): RuleSet | string[] {
   const rel = relative(root, file);
-  const read = readJson(root, file);
+  const read = readJson(root, file, files);
   if (!read.ok) {
     problems.push(read.problem);
     return [formatProblem(read.problem)];

@@ -11,6 +11,7 @@ import { loadKnowledge } from './load-knowledge.js';
 import type { TerminologyOptions } from './terminology.js';
 import type { CqlTranslator } from './cql/translator.js';
 import type { Knowledge, ServedFingerprints } from './types.js';
+import { recordingFiles, type LoadedWith } from './sources.js';
 
 export interface ReloadOutcome {
   ok: boolean;
@@ -53,9 +54,9 @@ export interface ReloaderDeps {
   prefetchMaxTemplate?: number;
   /**
    * Runs before a new set is swapped in, with what it was loaded with (the evaluation threads load the same
-   * set); when it fails the reload is refused and the previous knowledge keeps serving.
+   * set from the same sources); when it fails the reload is refused and the previous knowledge keeps serving.
    */
-  beforeSwap?: (next: Knowledge, loadedWith: { served?: ServedFingerprints }) => Promise<void>;
+  beforeSwap?: (next: Knowledge, loadedWith: LoadedWith) => Promise<void>;
 }
 
 export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
@@ -74,9 +75,18 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     let next: Knowledge | undefined;
     let errors: string[];
     let served: ServedFingerprints | undefined;
+    // What the load read, for the evaluation threads to load the very same set.
+    const recorded = recordingFiles();
     try {
       served = servedFingerprints ? await servedFingerprints() : undefined;
-      next = await loadKnowledge(dir, { translator, served, serveDrafts, terminology, prefetchMaxTemplate });
+      next = await loadKnowledge(dir, {
+        translator,
+        served,
+        serveDrafts,
+        terminology,
+        prefetchMaxTemplate,
+        files: recorded.files,
+      });
       errors = next.problems.filter((p) => p.severity === 'error').map(formatProblem);
     } catch (err) {
       // Whatever went wrong, the knowledge serving now goes on serving.
@@ -85,7 +95,7 @@ export function createKnowledgeReloader(deps: ReloaderDeps): KnowledgeReloader {
     let ok = !!next && !next.fatal && errors.length === 0;
     if (ok && next && beforeSwap) {
       try {
-        await beforeSwap(next, { served });
+        await beforeSwap(next, { served, sources: recorded.sources() });
       } catch (err) {
         ok = false;
         errors = [`the new knowledge was not taken: ${err instanceof Error ? err.message : String(err)}`];

@@ -2,8 +2,8 @@
 // (`ValueSet/$expand`, as VSAC offers it). Each expansion is saved under cql/valuesets/expanded/ as
 // a ValueSet with its expansion, tagged as made here: the next load reads it from disk, so the server
 // runs offline once the knowledge has been loaded with the terminology server once.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { diskFiles, type KnowledgeFiles } from './files.js';
 import { addEntry, codesOf, EXPANDED_HERE, oidOf, type ValueSetCatalog, type ValueSetResource } from './value-sets.js';
 
 export interface TerminologyOptions {
@@ -50,6 +50,7 @@ export async function expandFromTerminologyServer(
   catalog: ValueSetCatalog,
   missing: Array<{ name: string; id: string; version?: string }>,
   options: TerminologyOptions,
+  files: KnowledgeFiles = diskFiles,
 ): Promise<void> {
   const targets: Target[] = catalog.unexpanded.map((u) => ({
     url: u.url,
@@ -108,8 +109,7 @@ export async function expandFromTerminologyServer(
     };
     const file = join(root, EXPANSION_DIR, `${fileName(target)}.json`);
     try {
-      mkdirSync(join(root, EXPANSION_DIR), { recursive: true });
-      writeFileSync(file, `${JSON.stringify(cached, null, 2)}\n`);
+      files.write(file, `${JSON.stringify(cached, null, 2)}\n`);
     } catch (err) {
       // A read-only knowledge directory (a container mount): the expansion serves this load all the same.
       catalog.problems.push({

@@ -1,7 +1,7 @@
 // Value sets as published: FHIR R4 ValueSet JSON (with an expansion, or an enumerated compose that is
 // expanded here), one a file or many in a Bundle (as VSAC and measure packages ship them).
 import { relative } from 'node:path';
-import { canonicalJson, listFiles, readJson, sha256, type Problem } from './files.js';
+import { canonicalJson, diskFiles, readJson, sha256, type KnowledgeFiles, type Problem } from './files.js';
 
 export interface CodeRef {
   code: string;
@@ -81,12 +81,12 @@ export function oidOf(reference: string): string | undefined {
   return VSAC.exec(reference)?.[1];
 }
 
-export function loadValueSets(root: string, dir: string): ValueSetCatalog {
+export function loadValueSets(root: string, dir: string, files: KnowledgeFiles = diskFiles): ValueSetCatalog {
   const catalog: ValueSetCatalog = { index: {}, entries: [], problems: [], unexpanded: [] };
   const pending: Array<{ vs: ValueSetResource; file: string; pointer?: string }> = [];
-  for (const file of listFiles(dir, '.json')) {
+  for (const file of files.list(dir, '.json')) {
     const rel = relative(root, file);
-    const read = readJson(root, file);
+    const read = readJson(root, file, files);
     if (!read.ok) {
       catalog.problems.push(read.problem);
       continue;

@@ -12,12 +12,13 @@ import {
   createKnowledgeHolder,
   createKnowledgeReloader,
   loadKnowledge,
+  recordingFiles,
   type Knowledge,
 } from '../../src/knowledge/index.js';
 import { createEvaluationPool, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
 import { createLogger } from '../../src/logger.js';
 import { defaultConfig } from '../../src/config.js';
-import { repoRoot, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
+import { asAdmin, repoRoot, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
 import { renalRequest } from '../support/requests.js';
 
 const NOW = '2026-06-01T12:00:00Z';
@@ -29,20 +30,25 @@ afterAll(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it. */
-async function pooled(knowledgeDir: string, size = 2) {
+/**
+ * Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it,
+ * loaded from the sources this thread read (as the server does).
+ */
+async function pooled(knowledgeDir: string, size = 2, retryMs?: number) {
   const cacheDir = mkdtempSync(join(tmpdir(), 'cds-pool-elm-'));
   dirs.push(cacheDir);
   const translator = createCachingTranslator(cacheDir, sharedTranslator);
-  const knowledge = await loadKnowledge(knowledgeDir, { translator });
+  const recorded = recordingFiles();
+  const knowledge = await loadKnowledge(knowledgeDir, { translator, files: recorded.files });
   const pool = createEvaluationPool({
     size,
     setup: { knowledgeDir, elmCacheDir: cacheDir, shadowLimit: 10 },
     logger: createLogger('error', true),
     keepShadows: false,
+    retryMs,
   });
   pools.push(pool);
-  await pool.prepare(knowledge);
+  await pool.prepare(knowledge, { sources: recorded.sources() });
   return { knowledge, pool, translator };
 }
 
@@ -238,5 +244,123 @@ describe('an evaluation thread stuck inside one CQL define', () => {
     for (let waited = 0; !replaced() && waited < 30_000; waited += 50)
       await new Promise((resolve) => setTimeout(resolve, 50));
     expect(pool.status().filter((t) => !before.includes(t.threadId))).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('threads started while the knowledge files hold a set a reload refused', () => {
+  it('load the set being served from its sources, and every call is answered by it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-refused-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const { knowledge, pool, translator } = await pooled(dir, 2, 100);
+    const holder = createKnowledgeHolder(knowledge);
+    const reloader = createKnowledgeReloader({
+      dir,
+      translator,
+      holder,
+      logger: createLogger('error', true),
+      beforeSwap: (next, loadedWith) => pool.prepare(next, loadedWith),
+    });
+    const app = testApp({ knowledge, now: NOW, deps: { knowledge: holder, evaluator: pool, reloader } });
+    const served = await request(app).post('/cds-services/renal-test').send(renalRequest());
+    expect(served.status).toBe(200);
+    // The files now hold a rule set with another summary and CQL that does not compile: the reload is refused.
+    const rules = join(dir, 'rules/renal-test/1.0.0.json');
+    const doc = JSON.parse(readFileSync(rules, 'utf8'));
+    doc.rules[0].card.summary = `Edited: ${doc.rules[0].card.summary}`;
+    writeFileSync(rules, JSON.stringify(doc));
+    const cql = join(dir, 'cql/RenalTest-1.0.0.cql');
+    writeFileSync(cql, `${readFileSync(cql, 'utf8')}\ndefine "Broken": this is not CQL\n`);
+    const outcome = await reloader.reload('test');
+    expect(outcome.ok).toBe(false);
+    expect(holder.current()).toBe(knowledge);
+    // Every thread stops; those started in their place load the set served, not the files.
+    const before = pool.workers().map((w) => w.threadId);
+    await Promise.all(pool.workers().map((w) => w.terminate()));
+    const replaced = () =>
+      pool.status().filter((t) => !before.includes(t.threadId) && t.generations.length > 0).length === 2;
+    for (let waited = 0; !replaced() && waited < 20_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.status().map((t) => t.generations)).toEqual([[1], [1]]);
+    const after = await Promise.all(
+      Array.from({ length: 6 }, () => request(app).post('/cds-services/renal-test').send(renalRequest())),
+    );
+    expect(after.map((r) => r.status)).toEqual(Array(6).fill(200));
+    for (const r of after) expect(withoutUuids(r.body)).toEqual(withoutUuids(served.body));
+  }, 120_000);
+});
+
+describe('the evaluation threads in /ready and /metrics', () => {
+  const waitFor = async (done: () => boolean) => {
+    for (let waited = 0; !done() && waited < 20_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+  };
+  const metricsOf = async (app: ReturnType<typeof testApp>) =>
+    (await request(app).get('/metrics').set(asAdmin('operations')).expect(200)).text;
+
+  it('reports the threads wanted, ready and starting, and counts a crash and the thread started in its place', async () => {
+    const { knowledge, pool } = await pooled(testKnowledge('basic'));
+    const app = testApp({ knowledge, now: NOW, deps: { evaluator: pool } });
+    const ready = await request(app).get('/ready');
+    expect(ready.status).toBe(200);
+    expect(ready.body.status).toBe('ready');
+    expect(ready.body.workers).toEqual({
+      wanted: 2,
+      ready: 2,
+      starting: 0,
+      crashes: 0,
+      stuck: 0,
+      restarts: 0,
+      failedRestarts: 0,
+    });
+    expect(await metricsOf(app)).toContain('cds_evaluation_threads{state="ready"} 2');
+    await pool.workers()[0].terminate();
+    await waitFor(() => pool.health().restarts === 1 && pool.health().ready === 2);
+    const after = await request(app).get('/ready');
+    expect(after.body.status).toBe('ready');
+    expect(after.body.workers).toMatchObject({ ready: 2, crashes: 1, restarts: 1, failedRestarts: 0 });
+    const text = await metricsOf(app);
+    expect(text).toContain('cds_evaluation_thread_stops_total{reason="crashed"} 1');
+    expect(text).toContain('cds_evaluation_thread_stops_total{reason="stuck"} 0');
+    expect(text).toContain('cds_evaluation_thread_restarts_total 1');
+    expect(text).toContain('cds_evaluation_threads{state="wanted"} 2');
+  }, 120_000);
+
+  it('is degraded while one thread serves and threads fail to start, and unavailable once none serves', async () => {
+    // Threads told to read the files (no sources), which no longer hold the set served.
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-failing-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const cacheDir = mkdtempSync(join(tmpdir(), 'cds-pool-elm-'));
+    dirs.push(cacheDir);
+    const knowledge = await loadKnowledge(dir, { translator: createCachingTranslator(cacheDir, sharedTranslator) });
+    const pool = createEvaluationPool({
+      size: 2,
+      setup: { knowledgeDir: dir, elmCacheDir: cacheDir, shadowLimit: 10 },
+      logger: createLogger('error', true),
+      keepShadows: false,
+      retryMs: 100,
+    });
+    pools.push(pool);
+    await pool.prepare(knowledge);
+    const app = testApp({ knowledge, now: NOW, deps: { evaluator: pool } });
+    const cql = join(dir, 'cql/RenalTest-1.0.0.cql');
+    writeFileSync(cql, `${readFileSync(cql, 'utf8')}\ndefine "Broken": this is not CQL\n`);
+    const [first, second] = pool.workers();
+    await first.terminate();
+    await waitFor(() => pool.health().failedRestarts >= 1);
+    const degraded = await request(app).get('/ready');
+    expect(degraded.status).toBe(200);
+    expect(degraded.body.status).toBe('degraded');
+    expect(degraded.body.workers).toMatchObject({ wanted: 2, ready: 1, crashes: 1 });
+    expect(degraded.body.workers.failedRestarts).toBeGreaterThanOrEqual(1);
+    await request(app).post('/cds-services/renal-test').send(renalRequest()).expect(200);
+    await second.terminate();
+    await waitFor(() => pool.health().ready === 0 && pool.health().failedRestarts >= 3);
+    const unavailable = await request(app).get('/ready');
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.body.status).toBe('unavailable');
+    expect(unavailable.body.workers).toMatchObject({ ready: 0, crashes: 2 });
+    expect(await metricsOf(app)).toMatch(/cds_evaluation_thread_restart_failures_total [3-9]/);
   }, 120_000);
 });

@@ -8,8 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config.js';
 import { runCli } from '../../src/cli/program.js';
-import { EXPANSION_DIR, formatProblem, terminologyOptions, type Knowledge } from '../../src/knowledge/index.js';
-import { knowledgeFrom, testKnowledge } from '../support/app.js';
+import {
+  EXPANSION_DIR,
+  formatProblem,
+  knowledgeDigest,
+  loadKnowledge,
+  recordingFiles,
+  sourcesFiles,
+  terminologyOptions,
+  type Knowledge,
+} from '../../src/knowledge/index.js';
+import { knowledgeFrom, sharedTranslator, testKnowledge } from '../support/app.js';
 
 const DIABETES = '2.16.840.1.113883.3.464.1003.103.12.1001';
 const HBA1C = '2.16.840.1.113883.3.464.1003.198.12.1013';
@@ -120,6 +129,23 @@ describe('value sets expanded by a terminology server', () => {
     expect(offline.valueSets[DIABETES]['20240101']).toEqual(online.valueSets[DIABETES]['20240101']);
     expect(offline.valueSets[`urn:oid:${HBA1C}`]['20240101']).toEqual([{ code: '4548-4', system: 'http://loinc.org' }]);
     expect(offline.problems.map(formatProblem).join('\n')).toContain('(expanded by the terminology server)');
+    // The same knowledge as the load that expanded them (the order the value sets were found in aside).
+    expect(knowledgeDigest(offline)).toBe(knowledgeDigest(online));
+  });
+
+  it('loads again from the sources of a load that expanded them, finding the expansions as the files would', async () => {
+    const d = unexpanded();
+    const translator = await sharedTranslator();
+    const recorded = recordingFiles();
+    const online = await loadKnowledge(d, { translator, terminology: options(), files: recorded.files });
+    expect(errors(online)).toEqual([]);
+    // The directory is gone and no server is named: the sources alone give the same knowledge.
+    rmSync(d, { recursive: true, force: true });
+    seen.length = 0;
+    const again = await loadKnowledge(d, { translator, files: sourcesFiles(recorded.sources()) });
+    expect(seen).toEqual([]);
+    expect(errors(again)).toEqual([]);
+    expect(knowledgeDigest(again)).toBe(knowledgeDigest(online));
   });
 
   it('serves from a knowledge directory it cannot write to, and says the expansions were not saved', async () => {

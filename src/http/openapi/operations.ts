@@ -55,6 +55,20 @@ const READY = {
     auth: { type: 'object', required: ['verification'], properties: { verification: { enum: ['on', 'off'] } } },
     uptake: { type: 'object' },
     shadow: { type: 'object' },
+    workers: {
+      type: 'object',
+      description: 'the evaluation threads (CDS_WORKERS >= 2); counts since start',
+      required: ['wanted', 'ready', 'starting', 'crashes', 'stuck', 'restarts', 'failedRestarts'],
+      properties: {
+        wanted: { type: 'integer' },
+        ready: { type: 'integer', description: 'holding the knowledge served: answering calls' },
+        starting: { type: 'integer' },
+        crashes: { type: 'integer' },
+        stuck: { type: 'integer', description: 'stopped for not answering a call by its deadline' },
+        restarts: { type: 'integer' },
+        failedRestarts: { type: 'integer', description: 'threads started in place of another that could not load' },
+      },
+    },
   },
 };
 

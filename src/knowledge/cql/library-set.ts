@@ -1,7 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { packageRoot } from '../../paths.js';
 import { join, relative } from 'node:path';
-import { listFiles, readJson, sha256, type Problem } from '../files.js';
+import { diskFiles, readJson, sha256, type KnowledgeFiles, type Problem } from '../files.js';
 import type { CompileProgress, CqlTranslator, ElmLibrary } from './translator.js';
 import { normalizeElm } from './normalize-elm.js';
 import { libraryHeader, libraryKey } from './cql-text.js';
@@ -40,6 +39,7 @@ export async function loadLibrarySet(
   root: string,
   translator: CqlTranslator,
   onProgress?: CompileProgress,
+  files: KnowledgeFiles = diskFiles,
 ): Promise<LibrarySet> {
   const dir = join(root, 'cql');
   const problems: Problem[] = [];
@@ -47,9 +47,9 @@ export async function loadLibrarySet(
   const failed = new Map<string, string[]>();
   const sources = new Map<string, SourceEntry>();
 
-  for (const file of listFiles(dir, '.cql')) {
+  for (const file of files.list(dir, '.cql')) {
     const rel = relative(root, file);
-    const text = readFileSync(file, 'utf8');
+    const text = files.read(file);
     const header = libraryHeader(text);
     if (!header) {
       problems.push({
@@ -84,11 +84,11 @@ export async function loadLibrarySet(
     sources.set(key, { name, version, file: rel, text });
   }
 
-  const options = loadTranslatorOptions(root, problems);
+  const options = loadTranslatorOptions(root, problems, files);
   // Sources compiled only so that libraries including them compile: their ELM shipped beside them runs.
   const compileOnly = new Set<string>();
-  for (const file of listFiles(dir, '.json')) {
-    const read = readJson(root, file);
+  for (const file of files.list(dir, '.json')) {
+    const read = readJson(root, file, files);
     if (!read.ok) continue; // reported by the value set loader, which reads the same files
     const elm = read.value as Partial<ElmLibrary> & { resourceType?: string };
     const identifier = elm?.library?.identifier;
@@ -138,12 +138,12 @@ export async function loadLibrarySet(
       severity: 'info',
     });
   }
-  if (!sources.has(helpers) && existsSync(builtIn)) {
+  if (!sources.has(helpers) && files.exists(builtIn)) {
     sources.set(helpers, {
       name: 'FHIRHelpers',
       version: '4.0.1',
       file: '(built-in) FHIRHelpers-4.0.1.cql',
-      text: readFileSync(builtIn, 'utf8'),
+      text: files.read(builtIn),
     });
     if (libraries.has(helpers)) compileOnly.add(helpers);
   }

@@ -6,10 +6,9 @@
 //     "libraries": { "OpioidCommon": { "options": [...] }, "Legacy@2.0.0": { ... } } }
 //
 // Anything left out takes the translator's own default.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createAjv } from '../../json-schema.js';
-import { readJson, type Problem } from '../files.js';
+import { diskFiles, readJson, type KnowledgeFiles, type Problem } from '../files.js';
 import { schemaProblems } from '../schemas.js';
 
 export const OPTION_NAMES = [
@@ -83,12 +82,16 @@ export interface OptionsManifest {
 
 export const OPTIONS_FILE = 'cql/cql-options.json';
 
-export function loadTranslatorOptions(root: string, problems: Problem[]): OptionsManifest {
+export function loadTranslatorOptions(
+  root: string,
+  problems: Problem[],
+  files: KnowledgeFiles = diskFiles,
+): OptionsManifest {
   const file = join(root, OPTIONS_FILE);
   type Prefer = { prefer?: 'cql' | 'elm' };
   let manifest: TranslatorOptions & Prefer & { libraries?: Record<string, TranslatorOptions & Prefer> } = {};
-  if (existsSync(file)) {
-    const read = readJson(root, file);
+  if (files.exists(file)) {
+    const read = readJson(root, file, files);
     if (!read.ok) problems.push(read.problem);
     else if (!validateFile(read.value)) problems.push(...schemaProblems(OPTIONS_FILE, validateFile.errors));
     else manifest = read.value as typeof manifest;
