@@ -338,6 +338,9 @@ export async function buildReport(
         run(completionTimeSetsQuery),
       ])
     : undefined;
+  // Awaited only after the queries below: should one of them fail first, its rejection must not be unhandled
+  // meanwhile (Node ends the process on one). The report still rejects with it when `sets` is awaited.
+  sets?.catch(() => undefined);
   const [counts, patients, delays, burden, invocations, comments, completions, completionTimes, systemActions] =
     await Promise.all([
       run(sql`

@@ -11,7 +11,8 @@ import { createUptakeStore, parseReportQuery, type UptakeStore } from '../../src
 import type { InvocationInput } from '../../src/uptake/ledger-entry.js';
 import { buildReport } from '../../src/uptake/report.js';
 import { readPlan, ROLLUP_TABLES } from '../../src/uptake/rollups.js';
-import { testUptakeStore, type StoreKind, type TestStore } from './support.js';
+import pg from 'pg';
+import { PG_URL, testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -329,4 +330,56 @@ export function rollupRun(kind: StoreKind): void {
         await other.close();
       }
     }, 300_000);
+
+  it('gives the people of a day rolled up again no new ids (PostgreSQL drew one per conflicting row)', async () => {
+    const db = t.store.database;
+    await buildReport(db, t.store.dialect, parseReportQuery({}), NOW);
+    const largest = async () =>
+      Number((await sql<{ n: number }>`SELECT MAX(id) AS n FROM uptake_rollup_pseudonym`.execute(db)).rows[0].n);
+    const before = await largest();
+    expect(before).toBeGreaterThan(10);
+    // Late feedback marks days stale; the next report rolls them up again, three times over.
+    for (let i = 0; i < 3; i++) {
+      for (let day = Math.floor(START / DAY); day < Math.floor(NOW.getTime() / DAY); day++)
+        await sql`INSERT INTO uptake_rollup_stale (day, shard, changes) VALUES (${day}, 0, 1)
+          ON CONFLICT (day, shard) DO NOTHING`.execute(db);
+      await buildReport(db, t.store.dialect, parseReportQuery({}), NOW);
+    }
+    // The id the next new pseudonym gets shows what the refreshes used up.
+    await sql`INSERT INTO uptake_rollup_pseudonym (pseudonym) VALUES ('probe')`.execute(db);
+    expect(await largest()).toBe(before + 1);
+    await sql`DELETE FROM uptake_rollup_pseudonym WHERE pseudonym = 'probe'`.execute(db);
+    await compareAll(t.store);
+  }, 300_000);
+
+  it('rejects a report whose roll-up set query fails while the others still run, leaving nothing unhandled', async () => {
+    const db = t.store.database;
+    await buildReport(db, t.store.dialect, parseReportQuery({}), NOW);
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    await sql`ALTER TABLE uptake_rollup_patient_set RENAME TO uptake_rollup_patient_set_away`.execute(db);
+    // PostgreSQL: the other queries wait on a lock another session holds, so the failing one ends first.
+    let release = Promise.resolve();
+    if (kind === 'postgres') {
+      const schema = (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0].s;
+      const other = new pg.Client({ connectionString: PG_URL });
+      await other.connect();
+      await other.query('BEGIN');
+      await other.query(`LOCK TABLE ${schema}.uptake_invocation IN ACCESS EXCLUSIVE MODE`);
+      release = new Promise((r) => setTimeout(r, 500)).then(() => other.query('COMMIT')).then(() => other.end());
+    }
+    try {
+      await expect(buildReport(db, t.store.dialect, parseReportQuery({}), NOW)).rejects.toThrow(
+        /uptake_rollup_patient_set/,
+      );
+      await release;
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      await release;
+      await sql`ALTER TABLE uptake_rollup_patient_set_away RENAME TO uptake_rollup_patient_set`.execute(db);
+    }
+  }, 60_000);
 }
