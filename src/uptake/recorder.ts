@@ -78,7 +78,11 @@ export class Recorder {
   ) {}
 
   record(entry: LedgerEntry): void {
-    if (this.closed) return;
+    if (!this.closed) this.enqueue(entry);
+  }
+
+  /** Queues an entry for the next batch; also while closing, for close() to write or count as unwritten. */
+  private enqueue(entry: LedgerEntry): void {
     // A full queue (a long outage) refuses new entries rather than growing without bound.
     if (this.queue.length >= this.options.queueLimit) {
       this.status.dropped++;
@@ -130,7 +134,7 @@ export class Recorder {
       this.status.lastError = describe(err);
       this.status.lastErrorAt = new Date().toISOString();
       for (const { entry, done } of group) {
-        this.record(entry);
+        this.enqueue(entry);
         done(false);
       }
       return;
@@ -138,7 +142,7 @@ export class Recorder {
     this.status.lastWriteAt = new Date().toISOString();
     for (const { entry, done } of group) {
       // Matching the call as evidence for earlier cards reads the ledger: off the answer's path, in the next batch.
-      if (entry.evidence) this.record({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
+      if (entry.evidence) this.enqueue({ evaluations: [], cards: [], explanations: [], evidence: entry.evidence });
       done(true);
     }
   }
