@@ -510,7 +510,19 @@ async function markEveryDayStale(db: Kysely<any>, dialect: Dialect): Promise<voi
 class CodeMigrations implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(migrations(this.dialect));
+    const all = migrations(this.dialect);
+    if (this.dialect === 'postgres') return Promise.resolve(all);
+    // Kysely runs SQLite migrations outside a transaction (PostgreSQL's inside one): a migration that failed or
+    // was killed half-way would leave tables behind that the next start cannot create again. SQLite's DDL is
+    // transactional: each migration runs in one.
+    return Promise.resolve(
+      Object.fromEntries(
+        Object.entries(all).map(([name, m]) => [
+          name,
+          { up: (db: Kysely<any>) => db.transaction().execute((trx) => m.up(trx)) },
+        ]),
+      ),
+    );
   }
 }
 
