@@ -139,14 +139,18 @@ export const ROLLUP_TABLES = rollupQueries('sqlite').map((q) => q.table);
  */
 async function numberPseudonyms(db: Kysely<any>, dialect: Dialect, days: [number, number]): Promise<void> {
   const within = sql`served_at >= ${days[0] * DAY_MS} AND served_at < ${days[1] * DAY_MS}`;
-  const select = sql`SELECT p FROM (
+  const people = sql`(
       SELECT patient_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}
-      UNION SELECT user_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}) t
-    WHERE p IS NOT NULL ORDER BY p`;
+      UNION SELECT user_pseudonym AS p FROM uptake_card WHERE disposition = 'shown' AND ${within}) t`;
   await (
     dialect === 'postgres'
-      ? sql`INSERT INTO uptake_rollup_pseudonym (pseudonym) ${select} ON CONFLICT (pseudonym) DO NOTHING`
-      : sql`INSERT OR IGNORE INTO uptake_rollup_pseudonym (pseudonym) ${select}`
+      ? // ON CONFLICT alone would draw a sequence value for every row it skips: each refresh of a day would use
+        // up as many ids as the day has people, and the report's id-indexed arrays grow with the largest id.
+        sql`INSERT INTO uptake_rollup_pseudonym (pseudonym) SELECT p FROM ${people}
+          WHERE p IS NOT NULL AND NOT EXISTS (SELECT 1 FROM uptake_rollup_pseudonym k WHERE k.pseudonym = t.p)
+          ORDER BY p ON CONFLICT (pseudonym) DO NOTHING`
+      : sql`INSERT OR IGNORE INTO uptake_rollup_pseudonym (pseudonym) SELECT p FROM ${people}
+          WHERE p IS NOT NULL ORDER BY p`
   ).execute(db);
 }
 
