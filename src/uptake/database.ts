@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import SqliteDatabase from 'better-sqlite3';
 import type pg from 'pg';
 import type { UptakeDatabase } from './schema.js';
@@ -24,7 +24,7 @@ export interface OpenDatabase {
    * Brings the query planner's statistics up to date where the database does not do it itself (SQLite's
    * `PRAGMA optimize`, bounded by analysis_limit: ~70 ms on a million cards); PostgreSQL's autovacuum does.
    */
-  optimize: () => void;
+  optimize: () => Promise<void>;
 }
 
 export const SQLITE_FILE = 'uptake.sqlite';
@@ -52,7 +52,7 @@ export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDat
       db: new Kysely<UptakeDatabase>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',
       location: `${url.hostname}:${url.port || 5432}${url.pathname}`,
-      optimize: () => undefined,
+      optimize: () => Promise.resolve(),
     };
   }
   mkdirSync(dataDir, { recursive: true });
@@ -66,12 +66,15 @@ export function openDatabase({ databaseUrl, dataDir }: DatabaseOptions): OpenDat
   database.pragma('cache_size = -65536');
   // Without statistics the planner may scan a million cards for a report's last days.
   database.pragma('analysis_limit = 1000');
+  const db = new Kysely<UptakeDatabase>({ dialect: new SqliteDialect({ database }) });
   return {
-    db: new Kysely<UptakeDatabase>({ dialect: new SqliteDialect({ database }) }),
+    db,
     dialect: 'sqlite',
     location: file,
-    optimize: () => {
-      if (database.open) database.pragma('optimize = 0x10002');
+    // Through Kysely, which hands out its one connection to one user at a time: run on the connection directly,
+    // the analysis could land inside a transaction in flight and commit or roll back with it.
+    optimize: async () => {
+      if (database.open) await sql`PRAGMA optimize = 0x10002`.execute(db);
     },
   };
 }

@@ -303,18 +303,16 @@ export async function createUptakeStore(
         const started = Date.now();
         const days = await refreshRollups(db, dialect, clock().getTime(), { stop: () => closing });
         if (days > 0) logger.info('uptake roll-ups brought up to date', { days, ms: Date.now() - started });
-        if (!closing) optimize();
+        if (!closing) await optimize();
       })().catch((err: unknown) => {
         if (!closing) logger.warn('uptake roll-ups not brought up to date', { reason: describe(err) });
       })
     : Promise.resolve();
   // Planner statistics follow the ledger's growth (SQLite; PostgreSQL's autovacuum keeps its own).
   const optimizeTimer = setInterval(() => {
-    try {
-      optimize();
-    } catch (err) {
-      logger.warn('uptake database statistics not updated', { reason: describe(err) });
-    }
+    optimize().catch((err: unknown) => {
+      if (!closing) logger.warn('uptake database statistics not updated', { reason: describe(err) });
+    });
   }, OPTIMIZE_MS);
   optimizeTimer.unref();
 
