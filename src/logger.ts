@@ -25,3 +25,20 @@ export function routeConsoleTo(logger: Logger): void {
     };
   }
 }
+
+/**
+ * A promise rejected with no handler is a bug, but one call's (a report's query failing while another was
+ * awaited, say): Node 20 would end the process, and every EHR's calls with it. It is logged, by the error's name
+ * and code only (a database's message may quote a value), and the server goes on.
+ */
+export function logUnhandledRejections(logger: Logger): (reason: unknown) => void {
+  const onRejection = (reason: unknown): void => {
+    const code = (reason as { code?: unknown } | null)?.code;
+    logger.error('unhandled rejection: the server goes on', {
+      error: reason instanceof Error ? reason.name : typeof reason,
+      ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}),
+    });
+  };
+  process.on('unhandledRejection', onRejection);
+  return onRejection;
+}

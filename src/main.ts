@@ -3,7 +3,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './errors.js';
-import { createLogger, routeConsoleTo } from './logger.js';
+import { createLogger, logUnhandledRejections, routeConsoleTo } from './logger.js';
 import { createApp, AUTH_DEBUG_WARNING, AUTH_OFF_WARNING, EVALUATION_TIME_WARNING } from './app.js';
 import { createStartupTracker, startupApp } from './http/startup.js';
 import { createDatabaseRateLimitStores } from './http/rate-limit-db.js';
@@ -31,6 +31,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   routeConsoleTo(logger);
+  logUnhandledRejections(logger);
   const startup = createStartupTracker(logger);
   // The start-up is this thread's first work: once it is idle after it (and after each run of calls), one collection.
   const idleGc = createIdleGc(config.idleGcMs);
