@@ -8,23 +8,38 @@ import type { CpuCall } from './cpu-calls.js';
 interface Engine {
   invokeService: (knowledge: unknown, id: string, body: unknown, deps: unknown) => Promise<unknown>;
 }
+interface Translator {
+  close(): Promise<void>;
+}
 interface KnowledgeModule {
-  createCqlTranslator: () => Promise<unknown>;
+  createCqlTranslator: () => Promise<Translator>;
+  createThreadedCqlTranslator?: () => Translator;
   loadKnowledge: (dir: string, options: { translator: unknown }) => Promise<unknown>;
 }
 
 const root = resolve(process.env.BENCH_ROOT ?? process.cwd());
 const load = <T>(path: string) => import(pathToFileURL(join(root, path)).href) as Promise<T>;
 const { invokeService } = await load<Engine>('src/engine/index.ts');
-const { createCqlTranslator, loadKnowledge } = await load<KnowledgeModule>('src/knowledge/index.ts');
-const knowledge = await loadKnowledge(root, { translator: await createCqlTranslator() });
-// The calls come from the parent: the same data for both sides, made without this side's engine.
-const calls = await new Promise<CpuCall[]>((res) => process.once('message', (m) => res(m as CpuCall[])));
+const { createCqlTranslator, createThreadedCqlTranslator, loadKnowledge } =
+  await load<KnowledgeModule>('src/knowledge/index.ts');
+// The translator on its own thread, as the server has it, closed once the knowledge is loaded: in this thread
+// its model infos would be some 25 MiB of live heap that every full garbage collection marks again.
+const translator = createThreadedCqlTranslator ? createThreadedCqlTranslator() : await createCqlTranslator();
+const knowledge = await loadKnowledge(root, { translator });
+await translator.close();
+// The calls come from the parent: the same data for both sides, made without this side's engine. Each is kept
+// as its JSON text, as a server holds a body before parsing it: the parsed records of every service and size
+// (some 100 MiB) would be live heap no server has, which every full garbage collection would mark again.
+const calls = (await new Promise<CpuCall[]>((res) => process.once('message', (m) => res(m as CpuCall[])))).map((c) => ({
+  service: c.service,
+  size: c.size,
+  text: JSON.stringify(c.body),
+}));
 const NOW = new Date('2026-06-01T12:00:00Z');
 
-async function once(body: unknown, service: string): Promise<{ cpu: number; wall: number; cards: number }> {
+async function once(text: string, service: string): Promise<{ cpu: number; wall: number; cards: number }> {
   // The body as the HTTP layer hands it over: parsed afresh, never shared between calls.
-  const fresh = JSON.parse(JSON.stringify(body)) as unknown;
+  const fresh = JSON.parse(text) as unknown;
   const cpu = process.cpuUsage();
   const wall = performance.now();
   const result = (await invokeService(knowledge, service, fresh, {
@@ -44,7 +59,7 @@ process.on('message', (m: { service: string; size: number; count: number }) => {
     const call = calls.find((c) => c.service === m.service && c.size === m.size);
     if (!call) throw new Error(`no call for ${m.service} at ${m.size}`);
     const samples = [];
-    for (let i = 0; i < m.count; i++) samples.push(await once(call.body, call.service));
+    for (let i = 0; i < m.count; i++) samples.push(await once(call.text, call.service));
     process.send!(samples);
   })();
 });

@@ -300,19 +300,31 @@ function itemsFor(rule: RuleDefinition, facts: Record<string, unknown>): unknown
 
 /** Every resource of every prefetch value (Bundles flattened), each once, with the Patient first. */
 export function patientRecord(data: Record<string, unknown>, patientId: string | undefined): FhirResource[] {
-  const seen = new Map<string, FhirResource>();
+  // One resource per type and id: the last one sent, at the place of the first (no `type/id` text per resource).
+  const kept: FhirResource[] = [];
+  const byType = new Map<string, Map<string, number>>();
   const anonymous: FhirResource[] = [];
   const add = (resource: FhirResource): void => {
     if (resource.resourceType === 'OperationOutcome') return;
-    if (resource.id) seen.set(`${resource.resourceType}/${resource.id}`, resource);
-    else anonymous.push(resource);
+    if (!resource.id) {
+      anonymous.push(resource);
+      return;
+    }
+    let ids = byType.get(resource.resourceType);
+    if (!ids) byType.set(resource.resourceType, (ids = new Map()));
+    const id = String(resource.id);
+    const at = ids.get(id);
+    if (at === undefined) {
+      ids.set(id, kept.length);
+      kept.push(resource);
+    } else kept[at] = resource;
   };
   for (const value of Object.values(data)) {
     if (!isResource(value)) continue;
     if (value.resourceType === 'Bundle') for (const r of resourcesOf(value)) add(r);
     else add(value);
   }
-  const all = [...seen.values(), ...anonymous];
+  const all = kept.concat(anonymous);
   const patient =
     all.find((r) => r.resourceType === 'Patient' && r.id === patientId) ??
     all.find((r) => r.resourceType === 'Patient') ??

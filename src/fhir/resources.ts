@@ -20,5 +20,7 @@ export function isResource(value: unknown): value is FhirResource {
 export function resourcesOf(bundle: unknown): FhirResource[] {
   if (!isResource(bundle) || bundle.resourceType !== 'Bundle') return [];
   const entries = Array.isArray(bundle.entry) ? (bundle.entry as Array<{ resource?: unknown }>) : [];
-  return entries.map((e) => e?.resource).filter(isResource);
+  const out: FhirResource[] = [];
+  for (const e of entries) if (isResource(e?.resource)) out.push(e.resource);
+  return out;
 }

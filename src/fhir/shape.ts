@@ -59,13 +59,20 @@ function jsonTypeOf(name: string): 'string' | 'number' | 'boolean' {
   return 'string';
 }
 
-/** A location, joined into text only when a problem is reported there: most data has none. */
-type Path = string | { parent: Path; key: string | number };
+/**
+ * Where the walk is: the path it was given, then each element name and list index below it, pushed on the
+ * way down and popped on the way up (one array per walk, nothing allocated per element). Joined into text
+ * only when a problem is reported there: most data has none.
+ */
+type Path = Array<string | number>;
 
-function pathText(path: Path): string {
-  if (typeof path === 'string') return path;
-  const base = pathText(path.parent);
-  return typeof path.key === 'number' ? `${base}[${path.key}]` : `${base}.${path.key}`;
+function pathText(path: Path, key?: string): string {
+  let text = String(path[0]);
+  for (let i = 1; i < path.length; i++) {
+    const part = path[i];
+    text += typeof part === 'number' ? `[${part}]` : `.${part}`;
+  }
+  return key === undefined ? text : `${text}.${key}`;
 }
 
 /** One malformed place: where (e.g. `prefetch.egfr.entry[0].resource.valueQuantity`) and what is wrong there. */
@@ -80,6 +87,8 @@ export interface ShapeProblem {
 }
 
 interface Walk {
+  /** Where the walk is. */
+  path: Path;
   /** The first `limit` problems of any kind, in the order of the walk. */
   problems: ShapeProblem[];
   /** The first `limit` `range` problems. */
@@ -115,8 +124,8 @@ export function fhirShapeIssues(
  * values are refused in every mode, the rest only reported or refused as configured).
  */
 export function fhirShapeCheck(value: unknown, path: string, limit = 10): ShapeCheck {
-  const walk: Walk = { problems: [], range: [], limit };
-  checkResource(value, path, walk, 0);
+  const walk: Walk = { path: [path], problems: [], range: [], limit };
+  checkResource(value, walk, 0);
   return { problems: walk.problems, range: walk.range };
 }
 
@@ -125,10 +134,11 @@ export function fhirShapeProblems(value: unknown, path: string, limit = 10): str
   return fhirShapeIssues(value, path, { limit }).map((p) => `${p.at}: ${p.message}`);
 }
 
-function report(walk: Walk, path: Path, message: string, kind: ShapeProblem['kind'] = 'shape'): void {
+/** Reports a problem where the walk is, or at its element `key` when given. */
+function report(walk: Walk, message: string, kind: ShapeProblem['kind'] = 'shape', key?: string): void {
   const full = walk.problems.length >= walk.limit;
   if (full && (kind !== 'range' || walk.range.length >= walk.limit)) return;
-  const problem = { at: pathText(path), message, kind };
+  const problem = { at: pathText(walk.path, key), message, kind };
   if (!full) walk.problems.push(problem);
   if (kind === 'range' && walk.range.length < walk.limit) walk.range.push(problem);
 }
@@ -145,64 +155,64 @@ function describe(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-function checkResource(value: unknown, path: Path, walk: Walk, depth: number): void {
+function checkResource(value: unknown, walk: Walk, depth: number): void {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    report(walk, path, `expected a FHIR resource (a JSON object), got ${describe(value)}`);
+    report(walk, `expected a FHIR resource (a JSON object), got ${describe(value)}`);
     return;
   }
   const type = (value as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string') {
-    report(
-      walk,
-      { parent: path, key: 'resourceType' },
-      `expected the resource type as a string, got ${describe(type)}`,
-    );
+    report(walk, `expected the resource type as a string, got ${describe(type)}`, 'shape', 'resourceType');
     return;
   }
   const info = resourceClass(type);
-  if (info) checkObject(value as Record<string, unknown>, info, path, walk, depth);
+  if (info) checkObject(value as Record<string, unknown>, info, walk, depth);
 }
 
-function checkObject(value: Record<string, unknown>, info: Compiled, path: Path, walk: Walk, depth: number): void {
+function checkObject(value: Record<string, unknown>, info: Compiled, walk: Walk, depth: number): void {
   if (depth > MAX_DEPTH) return;
+  const path = walk.path;
   for (const key in value) {
     if (done(walk)) return;
     const child = value[key];
     if (child === null || child === undefined || key === 'resourceType' || key.charCodeAt(0) === 95 /* _ */) continue;
     const element = compiledElement(info, key);
     if (!element) continue;
+    path.push(key);
     if (element.list) {
       if (!Array.isArray(child)) {
-        report(walk, { parent: path, key }, `expected an array of ${element.itemName}, got ${describe(child)}`);
-        continue;
-      }
-      const item = element.type;
-      for (let i = 0; i < child.length; i++) {
-        // null stands in a list only to line a primitive up with its `_element` extensions.
-        if (child[i] === null && item?.primitive) continue;
-        checkValue(child[i], item, { parent: { parent: path, key }, key: i }, walk, depth + 1);
+        report(walk, `expected an array of ${element.itemName}, got ${describe(child)}`);
+      } else {
+        const item = element.type;
+        for (let i = 0; i < child.length; i++) {
+          // null stands in a list only to line a primitive up with its `_element` extensions.
+          if (child[i] === null && item?.primitive) continue;
+          path.push(i);
+          checkValue(child[i], item, walk, depth + 1);
+          path.pop();
+        }
       }
     } else if (Array.isArray(child)) {
-      report(walk, { parent: path, key }, `expected one ${element.itemName}, got an array`);
+      report(walk, `expected one ${element.itemName}, got an array`);
     } else {
-      checkValue(child, element.type, { parent: path, key }, walk, depth + 1);
+      checkValue(child, element.type, walk, depth + 1);
     }
+    path.pop();
   }
 }
 
-function checkValue(value: unknown, type: CompiledType | undefined, path: Path, walk: Walk, depth: number): void {
+function checkValue(value: unknown, type: CompiledType | undefined, walk: Walk, depth: number): void {
   if (!type) return;
   if (type.json !== undefined) {
     if (typeof value !== type.json)
-      report(walk, path, `expected a ${type.name} (a JSON ${type.json}), got ${describe(value)}`);
-    else if (type.json === 'number') checkNumber(value as number, type.name, path, walk);
-    else if (type.dates) checkDate(value as string, type.name, path, walk);
+      report(walk, `expected a ${type.name} (a JSON ${type.json}), got ${describe(value)}`);
+    else if (type.json === 'number') checkNumber(value as number, type.name, walk);
+    else if (type.dates) checkDate(value as string, type.name, walk);
     return;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     report(
       walk,
-      path,
       type.name === 'Resource'
         ? `expected a FHIR resource (a JSON object), got ${describe(value)}`
         : `expected a ${type.name} (a JSON object), got ${describe(value)}`,
@@ -211,42 +221,37 @@ function checkValue(value: unknown, type: CompiledType | undefined, path: Path, 
   }
   // A resource where the element's type is Resource (Bundle.entry.resource, contained) or a resource type.
   if (type.resource || typeof (value as { resourceType?: unknown }).resourceType === 'string') {
-    checkResource(value, path, walk, depth);
+    checkResource(value, walk, depth);
     return;
   }
   const info = type.compiled();
   if (!info) return;
-  checkObject(value as Record<string, unknown>, info, path, walk, depth);
-  if (type.quantity) checkUcumCode(value, path, walk);
+  checkObject(value as Record<string, unknown>, info, walk, depth);
+  if (type.quantity) checkUcumCode(value, walk);
 }
 
-function checkNumber(value: number, name: string, path: Path, walk: Walk): void {
+function checkNumber(value: number, name: string, walk: Walk): void {
   if (INTEGER_TYPES.has(name)) {
-    if (!Number.isInteger(value)) report(walk, path, `expected a whole number for the ${name}, got a fraction`);
+    if (!Number.isInteger(value)) report(walk, `expected a whole number for the ${name}, got a fraction`);
     else if (value > MAX_INTEGER || value < MIN_INTEGER)
-      report(walk, path, `the ${name} is outside the range of CQL's Integer (-2^31 to 2^31 - 1)`, 'range');
+      report(walk, `the ${name} is outside the range of CQL's Integer (-2^31 to 2^31 - 1)`, 'range');
     else if ((name === 'positiveInt' && value < 1) || (name === 'unsignedInt' && value < 0))
-      report(walk, path, `the ${name} is below its least value (${name === 'positiveInt' ? 1 : 0})`);
+      report(walk, `the ${name} is below its least value (${name === 'positiveInt' ? 1 : 0})`);
   } else if (!(value <= MAX_DECIMAL && value >= MIN_DECIMAL)) {
-    report(
-      walk,
-      path,
-      `the ${name} is outside the range of CQL's Decimal (at most 20 digits before the point)`,
-      'range',
-    );
+    report(walk, `the ${name} is outside the range of CQL's Decimal (at most 20 digits before the point)`, 'range');
   }
 }
 
 /** A FHIR date, dateTime, instant or time that CQL cannot read as one (it would fail or take it as absent). */
-function checkDate(value: string, name: string, path: Path, walk: Walk): void {
+function checkDate(value: string, name: string, walk: Walk): void {
   if (name === 'time') {
-    if (!TIME.test(value)) report(walk, path, 'the time is not a time of day (hh:mm:ss, hours 00 to 23)', 'range');
+    if (!TIME.test(value)) report(walk, 'the time is not a time of day (hh:mm:ss, hours 00 to 23)', 'range');
     return;
   }
   const forms = DATE_FORMS[name];
   if (!forms || isPlainCalendarText(value, forms)) return;
   const read = readCalendar(value, forms);
-  if (!isCalendarValue(read)) report(walk, path, `the ${name} ${read.problem}`, 'range');
+  if (!isCalendarValue(read)) report(walk, `the ${name} ${read.problem}`, 'range');
 }
 
 const QUANTITY_TYPES = new Set(['Quantity', 'SimpleQuantity', 'Age', 'Count', 'Distance', 'Duration', 'MoneyQuantity']);
@@ -254,14 +259,14 @@ const UCUM = 'http://unitsofmeasure.org';
 const ucumVerdicts = new Map<string, boolean>();
 
 /** A Quantity coded in UCUM must carry a UCUM code: the engine computes with it. */
-function checkUcumCode(quantity: { system?: unknown; code?: unknown }, path: Path, walk: Walk): void {
+function checkUcumCode(quantity: { system?: unknown; code?: unknown }, walk: Walk): void {
   if (quantity.system !== UCUM || typeof quantity.code !== 'string') return;
   let valid = quantity.code.length <= MAX_UCUM_CODE ? ucumVerdicts.get(quantity.code) : false;
   if (valid === undefined) {
     valid = validateUcumUnit(quantity.code) === null;
     if (ucumVerdicts.size < 10_000 && quantity.code.length <= 64) ucumVerdicts.set(quantity.code, valid);
   }
-  if (!valid) report(walk, { parent: path, key: 'code' }, `not a UCUM unit, though the system says UCUM`);
+  if (!valid) report(walk, 'not a UCUM unit, though the system says UCUM', 'shape', 'code');
 }
 
 // The model info's look-ups walk base classes and try every split of a choice name: each class is

@@ -120,10 +120,23 @@ describe('the cql-execution patch (src/engine/cql/distinct-keys.ts)', () => {
     );
   });
 
-  it('builds its keys with the copy of immutable that cql-execution uses', () => {
+  it('makes keys that the immutable cql-execution uses reads as value objects (equals and hashCode)', () => {
     const fromCqlExecution = createRequire(require.resolve('cql-execution/lib/util/immutableUtil'));
-    expect(fromCqlExecution.resolve('immutable')).toBe(require.resolve('immutable'));
-    expect(typeof (require('immutable') as { Map?: unknown }).Map).toBe('function');
+    const immutable = fromCqlExecution('immutable') as {
+      is: (a: unknown, b: unknown) => boolean;
+      hash: (a: unknown) => number;
+      Set: (xs: unknown[]) => { size: number };
+    };
+    installFhirDistinctKeys();
+    const util = require('cql-execution/lib/util/immutableUtil') as { toNormalizedKey: (v: unknown) => unknown };
+    const wrapper = fhir.FHIRWrapper.FHIRv401();
+    const json = observation('o-1', '2024-01-01T10:00:00Z');
+    const [a, b] = [wrapper.wrap(json), wrapper.wrap({ ...json })].map((o) => util.toNormalizedKey(o));
+    expect(a).not.toBe(b);
+    expect(immutable.is(a, b)).toBe(true);
+    expect(immutable.hash(a)).toBe(immutable.hash(b));
+    const other = util.toNormalizedKey(wrapper.wrap(observation('o-2', '2024-01-01T10:00:00Z')));
+    expect(immutable.Set([a, b, other]).size).toBe(2);
   });
 
   it('recognises a FHIR object by the _json and _typeInfo.name of what cql-exec-fhir wraps', () => {

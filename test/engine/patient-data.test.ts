@@ -31,6 +31,11 @@ beforeAll(async () => {
   knowledge = await knowledgeFrom(repoRoot);
 });
 
+const sortClause = (
+  require('cql-execution/lib/elm/query') as {
+    SortClause: { prototype: { sort: unknown; __stockSort?: unknown } };
+  }
+).SortClause.prototype;
 const stockKeys = require('cql-execution/lib/util/immutableUtil') as {
   toNormalizedKey: (value: unknown) => unknown;
   __stockToNormalizedKey?: (value: unknown) => unknown;
@@ -73,9 +78,12 @@ async function both(service: Service, resources: Array<{ resourceType: string; i
     return { defines, facts };
   };
   const model = fhirDataModel();
-  // Stock cql-exec-fhir with stock cql-execution: without the engine's keys of FHIR objects for distinct results.
+  // Stock cql-exec-fhir with stock cql-execution: without the engine's keys of FHIR objects for distinct results
+  // nor its sort.
   const engineKeys = stockKeys.toNormalizedKey;
+  const engineSort = sortClause.sort;
   stockKeys.toNormalizedKey = stockKeys.__stockToNormalizedKey ?? engineKeys;
+  sortClause.sort = sortClause.__stockSort ?? engineSort;
   let stock;
   try {
     const source = fhir.PatientSource.FHIRv401();
@@ -83,6 +91,7 @@ async function both(service: Service, resources: Array<{ resourceType: string; i
     stock = await values(source, (r) => (stockWrapper ??= fhir.FHIRWrapper.FHIRv401()).wrap(r));
   } finally {
     stockKeys.toNormalizedKey = engineKeys;
+    sortClause.sort = engineSort;
   }
   const ours = await values(model.patientSource(resources), model.wrap);
   return { stock, ours };

@@ -280,25 +280,43 @@ function get(this: Instance, field: string): unknown {
   return toFhirObject(data, type, call, suffix);
 }
 
-/** cql-exec-fhir's getPropertyFromJSON: a primitive and its `_element` extensions as one value. */
+/**
+ * cql-exec-fhir's getPropertyFromJSON: a primitive and its `_element` extensions as one value (for a list, item
+ * by item), without the arrays it builds for a single value.
+ */
 function propertyFromJson(json: Record<string, unknown>, property: string, type: Spec, model: Model): unknown {
   const value = json[property];
-  const extra = json[`_${property}`];
+  const extra = json[extraName(property)];
   if (value == null && extra == null) return value;
   if (!isPrimitiveOrList(type, model)) return value;
-  const values = type.isList && Array.isArray(value) ? [...(value as unknown[])] : [value];
-  const extras = type.isList && Array.isArray(extra) ? [...(extra as unknown[])] : [extra];
-  while (values.length > extras.length) extras.push(undefined);
-  while (extras.length > values.length) values.push(undefined);
+  if (!type.isList) return primitiveItem(value, extra);
+  const values = Array.isArray(value) ? (value as unknown[]) : undefined;
+  const extras = Array.isArray(extra) ? (extra as unknown[]) : undefined;
+  const length = Math.max(values ? values.length : 1, extras ? extras.length : 1);
   const data: unknown[] = [];
-  for (let i = 0; i < values.length; i++) {
-    let item: unknown = {};
-    if (typeof values[i] !== 'undefined') (item as Record<string, unknown>).value = values[i];
-    if (extras[i] != null) Object.assign(item as object, extras[i]);
-    if (values[i] == null && extras[i] == null) item = values[i];
-    data.push(item);
-  }
-  return type.isList ? data : data[0];
+  for (let i = 0; i < length; i++)
+    data.push(
+      primitiveItem(values ? values[i] : i === 0 ? value : undefined, extras ? extras[i] : i === 0 ? extra : undefined),
+    );
+  return data;
+}
+
+/** One primitive with its extensions: `{ value, ...extension }`, or the value itself when both are absent. */
+function primitiveItem(value: unknown, extra: unknown): unknown {
+  if (value == null && extra == null) return value;
+  const item: Record<string, unknown> = {};
+  if (typeof value !== 'undefined') item.value = value;
+  if (extra != null) Object.assign(item, extra);
+  return item;
+}
+
+const extraNames = new Map<string, string>();
+
+/** `_name`, the JSON name of a primitive's extensions, made once per name (the model's names: few). */
+function extraName(property: string): string {
+  let name = extraNames.get(property);
+  if (name === undefined) extraNames.set(property, (name = `_${property}`));
+  return name;
 }
 
 function isPrimitiveOrList(type: Spec, model: Model): boolean {
@@ -365,24 +383,51 @@ export function parseDateTime(text: string): CqlDateTime | null {
   return quickDateTime(text) ?? cql.DateTime.parse(text);
 }
 
-const QUICK_FORM = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{3}))?([+-])(\d{2}):(\d{2}))?$/;
-
+/**
+ * `YYYY-MM-DD`, `YYYY-MM-DDThh:mm:ss±hh:mm` or `YYYY-MM-DDThh:mm:ss.SSS±hh:mm`, read by position (no match
+ * arrays): the fields DateTime.parse would give, or undefined for any other text.
+ */
 function quickDateTime(text: string): CqlDateTime | undefined {
-  if (text.length !== 10 && text.length !== 25 && text.length !== 29) return undefined;
-  const m = QUICK_FORM.exec(text);
-  if (!m) return undefined;
-  const fields = [m[1], m[2], m[3], m[4], m[5], m[6], m[7]].map((f) => (f != null ? parseInt(f, 10) : undefined));
-  const [year, month, day, hour, minute, second] = fields as number[];
+  const n = text.length;
+  if (n !== 10 && n !== 25 && n !== 29) return undefined;
+  if (text.charCodeAt(4) !== 45 /* - */ || text.charCodeAt(7) !== 45) return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
   if (year < 1000 || year > 9998 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
-  if (m[4] != null) {
-    if (hour > 23 || minute > 59 || second > 59) return undefined;
-    const offsetHours = parseInt(m[9], 10);
-    const offsetMinutes = parseInt(m[10], 10);
-    if (offsetHours > 14 || offsetMinutes > 59) return undefined;
-    const offset = offsetHours + offsetMinutes / 60;
-    fields.push(m[8] === '+' ? offset : offset * -1);
+  if (n === 10) return new cql.DateTime(year, month, day, undefined, undefined, undefined, undefined);
+  if (text.charCodeAt(10) !== 84 /* T */ || text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58)
+    return undefined;
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  let millisecond: number | undefined;
+  let at = 19;
+  if (n === 29) {
+    if (text.charCodeAt(19) !== 46 /* . */) return undefined;
+    millisecond = digits(text, 20, 3);
+    if (millisecond < 0) return undefined;
+    at = 23;
   }
-  return new cql.DateTime(...fields);
+  const sign = text.charCodeAt(at);
+  if ((sign !== 43 /* + */ && sign !== 45) || text.charCodeAt(at + 3) !== 58) return undefined;
+  const offsetHours = digits(text, at + 1, 2);
+  const offsetMinutes = digits(text, at + 4, 2);
+  if (hour < 0 || minute < 0 || second < 0 || offsetHours < 0 || offsetMinutes < 0) return undefined;
+  if (hour > 23 || minute > 59 || second > 59 || offsetHours > 14 || offsetMinutes > 59) return undefined;
+  const offset = offsetHours + offsetMinutes / 60;
+  return new cql.DateTime(year, month, day, hour, minute, second, millisecond, sign === 43 ? offset : offset * -1);
+}
+
+/** The number written by `count` ASCII digits at `at`, or -1 when they are not all digits. */
+function digits(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return -1;
+    value = value * 10 + (c - 48);
+  }
+  return value;
 }
 
 function daysIn(year: number, month: number): number {

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { fhirModelInfo, type FhirResource } from '../../fhir/index.js';
 import { installFhirDistinctKeys } from './distinct-keys.js';
 import { fhirObject, type FhirCall } from './fhir-object.js';
+import { installSortKeys } from './sort-keys.js';
 
 const require = createRequire(import.meta.url);
 
@@ -53,6 +54,7 @@ let shared: FhirDataModel | undefined;
 export function fhirDataModel(): FhirDataModel {
   if (shared) return shared;
   installFhirDistinctKeys();
+  installSortKeys();
   const fhir = require('cql-exec-fhir') as CqlExecFhir;
   const modelInfo = fhirModelInfo();
   // The wrapper reads nothing but its _modelInfo: the one already parsed.
