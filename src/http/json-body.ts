@@ -1,4 +1,4 @@
-import express, { type RequestHandler } from 'express';
+import express, { type RequestHandler, type Response } from 'express';
 import { malformedJson, unsupportedMediaType } from '../errors.js';
 import { JsonSyntaxError, lineColumnOf, parseLeavingOut } from './json-envelope.js';
 
@@ -54,4 +54,16 @@ export function optionalJsonBody(limitBytes: number): RequestHandler[] {
     next();
   };
   return [requireJsonIfAny, express.json({ limit: limitBytes, type: JSON_TYPES, strict: true })];
+}
+
+/**
+ * Answers `body` as res.json does with this app's settings (no JSON spaces, replacer or escaping, no ETag), with the
+ * same bytes and headers, in one pass: the text is stringified once and written as it is, where res.send would make
+ * a Buffer of it first (of any answer over 1,000 characters) to count its length.
+ */
+export function sendJson(res: Response, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
 }
