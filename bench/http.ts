@@ -17,19 +17,27 @@ export interface BenchServer {
 /**
  * bench/server.ts of `dir` (default: this checkout), optionally recording uptake in SQLite, serving
  * the knowledge of `knowledge` (default: the checkout's shipped knowledge), evaluating on `workers`
- * threads (default 1: the HTTP thread).
+ * threads (default 1: the HTTP thread), with at most `maxResources` FHIR resources a call (CDS_MAX_RESOURCES_PER_CALL).
  */
 export async function startServer({
   dir = process.cwd(),
   uptake = false,
   knowledge,
   workers = 1,
-}: { dir?: string; uptake?: boolean; knowledge?: string; workers?: number } = {}): Promise<BenchServer> {
+  maxResources,
+}: {
+  dir?: string;
+  uptake?: boolean;
+  knowledge?: string;
+  workers?: number;
+  maxResources?: number;
+} = {}): Promise<BenchServer> {
   const env = {
     ...process.env,
     BENCH_UPTAKE: uptake ? 'sqlite' : '',
     BENCH_WORKERS: String(workers),
     ...(knowledge ? { BENCH_KNOWLEDGE_DIR: knowledge } : {}),
+    ...(maxResources ? { BENCH_MAX_RESOURCES: String(maxResources) } : {}),
   };
   const child = spawn(process.execPath, ['--import', 'tsx', join(dir, 'bench/server.ts')], {
     cwd: dir,
@@ -56,6 +64,25 @@ export interface LoadResult {
   requestsPerSecond: number;
   non2xx: number;
   errors: number;
+  /**
+   * The load generator's own CPU over the run (this process: autocannon runs in it), in cores (1 = one core
+   * busy the whole run). With `idle`, whether the machine rather than the server was the limit.
+   */
+  loaderCores?: number;
+  /** The share of the machine's CPU time (all cores) that was idle during the run, 0 to 1 (Linux /proc/stat). */
+  idle?: number;
+}
+
+/** The machine's CPU time so far, idle and in all, in clock ticks (Linux /proc/stat); undefined elsewhere. */
+export function machineTicks(): { idle: number; total: number } | undefined {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user already)
+    const t = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    return { idle: t[3] + t[4], total: t.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
 }
 
 export async function load(
@@ -69,6 +96,8 @@ export async function load(
     url: `http://127.0.0.1:${port}`,
     connections,
     duration: seconds,
+    // A call over a record of 10,000 resources may take seconds at concurrency 10 on one thread.
+    timeout: 60,
     requests: requests.map((r) => ({
       method: 'POST' as const,
       path: `/cds-services/${r.service}`,
@@ -76,6 +105,9 @@ export async function load(
       body: JSON.stringify(r.body),
     })),
   };
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  const ticksBefore = machineTicks();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (err: unknown, res) =>
       err ? reject(err instanceof Error ? err : new Error('load run failed')) : resolve(res),
@@ -84,8 +116,20 @@ export async function load(
       latencies.push(responseTime),
     );
   });
+  const cpu = process.cpuUsage(cpuBefore);
+  const wallMs = performance.now() - wallBefore;
+  const ticksAfter = machineTicks();
   latencies.sort((a, b) => a - b);
-  return { latencies, requestsPerSecond: result.requests.average, non2xx: result.non2xx, errors: result.errors };
+  return {
+    latencies,
+    requestsPerSecond: result.requests.average,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    loaderCores: (cpu.user + cpu.system) / 1000 / wallMs,
+    ...(ticksBefore && ticksAfter && ticksAfter.total > ticksBefore.total
+      ? { idle: (ticksAfter.idle - ticksBefore.idle) / (ticksAfter.total - ticksBefore.total) }
+      : {}),
+  };
 }
 
 export function percentile(sorted: number[], p: number): number {

@@ -2,6 +2,7 @@
 // date (so the same cards fire on every run), logging off. BENCH_UPTAKE=sqlite records every call
 // and card in a fresh SQLite ledger, as the real server does; without it nothing is recorded.
 // BENCH_WORKERS=N (N >= 2) evaluates on a pool of N threads, as CDS_WORKERS=N does; default 1 (this thread).
+// BENCH_MAX_RESOURCES sets CDS_MAX_RESOURCES_PER_CALL.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,8 @@ const config = defaultConfig({
   auth: 'off',
   rateLimitPerMinute: 0,
   ...(process.env.BENCH_KNOWLEDGE_DIR ? { knowledgeDir: process.env.BENCH_KNOWLEDGE_DIR } : {}),
+  // A generated record of 10,000 resources comes with the call's other prefetch keys: a few more than the default.
+  ...(process.env.BENCH_MAX_RESOURCES ? { maxResourcesPerCall: Number(process.env.BENCH_MAX_RESOURCES) } : {}),
 });
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
 // The pool's threads load what this thread compiled from an ELM cache of the run's own.

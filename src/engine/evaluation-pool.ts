@@ -363,22 +363,21 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       try {
         const slot = await threadFor(generation);
         const id = ++nextId;
-        // A copy of its own: a Buffer's memory may be shared with others (Node's pool) and cannot be transferred.
+        // Transferred when the bytes are the whole of their memory (a large body read from the socket); otherwise a
+        // copy of its own: a Buffer's memory may be shared with others (Node's pool) and cannot be transferred.
         const source = raw ?? new TextEncoder().encode(JSON.stringify(body));
-        const bytes = new Uint8Array(source.byteLength);
-        bytes.set(source);
-        const message: ToThread = {
-          type: 'call',
-          id,
-          generation,
-          serviceId,
-          body: bytes.buffer,
-          options: wireOptions(knowledge, serviceId, body, invokeOptions, keepShadows),
-        };
+        const own = source.byteOffset === 0 && source.byteLength === source.buffer.byteLength;
+        const bytes = own && source.buffer instanceof ArrayBuffer ? source : new Uint8Array(source);
+        const buffer = bytes.buffer as ArrayBuffer;
+        const options = wireOptions(knowledge, serviceId, body, invokeOptions, keepShadows);
+        // The HTTP side read the body without its prefetch (json-body.ts): the thread sends back what the ledger reads.
+        if (raw && (body as { prefetch?: unknown } | undefined)?.prefetch === undefined)
+          options.sentPrefetchUnparsed = true;
+        const message: ToThread = { type: 'call', id, generation, serviceId, body: buffer, options };
         const deadline = invokeOptions.deadline
           ? { leftMs: invokeOptions.deadline.at - performance.now(), ms: invokeOptions.deadline.ms }
           : undefined;
-        const answer = await request(slot, id, message, [bytes.buffer], deadline);
+        const answer = await request(slot, id, message, [buffer], deadline);
         if (answer.type === 'failed') throw fromWireError(answer.error);
         if (answer.type !== 'answer') throw new Error('an evaluation thread answered out of turn');
         const outcome = fromWireOutcome(answer.outcome, knowledge, serviceId, body as HookRequest);

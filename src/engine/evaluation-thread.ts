@@ -12,6 +12,7 @@ import {
   type Knowledge,
 } from '../knowledge/index.js';
 import { createIdleGc } from '../idle-gc.js';
+import { malformedJson } from '../errors.js';
 import { fhirDataModel } from './cql/patient-data.js';
 import { invokeService, type InvokeOptions } from './invoke-service.js';
 import type { EvaluationOutcome } from './outcome.js';
@@ -97,7 +98,13 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
   try {
     const knowledge = generations.get(generation);
     if (!knowledge) throw new Error(`knowledge generation ${generation} is not loaded in this evaluation thread`);
-    const body: unknown = JSON.parse(decoder.decode(new Uint8Array(message.body)));
+    let body: unknown;
+    try {
+      body = JSON.parse(decoder.decode(new Uint8Array(message.body)));
+    } catch {
+      // The HTTP thread checked the bytes: only a body it did not check can get here.
+      throw malformedJson();
+    }
     const { outcome, shadows } = await invokeService(knowledge, serviceId, body, optionsOf(options));
     const keep = !!shadows && options.keepShadows;
     if (keep) {
@@ -107,7 +114,7 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
         shadowWork.delete(oldest);
       }
     }
-    send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep) });
+    send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep, options.sentPrefetchUnparsed) });
   } catch (err) {
     send({ type: 'failed', id, error: toWireError(err) });
   } finally {

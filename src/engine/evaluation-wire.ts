@@ -18,6 +18,7 @@ import { keepTraceOfFailure, traceOfFailure, type Evaluation, type EvaluationTra
 import type { CallOutcome, EvaluationOutcome, ExperimentAssignment } from './outcome.js';
 import type { FhirCheck } from './invoke-service.js';
 import type { CallingClient } from './rollout.js';
+import { evidenceView } from '../uptake/intents.js';
 
 /** What every evaluation thread starts with (its workerData). */
 export interface ThreadSetup {
@@ -53,6 +54,11 @@ export interface WireInvokeOptions {
   rollout?: RolloutSnapshot;
   /** Whether the thread keeps the call's data for its shadow versions (someone will ask for them). */
   keepShadows: boolean;
+  /**
+   * Whether the HTTP thread left the request's prefetch unparsed: the values the request sent then come back too,
+   * in `prefetchOwn`, as the uptake ledger reads them (evidenceView), not whole.
+   */
+  sentPrefetchUnparsed?: boolean;
 }
 
 export type ToThread =
@@ -89,7 +95,10 @@ export interface WireOutcome {
   prefetch: Record<string, PrefetchStatus>;
   /** The keys of the prefetch as evaluated, in order. */
   prefetchKeys: string[];
-  /** The prefetch values that are not the request's own (fetched from the FHIR server, or completed). */
+  /**
+   * The prefetch values that are not the request's own (fetched from the FHIR server, or completed), and with
+   * sentPrefetchUnparsed the evidence view of those that are.
+   */
   prefetchOwn: Record<string, unknown>;
   dataProblems?: string[];
   prefetchShortfalls?: CallOutcome['prefetchShortfalls'];
@@ -119,11 +128,14 @@ export function toWireEvaluation(e: EvaluationOutcome): WireEvaluation {
   };
 }
 
-export function toWireOutcome(outcome: CallOutcome, shadows: boolean): WireOutcome {
+export function toWireOutcome(outcome: CallOutcome, shadows: boolean, sentPrefetchUnparsed = false): WireOutcome {
   const data = outcome.prefetchData ?? {};
   const sent = outcome.request.prefetch ?? {};
   const prefetchOwn: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) if (sent[key] !== value) prefetchOwn[key] = value;
+  for (const [key, value] of Object.entries(data)) {
+    if (sent[key] !== value) prefetchOwn[key] = value;
+    else if (sentPrefetchUnparsed) prefetchOwn[key] = evidenceView(value);
+  }
   return {
     hook: outcome.request.hook,
     evaluations: outcome.evaluations.map(toWireEvaluation),
@@ -156,7 +168,10 @@ export function fromWireEvaluations(service: Service, evaluations: WireEvaluatio
   return evaluations.map((e) => ({ ...e, ruleSet: find(e.ruleSet) }));
 }
 
-/** The CallOutcome of a call answered by a thread; `request` is the body as this thread parsed it. */
+/**
+ * The CallOutcome of a call answered by a thread; `request` is the body as this thread parsed it (without its
+ * prefetch when it left that to the thread: the prefetch values are then the thread's evidence views).
+ */
 export function fromWireOutcome(
   wire: WireOutcome,
   knowledge: Knowledge,

@@ -1,5 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { PrefetchOptions } from '../prefetch/index.js';
+import { sendJson } from './json-body.js';
 import {
   answerCards,
   answerSystemActions,
@@ -81,7 +82,7 @@ export function invokeHandler(deps: InvokeDeps): RequestHandler {
     await withinMs(call.beforeAnswer(), left);
     // An empty systemActions is left out (CDS Hooks: absent when there are none).
     const systemActions = answerSystemActions(outcome);
-    res.json({ cards: answerCards(outcome), ...(systemActions.length > 0 ? { systemActions } : {}) });
+    sendJson(res, { cards: answerCards(outcome), ...(systemActions.length > 0 ? { systemActions } : {}) });
   };
 }
 

@@ -1,0 +1,155 @@
+// A hook call's body read for an evaluation thread: checked as JSON.parse would check it, built without
+// its prefetch, whose bytes go to the thread.
+import { describe, expect, it } from 'vitest';
+import express from 'express';
+import request from 'supertest';
+import { JsonSyntaxError, parseLeavingOut, scanJson } from '../../src/http/json-envelope.js';
+import { jsonBody } from '../../src/http/json-body.js';
+import { errorHandler } from '../../src/http/error-handler.js';
+import { createLogger } from '../../src/logger.js';
+import { evidenceResources, evidenceView } from '../../src/uptake/intents.js';
+import { renalRequest } from '../support/requests.js';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+const VALID = [
+  '{}',
+  '[]',
+  ' \n\t{"a":1}\r\n',
+  '{"a":[1,-2.5e+3,0,0.1,1E9,true,false,null,"x"],"b":{"c":{}},"d":[]}',
+  '{"s":"\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00 é 😀"}',
+  '{"__proto__":{"x":1},"a":1,"a":2}',
+  '[{"prefetch":1}]',
+  '\ufeff{"a":1}',
+];
+const INVALID = [
+  '',
+  '1',
+  '"x"',
+  '{',
+  '{"a":1,}',
+  '{"a" 1}',
+  '{"a":01}',
+  '{"a":1.}',
+  '{"a":-}',
+  '{"a":.5}',
+  '{"a":1e}',
+  '[1 2]',
+  '[1,]',
+  '{"a":tru}',
+  '{"a":"\\x"}',
+  '{"a":"\\u12G4"}',
+  '{"a":"tab\there"}',
+  '{"a":"open}',
+  '{} {}',
+  '{"a":1}]',
+  "{'a':1}",
+  '{a:1}',
+  '[NaN]',
+];
+
+describe('scanJson', () => {
+  it('takes every JSON text JSON.parse takes with an object or array at the top', () => {
+    for (const text of VALID) {
+      expect(() => JSON.parse(text.replace(/^\ufeff/, '')), text).not.toThrow();
+      expect(() => scanJson(bytes(text)), text).not.toThrow();
+    }
+  });
+  it('refuses what JSON.parse refuses, or what is not an object or array at the top', () => {
+    for (const text of INVALID) expect(() => scanJson(bytes(text)), text).toThrow(JsonSyntaxError);
+  });
+  it('says where the text stops being JSON', () => {
+    expect(() => scanJson(bytes('{"a":1,}'))).toThrow(expect.objectContaining({ offset: 7 }));
+  });
+  it('handles nesting deeper than the call stack', () => {
+    const deep = `{"prefetch":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    expect(parseLeavingOut(bytes(deep), 'prefetch')).toEqual({});
+  });
+});
+
+describe('parseLeavingOut', () => {
+  it('builds the body as JSON.parse does, but for the member left out', () => {
+    for (const text of VALID) {
+      const parsed = JSON.parse(text.replace(/^\ufeff/, '')) as unknown;
+      const expected =
+        parsed && typeof parsed === 'object' && !Array.isArray(parsed)
+          ? Object.fromEntries(Object.entries(parsed).filter(([k]) => k !== 'prefetch'))
+          : parsed;
+      expect(parseLeavingOut(bytes(text), 'prefetch'), text).toStrictEqual(expected);
+    }
+    const body = parseLeavingOut(
+      bytes('{"hook":"h","prefetch":{"p":{"resourceType":"Patient"}},"context":{}}'),
+      'prefetch',
+    );
+    expect(body).toEqual({ hook: 'h', context: {} });
+    expect(Object.keys(body as object)).toEqual(['hook', 'context']);
+    expect(Object.getPrototypeOf(parseLeavingOut(bytes('{"__proto__":{"x":1}}'), 'prefetch'))).toBe(Object.prototype);
+  });
+});
+
+function appWith(keepBytes: boolean) {
+  const app = express();
+  app.post('/call', ...jsonBody(1_000_000, { keepBytes }), (req, res) => {
+    const raw = res.locals.rawBody;
+    res.json({ body: req.body as unknown, raw: raw ? new TextDecoder().decode(raw) : null });
+  });
+  app.use(errorHandler(createLogger('error', true)));
+  return app;
+}
+
+describe('a hook call body kept as bytes (jsonBody with keepBytes)', () => {
+  const app = appWith(true);
+  const text = '{"hook":"patient-view","context":{"patientId":"1"},"prefetch":{"patient":{"resourceType":"Patient"}}}';
+
+  it('hands the bytes on and builds the body without its prefetch', async () => {
+    const res = await request(app).post('/call').set('content-type', 'application/json').send(text);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ body: { hook: 'patient-view', context: { patientId: '1' } }, raw: text });
+  });
+  it('answers invalid JSON, inside the prefetch too, 400 as the whole parse does, with the line and column', async () => {
+    for (const broken of [
+      '{"hook":"patient-view",\n "prefetch":{"patient":{"resourceType":"Patient",}}}',
+      '{"hook":"patient-view"',
+      '{"hook":"patient-view"}}',
+    ]) {
+      const [kept, parsed] = await Promise.all(
+        [app, appWith(false)].map((a) => request(a).post('/call').set('content-type', 'application/json').send(broken)),
+      );
+      expect(kept.status, broken).toBe(400);
+      expect(kept.body, broken).toEqual(parsed.body);
+    }
+    const res = await request(app)
+      .post('/call')
+      .set('content-type', 'application/json')
+      .send('{"hook":"patient-view",\n "prefetch":{"patient":{"resourceType":"Patient",}}}');
+    expect(res.body.issue[0].diagnostics).toBe('the request body is not valid JSON (line 2, column 50)');
+  });
+  it('reads an empty body as an empty object, as express.json does', async () => {
+    const empty = await request(app).post('/call').set('content-type', 'application/json').send('');
+    expect(empty.body).toEqual({ body: {}, raw: null });
+  });
+});
+
+describe('the evidence view of a prefetch value the HTTP thread did not parse', () => {
+  it('gives the uptake ledger the same evidence as the whole value', () => {
+    const prefetch = renalRequest().prefetch as Record<string, unknown>;
+    const many = {
+      resourceType: 'Bundle',
+      entry: Array.from({ length: 700 }, (_, i) => ({
+        resource: {
+          resourceType: 'Observation',
+          id: String(i),
+          code: { coding: [{ system: 'http://loinc.org', code: String(i) }] },
+          effectiveDateTime: '2026-01-02',
+          valueQuantity: { value: i },
+        },
+      })),
+    };
+    const values = { ...prefetch, many };
+    const views = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, evidenceView(v)]));
+    const whole = evidenceResources(undefined, values);
+    expect(whole.length).toBeGreaterThan(1);
+    expect(evidenceResources(undefined, views)).toEqual(whole);
+    expect(JSON.stringify(views).length).toBeLessThan(JSON.stringify(values).length);
+  });
+});
