@@ -40,7 +40,7 @@ export function jsonBody(limitBytes: number, { keepBytes = false }: { keepBytes?
   };
   const read: RequestHandler = (req, res, next) => {
     const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(String(req.headers['content-type'] ?? ''))?.[1];
-    if (charset !== undefined && !/^utf-?8$/i.test(charset)) return json(req, res, next);
+    if (charset !== undefined && !/^utf-8$/i.test(charset)) return json(req, res, next);
     void raw(req, res, (err?: unknown) => (err ? next(err) : envelope(req, res, next)));
   };
   return [requireJson, read];

@@ -124,6 +124,18 @@ describe('a hook call body kept as bytes (jsonBody with keepBytes)', () => {
       .send('{"hook":"patient-view",\n "prefetch":{"patient":{"resourceType":"Patient",}}}');
     expect(res.body.issue[0].diagnostics).toBe('the request body is not valid JSON (line 2, column 50)');
   });
+  it('answers a charset as the whole parse does: utf-8 read as bytes, utf8 refused 415 in both', async () => {
+    for (const charset of ['utf-8', 'UTF-8', 'utf8', 'latin1']) {
+      const [kept, parsed] = await Promise.all(
+        [app, appWith(false)].map((a) =>
+          request(a).post('/call').set('content-type', `application/json; charset=${charset}`).send(text),
+        ),
+      );
+      expect(kept.status, charset).toBe(parsed.status);
+      if (parsed.status === 200) expect(kept.body.body, charset).toEqual({ ...parsed.body.body, prefetch: undefined });
+      else expect(kept.body, charset).toEqual(parsed.body);
+    }
+  });
   it('reads an empty body as an empty object, as express.json does', async () => {
     const empty = await request(app).post('/call').set('content-type', 'application/json').send('');
     expect(empty.body).toEqual({ body: {}, raw: null });
