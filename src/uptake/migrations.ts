@@ -444,9 +444,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
       // Distinct patients, clinician-days and time distributions per group of a day as one row holding the set
       // or the value:count list (rollup-sets.ts), over numbered pseudonyms, instead of a row per patient,
       // clinician or distinct time: a report reads a few rows a day.
+      // Runs again whole if the process stopped between its commit and the record of it (Kysely writes that apart).
       async up(db: Kysely<any>): Promise<void> {
         await db.schema
           .createTable('uptake_rollup_pseudonym')
+          .ifNotExists()
           .addColumn('id', serial, (c) => c.primaryKey())
           .addColumn('pseudonym', 'text', (c) => c.notNull().unique())
           .execute();
@@ -459,16 +461,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
             .addColumn('rule', 'text', (c) => c.notNull())
             .addColumn('indicator', 'text', (c) => c.notNull())
             .addColumn('client_iss', 'text');
-        await dims(db.schema.createTable('uptake_rollup_patient_set'))
+        await dims(db.schema.createTable('uptake_rollup_patient_set').ifNotExists())
           .addColumn('patients', bigint, (c) => c.notNull())
           .addColumn('ids', 'text', (c) => c.notNull())
           .execute();
-        await dims(db.schema.createTable('uptake_rollup_clinician_set'))
+        await dims(db.schema.createTable('uptake_rollup_clinician_set').ifNotExists())
           .addColumn('clinicians', bigint, (c) => c.notNull())
           .addColumn('counts', 'text', (c) => c.notNull())
           .execute();
         for (const table of ['uptake_rollup_feedback_time_set', 'uptake_rollup_completion_time_set'])
-          await dims(db.schema.createTable(table))
+          await dims(db.schema.createTable(table).ifNotExists())
             .addColumn('times', 'text', (c) => c.notNull())
             .execute();
         for (const table of [
@@ -477,14 +479,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           'uptake_rollup_feedback_time_set',
           'uptake_rollup_completion_time_set',
         ])
-          await db.schema.createIndex(`${table}_day`).on(table).columns(['day']).execute();
+          await db.schema.createIndex(`${table}_day`).ifNotExists().on(table).columns(['day']).execute();
         for (const table of [
           'uptake_rollup_patient',
           'uptake_rollup_clinician_day',
           'uptake_rollup_feedback_time',
           'uptake_rollup_completion_time',
         ])
-          await db.schema.dropTable(table).execute();
+          await db.schema.dropTable(table).ifExists().execute();
         await markEveryDayStale(db, dialect);
       },
     },

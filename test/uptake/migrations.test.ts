@@ -29,4 +29,17 @@ describe('uptake store migrations on SQLite', () => {
       await cleanup();
     }
   });
+
+  it('run 0010 again when it committed but its record was not written (the process stopped in between)', async () => {
+    const { config, cleanup } = await testUptakeConfig('sqlite');
+    const { db, dialect } = openDatabase(config);
+    try {
+      await migrateToLatest(db, dialect);
+      await sql`DELETE FROM uptake_migration WHERE name = '0010-rollup-sets'`.execute(db);
+      expect(await migrateToLatest(db, dialect)).toEqual(['0010-rollup-sets']);
+    } finally {
+      await db.destroy();
+      await cleanup();
+    }
+  });
 });
