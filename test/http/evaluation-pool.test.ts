@@ -15,7 +15,9 @@ import {
   recordingFiles,
   type Knowledge,
 } from '../../src/knowledge/index.js';
-import { createEvaluationPool, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
+import { createEvaluationPool, invokeService, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
+import { parseLeavingOut } from '../../src/http/json-envelope.js';
+import { evidenceResources } from '../../src/uptake/intents.js';
 import { createLogger } from '../../src/logger.js';
 import { defaultConfig } from '../../src/config.js';
 import { asAdmin, repoRoot, sharedTranslator, testApp, testKnowledge } from '../support/app.js';
@@ -92,6 +94,34 @@ describe('evaluation on a pool of threads', () => {
     expect(compared).toBeGreaterThanOrEqual(8);
     // Both threads answered some of them.
     expect(shipped.pool.status()).toHaveLength(2);
+  }, 60_000);
+
+  it('gives the uptake ledger the same evidence from the prefetch the HTTP thread left unparsed', async () => {
+    const root = join(repoRoot, 'fixtures', 'requests');
+    let withEvidence = 0;
+    for (const service of readdirSync(root)) {
+      for (const file of readdirSync(join(root, service)).filter(
+        (f) => f.endsWith('.json') && !f.endsWith('.expected.json'),
+      )) {
+        const text = readFileSync(join(root, service, file), 'utf8');
+        const options = { clock: () => new Date(NOW), prefetch: { timeoutMs: 1000, maxPages: 1 } };
+        const whole = await invokeService(shipped.knowledge, service, JSON.parse(text), options).catch(() => undefined);
+        if (!whole) continue;
+        const bytes = new TextEncoder().encode(text);
+        const onPool = await shipped.pool.invoke(
+          shipped.knowledge,
+          service,
+          parseLeavingOut(bytes, 'prefetch'),
+          options,
+          bytes,
+        );
+        const context = whole.outcome.request.context;
+        const expected = evidenceResources(context, whole.outcome.prefetchData);
+        expect(evidenceResources(context, onPool.outcome.prefetchData), `${service}/${file}`).toEqual(expected);
+        if (expected.length > 0) withEvidence++;
+      }
+    }
+    expect(withEvidence).toBeGreaterThan(10);
   }, 60_000);
 
   it('answers a bad request with the same error status and issues as the HTTP thread does', async () => {
