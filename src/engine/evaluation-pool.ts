@@ -21,7 +21,7 @@ import {
 } from '../knowledge/index.js';
 import type { HookRequest } from '../hooks/index.js';
 import { startThread } from '../thread.js';
-import type { Evaluator } from './evaluator.js';
+import type { Evaluator, PoolHealth } from './evaluator.js';
 import type { InvokeOptions, InvokeResult } from './invoke-service.js';
 import type { EvaluationOutcome } from './outcome.js';
 import { unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
@@ -58,24 +58,6 @@ export interface ThreadStatus {
   generations: number[];
   /** Calls and shadow evaluations it is answering. */
   inFlight: number;
-}
-
-/** The pool as /ready and /metrics report it. */
-export interface PoolHealth {
-  /** Threads asked for (CDS_WORKERS). */
-  wanted: number;
-  /** Threads holding the knowledge served: they answer calls. */
-  ready: number;
-  /** Threads started that do not hold it yet. */
-  starting: number;
-  /** Since start: threads that stopped on their own (a crash, out of memory). */
-  crashes: number;
-  /** Since start: threads stopped because they had not answered a call by its deadline (stuck in one define). */
-  stuck: number;
-  /** Since start: threads started in place of one that stopped. */
-  restarts: number;
-  /** Since start: threads started in place of another that could not load the knowledge served (tried again). */
-  failedRestarts: number;
 }
 
 export interface EvaluationPool extends Evaluator {

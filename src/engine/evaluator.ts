@@ -3,7 +3,24 @@
 // InvokeResult either way.
 import type { Knowledge } from '../knowledge/index.js';
 import { invokeService, type InvokeOptions, type InvokeResult } from './invoke-service.js';
-import type { PoolHealth } from './evaluation-pool.js';
+
+/** A pool of evaluation threads as /ready and /metrics report it. */
+export interface PoolHealth {
+  /** Threads asked for (CDS_WORKERS). */
+  wanted: number;
+  /** Threads holding the knowledge served: they answer calls. */
+  ready: number;
+  /** Threads started that do not hold it yet. */
+  starting: number;
+  /** Since start: threads that stopped on their own (a crash, out of memory). */
+  crashes: number;
+  /** Since start: threads stopped because they had not answered a call by its deadline (stuck in one define). */
+  stuck: number;
+  /** Since start: threads started in place of one that stopped. */
+  restarts: number;
+  /** Since start: threads started in place of another that could not load the knowledge served (tried again). */
+  failedRestarts: number;
+}
 
 export interface Evaluator {
   /**

@@ -25,11 +25,10 @@ export { createShadowQueue, errorName, type ShadowQueue, type ShadowQueueStatus 
 export { chooseVersion, unitIdOf, type CallingClient, type RolloutControl } from './rollout.js';
 export { explainCards, withoutIdentifiers, definesUsedBy, type CardExplanation } from './explain.js';
 export { libraryEvaluator, type LibraryEvaluation, type LibraryEvaluator } from './evaluate-library.js';
-export { inThreadEvaluator, type Evaluator } from './evaluator.js';
+export { inThreadEvaluator, type Evaluator, type PoolHealth } from './evaluator.js';
 export {
   createEvaluationPool,
   type EvaluationPool,
   type EvaluationPoolOptions,
-  type PoolHealth,
   type ThreadStatus,
 } from './evaluation-pool.js';
