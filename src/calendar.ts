@@ -35,7 +35,7 @@ const FORM =
 const EARLIEST_MS = new Date('0001-01-01T00:00:00Z').getTime();
 const LATEST_MS = new Date('9999-12-31T23:59:59.999Z').getTime();
 
-function daysIn(year: number, month: number): number {
+export function daysIn(year: number, month: number): number {
   if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
@@ -155,7 +155,7 @@ function within(text: string, at: number, max: number): boolean {
 }
 
 /** The number written by `count` digits at `at`, or -1 when they are not all digits. */
-function digits(text: string, at: number, count: number): number {
+export function digits(text: string, at: number, count: number): number {
   if (at + count > text.length) return -1;
   let value = 0;
   for (let i = at; i < at + count; i++) {

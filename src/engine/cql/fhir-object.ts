@@ -13,6 +13,7 @@
 // within the call only, never the MIN / MAX date-times cql-execution adjusts in place.
 import { createRequire } from 'node:module';
 import type { ClassInfo, FhirModelInfo, TypeSpecifier } from '../../fhir/index.js';
+import { daysIn, digits } from '../../calendar.js';
 
 const require = createRequire(import.meta.url);
 
@@ -417,22 +418,6 @@ function quickDateTime(text: string): CqlDateTime | undefined {
   if (hour > 23 || minute > 59 || second > 59 || offsetHours > 14 || offsetMinutes > 59) return undefined;
   const offset = offsetHours + offsetMinutes / 60;
   return new cql.DateTime(year, month, day, hour, minute, second, millisecond, sign === 43 ? offset : offset * -1);
-}
-
-/** The number written by `count` ASCII digits at `at`, or -1 when they are not all digits. */
-function digits(text: string, at: number, count: number): number {
-  let value = 0;
-  for (let i = at; i < at + count; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return -1;
-    value = value * 10 + (c - 48);
-  }
-  return value;
-}
-
-function daysIn(year: number, month: number): number {
-  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /**
