@@ -15,8 +15,7 @@ import type {
 import { CQL_EXECUTION_PATCHED_FOR, installFhirDistinctKeys } from '../../src/engine/cql/distinct-keys.js';
 import { CQL_EXEC_FHIR_DRIVEN_FOR, fhirDataModel, type PatientSourceLike } from '../../src/engine/cql/patient-data.js';
 import { fhirModelInfo, type FhirResource } from '../../src/fhir/index.js';
-import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
-import { createCqlTranslator } from '../../src/knowledge/index.js';
+import { compiledLibrary } from '../support/cql-library.js';
 import { repoRoot } from '../support/app.js';
 
 // Modules resolved as the patched files resolve them.
@@ -81,12 +80,7 @@ define "Returned": Resources R return R
 
 let library: LibraryType;
 beforeAll(async () => {
-  const translator = await createCqlTranslator();
-  const [result] = await translator.compileAll([
-    { name: 'PatchCheck', version: '1.0.0', text: LIBRARY, options: DEFAULT_TRANSLATOR_OPTIONS },
-  ]);
-  expect(result.messages.filter((m) => m.severity === 'error')).toEqual([]);
-  library = new cql.Library(result.elm);
+  library = await compiledLibrary('PatchCheck', LIBRARY);
 });
 
 async function evaluate(source: PatientSourceLike, resources: FhirResource[] = []): Promise<Record<string, unknown>> {

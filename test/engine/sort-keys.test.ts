@@ -7,8 +7,7 @@ import { Executor as ExecutorType } from 'cql-execution';
 import { installSortKeys } from '../../src/engine/cql/sort-keys.js';
 import { fhirDataModel } from '../../src/engine/cql/patient-data.js';
 import { CQL_EXECUTION_PATCHED_FOR } from '../../src/engine/cql/distinct-keys.js';
-import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
-import { createCqlTranslator } from '../../src/knowledge/index.js';
+import { compiledLibrary } from '../support/cql-library.js';
 
 const require = createRequire(import.meta.url);
 const cql = require('cql-execution') as {
@@ -38,12 +37,7 @@ define "Plain": ({ 3, 1, 2, 2, null }) X sort asc
 
 let library: LibraryType;
 beforeAll(async () => {
-  const translator = await createCqlTranslator();
-  const [result] = await translator.compileAll([
-    { name: 'SortCheck', version: '1.0.0', text: LIBRARY, options: DEFAULT_TRANSLATOR_OPTIONS },
-  ]);
-  expect(result.messages.filter((m) => m.severity === 'error')).toEqual([]);
-  library = new cql.Library(result.elm);
+  library = await compiledLibrary('SortCheck', LIBRARY);
 });
 
 const texts = [
