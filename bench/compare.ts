@@ -3,7 +3,7 @@
 // side; short load runs alternate between them per service, so both see the same machine. Prints
 // the median over rounds of each run's p50, p99 and req/s, at concurrency BENCH_CONNECTIONS (default 1;
 // 10 shows whether calls use more than one core). BENCH_UPTAKE=sqlite runs both with the uptake ledger
-// on SQLite (what recording costs a call).
+// on SQLite (what recording costs a call). BENCH_WORKERS=2 runs both with a pool of 2 evaluation threads.
 //
 //   git worktree add /tmp/base <commit> && ln -s "$PWD/node_modules" /tmp/base/node_modules
 //   BENCH_BASELINE=/tmp/base npx tsx bench/compare.ts
@@ -19,11 +19,12 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const uptake = process.env.BENCH_UPTAKE === 'sqlite';
-const before = await startServer({ dir: resolve(baseline), uptake });
-const after = await startServer({ uptake });
+const workers = Number(process.env.BENCH_WORKERS ?? 1);
+const before = await startServer({ dir: resolve(baseline), uptake, workers });
+const after = await startServer({ uptake, workers });
 try {
   console.log(
-    `HTTP over loopback, concurrency ${CONNECTIONS}${uptake ? ', uptake on SQLite' : ''}: medians over ${ROUNDS} alternating ${SECONDS} s runs`,
+    `HTTP over loopback, concurrency ${CONNECTIONS}, evaluation threads ${workers}${uptake ? ', uptake on SQLite' : ''}: medians over ${ROUNDS} alternating ${SECONDS} s runs`,
   );
   console.log(`${'service'.padEnd(28)} p50 before  p50 after  p99 before  p99 after   req/s before  req/s after`);
   for (const [service, list] of byService(fixtureRequests())) {
