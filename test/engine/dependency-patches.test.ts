@@ -1,6 +1,6 @@
 // Two files use cql-execution and cql-exec-fhir below their public API: distinct-keys.ts replaces
-// cql-execution's normalised-key function, and patient-data.ts drives cql-exec-fhir's PatientSource,
-// Patient and FHIRObject through private members. These tests fail, saying what to re-check, when an
+// cql-execution's normalised-key function, and patient-data.ts stands in for cql-exec-fhir's Patient and
+// drives its FHIRObject through private members. These tests fail, saying what to re-check, when an
 // upgrade changes what those files rely on; and they check that both still have their effect.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -32,14 +32,8 @@ interface Patient extends FhirObject {
   findRecords(profile: string, details?: unknown): FhirObject[];
   findRecord(profile: string, details?: unknown): FhirObject | undefined;
 }
-interface PatientSourceState {
-  _index: unknown;
-  _bundles: unknown;
-  _modelInfo: unknown;
-  _patientSourceOptions: unknown;
-}
 interface CqlExecFhir {
-  PatientSource: { prototype: Record<string, unknown>; FHIRv401(): PatientSourceState };
+  PatientSource: { FHIRv401(): unknown };
   FHIRWrapper: { FHIRv401(): { wrap(json: unknown): FhirObject } };
 }
 
@@ -187,12 +181,34 @@ describe('the cql-exec-fhir internals driven by src/engine/cql/patient-data.ts',
     expect(fromCqlExecFhir.resolve('cql-execution')).toBe(require.resolve('cql-execution'));
   });
 
-  it('keep the PatientSource state that currentPatient reads', () => {
-    const source = fhir.PatientSource.FHIRv401();
-    expect(Object.keys(source).sort()).toEqual(['_bundles', '_index', '_modelInfo', '_patientSourceOptions']);
-    expect(source).toMatchObject({ _index: 0, _bundles: [], _patientSourceOptions: {} });
-    expect(typeof fhir.PatientSource.prototype.currentPatient).toBe('function');
-    expect(typeof fhir.PatientSource.prototype.nextPatient).toBe('function');
+  it('need of the patient of a PatientContext no more than its id and its records', async () => {
+    // The engine gives cql-execution a patient that has getId, findRecords and findRecord only (cql-exec-fhir's
+    // Patient is a whole FHIRObject besides): every property cql-execution reads of it must be one of these.
+    const read = new Set<string>();
+    const source = fhirDataModel().patientSource([PATIENT, observation('o1', '2026-05-01')]);
+    const watched: PatientSourceLike = {
+      currentPatient: () => {
+        const patient = source.currentPatient() as object | undefined;
+        return (
+          patient &&
+          new Proxy(patient, {
+            get: (target, key, receiver) => {
+              if (typeof key === 'string') read.add(key);
+              return Reflect.get(target, key, receiver) as unknown;
+            },
+          })
+        );
+      },
+      nextPatient: () => source.nextPatient(),
+    };
+    const results = await evaluate(watched, [observation('o2', '2026-05-02')]);
+    expect(results.Coded).toHaveLength(1);
+    expect(read.has('findRecords')).toBe(true);
+    expect([...read].filter((k) => !['getId', 'findRecords', 'findRecord', 'then'].includes(k))).toEqual([]);
+    expect(fhirDataModel().patientSource([PATIENT]).currentPatient()).toMatchObject({ getId: expect.any(Function) });
+    expect((fhirDataModel().patientSource([PATIENT]).currentPatient() as { getId(): unknown }).getId()).toBe(
+      'pt-patches',
+    );
     expect(typeof fhir.FHIRWrapper.FHIRv401().wrap).toBe('function');
   });
 
@@ -204,7 +220,7 @@ describe('the cql-exec-fhir internals driven by src/engine/cql/patient-data.ts',
   });
 
   it('give the model info, whose classes are found by a retrieve datatype', () => {
-    const source = fhir.PatientSource.FHIRv401() as unknown as { _modelInfo: { findClass: unknown } };
+    const source = fhir.PatientSource.FHIRv401() as { _modelInfo: { findClass: unknown } };
     expect(typeof source._modelInfo.findClass).toBe('function');
     const classInfo = fhirModelInfo().findClass('{http://hl7.org/fhir}Observation');
     expect(classInfo?.name).toBe('Observation');
@@ -213,20 +229,9 @@ describe('the cql-exec-fhir internals driven by src/engine/cql/patient-data.ts',
     expect(classInfo?.baseTypeSpecifier?.fqn).toBe('FHIR.DomainResource');
   });
 
-  it('make a Patient whose prototype chain leads to FHIRObject, the class of wrapped resources', () => {
-    const state = {
-      _index: 0,
-      _bundles: [{ resourceType: 'Bundle', entry: [{ resource: PATIENT }] }],
-      _modelInfo: fhirModelInfo(),
-      _patientSourceOptions: {},
-    };
-    const currentPatient = fhir.PatientSource.prototype.currentPatient as (this: unknown) => Patient;
-    const patient = currentPatient.call(state);
-    expect(patient._json).toBe(PATIENT);
-    const Patient = Object.getPrototypeOf(patient) as Record<string, unknown>;
-    expect(typeof Patient.findRecords).toBe('function');
-    expect(typeof Patient.findRecord).toBe('function');
-    const FHIRObject = Object.getPrototypeOf(Patient).constructor as FhirObjectClass;
+  it('wrap resources in FHIRObject, a class whose constructor takes the JSON, its class and the model info', () => {
+    // patient-data.ts finds the class it builds on as the constructor of what the wrapper makes.
+    const FHIRObject = (fhir.FHIRWrapper.FHIRv401().wrap(PATIENT) as object).constructor as FhirObjectClass;
     const json = observation('o-1', '2024-01-01T10:00:00Z');
     expect(fhir.FHIRWrapper.FHIRv401().wrap(json)).toBeInstanceOf(FHIRObject);
     const classInfo = fhirModelInfo().findClass('Observation');

@@ -15,9 +15,9 @@ import { installSortKeys } from './sort-keys.js';
 const require = createRequire(import.meta.url);
 
 /**
- * The cql-exec-fhir version whose private members this drives: PatientSource.prototype.currentPatient
- * on a state of _index, _bundles, _modelInfo and _patientSourceOptions; Patient.findRecords, replaced
- * per patient; FHIRObject, the class of what FHIRWrapper.wrap returns, whose get, getCode, _is and
+ * The cql-exec-fhir version whose private members this drives: its Patient's findRecords, answered here (over
+ * the FHIR objects of fhir-object.ts) by the patient given to cql-execution; FHIRObject, the class of what
+ * FHIRWrapper.wrap returns, whose get, getCode, _is and
  * _typeHierarchy fhir-object.ts reimplements or builds on (with lib/util's normalizeChoiceName). The model
  * info comes from PatientSource's _modelInfo (fhir/model-info.ts), and is given to a FHIRWrapper as its _modelInfo
  * (a wrapper built by FHIRv401() would parse the XML a second time: ~200 ms and 2.4 MiB).
@@ -27,7 +27,6 @@ const require = createRequire(import.meta.url);
 export const CQL_EXEC_FHIR_DRIVEN_FOR = '2.2.0';
 
 interface CqlExecFhir {
-  PatientSource: { prototype: { currentPatient(this: unknown): unknown } };
   FHIRWrapper: { prototype: { wrap(json: unknown, type?: string): unknown } };
 }
 
@@ -61,7 +60,12 @@ export function fhirDataModel(): FhirDataModel {
   const wrapper = Object.assign(Object.create(fhir.FHIRWrapper.prototype) as typeof fhir.FHIRWrapper.prototype, {
     _modelInfo: modelInfo,
   });
-  const prototype = fhir.PatientSource.prototype;
+  // findClass walks the model info's classes: once per type name asked for.
+  const classes = new Map<string, ReturnType<typeof modelInfo.findClass>>();
+  const classOf = (name: string) => {
+    if (!classes.has(name)) classes.set(name, modelInfo.findClass(name));
+    return classes.get(name);
+  };
   // The class cql-exec-fhir does not export, under every object it makes.
   const FHIRObject = (wrapper.wrap({ resourceType: 'Patient' }) as { constructor: { prototype: object } }).constructor;
   const call = (): FhirCall => ({ model: modelInfo, dates: new Map() });
@@ -76,38 +80,38 @@ export function fhirDataModel(): FhirDataModel {
       }
       const wrapped = new Map<FhirResource, unknown>();
       const state = call();
-      const bundle = {
-        resourceType: 'Bundle',
-        type: 'collection',
-        entry: resources.slice(0, 1).map((resource) => ({ resource })),
+      const findRecords = (profile: string, details?: RetrieveDetails): unknown[] => {
+        const classInfo = classOf(details?.datatype ?? profile);
+        if (!classInfo) return [];
+        const candidates = byType.get(classInfo.name.replace(/^FHIR\./, '')) ?? [];
+        const codeProperty = details?.codeProperty;
+        const codes = codeProperty ? codeIndex(details.codes) : undefined;
+        const out: unknown[] = [];
+        for (const resource of candidates) {
+          if (codes && codeProperty && !mightMatch(propertyValue(resource, codeProperty), codes)) continue;
+          let object = wrapped.get(resource);
+          if (object === undefined) {
+            object = fhirObject(FHIRObject, resource, classInfo, state);
+            wrapped.set(resource, object);
+          }
+          out.push(object);
+        }
+        return out;
       };
-      const source = { _index: 0, _bundles: [bundle], _modelInfo: modelInfo, _patientSourceOptions: {} };
       let done = false;
       return {
+        // What cql-execution asks of the patient of a PatientContext: its id (the results' key) and its records.
+        // cql-exec-fhir's Patient is a FHIRObject of the Patient resource too, whose getters (defined on every
+        // instance) nothing reads: a Patient-context `Patient` is a retrieve, answered by findRecords.
         currentPatient: () => {
           if (done) return undefined;
-          const patient = prototype.currentPatient.call(source) as {
-            findRecords: (profile: string, details?: RetrieveDetails) => unknown[];
+          const patient = resources[0];
+          if (patient?.resourceType !== 'Patient') throw new Error('a patient source needs its Patient resource first');
+          return {
+            getId: () => patient.id,
+            findRecords,
+            findRecord: (profile: string, details?: RetrieveDetails) => findRecords(profile, details)[0],
           };
-          patient.findRecords = (profile, details) => {
-            const classInfo = modelInfo.findClass(details?.datatype ?? profile);
-            if (!classInfo) return [];
-            const candidates = byType.get(classInfo.name.replace(/^FHIR\./, '')) ?? [];
-            const codeProperty = details?.codeProperty;
-            const codes = codeProperty ? codeIndex(details.codes) : undefined;
-            const out: unknown[] = [];
-            for (const resource of candidates) {
-              if (codes && codeProperty && !mightMatch(propertyValue(resource, codeProperty), codes)) continue;
-              let object = wrapped.get(resource);
-              if (object === undefined) {
-                object = fhirObject(FHIRObject, resource, classInfo, state);
-                wrapped.set(resource, object);
-              }
-              out.push(object);
-            }
-            return out;
-          };
-          return patient;
         },
         nextPatient: () => {
           done = true;
