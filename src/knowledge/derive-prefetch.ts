@@ -6,7 +6,7 @@
 // `where` bounds a date element by literal dates (`O.effective >= @2025-01-01`, `C.onset during Interval[...]`) adds
 // that element's date search parameter, a day wider on each side; a bound relative to Now() cannot be written in
 // a CDS Hooks 2.0 template and is left to the CQL.
-import type { RuleSet, Service } from './types.js';
+import type { RuleSet } from './types.js';
 import type { ValueSetIndex } from './value-sets.js';
 import { DATE_SEARCH_PARAMETERS, PATIENT_SEARCH_PARAMETERS } from '../fhir/index.js';
 import { encodeSearchValue, escapeSearchValue, tokenSearchValue } from '../prefetch/index.js';
@@ -260,16 +260,6 @@ function* elmNodes(elm: ElmLibrary | undefined): Generator<Record<string, unknow
 /** Every Retrieve of a library's ELM, wherever it sits in an expression. */
 function* retrievesIn(elm: ElmLibrary | undefined): Generator<Record<string, unknown>> {
   for (const n of elmNodes(elm)) if (n.type === 'Retrieve') yield n;
-}
-
-/** Every version a service may evaluate: the live one, its experiment arms and its shadows, each once. */
-export function servedVersions(service: Pick<Service, 'ruleSet' | 'rollout'>): RuleSet[] {
-  const all = [
-    service.ruleSet,
-    ...(service.rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []),
-    ...(service.rollout?.shadows ?? []),
-  ];
-  return [...new Set(all)];
 }
 
 /** A date search parameter's bounds, as FHIR dates (YYYY-MM-DD), already a day wider than the CQL's. */

@@ -34,7 +34,7 @@ export { fingerprintKey } from './types.js';
 export { knowledgeDigest } from './digest.js';
 export { createKnowledgeReloader, type KnowledgeReloader, type ReloadOutcome, type ReloadStatus } from './reloader.js';
 export { SERVE_DRAFTS_WARNING, findStatus, withStatus, ruleSetHash, type Status } from './lifecycle.js';
-export { experimentHash, experimentFingerprintKey } from './rollout.js';
+export { experimentHash, experimentFingerprintKey, servedVersions } from './rollout.js';
 export { isValueSource, libraryParameters } from './parameters.js';
 export {
   declaredParameters,
@@ -55,9 +55,4 @@ export {
   translatorVersion,
   type CachingTranslator,
 } from './cql/elm-cache.js';
-export {
-  derivePrefetch,
-  servedVersions,
-  DEFAULT_PREFETCH_MAX_TEMPLATE,
-  type DerivedPrefetch,
-} from './derive-prefetch.js';
+export { derivePrefetch, DEFAULT_PREFETCH_MAX_TEMPLATE, type DerivedPrefetch } from './derive-prefetch.js';

@@ -14,6 +14,7 @@ import {
   type Rollout,
   type RuleSet,
   type ServedFingerprints,
+  type Service,
   type ServiceDefinition,
 } from './types.js';
 
@@ -209,4 +210,14 @@ export function describeRolloutSchemaError(e: ErrorObject, rollout: unknown): st
     }
   }
   return describeAjvError(e);
+}
+
+/** Every version a service may evaluate: the live one, its experiment arms and its shadows, each once. */
+export function servedVersions(service: Pick<Service, 'ruleSet' | 'rollout'>): RuleSet[] {
+  const all = [
+    service.ruleSet,
+    ...(service.rollout?.experiment?.arms.map((a) => a.ruleSet) ?? []),
+    ...(service.rollout?.shadows ?? []),
+  ];
+  return [...new Set(all)];
 }
