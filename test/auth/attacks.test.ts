@@ -333,4 +333,14 @@ describe('which endpoints need a token', () => {
       .set('Access-Control-Request-Method', 'POST')
       .expect(204);
   });
+
+  it('lets a browser-based EHR read the 401 (CORS headers on the refusal too)', async () => {
+    const { app } = setup();
+    const res = await request(app)
+      .post(SERVICE)
+      .set('Origin', 'https://ehr.example.org')
+      .send(renalRequest())
+      .expect(401);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
+  });
 });
