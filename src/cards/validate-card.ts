@@ -20,13 +20,27 @@ export function cardProblems(card: Card): string[] {
       [...card.summary].length < 140,
       `summary has ${[...card.summary].length} characters; fewer than 140 are allowed`,
     );
+  // A template's solo placeholder ("{{x}}") renders the fact as it is: an object where a string belongs is caught here.
+  if (card.detail != null) need(typeof card.detail === 'string', 'detail must be a string (Markdown)');
   need(INDICATORS.has(card.indicator), `indicator '${String(card.indicator)}' is not info, warning or critical`);
   need(!!card.source && text(card.source.label), 'source.label is required');
   for (const field of ['url', 'icon'] as const) {
     const value = card.source?.[field];
-    if (typeof value === 'string')
-      need(/^https?:\/\/[^\s]+$/.test(value), `source.${field} must be an absolute http(s) URL`);
+    if (value != null)
+      need(
+        typeof value === 'string' && /^https?:\/\/[^\s]+$/.test(value),
+        `source.${field} must be an absolute http(s) URL`,
+      );
   }
+  const topic = card.source?.topic as { code?: unknown; system?: unknown; display?: unknown } | undefined;
+  if (topic != null)
+    need(
+      typeof topic === 'object' &&
+        text(topic.code) &&
+        text(topic.system) &&
+        (topic.display === undefined || typeof topic.display === 'string'),
+      'source.topic must be a Coding with code and system (display optional)',
+    );
   if (card.suggestions !== undefined) {
     need(
       SELECTION.has(card.selectionBehavior ?? ''),
@@ -34,6 +48,8 @@ export function cardProblems(card: Card): string[] {
     );
     card.suggestions.forEach((s, i) => {
       need(text(s.label), `suggestions[${i}].label is required`);
+      if (s.isRecommended != null)
+        need(typeof s.isRecommended === 'boolean', `suggestions[${i}].isRecommended must be true or false`);
       (s.actions ?? []).forEach((a, j) => problems.push(...actionProblems(a, `suggestions[${i}].actions[${j}]`)));
     });
     if (card.selectionBehavior === 'at-most-one') {
@@ -52,6 +68,9 @@ export function cardProblems(card: Card): string[] {
     need(text(l.label) && text(l.url), `links[${i}] needs label and url`);
     need(l.type === 'absolute' || l.type === 'smart', `links[${i}].type must be absolute or smart`);
     if (l.appContext !== undefined) need(l.type === 'smart', `links[${i}].appContext is only allowed on smart links`);
+    if (l.appContext != null) need(typeof l.appContext === 'string', `links[${i}].appContext must be a string`);
+    if (l.autolaunchable != null)
+      need(typeof l.autolaunchable === 'boolean', `links[${i}].autolaunchable must be true or false`);
     if (typeof l.url === 'string') need(/^https?:\/\//.test(l.url), `links[${i}].url must be an absolute http(s) URL`);
   });
   const empties = emptyPaths(card, '');

@@ -56,6 +56,7 @@ export async function followPages(
   firstCounted = false,
 ): Promise<BundleLike> {
   if (!firstCounted) spend(options, entriesOf(bundle).length);
+  if (reportsError(bundle)) throw new FhirFetchError('the search result holds an OperationOutcome reporting an error');
   const entries = [...entriesOf(bundle)];
   let page: BundleLike = bundle;
   for (let pages = 1; ; pages++) {
@@ -66,6 +67,7 @@ export async function followPages(
     const following = await get(next, options, false);
     if (!isBundle(following)) throw new FhirFetchError('a next page is not a Bundle');
     spend(options, entriesOf(following).length);
+    if (reportsError(following)) throw new FhirFetchError('a next page holds an OperationOutcome reporting an error');
     entries.push(...entriesOf(following));
     page = following;
   }
@@ -182,6 +184,26 @@ function sameOrigin(url: string, base: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Whether a Bundle carries an OperationOutcome with an error or fatal issue among its entries: how a FHIR server
+ * (or an EHR, for a prefetch it could not complete) says that the search failed, in part or whole. Warnings and
+ * information (e.g. an unknown parameter that was ignored) leave the data as it is.
+ */
+export function reportsError(bundle: unknown): boolean {
+  if (!bundle || typeof bundle !== 'object' || (bundle as { resourceType?: unknown }).resourceType !== 'Bundle')
+    return false;
+  const entries = (bundle as { entry?: unknown }).entry;
+  if (!Array.isArray(entries)) return false;
+  return entries.some((entry) => {
+    const resource = (entry as { resource?: { resourceType?: unknown; issue?: unknown } } | null)?.resource;
+    if (resource?.resourceType !== 'OperationOutcome' || !Array.isArray(resource.issue)) return false;
+    return resource.issue.some((issue: unknown) => {
+      const severity = (issue as { severity?: unknown } | null)?.severity;
+      return severity === 'error' || severity === 'fatal';
+    });
+  });
 }
 
 /** Entries that match the search: every entry but those marked `include` or `outcome`. */

@@ -3,7 +3,7 @@
 import { prefetchUnavailable, type Issue } from '../errors.js';
 import { isResource } from '../fhir/index.js';
 import type { HookRequest } from '../hooks/index.js';
-import { fetchFhir, followPages, FhirFetchError } from './fhir-client.js';
+import { fetchFhir, followPages, FhirFetchError, reportsError } from './fhir-client.js';
 import { askedCount, shortfallOf, type PrefetchShortfall } from './search-shortfall.js';
 import { fillTemplate } from './template.js';
 
@@ -70,7 +70,8 @@ export async function resolvePrefetch(
         status[key] = 'null';
         return;
       }
-      const usable = isResource(value) && !isOperationOutcome(value);
+      // An OperationOutcome, or a Bundle holding one that reports an error, says the EHR could not get the data.
+      const usable = isResource(value) && !isOperationOutcome(value) && !reportsError(value);
       const asked = askedCount(template);
       if (usable && !hasNextPage(value)) {
         const short = shortfallOf(value, asked);
@@ -189,6 +190,7 @@ export function isAllowedServer(fhirServer: string, allowed: string[] | undefine
 function describe(value: unknown): string {
   if (value === undefined) return 'missing';
   if (isOperationOutcome(value)) return 'an OperationOutcome';
+  if (reportsError(value)) return 'a Bundle holding an OperationOutcome that reports an error';
   return 'not a FHIR resource';
 }
 

@@ -243,6 +243,29 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
     expect(await expectRefused(await sign(signer, withoutJti), logs, app)).toMatch(/"jti" claim/);
   });
 
+  it.each(['iss', 'aud', 'exp', 'iat'])('refuses a token without %s, which CDS Hooks requires', async (claim) => {
+    const { app, logs } = setup();
+    const payload: Record<string, unknown> = { ...claims(SERVICE) };
+    delete payload[claim];
+    const reason = await expectRefused(await sign(signer, payload), logs, app);
+    expect(reason).toMatch(claim === 'iss' ? /iss is not a trusted client/ : new RegExp(`"${claim}" claim`));
+  });
+
+  it('refuses exp, iat or aud of the wrong JSON type', async () => {
+    for (const wrong of [{ exp: String(Math.floor(Date.now() / 1000) + 300) }, { iat: 'now' }, { aud: 42 }]) {
+      const { app, logs } = setup();
+      await expectRefused(await sign(signer, claims(SERVICE, wrong as never)), logs, app);
+    }
+  });
+
+  it('accepts a token without kid from a client with one key: kid picks a key, the signature is what counts', async () => {
+    const { app } = setup();
+    const token = await new SignJWT(claims(SERVICE))
+      .setProtectedHeader({ alg: signer.alg, typ: 'JWT' })
+      .sign(signer.privateKey);
+    await request(app).post(SERVICE).set(bearer(token)).send(renalRequest()).expect(200);
+  });
+
   it('refuses a typ other than JWT', async () => {
     const { app, logs } = setup();
     expect(await expectRefused(await sign(signer, claims(SERVICE), { typ: 'at+jwt' }), logs, app)).toMatch(
@@ -309,5 +332,15 @@ describe('which endpoints need a token', () => {
       .set('Origin', 'https://ehr.example.org')
       .set('Access-Control-Request-Method', 'POST')
       .expect(204);
+  });
+
+  it('lets a browser-based EHR read the 401 (CORS headers on the refusal too)', async () => {
+    const { app } = setup();
+    const res = await request(app)
+      .post(SERVICE)
+      .set('Origin', 'https://ehr.example.org')
+      .send(renalRequest())
+      .expect(401);
+    expect(res.headers['access-control-allow-origin']).toBe('*');
   });
 });

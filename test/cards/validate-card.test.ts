@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cardProblems, type Card } from '../../src/cards/index.js';
+import { cardProblems, renderCard, type Card } from '../../src/cards/index.js';
 
 const officialCards = (
   JSON.parse(
@@ -377,5 +377,58 @@ describe('cardProblems: several rules at once', () => {
     expect(problems.join('\n')).toMatch(/hard-stop/);
     expect(problems.join('\n')).toMatch(/source\.label/);
     expect(problems.join('\n')).toMatch(/selectionBehavior/);
+  });
+});
+
+describe('cardProblems: the type of each field, whatever a placeholder rendered', () => {
+  it('finds no problem in a source topic Coding without a display', () => {
+    const topic = { system: 'https://topics.example/cs', code: 'renal-topic' };
+    expect(cardProblems(card('topic', { source: { label: 'Topic source', topic } }))).toEqual([]);
+  });
+
+  it('reports a detail that is not a string, as a solo placeholder over a Quantity renders it', () => {
+    const facts = { egfr: { value: 25, unit: 'mL/min/1.73m2' } };
+    const rendered = renderCard(
+      { summary: 'Low eGFR (detail-object)', detail: '{{egfr}}', indicator: 'warning', source: { label: 'Renal' } },
+      facts,
+      { 'org.example.k': { rule: 'detail-object' } },
+    );
+    expect(onlyProblem(rendered)).toMatch(/detail must be a string/);
+  });
+
+  it('reports a source url or icon that is not a string', () => {
+    expect(
+      cardProblems(card('url-object', { source: { label: 'Objects', url: { href: 'https://a.example' }, icon: 7 } })),
+    ).toEqual(['source.url must be an absolute http(s) URL', 'source.icon must be an absolute http(s) URL']);
+  });
+
+  it.each([
+    ['without a system', { code: 'no-system' }],
+    ['without a code', { system: 'https://topics.example/cs' }],
+    ['with a code that is not a string', { system: 'https://topics.example/cs', code: { value: 1 } }],
+    ['with a display that is not a string', { system: 'https://topics.example/cs', code: 'x', display: 3 }],
+  ])('reports a source topic %s', (tag, topic) => {
+    expect(onlyProblem(card(`topic ${tag}`, { source: { label: `Topic ${tag}`, topic } }))).toMatch(/source\.topic/);
+  });
+
+  it('reports an isRecommended that is not a boolean', () => {
+    const c = card('rec-text', {
+      selectionBehavior: 'any',
+      suggestions: [suggestion('rec-text', { isRecommended: 'yes' })],
+    });
+    expect(onlyProblem(c)).toMatch(/suggestions\[0\]\.isRecommended/);
+  });
+
+  it('reports an appContext that is not a string and an autolaunchable that is not a boolean', () => {
+    const c = card('link-types', {
+      links: [
+        { label: 'App', url: 'https://app.example/launch', type: 'smart', appContext: { session: 3 } },
+        { label: 'App 2', url: 'https://app.example/launch2', type: 'smart', autolaunchable: 'true' },
+      ],
+    });
+    expect(cardProblems(c)).toEqual([
+      'links[0].appContext must be a string',
+      'links[1].autolaunchable must be true or false',
+    ]);
   });
 });

@@ -105,6 +105,23 @@ describe('CORS', () => {
     expect(res.headers['access-control-allow-methods']).toMatch(/POST/);
   });
 
+  it('answers preflights of the feedback endpoint, and CORS headers on error answers too', async () => {
+    const app = testApp({ knowledge });
+    const preflight = await request(app)
+      .options('/cds-services/renal-test/feedback')
+      .set('Origin', 'https://ehr.example.org')
+      .set('Access-Control-Request-Method', 'POST')
+      .set('Access-Control-Request-Headers', 'authorization,content-type')
+      .expect(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('*');
+    const refused = await request(app)
+      .post('/cds-services/renal-test')
+      .set('Origin', 'https://ehr.example.org')
+      .send({ hook: 'order-sign' })
+      .expect(400);
+    expect(refused.headers['access-control-allow-origin']).toBe('*');
+  });
+
   it('allows only the configured origins when a list is given', async () => {
     const app = testApp({ knowledge, config: { corsOrigins: ['https://ehr.example.org'] } });
     const allowed = await request(app).get('/cds-services').set('Origin', 'https://ehr.example.org').expect(200);

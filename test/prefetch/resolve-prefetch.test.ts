@@ -214,6 +214,60 @@ describe('resolvePrefetch: fetching what the client did not send', () => {
     expect(result.status).toEqual({ patient: 'fetched' });
   });
 
+  it('refetches a key the client sent as a Bundle holding an OperationOutcome that reports an error', async () => {
+    const base = 'https://fhir.bundled-oo.example';
+    const labs = bundle('searchset', [{ resourceType: 'Observation', id: 'obs-bundled-oo' }]);
+    const fhir = fakeFhir({ [`${base}/Observation?patient=pt-bundled-oo`]: fhirJson(labs) });
+    const failed = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [
+        {
+          resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'timeout' }] },
+          search: { mode: 'outcome' },
+        },
+      ],
+    };
+    const request = patientView(
+      { userId: 'Practitioner/dr-bundled-oo', patientId: 'pt-bundled-oo' },
+      { fhirServer: base, fhirAuthorization: auth('tok-bundled-oo'), prefetch: { labs: failed } },
+    );
+
+    const result = await resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir));
+
+    expect(fhir.urls()).toEqual([`${base}/Observation?patient=pt-bundled-oo`]);
+    expect(entryIds(result.data.labs)).toEqual(['obs-bundled-oo']);
+    expect(result.status).toEqual({ labs: 'fetched' });
+  });
+
+  it('uses a sent Bundle whose OperationOutcome only warns, as it is', async () => {
+    const fhir = fakeFhir({});
+    const sent = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      entry: [
+        { resource: { resourceType: 'Observation', id: 'obs-warned' }, search: { mode: 'match' } },
+        {
+          resource: {
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'warning', code: 'not-supported', diagnostics: 'parameter _sort ignored' }],
+          },
+          search: { mode: 'outcome' },
+        },
+      ],
+    };
+    const request = patientView(
+      { userId: 'Practitioner/dr-warned', patientId: 'pt-warned' },
+      { prefetch: { labs: sent } },
+    );
+
+    const result = await resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir));
+
+    expect(result.data).toEqual({ labs: sent });
+    expect(result.status).toEqual({ labs: 'sent' });
+    expect(fhir.calls).toEqual([]);
+  });
+
   it('refetches a value that is not a FHIR resource', async () => {
     const practitioner = { resourceType: 'Practitioner', id: 'dr-not-resource' };
     const fhir = fakeFhir({ 'https://fhir.not-resource.example/Practitioner/dr-not-resource': fhirJson(practitioner) });
@@ -318,6 +372,53 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
     expect(err.message).toContain('OperationOutcome');
     expect(err.issues[0].expression).toEqual(['prefetch.vitals']);
     expect(fhir.calls).toEqual([]);
+  });
+
+  it('returns 412 when a key was sent as a Bundle reporting an error and the request has no fhirServer', async () => {
+    const fhir = fakeFhir({});
+    const failed = {
+      resourceType: 'Bundle',
+      type: 'collection',
+      entry: [{ resource: { resourceType: 'OperationOutcome', issue: [{ severity: 'fatal', code: 'exception' }] } }],
+    };
+    const request = patientView(
+      { userId: 'Practitioner/dr-bundled-nofhir', patientId: 'pt-bundled-nofhir' },
+      { prefetch: { vitals: failed } },
+    );
+
+    const err = await failure(
+      resolvePrefetch({ vitals: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.message).toContain("'vitals'");
+    expect(err.message).toContain('OperationOutcome');
+    expect(err.issues[0].expression).toEqual(['prefetch.vitals']);
+    expect(fhir.calls).toEqual([]);
+  });
+
+  it('returns 412 when a page of the FHIR server holds an OperationOutcome reporting an error', async () => {
+    const base = 'https://fhir.page-error.example';
+    const fhir = fakeFhir({
+      [`${base}/Observation?patient=pt-page-error`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'Observation', id: 'obs-page-1' }], `${base}?page=2`),
+      ),
+      [`${base}?page=2`]: fhirJson(
+        bundle('searchset', [{ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'too-costly' }] }]),
+      ),
+    });
+    const request = patientView(
+      { userId: 'Practitioner/dr-page-error', patientId: 'pt-page-error' },
+      { fhirServer: base, fhirAuthorization: auth('tok-page-error') },
+    );
+
+    const err = await failure(
+      resolvePrefetch({ labs: 'Observation?patient={{context.patientId}}' }, request, options(fhir)),
+    );
+
+    expect(err.status).toBe(412);
+    expect(err.message).toContain("'labs'");
+    expect(err.message).toContain('OperationOutcome reporting an error');
   });
 
   it('reports every key that cannot be had in one 412', async () => {
