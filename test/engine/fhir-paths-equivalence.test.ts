@@ -3,11 +3,15 @@
 // with null entries, contained resources, partial and zoned date-times, decimals, casts, FHIRHelpers
 // conversions, equality of FHIR objects, distinct, sort by, retrieves with codes, value sets and date ranges.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createRequire } from 'node:module';
 import type { Library as LibraryType } from 'cql-execution';
+import { fhirDataModel } from '../../src/engine/index.js';
 import type { FhirResource } from '../../src/fhir/index.js';
 import { DEFAULT_TRANSLATOR_OPTIONS } from '../../src/knowledge/cql/options.js';
 import { compiledWithFhirHelpers } from '../support/cql-library.js';
 import { canonical, stockAndEngine } from '../support/stock-fhir.js';
+
+const require = createRequire(import.meta.url);
 
 const LOINC = 'http://loinc.org';
 const SNOMED = 'http://snomed.info/sct';
@@ -150,6 +154,7 @@ const OBSERVATIONS: FhirResource[] = [
     effectiveDateTime: '2021-06-01T12:00:00.5+05:30',
   }),
   observation('o-time', { valueTime: '10:15:30', effectiveDateTime: '2020-02-29T23:59:59.999-03:00' }),
+  observation('o-time-ms', { valueTime: '23:59:59.5', effectiveDateTime: '2020-03-01T02:59:59.999Z' }),
   observation('o-datetime', { valueDateTime: '2024-05-05T05:05', effectiveDateTime: '2024-05-05' }),
   observation('o-absent', {
     _valueString: absent('asked-unknown'),
@@ -264,6 +269,17 @@ const MEDICATION_REQUESTS: FhirResource[] = [
   },
   {
     resourceType: 'MedicationRequest',
+    id: 'mr-contained-2',
+    // Another Medication under the same local id.
+    contained: [{ resourceType: 'Medication', id: 'med1', code: cc(RXNORM, '197806') }],
+    status: 'active',
+    intent: 'order',
+    medicationReference: { reference: '#med1' },
+    subject,
+    authoredOn: '2024-05-05T05:05+02:00',
+  },
+  {
+    resourceType: 'MedicationRequest',
     id: 'mr-ref',
     status: 'active',
     intent: 'order',
@@ -346,6 +362,7 @@ const OTHERS: FhirResource[] = [
     vaccineCode: cc('http://hl7.org/fhir/sid/cvx', '140'),
     patient: subject,
     occurrenceDateTime: '2023-10-10',
+    expirationDate: '2024-06-30',
     primarySource: true,
     doseQuantity: { value: 0.5, unit: 'mL', system: UCUM, code: 'mL' },
     protocolApplied: [{ doseNumberPositiveInt: 1, seriesDosesPositiveInt: 2 }],
@@ -357,6 +374,7 @@ const OTHERS: FhirResource[] = [
     vaccineCode: cc('http://hl7.org/fhir/sid/cvx', '208'),
     patient: subject,
     occurrenceString: 'childhood',
+    expirationDate: '2024-06-30',
     protocolApplied: [{ doseNumberString: 'booster' }],
   },
   {
@@ -385,6 +403,83 @@ const OTHERS: FhirResource[] = [
 ];
 
 const RESOURCES = [PATIENT, ...OBSERVATIONS, ...CONDITIONS, ...MEDICATION_REQUESTS, ...OTHERS];
+
+// Another record: the other choices of Patient, a birth date given by its extension only, codes without a system,
+// empty codings, codes given by their extensions only, and one resource of each kind with next to nothing in it.
+const subject2 = { reference: 'Patient/pt-sparse' };
+const SPARSE: FhirResource[] = [
+  {
+    resourceType: 'Patient',
+    id: 'pt-sparse',
+    _birthDate: absent('unknown'),
+    deceasedDateTime: '2025-12-31T23:59:59-12:00',
+    multipleBirthBoolean: true,
+    _active: { id: 'active-id' },
+    name: [{ family: 'X', given: [null, 'Y'], _given: [{ id: 'g1' }, null] }],
+    address: [{ line: [null], _line: [absent('masked')] }],
+    gender: 'unknown',
+  },
+  {
+    resourceType: 'Observation',
+    id: 's-o1',
+    status: 'final',
+    code: { coding: [{ code: '2345-7' }] },
+    subject: subject2,
+    valueQuantity: { value: 5 },
+  },
+  {
+    resourceType: 'Observation',
+    id: 's-o2',
+    status: 'final',
+    code: { coding: [] },
+    subject: subject2,
+    effectivePeriod: { end: '2024-01-01T00:00:00.000+00:00' },
+  },
+  {
+    resourceType: 'Observation',
+    id: 's-o3',
+    status: 'final',
+    code: {
+      coding: [
+        { system: LOINC, _code: absent('unknown') },
+        { system: LOINC, code: '4548-4' },
+      ],
+    },
+    subject: subject2,
+    effectiveDateTime: '2024-01-01T00:00:00Z',
+    valueCodeableConcept: { text: 'no codes' },
+  },
+  { resourceType: 'Observation', id: 's-o4', status: 'final', code: { text: 'nothing else' }, subject: subject2 },
+  {
+    resourceType: 'Condition',
+    id: 's-c1',
+    code: { coding: [{ system: 'http://snomed.info/sct/', code: '44054006' }, { code: '44054006' }] },
+    subject: subject2,
+  },
+  { resourceType: 'Condition', id: 's-c2', subject: subject2 },
+  { resourceType: 'MedicationRequest', id: 's-m1', status: 'active', intent: 'order', subject: subject2 },
+  {
+    resourceType: 'MedicationRequest',
+    id: 's-m2',
+    status: 'active',
+    intent: 'order',
+    subject: subject2,
+    medicationCodeableConcept: { coding: [{ system: RXNORM, code: '197806', version: '2024-01' }] },
+  },
+  { resourceType: 'Encounter', id: 's-e1', status: 'planned', class: { code: 'AMB' }, subject: subject2 },
+  { resourceType: 'Procedure', id: 's-p1', status: 'unknown', code: { text: 'x' }, subject: subject2 },
+  { resourceType: 'AllergyIntolerance', id: 's-a1', patient: subject2, _category: [absent('unknown')] },
+  {
+    resourceType: 'Immunization',
+    id: 's-i1',
+    status: 'completed',
+    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] },
+    patient: subject2,
+    _occurrenceDateTime: absent('unknown'),
+  },
+  { resourceType: 'ServiceRequest', id: 's-s1', status: 'draft', intent: 'plan', subject: subject2 },
+  { resourceType: 'DiagnosticReport', id: 's-d1', status: 'final', code: { text: 'y' }, subject: subject2 },
+];
 
 const HEADER = (name: string) => `library ${name} version '1.0.0'
 using FHIR version '4.0.1'
@@ -726,6 +821,8 @@ define "Immunization dose numbers": flatten ([Immunization] I return all (I.prot
   return all FHIRHelpers.ToInteger(P.doseNumber as FHIR.positiveInt)))
 define "Immunization series": flatten ([Immunization] I return all (I.protocolApplied P
   return all (P.seriesDoses as FHIR.positiveInt).value))
+define "Immunizations by expiration": [Immunization] I sort by expirationDate.value
+define "Immunizations by expiration desc": [Immunization] I sort by FHIRHelpers.ToDate(expirationDate) desc
 define "Immunization quantity": [Immunization] I return all FHIRHelpers.ToQuantity(I.doseQuantity)
 define "Primary source": [Immunization] I return all I.primarySource.value
 define "Vaccines in small": [Immunization: "Small"] I return I.id
@@ -756,6 +853,13 @@ define "Encounters in 2024": [Encounter] E where E.period during Interval[@2024-
 define "Procedures 2023 on": [Procedure] P where P.performed during Interval[@2023-01-01T00:00:00Z, @2030-01-01T00:00:00Z)
 define "Requests authored 2024": [MedicationRequest] M where M.authoredOn during Interval[@2024-01-01T00:00:00Z, @2025-01-01T00:00:00Z)
 define "Conditions onset": [Condition] C where C.onset during Interval[@2019-01-01T00:00:00Z, @2021-01-01T00:00:00Z)
+`;
+
+// Where the engine is deliberately not stock: cql-exec-fhir reads a contained resource as FHIR.Resource, whose
+// key for distinct results has its id, meta, implicitRules and language only, so two different Medications under
+// the same local id (`#med1` in two requests) are one to stock distinct. The engine keys them by their JSON.
+const KNOWN_DIFFERENCES = `${HEADER('KnownDifferences')}
+define "Distinct contained": distinct ([MedicationRequest] M return all M.contained)
 `;
 
 const DRAFTS: FhirResource[] = [
@@ -815,9 +919,126 @@ describe('FHIR paths the shipped libraries never read', () => {
     },
   );
 
+  it.each(LIBRARIES.map(([name]) => name))(
+    'give the same value of every define of %s as cql-exec-fhir over a sparse record',
+    async (name) => {
+      const { differ } = await differences(name, SPARSE);
+      expect(differ).toEqual([]);
+    },
+  );
+
+  it('keep apart two contained resources of the same id that stock distinct takes as one', async () => {
+    const library = await compiledWithFhirHelpers('KnownDifferences', KNOWN_DIFFERENCES);
+    const { stock, ours } = await stockAndEngine(library, RESOURCES, { valueSets: VALUE_SETS });
+    const ids = (lists: unknown) =>
+      (lists as Array<unknown[] | null>).map((list) =>
+        list == null
+          ? null
+          : list.map((c) => (c as { _json: { code: { coding: Array<{ code: string }> } } })._json.code.coding[0].code),
+      );
+    expect(ids(stock['Distinct contained'])).toEqual([null, ['1049502']]);
+    expect(ids(ours['Distinct contained'])).toEqual([null, ['1049502'], ['197806']]);
+  }, 60_000);
+
   it('include retrieves with a date range', () => {
     const elm = JSON.stringify((libraries.get('DateRanges') as unknown as { source: unknown }).source);
     expect(elm).toContain('"dateRange"');
     expect(elm).toContain('"dateProperty"');
+  });
+});
+
+const stockWrapper = (
+  require('cql-exec-fhir') as { FHIRWrapper: { FHIRv401(): { wrap(r: unknown): FhirObject } } }
+).FHIRWrapper.FHIRv401();
+const comparison = require('cql-execution/lib/util/comparison') as {
+  equals: (a: unknown, b: unknown) => boolean | null;
+  equivalent: (a: unknown, b: unknown) => boolean | null;
+};
+
+interface FhirObject {
+  get(path: string): unknown;
+  getCode(path: string): unknown;
+  getDateOrInterval(path: string): unknown;
+}
+
+/** The paths ELM may name on a resource: each JSON name (explicit choices and `_` names too) and one level deeper. */
+function pathsOf(json: Record<string, unknown>): string[] {
+  const paths = new Set<string>();
+  for (const [key, value] of Object.entries(json)) {
+    const name = key.startsWith('_') ? key.slice(1) : key;
+    paths.add(name);
+    const first = Array.isArray(value) ? (value as unknown[]).find((v) => v != null) : value;
+    if (first && typeof first === 'object' && !Array.isArray(value))
+      for (const sub of Object.keys(first)) paths.add(`${name}.${sub.startsWith('_') ? sub.slice(1) : sub}`);
+  }
+  return [...paths];
+}
+
+describe('FHIR objects read directly', () => {
+  const errors = console.error;
+  it('give what cql-exec-fhir gives for every path of every resource', () => {
+    const model = fhirDataModel();
+    const differ: unknown[] = [];
+    console.error = () => undefined; // both sides say so for names the model does not have
+    try {
+      for (const resource of [...RESOURCES, ...SPARSE, ...DRAFTS]) {
+        const stock = stockWrapper.wrap(resource);
+        const ours = model.wrap(resource) as FhirObject;
+        for (const path of pathsOf(resource)) {
+          const read = (o: FhirObject) => ({
+            get: canonical(o.get(path)),
+            code: canonical(o.getCode(path)),
+            date: canonical(o.getDateOrInterval(path)),
+          });
+          let s: unknown, o: unknown;
+          try {
+            s = read(stock);
+          } catch (e) {
+            s = { threw: String(e) };
+          }
+          try {
+            o = read(ours);
+          } catch (e) {
+            o = { threw: String(e) };
+          }
+          if (JSON.stringify(s) !== JSON.stringify(o)) differ.push({ id: resource.id, path, stock: s, ours: o });
+        }
+      }
+    } finally {
+      console.error = errors;
+    }
+    expect(differ).toEqual([]);
+  });
+
+  it('compare as cql-exec-fhir objects do: equal and equivalent, pair by pair', () => {
+    const model = fhirDataModel();
+    const paths = ['code', 'value', 'effective', 'onset', 'identifier', 'name', 'period', 'status', 'medication'];
+    const pick = (wrap: (r: FhirResource) => unknown) => {
+      const objects: unknown[] = [];
+      for (const resource of RESOURCES) {
+        const o = wrap(resource) as FhirObject;
+        objects.push(o);
+        for (const path of paths)
+          if (Object.keys(resource).some((k) => k === path || (k.startsWith(path) && /[A-Z]/.test(k[path.length]))))
+            objects.push(o.get(path));
+      }
+      return objects.filter((x) => x != null);
+    };
+    const typeOf = (x: unknown) =>
+      Array.isArray(x) ? 'list' : (x as { _typeInfo?: { name?: string } })._typeInfo?.name;
+    const stock = pick((r) => stockWrapper.wrap(r));
+    const ours = pick(model.wrap);
+    expect(ours.length).toBe(stock.length);
+    const differ: unknown[] = [];
+    for (let i = 0; i < stock.length; i++)
+      for (let j = i; j < stock.length; j++)
+        for (const op of ['equals', 'equivalent'] as const) {
+          // Objects of two types differ on both sides at the first key.
+          if (typeOf(stock[i]) !== typeOf(stock[j]) && (i + j) % 7 !== 0) continue;
+          const s = comparison[op](stock[i], stock[j]);
+          const o = comparison[op](ours[i], ours[j]);
+          if (s !== o) differ.push({ op, a: canonical(stock[i]), b: canonical(stock[j]), stock: s, ours: o });
+        }
+    expect(differ).toEqual([]);
   });
 });
