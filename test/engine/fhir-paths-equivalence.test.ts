@@ -489,6 +489,8 @@ codesystem "SNOMED": '${SNOMED}'
 valueset "Small": 'http://example.org/fhir/ValueSet/small'
 code "Glucose": '2345-7' from "LOINC" display 'Glucose'
 code "Diabetes": '44054006' from "SNOMED"
+code "Diabetes type 2": '73211009' from "SNOMED"
+concept "Diabetes concept": { "Diabetes", "Diabetes type 2" } display 'Diabetes'
 parameter "Drafts" List<MedicationRequest>
 context Patient
 `;
@@ -737,6 +739,8 @@ define "Active conditions": [Condition] C where FHIRHelpers.ToConcept(C.clinical
   from "SNOMED" return C.id
 define "Clinical status codes": [Condition] C return all C.clinicalStatus.coding[0].code.value
 define "Diabetes conditions": [Condition: "Diabetes"] C return C.id
+define "Diabetes by concept": [Condition: "Diabetes concept"] C return C.id
+define "Diabetes concept equivalent": [Condition] C where C.code ~ "Diabetes concept" return C.id
 define "Small conditions": [Condition: "Small"] C return C.id
 define "Conditions code in": [Condition] C where C.code in "Small" return C.id
 define "Recorded": [Condition] C return all C.recordedDate.value
