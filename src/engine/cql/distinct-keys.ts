@@ -4,9 +4,12 @@
 // this was most of the evaluation time. A FHIR object's key is made here from its JSON instead, with
 // its FHIR type: a value object as immutable reads them (`equals` and `hashCode`), its hash computed
 // once from the JSON (key order aside), the JSON compared deeply only when two hashes meet. Two keys
-// are equal exactly when the JSON with sorted keys would print the same. Two resources that CQL would
-// call equal only through normalisation (the same instant written with different offsets) stay two.
+// are equal exactly when the JSON with sorted keys would print the same, but for date-time texts, which are
+// equal as cql-execution's key of the DateTime read from them is: the same instant at the same precision,
+// whatever the offset it is written with (`…T08:30:00+02:00` and `…T06:30:00Z`), as stock distinct has it.
 import { createRequire } from 'node:module';
+import { daysIn, digits } from '../../calendar.js';
+import { parseDateTime } from './fhir-object.js';
 
 const require = createRequire(import.meta.url);
 
@@ -83,10 +86,14 @@ function printsNull(value: unknown): boolean {
   );
 }
 
-/** Whether two JSON values, their keys sorted, would print the same. */
+/** Whether two JSON values, their keys sorted, would print the same (date-time texts as their instants). */
 export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (printsNull(a) || printsNull(b)) return printsNull(a) && printsNull(b);
+  if (typeof a === 'string' && typeof b === 'string') {
+    const x = dateTimeKey(a);
+    return x !== undefined && x === dateTimeKey(b);
+  }
   if (typeof a !== 'object' || typeof b !== 'object') return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
@@ -111,7 +118,7 @@ export function jsonHash(value: unknown): number {
   if (printsNull(value)) return 0x2f1e3d4c;
   switch (typeof value) {
     case 'string':
-      return hashString(value);
+      return hashString(dateTimeKey(value) ?? value);
     case 'number':
       // -0 prints as 0.
       if (value === 0) return 0x1b873593;
@@ -149,4 +156,83 @@ function mix(a: number, b: number): number {
   let h = Math.imul(a ^ (a >>> 15), 0x2c1b3c6d) + b;
   h = Math.imul(h ^ (h >>> 12), 0x297a2d39);
   return (h ^ (h >>> 15)) | 0;
+}
+
+interface DateTimeFields {
+  year: number | null;
+  month: number | null;
+  day: number | null;
+  hour: number | null;
+  minute: number | null;
+  second: number | null;
+  millisecond: number | null;
+  timezoneOffset: number | null;
+  convertToTimezoneOffset(offset: number): DateTimeFields;
+}
+
+/**
+ * A text with a time of day (`YYYY-MM-DDThh…`: FHIR dateTime and instant; a FHIR date or time has none) as
+ * cql-execution's toNormalizedKey takes the DateTime cql-exec-fhir reads from it: its fields at offset 0 when its
+ * offset is another, else as they are; to the second, that is its instant and whether it gives milliseconds.
+ * Undefined for any other text (and one that is no date-time). A string element written as a date-time is taken
+ * as one too, where stock compares it as text.
+ */
+function dateTimeKey(text: string): string | undefined {
+  if (text.length < 13 || text.charCodeAt(10) !== 84 /* T */ || text.charCodeAt(4) !== 45 /* - */) return undefined;
+  const quick = quickInstant(text);
+  if (quick !== undefined) return quick;
+  const parsed = parseDateTime(text.replace('Z', '+00:00')) as DateTimeFields | null;
+  if (parsed == null) return undefined;
+  let t = parsed;
+  // -0 is 0 to the key (Immutable's `is`).
+  if (typeof t.timezoneOffset === 'number' && t.timezoneOffset !== 0) t = t.convertToTimezoneOffset(0);
+  if (t.second != null) {
+    const at = new Date(0);
+    at.setUTCFullYear(t.year!, t.month! - 1, t.day!);
+    at.setUTCHours(t.hour!, t.minute!, t.second, t.millisecond ?? 0);
+    return instantKey(at.getTime(), t.millisecond != null);
+  }
+  return `\u0000${t.year}|${t.month}|${t.day}|${t.hour}|${t.minute}|${t.timezoneOffset === 0 ? 0 : t.timezoneOffset}`;
+}
+
+function instantKey(ms: number, milliseconds: boolean): string {
+  return `\u0000${ms}${milliseconds ? 'S' : 's'}`;
+}
+
+/**
+ * `YYYY-MM-DDThh:mm:ss[.SSS](Z|±hh:mm)` of years 1000 to 9998, read by position (the forms fhir-object.ts reads
+ * without DateTime.parse, and `Z`): its key, or undefined for any other text.
+ */
+function quickInstant(text: string): string | undefined {
+  const n = text.length;
+  let at = 19;
+  let millisecond = 0;
+  if (n === 24 || n === 29) {
+    if (text.charCodeAt(19) !== 46 /* . */) return undefined;
+    millisecond = digits(text, 20, 3);
+    if (millisecond < 0) return undefined;
+    at = 23;
+  } else if (n !== 20 && n !== 25) return undefined;
+  if (text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
+  const year = digits(text, 0, 4);
+  const month = digits(text, 5, 2);
+  const day = digits(text, 8, 2);
+  const hour = digits(text, 11, 2);
+  const minute = digits(text, 14, 2);
+  const second = digits(text, 17, 2);
+  if (year < 1000 || year > 9998 || month < 1 || month > 12 || day < 1 || day > daysIn(year, month)) return undefined;
+  if (hour < 0 || minute < 0 || second < 0 || hour > 23 || minute > 59 || second > 59) return undefined;
+  let offset = 0;
+  const sign = text.charCodeAt(at);
+  if (n - at === 1) {
+    if (sign !== 90 /* Z */) return undefined;
+  } else {
+    if ((sign !== 43 /* + */ && sign !== 45) || text.charCodeAt(at + 3) !== 58) return undefined;
+    const offsetHours = digits(text, at + 1, 2);
+    const offsetMinutes = digits(text, at + 4, 2);
+    if (offsetHours < 0 || offsetMinutes < 0 || offsetHours > 14 || offsetMinutes > 59) return undefined;
+    offset = (offsetHours * 60 + offsetMinutes) * (sign === 43 ? 1 : -1);
+  }
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millisecond) - offset * 60_000;
+  return instantKey(ms, n === 24 || n === 29);
 }

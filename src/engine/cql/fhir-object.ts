@@ -9,8 +9,8 @@
 // compare the enumerable own getters and here compare the same element names (test/engine/patient-data
 // compares every define of every fixture and generated record with stock cql-exec-fhir).
 //
-// Dates: a call parses each distinct FHIR date-time text once (luxon is the cost); the values are shared
-// within the call only, never the MIN / MAX date-times cql-execution adjusts in place.
+// Dates: a call parses each distinct FHIR date-time text once (luxon is the cost); each read gets its own copy
+// of the value, as each read of cql-exec-fhir gets its own object.
 import { createRequire } from 'node:module';
 import type { ClassInfo, FhirModelInfo, TypeSpecifier } from '../../fhir/index.js';
 import { daysIn, digits } from '../../calendar.js';
@@ -421,12 +421,15 @@ function quickDateTime(text: string): CqlDateTime | undefined {
 }
 
 /**
- * The value for `key` made once per call. cql-execution adjusts the offset of its MIN and MAX date-times in
- * place (Start, End, Predecessor, Successor): a value of year 1 or 9999 is never shared.
+ * The value for `key` parsed once per call, and each read its own copy of it: cql-exec-fhir gives each read a new
+ * object, and `sort by` tells equal values apart by identity (ByExpression orders two values that are one object
+ * as a tie, two equal objects as "after", so a shared object reordered ties: the latest of two observations made
+ * at the same time was the other one). cql-execution adjusts the offset of its MIN and MAX date-times in place
+ * (Start, End, Predecessor, Successor): a value of year 1 or 9999 is never kept.
  */
 function parsedOnce(call: FhirCall, key: string, parse: () => unknown): unknown {
   const known = call.dates.get(key);
-  if (known !== undefined) return known;
+  if (known !== undefined) return (known as { copy(): unknown }).copy();
   const value = parse();
   const year = (value as CqlDateTime | null | undefined)?.year;
   if (value != null && typeof year === 'number' && year > 1 && year < 9999) call.dates.set(key, value);
