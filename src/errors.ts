@@ -152,6 +152,15 @@ export function malformedJson(position?: string): CdsError {
   return new CdsError(400, 'malformed-json', `the request body is not valid JSON${position ? ` (${position})` : ''}`);
 }
 
+/** 400: the body nests arrays and objects deeper than `max` levels; `position` is where (e.g. 'line 1, column 300'). */
+export function jsonTooDeep(max: number, position?: string): CdsError {
+  return new CdsError(
+    400,
+    'json-too-deep',
+    `the request body nests arrays and objects deeper than ${max} levels${position ? ` (${position})` : ''}`,
+  );
+}
+
 export function bodyTooLarge(limitBytes: number | undefined): CdsError {
   return new CdsError(413, 'body-too-large', `the request body is larger than the limit of ${limitBytes} bytes`);
 }
