@@ -74,6 +74,8 @@ export function fhirIssueType(status: number): string {
       return 'forbidden';
     case 404:
       return 'not-found';
+    case 405:
+      return 'not-supported';
     case 412:
       return 'not-found';
     case 413:

@@ -112,6 +112,7 @@ export function notFoundHandler(): RequestHandler {
 export function methodNotAllowed(allowed: string[]): RequestHandler {
   return (req, res, next) => {
     res.setHeader('Allow', allowed.join(', '));
-    next(wrongMethod(req.method, req.path, allowed));
+    // The whole path: a mounted router's req.path lacks its mount point (/uptake, /admin).
+    next(wrongMethod(req.method, req.baseUrl + req.path, allowed));
   };
 }
