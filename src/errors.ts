@@ -154,6 +154,15 @@ export function malformedJson(position?: string): CdsError {
   return new CdsError(400, 'malformed-json', `the request body is not valid JSON${position ? ` (${position})` : ''}`);
 }
 
+/** 400: the body is JSON, but a string, number, boolean or null where an object belongs. */
+export function bodyNotAnObject(): CdsError {
+  return new CdsError(
+    400,
+    'malformed-json',
+    'the request body must be a JSON object, not a JSON string, number, boolean or null',
+  );
+}
+
 /** 400: the body nests arrays and objects deeper than `max` levels; `position` is where (e.g. 'line 1, column 300'). */
 export function jsonTooDeep(max: number, position?: string): CdsError {
   return new CdsError(

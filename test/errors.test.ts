@@ -188,6 +188,14 @@ const cases: Record<string, Expected[]> = {
       message: 'the request could not be read',
     },
   ],
+  bodyNotAnObject: [
+    {
+      error: errors.bodyNotAnObject(),
+      status: 400,
+      code: 'malformed-json',
+      message: 'the request body must be a JSON object, not a JSON string, number, boolean or null',
+    },
+  ],
   jsonTooDeep: [
     {
       error: errors.jsonTooDeep(256, 'line 1, column 300'),

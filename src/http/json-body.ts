@@ -1,5 +1,5 @@
 import express, { type RequestHandler, type Response } from 'express';
-import { jsonTooDeep, malformedJson, unsupportedMediaType } from '../errors.js';
+import { bodyNotAnObject, jsonTooDeep, malformedJson, unsupportedMediaType } from '../errors.js';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../json-depth.js';
 import { JsonSyntaxError, JsonTooDeepError, lineColumnOf, parseLeavingOut } from './json-envelope.js';
 
@@ -34,7 +34,8 @@ export function jsonBody(limitBytes: number, { keepBytes = false }: { keepBytes?
     try {
       req.body = parseLeavingOut(bytes, 'prefetch');
     } catch (err) {
-      if (err instanceof JsonSyntaxError) return next(malformedJson(lineColumnOf(bytes, err.offset)));
+      if (err instanceof JsonSyntaxError)
+        return next(isJsonScalar(bytes) ? bodyNotAnObject() : malformedJson(lineColumnOf(bytes, err.offset)));
       if (err instanceof JsonTooDeepError) return next(jsonTooDeep(MAX_JSON_DEPTH, lineColumnOf(bytes, err.offset)));
       return next(err);
     }
@@ -79,6 +80,20 @@ function jsonParser(limitBytes: number): RequestHandler {
       throw jsonTooDeep(MAX_JSON_DEPTH, lineColumnOf(bytes, utf8 ? at : Buffer.byteLength(text.slice(0, at))));
     },
   });
+}
+
+/**
+ * Whether a body the strict parse refused is JSON all the same, a string, number, boolean or null (`null`, `"x"`):
+ * its answer says that, not that it is not JSON. Only a short body is tried (a scalar is rarely long).
+ */
+export function isJsonScalar(body: Uint8Array | string): boolean {
+  if (body.length > 4096) return false;
+  try {
+    const value: unknown = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+    return value === null || typeof value !== 'object';
+  } catch {
+    return false;
+  }
 }
 
 function decodeOrUndefined(buf: Buffer, encoding: string): string | undefined {

@@ -147,6 +147,23 @@ describe('a hook call body kept as bytes (jsonBody with keepBytes)', () => {
   });
 });
 
+describe('a body that is JSON but not an object or array', () => {
+  for (const keepBytes of [true, false]) {
+    it(`is answered 400 saying so, not that it is not JSON (keepBytes ${keepBytes})`, async () => {
+      const app = appWith(keepBytes);
+      for (const text of ['null', ' "x" ', '12', 'true']) {
+        const res = await request(app).post('/call').set('content-type', 'application/json').send(text);
+        expect(res.status, text).toBe(400);
+        expect(res.body.issue[0].diagnostics, text).toBe(
+          'the request body must be a JSON object, not a JSON string, number, boolean or null',
+        );
+      }
+      const broken = await request(app).post('/call').set('content-type', 'application/json').send('nul');
+      expect(broken.body.issue[0].diagnostics).toMatch(/^the request body is not valid JSON/);
+    });
+  }
+});
+
 describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
   const nested = (levels: number) =>
     `{"hook":"patient-view","prefetch":{"p":${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}}}`;
