@@ -74,6 +74,8 @@ export function fhirIssueType(status: number): string {
       return 'forbidden';
     case 404:
       return 'not-found';
+    case 405:
+      return 'not-supported';
     case 412:
       return 'not-found';
     case 413:
@@ -150,6 +152,24 @@ export function callDeadlineExceeded(ms: number): CdsError {
 /** 400: the body is not JSON; `position` is where the parser stopped (e.g. 'line 1, column 8'). */
 export function malformedJson(position?: string): CdsError {
   return new CdsError(400, 'malformed-json', `the request body is not valid JSON${position ? ` (${position})` : ''}`);
+}
+
+/** 400: the body is JSON, but a string, number, boolean or null where an object belongs. */
+export function bodyNotAnObject(): CdsError {
+  return new CdsError(
+    400,
+    'malformed-json',
+    'the request body must be a JSON object, not a JSON string, number, boolean or null',
+  );
+}
+
+/** 400: the body nests arrays and objects deeper than `max` levels; `position` is where (e.g. 'line 1, column 300'). */
+export function jsonTooDeep(max: number, position?: string): CdsError {
+  return new CdsError(
+    400,
+    'json-too-deep',
+    `the request body nests arrays and objects deeper than ${max} levels${position ? ` (${position})` : ''}`,
+  );
 }
 
 export function bodyTooLarge(limitBytes: number | undefined): CdsError {

@@ -76,7 +76,15 @@ async function main(): Promise<void> {
       : undefined;
   let handler: RequestListener = startupApp(startup, logger);
   const serve: RequestListener = (req, res) => handler(req, res);
-  const server = tls ? createHttpsServer(tls, serve) : createHttpServer(serve);
+  // A request must have arrived whole (headers and body) within the call deadline, which runs from its arrival:
+  // a client that stops sending mid-body is answered 408 and its connection closed, not held for Node's default
+  // five minutes. The deadlines are checked every second (Node's default is every 30 s).
+  const receipt = {
+    requestTimeout: config.callDeadlineMs,
+    headersTimeout: config.callDeadlineMs,
+    connectionsCheckingInterval: Math.min(1_000, config.callDeadlineMs),
+  };
+  const server = tls ? createHttpsServer({ ...tls, ...receipt }, serve) : createHttpServer(receipt, serve);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -188,6 +188,22 @@ const cases: Record<string, Expected[]> = {
       message: 'the request could not be read',
     },
   ],
+  bodyNotAnObject: [
+    {
+      error: errors.bodyNotAnObject(),
+      status: 400,
+      code: 'malformed-json',
+      message: 'the request body must be a JSON object, not a JSON string, number, boolean or null',
+    },
+  ],
+  jsonTooDeep: [
+    {
+      error: errors.jsonTooDeep(256, 'line 1, column 300'),
+      status: 400,
+      code: 'json-too-deep',
+      message: 'the request body nests arrays and objects deeper than 256 levels (line 1, column 300)',
+    },
+  ],
   noSuchEndpoint: [
     {
       error: errors.noSuchEndpoint('GET', '/nowhere'),

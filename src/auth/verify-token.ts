@@ -1,6 +1,7 @@
 // Verifies the JWT a CDS client sends with every call (CDS Hooks 2.0.1 "Trusting CDS Clients" and
 // the best-practice steps): trusted iss, allowlisted jku, asymmetric alg, signature by the client's
 // key, aud = the endpoint invoked, exp / iat with a small skew, bounded lifetime, tenant, jti once.
+import { hasControlCharacter } from '../text.js';
 import {
   createLocalJWKSet,
   createRemoteJWKSet,
@@ -155,8 +156,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       );
     }
     const jti = payload.jti;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256)
-      throw new AuthFailure('jti must be a string of 1 to 256 characters', detail);
+    // No control character: PostgreSQL's jti store cannot hold NUL, and would fail as if it were down.
+    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 256 || hasControlCharacter(jti))
+      throw new AuthFailure('jti must be a string of 1 to 256 characters, without control characters', detail);
     const tenant = payload.tenant;
     if (tenant !== undefined && typeof tenant !== 'string') throw new AuthFailure('tenant is not a string', detail);
     if (keys.client.tenants && (tenant === undefined || !keys.client.tenants.includes(tenant))) {

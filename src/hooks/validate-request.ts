@@ -39,6 +39,9 @@ const contextValidators = new Map<string, ValidateFunction>(
   Object.values(HOOKS).map((h) => [h.name, ajv.compile(h.context)]),
 );
 
+/** What a message quotes of a value the caller sent: at most 100 characters of it (an answer is not an echo). */
+const shown = (value: string): string => (value.length > 100 ? `${value.slice(0, 100)}…` : value);
+
 /** Validates a service call body for the hook this service serves; every problem is reported at once. */
 export function validateHookRequest(body: unknown, servedHooks: string[]): HookRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body)) {
@@ -51,7 +54,7 @@ export function validateHookRequest(body: unknown, servedHooks: string[]): HookR
     issues.push({
       severity: 'error',
       code: 'not-supported',
-      diagnostics: `hook '${request.hook}' is not served by this service (it serves ${servedHooks.join(', ')})`,
+      diagnostics: `hook '${shown(request.hook)}' is not served by this service (it serves ${servedHooks.join(', ')})`,
       expression: ['hook'],
     });
   }
@@ -76,7 +79,7 @@ function checkSelections(request: HookRequest): void {
       issues.push({
         severity: 'error',
         code: 'invalid',
-        diagnostics: `selection '${ref}' is not among context.draftOrders`,
+        diagnostics: `selection '${shown(ref)}' is not among context.draftOrders`,
         expression: [`context.selections[${i}]`],
       });
     }

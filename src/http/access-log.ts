@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../logger.js';
-import { requestPath, type CallObserver } from './call.js';
+import { isKnownServiceId, requestPath, type CallObserver } from './call.js';
 
 /**
  * One JSON line per request: method, path, status, duration. Never a body. Hook calls are logged by
@@ -36,7 +36,7 @@ export function accessLogObserver(logger: Logger): CallObserver {
         path: call.path,
         status,
         durationMs: round(durationMs),
-        serviceId: call.serviceId,
+        ...(isKnownServiceId(call.knowledge, call.serviceId) ? { serviceId: call.serviceId } : {}),
         ...(call.hookInstance ? { hookInstance: call.hookInstance } : {}),
       });
     },

@@ -6,6 +6,7 @@ import { badRequest, invalidField, unknownCard, unknownExperiment } from '../err
 import type { Experiment, KnowledgeHolder, KnowledgeReloader } from '../knowledge/index.js';
 import type { UptakeStore } from '../uptake/index.js';
 import { methodNotAllowed } from './error-handler.js';
+import { pathId } from './path-id.js';
 
 export interface AdminDeps {
   /** The knowledge serving now: which experiments can be stopped. */
@@ -33,7 +34,7 @@ export function adminRoutes({ knowledge, reloader, uptake }: AdminDeps): Router 
     // Why a card was served, from what was kept when it was served: the rule's conditions with the
     // values they saw and the define values the rule used, without identifiers.
     router.get('/explain/:card', async (req, res) => {
-      const card = String(req.params.card);
+      const card = pathId(req.params.card, 'the card uuid');
       const found = await uptake.explanation(card);
       if (!found) throw unknownCard(card);
       res.json(found);

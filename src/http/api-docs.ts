@@ -27,6 +27,7 @@ export function apiDocsRoutes({ publicBaseUrl }: { publicBaseUrl?: string }): Ro
   router.get('/docs/', (_req, res) => {
     res.type('text/html; charset=utf-8').send(DOCS_PAGE);
   });
+  router.all('/docs', methodNotAllowed(['GET']));
   router.get('/docs/init.js', (_req, res) => {
     res.type('text/javascript').send(INIT_SCRIPT);
   });

@@ -19,6 +19,7 @@ export interface CallContext {
   /** performance.now() when the call started. */
   readonly started: number;
   readonly method: string;
+  /** The path as the log gives it: `/cds-services/:id` for an id no service of the knowledge has. */
   readonly path: string;
   logger: Logger;
   hookInstance?: string;
@@ -91,18 +92,23 @@ export interface CallContextDeps {
   logger: Logger;
 }
 
+const UNKNOWN_SERVICE_PATH = '/cds-services/:id';
+
 /** The first middleware of POST /cds-services/{id}: makes the call object and reports its end once. */
 export function callContext({ knowledge, clock, observers, logger }: CallContextDeps): RequestHandler {
   return (req, res, next) => {
     const serviceId = String(req.params.id);
+    const current = knowledge.current();
+    // An id no service has is whatever the caller put in the path: the log names the route, not the value.
+    const known = isKnownServiceId(current, serviceId);
     const call: CallContext = {
       serviceId,
-      knowledge: knowledge.current(),
+      knowledge: current,
       startedAt: clock(),
       started: res.locals.receivedAt ?? performance.now(),
       method: req.method,
-      path: requestPath(req.originalUrl),
-      logger: (res.locals.logger ?? logger).child({ serviceId }),
+      path: known ? requestPath(req.originalUrl) : UNKNOWN_SERVICE_PATH,
+      logger: (res.locals.logger ?? logger).child(known ? { serviceId } : {}),
       beforeAnswer: async () => {
         const answering = finishedCall(call, 200, req.body, res.locals.client);
         for (const o of observers) {

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import {
+  bodyNotAnObject,
   bodyTooLarge,
   CdsError,
   internalError,
@@ -11,6 +12,7 @@ import {
   wrongMethod,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { isJsonScalar } from './json-body.js';
 
 interface BodyParserError extends Error {
   type?: string;
@@ -81,6 +83,7 @@ function toCdsError(err: unknown): CdsError {
   const e = err as BodyParserError;
   switch (e?.type) {
     case 'entity.parse.failed': {
+      if (typeof e.body === 'string' && isJsonScalar(e.body)) return bodyNotAnObject();
       // The parser's message can quote the body (patient data): report the position only.
       const position = /position (\d+)/.exec(e.message ?? '');
       return malformedJson(
@@ -112,6 +115,7 @@ export function notFoundHandler(): RequestHandler {
 export function methodNotAllowed(allowed: string[]): RequestHandler {
   return (req, res, next) => {
     res.setHeader('Allow', allowed.join(', '));
-    next(wrongMethod(req.method, req.path, allowed));
+    // The whole path: a mounted router's req.path lacks its mount point (/uptake, /admin).
+    next(wrongMethod(req.method, req.baseUrl + req.path, allowed));
   };
 }

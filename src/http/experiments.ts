@@ -4,7 +4,8 @@
 //   GET /uptake/shadow/{service}?from&to&format   each shadow version against the live one
 // The same modules serve `cds experiment report` and `cds shadow report`.
 import { Router } from 'express';
-import { badRequest, noExperimentData, noServiceData } from '../errors.js';
+import { noExperimentData, noServiceData } from '../errors.js';
+import { pathId } from './path-id.js';
 import { servicesById, type KnowledgeHolder } from '../knowledge/index.js';
 import {
   experimentReportToCsv,
@@ -26,16 +27,6 @@ export interface ExperimentRouteDeps {
   minCell: number;
   /** "Now" for an experiment's status (scheduled, running, ended). */
   clock: () => Date;
-}
-
-const MAX_ID_LENGTH = 256;
-
-function pathId(value: unknown, what: string): string {
-  const id = String(value);
-  if (id.length > MAX_ID_LENGTH || [...id].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) {
-    throw badRequest(`${what} must be at most ${MAX_ID_LENGTH} characters, without control characters`);
-  }
-  return id;
 }
 
 export function experimentRoutes({ uptake, knowledge, minCell, clock }: ExperimentRouteDeps): Router {

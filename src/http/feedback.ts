@@ -18,11 +18,12 @@ export interface FeedbackDeps {
 export function feedbackHandler({ knowledge, uptake, logger }: FeedbackDeps): RequestHandler {
   return async (req, res) => {
     const serviceId = String(req.params.id);
-    res.locals.feedbackServiceId = serviceId;
     const current = knowledge.current();
     if (servicesById(current, serviceId).length === 0 && !current.unavailable.some((u) => u.id === serviceId)) {
       throw unknownService(serviceId);
     }
+    // Named in the access line once it is a service's id (an unknown one is whatever the caller put there).
+    res.locals.feedbackServiceId = serviceId;
     if (!uptake) throw uptakeDisabled();
     const items = parseFeedbackBody(req.body);
     const { client } = res.locals;

@@ -24,13 +24,17 @@ export interface InvokeDeps {
   evaluator?: Evaluator;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** POST /cds-services/{id}, after callContext: evaluates on the call's knowledge snapshot and answers. */
 export function invokeHandler(deps: InvokeDeps): RequestHandler {
   return async (req, res) => {
     const { call, client, allowedFhirServers } = res.locals;
     if (!call) throw new Error('invokeHandler needs the call context middleware before it');
     const body = req.body as { hookInstance?: unknown } | undefined;
-    if (typeof body?.hookInstance === 'string' && body.hookInstance.length <= 256) {
+    // A UUID, as CDS Hooks says it is; any other text (an EHR's own call id, a medical record number) may
+    // identify the patient, and is left out of the log.
+    if (typeof body?.hookInstance === 'string' && UUID.test(body.hookInstance)) {
       call.hookInstance = body.hookInstance;
       call.logger = call.logger.child({ hookInstance: body.hookInstance });
       res.locals.logger = call.logger;

@@ -1,6 +1,7 @@
 import express, { type RequestHandler, type Response } from 'express';
-import { malformedJson, unsupportedMediaType } from '../errors.js';
-import { JsonSyntaxError, lineColumnOf, parseLeavingOut } from './json-envelope.js';
+import { bodyNotAnObject, jsonTooDeep, malformedJson, unsupportedMediaType } from '../errors.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../json-depth.js';
+import { JsonSyntaxError, JsonTooDeepError, lineColumnOf, parseLeavingOut } from './json-envelope.js';
 
 // application/json+fhir is the media type of FHIR DSTU2 and STU3, which some EHRs still send.
 export const JSON_TYPES = ['application/json', 'application/fhir+json', 'application/json+fhir', 'application/*+json'];
@@ -19,7 +20,7 @@ export function jsonBody(limitBytes: number, { keepBytes = false }: { keepBytes?
     }
     next();
   };
-  const json = express.json({ limit: limitBytes, type: JSON_TYPES, strict: true });
+  const json = jsonParser(limitBytes);
   if (!keepBytes) return [requireJson, json];
   const raw = express.raw({ limit: limitBytes, type: JSON_TYPES });
   const envelope: RequestHandler = (req, res, next) => {
@@ -33,7 +34,10 @@ export function jsonBody(limitBytes: number, { keepBytes = false }: { keepBytes?
     try {
       req.body = parseLeavingOut(bytes, 'prefetch');
     } catch (err) {
-      return next(err instanceof JsonSyntaxError ? malformedJson(lineColumnOf(bytes, err.offset)) : err);
+      if (err instanceof JsonSyntaxError)
+        return next(isJsonScalar(bytes) ? bodyNotAnObject() : malformedJson(lineColumnOf(bytes, err.offset)));
+      if (err instanceof JsonTooDeepError) return next(jsonTooDeep(MAX_JSON_DEPTH, lineColumnOf(bytes, err.offset)));
+      return next(err);
     }
     res.locals.rawBody = bytes;
     next();
@@ -53,7 +57,51 @@ export function optionalJsonBody(limitBytes: number): RequestHandler[] {
     if (hasBody && !req.is(JSON_TYPES)) return jsonBody(limitBytes)[0](req, res, next);
     next();
   };
-  return [requireJsonIfAny, express.json({ limit: limitBytes, type: JSON_TYPES, strict: true })];
+  return [requireJsonIfAny, jsonParser(limitBytes)];
+}
+
+/**
+ * express.json, refusing a body that nests deeper than MAX_JSON_DEPTH before it is parsed (a UTF-8 body by its
+ * bytes; one in another charset by its text).
+ */
+function jsonParser(limitBytes: number): RequestHandler {
+  return express.json({
+    limit: limitBytes,
+    type: JSON_TYPES,
+    strict: true,
+    verify: (_req, _res, buf, encoding) => {
+      const utf8 = /^utf-?8$/i.test(encoding);
+      const text = utf8 ? buf.toString('latin1') : decodeOrUndefined(buf, encoding);
+      // A charset this runtime cannot decode is left to the parser, which refuses it.
+      if (text === undefined) return;
+      const at = tooDeepAt(text);
+      if (at < 0) return;
+      const bytes = utf8 ? buf : new TextEncoder().encode(text);
+      throw jsonTooDeep(MAX_JSON_DEPTH, lineColumnOf(bytes, utf8 ? at : Buffer.byteLength(text.slice(0, at))));
+    },
+  });
+}
+
+/**
+ * Whether a body the strict parse refused is JSON all the same, a string, number, boolean or null (`null`, `"x"`):
+ * its answer says that, not that it is not JSON. Only a short body is tried (a scalar is rarely long).
+ */
+export function isJsonScalar(body: Uint8Array | string): boolean {
+  if (body.length > 4096) return false;
+  try {
+    const value: unknown = JSON.parse(typeof body === 'string' ? body : new TextDecoder().decode(body));
+    return value === null || typeof value !== 'object';
+  } catch {
+    return false;
+  }
+}
+
+function decodeOrUndefined(buf: Buffer, encoding: string): string | undefined {
+  try {
+    return new TextDecoder(encoding).decode(buf);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

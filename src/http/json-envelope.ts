@@ -2,6 +2,16 @@
 // body is checked to be JSON, but only the members the HTTP thread reads (hook, hookInstance, context,
 // fhirServer...) are built; the prefetch, most of a large call, is left to the thread, which parses the bytes.
 
+import { MAX_JSON_DEPTH } from '../json-depth.js';
+
+/** Where JSON nests deeper than MAX_JSON_DEPTH: the offset of the bracket that opens one level too many. */
+export class JsonTooDeepError extends Error {
+  constructor(readonly offset: number) {
+    super(`JSON nested deeper than ${MAX_JSON_DEPTH} levels at offset ${offset}`);
+    this.name = 'JsonTooDeepError';
+  }
+}
+
 /** Where a body stops being JSON (a byte offset), thrown by the scan. */
 export class JsonSyntaxError extends Error {
   constructor(readonly offset: number) {
@@ -92,9 +102,10 @@ const VALUE_OR_CLOSE = 4;
 /**
  * Checks that `bytes` (UTF-8, a byte order mark allowed) are one JSON text whose top level is an object or an
  * array (as express.json's strict mode), and returns where each member of a top-level object is. Throws
- * JsonSyntaxError at the first byte that cannot be JSON. Bytes that are not UTF-8 are not checked: a decoder
- * reads them as U+FFFD, and JSON.parse takes those in strings as it takes any character. One loop over the
- * bytes with its state in locals (no closure), at about the speed of JSON.parse without building anything.
+ * JsonSyntaxError at the first byte that cannot be JSON, JsonTooDeepError at a level deeper than MAX_JSON_DEPTH.
+ * Bytes that are not UTF-8 are not checked: a decoder reads them as U+FFFD, and JSON.parse takes those in strings
+ * as it takes any character. One loop over the bytes with its state in locals (no closure), at about the speed of
+ * JSON.parse without building anything.
  */
 export function scanJson(bytes: Uint8Array): { start: number; members?: Member[] } {
   const b = bytes;
@@ -121,10 +132,12 @@ export function scanJson(bytes: Uint8Array): { start: number; members?: Member[]
           i = skipString(b, i, n);
           state = AFTER_VALUE;
         } else if (c === OPEN_OBJECT) {
+          if (open.length >= MAX_JSON_DEPTH) throw new JsonTooDeepError(i);
           i++;
           open.push(1);
           state = KEY_OR_CLOSE;
         } else if (c === OPEN_ARRAY) {
+          if (open.length >= MAX_JSON_DEPTH) throw new JsonTooDeepError(i);
           i++;
           open.push(0);
           state = VALUE_OR_CLOSE;

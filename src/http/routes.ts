@@ -52,11 +52,13 @@ export function routes(deps: RouteDeps): Router {
   router.all('/', methodNotAllowed(['GET']));
   router.use(apiDocsRoutes({ publicBaseUrl: deps.publicBaseUrl }));
   router.get('/health', healthHandler());
+  router.all('/health', methodNotAllowed(['GET']));
   const workers = deps.evaluator?.health?.bind(deps.evaluator);
   router.get(
     '/ready',
     readyHandler(deps.knowledge, deps.authStatus, deps.uptake, deps.reloadStatus, deps.shadowQueue, workers),
   );
+  router.all('/ready', methodNotAllowed(['GET']));
   router.get('/cds-services', discoveryHandler(deps.knowledge));
   router.all('/cds-services', methodNotAllowed(['GET']));
   router.post('/cds-services/:id/feedback', ...jsonBody(deps.bodyLimitBytes), feedbackHandler(deps));

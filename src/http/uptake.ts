@@ -29,6 +29,7 @@ import {
 import { isKnownServiceId, type CallObserver, type FinishedCall } from './call.js';
 import { methodNotAllowed } from './error-handler.js';
 import { sendCsv } from './csv.js';
+import { pathId } from './path-id.js';
 
 /**
  * Records each hook call in the uptake ledger once it has been answered (or failed, when the service
@@ -278,8 +279,7 @@ export function uptakeRoutes({ uptake, minCell, knowledge, clock }: UptakeRouteD
   router.all('/alerts', methodNotAllowed(['GET']));
   // Acknowledging an alarm is stored with the admin key that did it; the detector then learns the new level.
   router.post('/alerts/:id/acknowledge', ...optionalJsonBody(16 * 1024), async (req, res) => {
-    const id = String(req.params.id);
-    if (id.length > 64) throw badRequest('the alert id must be at most 64 characters');
+    const id = pathId(req.params.id, 'the alert id', 64);
     const body = (req.body ?? {}) as { note?: unknown };
     if (typeof body !== 'object' || Array.isArray(body))
       throw badRequest('the body must be a JSON object, e.g. {"note": "..."}, or empty');

@@ -1,6 +1,8 @@
 // The FHIR requests made when the EHR did not prefetch what a service needs.
 // The access token is used for these requests only: never logged, stored or put in an error.
 
+import { MAX_JSON_DEPTH, tooDeepAt } from '../json-depth.js';
+
 export interface FhirFetchOptions {
   fhirServer: string;
   accessToken?: string;
@@ -117,6 +119,8 @@ async function get(url: string, options: FhirFetchOptions, allowNotFound: boolea
     if (perRequest.aborted) throw new FhirFetchError(`no answer within ${options.timeoutMs} ms`);
     throw new FhirFetchError('the answer of the FHIR server could not be read');
   }
+  if (tooDeepAt(text) >= 0)
+    throw new FhirFetchError(`the FHIR server answered JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   let body: unknown;
   try {
     body = JSON.parse(text);

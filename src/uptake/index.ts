@@ -16,7 +16,7 @@ export type {
 } from './ledger-entry.js';
 export { createArmAssigner, type ArmAssigner } from './assignment.js';
 export type { FeedbackItemResult } from './ingest-feedback.js';
-export { parseFeedbackBody } from './ingest-feedback.js';
+export { MAX_FEEDBACK_ITEMS, parseFeedbackBody } from './ingest-feedback.js';
 export { parseReportQuery, GROUP_KEYS, type GroupKey, type ReportQuery } from './report-query.js';
 export type { Report, ReportRow, Group } from './report.js';
 export { suppressSmallCells, reportToCsv } from './export.js';

@@ -26,6 +26,12 @@ export interface IngestOptions {
 const LOOKUP_CHUNK = 500;
 const INSERT_CHUNK = 200;
 
+/**
+ * Most items one feedback request may hold. An EHR sends feedback on the cards of one call or a few; without a
+ * bound, 2 MB of `[0,0,...]` made a 120 MB answer (an issue per item) and held the server for seconds.
+ */
+export const MAX_FEEDBACK_ITEMS = 1000;
+
 /** Throws 400 for a body that is not `{feedback: [...]}`; otherwise one result per item, in order. */
 export function parseFeedbackBody(body: unknown): unknown[] {
   if (!body || typeof body !== 'object' || Array.isArray(body))
@@ -45,6 +51,13 @@ export function parseFeedbackBody(body: unknown): unknown[] {
   }
   if (feedback.length === 0) {
     throw invalidField('feedback', 'feedback must hold at least one item', { issueCode: 'required' });
+  }
+  if (feedback.length > MAX_FEEDBACK_ITEMS) {
+    throw invalidField(
+      'feedback',
+      `feedback holds ${feedback.length} items, more than the ${MAX_FEEDBACK_ITEMS} one request may hold: send them in several requests`,
+      { issueCode: 'too-costly' },
+    );
   }
   return feedback;
 }

@@ -2,6 +2,7 @@
 // problem collected and answered at once as a 400 naming each parameter.
 import { isCalendarValue, readCalendar } from '../calendar.js';
 import { badRequest, type Issue } from '../errors.js';
+import { hasControlCharacter } from '../text.js';
 
 export interface ParameterReader {
   problem: (field: string, diagnostics: string) => void;
@@ -30,6 +31,8 @@ export function parameterReader(raw: Record<string, unknown>): ParameterReader {
       return undefined;
     }
     if (value.length > 256) problem(field, 'is longer than 256 characters');
+    // No identifier, version or date holds one; PostgreSQL refuses NUL in a query's parameters.
+    else if (hasControlCharacter(value)) problem(field, 'must not contain control characters');
     return value;
   };
   const date = (field: string, endOfDay: boolean): Date | undefined => {

@@ -266,6 +266,13 @@ describe('the attack suite: every case is refused with 401 and nothing is evalua
     await request(app).post(SERVICE).set(bearer(token)).send(renalRequest()).expect(200);
   });
 
+  it('refuses a jti holding a control character, before any jti store is asked', async () => {
+    const { app, logs } = setup();
+    expect(await expectRefused(await sign(signer, claims(SERVICE, { jti: 'a\u0000b' })), logs, app)).toBe(
+      'jti must be a string of 1 to 256 characters, without control characters',
+    );
+  });
+
   it('refuses a typ other than JWT', async () => {
     const { app, logs } = setup();
     expect(await expectRefused(await sign(signer, claims(SERVICE), { typ: 'at+jwt' }), logs, app)).toMatch(

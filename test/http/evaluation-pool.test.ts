@@ -136,6 +136,38 @@ describe('evaluation on a pool of threads', () => {
     expect(onPool.status).toBe(400);
     expect(onPool.body).toEqual(inThread.body);
   });
+
+  it('refuses 400 a call whose data nests too deep for a thread to answer, as the HTTP thread does, and stops no thread', async () => {
+    // Two thousand levels of objects: a thread could build the answer, the HTTP thread could not read it.
+    const file = join(repoRoot, 'fixtures', 'requests', 'nsaid-ckd-order-select');
+    const body = JSON.parse(
+      readFileSync(
+        join(
+          file,
+          readdirSync(file).find((f) => !f.endsWith('.expected.json'))!,
+        ),
+        'utf8',
+      ),
+    ) as { prefetch: { patient: Record<string, unknown> } };
+    body.prefetch.patient.extension = [JSON.parse(`${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`)];
+    const text = JSON.stringify(body);
+    const before = shipped.pool.health();
+    const [inThread, onPool] = await Promise.all(
+      [
+        testApp({ knowledge: shipped.knowledge, now: NOW }),
+        testApp({ knowledge: shipped.knowledge, now: NOW, deps: { evaluator: shipped.pool } }),
+      ].map((app) =>
+        request(app).post('/cds-services/nsaid-ckd-order-select').set('Content-Type', 'application/json').send(text),
+      ),
+    );
+    expect(inThread.status).toBe(400);
+    expect(onPool.status).toBe(400);
+    expect(onPool.body.issue[0].diagnostics).toMatch(
+      /^the request body nests arrays and objects deeper than 256 levels/,
+    );
+    expect(onPool.body).toEqual(inThread.body);
+    expect(shipped.pool.health()).toMatchObject({ crashes: before.crashes, stuck: before.stuck, ready: 2 });
+  });
 });
 
 describe('a reload under load with two evaluation threads', () => {

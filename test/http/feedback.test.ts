@@ -210,6 +210,29 @@ describe('POST /cds-services/{id}/feedback', () => {
       .send('x')
       .expect(415);
   });
+
+  it('answers 400 for more items than one request may hold, storing none, with one issue whatever the count', async () => {
+    const card = await serveRenalCard();
+    const item = { card: card.uuid, outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:01:00Z' };
+    const res = await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .set('Content-Type', 'application/json')
+      .send(`{"feedback":[${JSON.stringify(item)}${',0'.repeat(200_000)}]}`)
+      .expect(400);
+    expect(res.body.issue).toEqual([
+      {
+        severity: 'error',
+        code: 'too-costly',
+        diagnostics:
+          'feedback holds 200001 items, more than the 1000 one request may hold: send them in several requests',
+        expression: ['feedback'],
+      },
+    ]);
+    await request(app)
+      .post('/cds-services/renal-test/feedback')
+      .send({ feedback: Array.from({ length: 1000 }, () => item) })
+      .expect(200);
+  });
 });
 
 describe('the uptake ledger behind the hook endpoints', () => {

@@ -173,6 +173,14 @@ describe('errors', () => {
     expect(res.body.issue[0].diagnostics).toMatch(/order-sign/);
   });
 
+  it('quotes at most 100 characters of a hook it does not serve, however long', async () => {
+    const body = { ...renalRequest(), hook: `x${'h'.repeat(1_000_000)}` };
+    const res = await request(app()).post('/cds-services/renal-test').send(body).expect(400);
+    expect(res.body.issue[0].diagnostics).toBe(
+      `hook 'x${'h'.repeat(99)}…' is not served by this service (it serves order-sign)`,
+    );
+  });
+
   it('answers 400 for malformed JSON without echoing the body', async () => {
     const res = await request(app())
       .post('/cds-services/renal-test')

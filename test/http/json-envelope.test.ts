@@ -9,6 +9,7 @@ import { errorHandler } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/logger.js';
 import { evidenceResources, evidenceView } from '../../src/uptake/intents.js';
 import { renalRequest } from '../support/requests.js';
+import { MAX_JSON_DEPTH, tooDeepAt } from '../../src/json-depth.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -61,9 +62,13 @@ describe('scanJson', () => {
   it('says where the text stops being JSON', () => {
     expect(() => scanJson(bytes('{"a":1,}'))).toThrow(expect.objectContaining({ offset: 7 }));
   });
-  it('handles nesting deeper than the call stack', () => {
+  it('refuses nesting deeper than MAX_JSON_DEPTH where it starts, however deep it goes', () => {
     const deep = `{"prefetch":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
-    expect(parseLeavingOut(bytes(deep), 'prefetch')).toEqual({});
+    expect(() => parseLeavingOut(bytes(deep), 'prefetch')).toThrow(
+      expect.objectContaining({ name: 'JsonTooDeepError', offset: 12 + MAX_JSON_DEPTH - 1 }),
+    );
+    const deepest = `{"prefetch":${'['.repeat(MAX_JSON_DEPTH - 1)}${']'.repeat(MAX_JSON_DEPTH - 1)}}`;
+    expect(parseLeavingOut(bytes(deepest), 'prefetch')).toEqual({});
   });
 });
 
@@ -139,6 +144,57 @@ describe('a hook call body kept as bytes (jsonBody with keepBytes)', () => {
   it('reads an empty body as an empty object, as express.json does', async () => {
     const empty = await request(app).post('/call').set('content-type', 'application/json').send('');
     expect(empty.body).toEqual({ body: {}, raw: null });
+  });
+});
+
+describe('a body that is JSON but not an object or array', () => {
+  for (const keepBytes of [true, false]) {
+    it(`is answered 400 saying so, not that it is not JSON (keepBytes ${keepBytes})`, async () => {
+      const app = appWith(keepBytes);
+      for (const text of ['null', ' "x" ', '12', 'true']) {
+        const res = await request(app).post('/call').set('content-type', 'application/json').send(text);
+        expect(res.status, text).toBe(400);
+        expect(res.body.issue[0].diagnostics, text).toBe(
+          'the request body must be a JSON object, not a JSON string, number, boolean or null',
+        );
+      }
+      const broken = await request(app).post('/call').set('content-type', 'application/json').send('nul');
+      expect(broken.body.issue[0].diagnostics).toMatch(/^the request body is not valid JSON/);
+    });
+  }
+});
+
+describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
+  const nested = (levels: number) =>
+    `{"hook":"patient-view","prefetch":{"p":${'['.repeat(levels - 2)}${']'.repeat(levels - 2)}}}`;
+
+  for (const keepBytes of [true, false]) {
+    it(`is refused 400 before it is parsed, saying where (keepBytes ${keepBytes})`, async () => {
+      const app = appWith(keepBytes);
+      const ok = await request(app).post('/call').set('content-type', 'application/json').send(nested(MAX_JSON_DEPTH));
+      expect(ok.status).toBe(200);
+      for (const levels of [MAX_JSON_DEPTH + 1, 100_000]) {
+        const res = await request(app).post('/call').set('content-type', 'application/json').send(nested(levels));
+        expect(res.status, `${levels} levels`).toBe(400);
+        expect(res.body.issue[0].diagnostics).toBe(
+          `the request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels (line 1, column ${39 + MAX_JSON_DEPTH - 1})`,
+        );
+      }
+    });
+  }
+
+  it('counts brackets inside strings as text, in a body of another charset too', async () => {
+    const inString = `{"a":"${'['.repeat(1000)}\\"${'{'.repeat(1000)}"}`;
+    expect(tooDeepAt(inString)).toBe(-1);
+    const app = appWith(false);
+    const utf16 = Buffer.from(nested(MAX_JSON_DEPTH + 1), 'utf16le');
+    const res = await request(app)
+      .post('/call')
+      .set('content-type', 'application/json; charset=utf-16le')
+      .serialize((body: Buffer) => body as unknown as string)
+      .send(utf16);
+    expect(res.status).toBe(400);
+    expect(res.body.issue[0].diagnostics).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
   });
 });
 

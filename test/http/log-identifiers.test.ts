@@ -197,6 +197,22 @@ describe('no identifier in any log line', () => {
         .set(asAdmin('knowledge')),
     );
     await expectStatus('a path no route knows', 404, () => request(app()).get(`/Patient/${id('patient')}`));
+    // What a caller puts in the path of a hook call or its feedback, or in hookInstance when it is not a UUID.
+    await expectStatus('a hook call of a service id no service has', 404, () =>
+      request(app())
+        .post(`/cds-services/${id('patient')}`)
+        .send(marked()),
+    );
+    await expectStatus('feedback for a service id no service has', 404, () =>
+      request(app())
+        .post(`/cds-services/${id('patient')}/feedback`)
+        .send({ feedback: [{ card: 'c', outcome: 'overridden', outcomeTimestamp: '2026-06-01T12:00:00Z' }] }),
+    );
+    const notUuid = marked();
+    notUuid.hookInstance = id('mrn');
+    await request(app()).post(renal).send(notUuid).expect(200);
+    notUuid.context.userId = id('not-a-reference');
+    await request(app()).post(renal).send(notUuid).expect(400);
 
     // A search holding fewer matches than it announces (and no next link) is evaluated and logged by its key only.
     const short = marked();
@@ -217,6 +233,7 @@ describe('no identifier in any log line', () => {
     expect(logs.lines.some((l) => l.at && JSON.stringify(l.at).includes('context.selections[0]'))).toBe(true);
     // Paths are logged by their route: a card's uuid is not.
     expect(logs.lines.some((l) => l.path === '/admin/explain/:card')).toBe(true);
+    expect(logs.lines.some((l) => l.path === '/cds-services/:id' && l.status === 404)).toBe(true);
     expect(new Set(statuses.values())).toEqual(new Set([400, 401, 404, 405, 412, 413, 415, 422, 503]));
   }, 120_000);
 });

@@ -569,6 +569,21 @@ describe('resolvePrefetch: 412 when the data cannot be had', () => {
     expect(err.issues[0].expression).toEqual(['prefetch.patient']);
   });
 
+  it('returns 412 when the FHIR server answers JSON nested deeper than the server takes', async () => {
+    const deep = `{"resourceType":"Patient","id":"pt-deep","extension":${'['.repeat(5000)}${']'.repeat(5000)}}`;
+    const fhir = fakeFhir({ 'https://fhir.deep.example/Patient/pt-deep': status(200, deep) });
+    const request = patientView(
+      { userId: 'Practitioner/dr-deep', patientId: 'pt-deep' },
+      { fhirServer: 'https://fhir.deep.example', fhirAuthorization: auth('tok-deep') },
+    );
+
+    const err = await failure(resolvePrefetch({ patient: 'Patient/{{context.patientId}}' }, request, options(fhir)));
+
+    expect(err.status).toBe(412);
+    expect(err.message).toContain('nested deeper than 256 levels');
+    expect(err.issues[0].expression).toEqual(['prefetch.patient']);
+  });
+
   it('returns 412 when the FHIR server answers with something that is not JSON', async () => {
     const fhir = fakeFhir({ 'https://fhir.html.example/Patient/pt-html': status(200, '<html>login page</html>') });
     const request = patientView(

@@ -1,7 +1,7 @@
 // CDS Hooks 2.0.1: discovery, service calls and feedback. The request schemas are the ones the
 // server validates with (the envelope, each hook's context, the feedback item).
 import { HOOK_REQUEST_SCHEMA, HOOKS } from '../../hooks/index.js';
-import { FEEDBACK_ITEM_SCHEMA } from '../../uptake/index.js';
+import { FEEDBACK_ITEM_SCHEMA, MAX_FEEDBACK_ITEMS } from '../../uptake/index.js';
 import { KNOWLEDGE_EXTENSION } from '../../cards/index.js';
 import { errors, jsonResponse, pathParameter, ref, type RouteGroup } from './types.js';
 
@@ -182,7 +182,9 @@ export const cdsHooksGroup: RouteGroup = {
               schema: {
                 type: 'object',
                 required: ['feedback'],
-                properties: { feedback: { type: 'array', minItems: 1, items: ref('FeedbackItem') } },
+                properties: {
+                  feedback: { type: 'array', minItems: 1, maxItems: MAX_FEEDBACK_ITEMS, items: ref('FeedbackItem') },
+                },
               },
             },
           },
