@@ -1,4 +1,5 @@
 import express, { type RequestHandler, type Response } from 'express';
+import iconv from 'iconv-lite';
 import { bodyNotAnObject, jsonTooDeep, malformedJson, unsupportedMediaType } from '../errors.js';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../json-depth.js';
 import { JsonSyntaxError, JsonTooDeepError, lineColumnOf, parseLeavingOut } from './json-envelope.js';
@@ -71,9 +72,9 @@ function jsonParser(limitBytes: number): RequestHandler {
     strict: true,
     verify: (_req, _res, buf, encoding) => {
       const utf8 = /^utf-?8$/i.test(encoding);
-      const text = utf8 ? buf.toString('latin1') : decodeOrUndefined(buf, encoding);
-      // A charset this runtime cannot decode is left to the parser, which refuses it.
-      if (text === undefined) return;
+      // Decoded as the parser will decode it (iconv-lite, as body-parser does: UTF-16 by its byte order mark,
+      // UTF-32, UTF-7), so that no charset carries a body past the check; body-parser refused unknown ones already.
+      const text = utf8 ? buf.toString('latin1') : iconv.decode(buf, encoding);
       const at = tooDeepAt(text);
       if (at < 0) return;
       const bytes = utf8 ? buf : new TextEncoder().encode(text);
@@ -93,14 +94,6 @@ export function isJsonScalar(body: Uint8Array | string): boolean {
     return value === null || typeof value !== 'object';
   } catch {
     return false;
-  }
-}
-
-function decodeOrUndefined(buf: Buffer, encoding: string): string | undefined {
-  try {
-    return new TextDecoder(encoding).decode(buf);
-  } catch {
-    return undefined;
   }
 }
 

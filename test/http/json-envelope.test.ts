@@ -196,6 +196,27 @@ describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
     expect(res.status).toBe(400);
     expect(res.body.issue[0].diagnostics).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
   });
+
+  it('is refused in every charset the parser decodes, UTF-32 and big-endian UTF-16 among them', async () => {
+    const app = appWith(false);
+    const text = nested(MAX_JSON_DEPTH + 1);
+    const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]);
+    const utf32le = Buffer.alloc(text.length * 4);
+    for (let i = 0; i < text.length; i++) utf32le.writeUInt32LE(text.charCodeAt(i), i * 4);
+    for (const [charset, bytes] of [
+      ['utf-16', utf16be],
+      ['utf-32le', utf32le],
+      ['utf-32', Buffer.concat([Buffer.from([0xff, 0xfe, 0, 0]), utf32le])],
+    ] as const) {
+      const res = await request(app)
+        .post('/call')
+        .set('content-type', `application/json; charset=${charset}`)
+        .serialize((body: Buffer) => body as unknown as string)
+        .send(bytes);
+      expect(res.status, charset).toBe(400);
+      expect(res.body.issue[0].diagnostics, charset).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
+    }
+  });
 });
 
 describe('the evidence view of a prefetch value the HTTP thread did not parse', () => {
