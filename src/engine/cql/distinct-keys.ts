@@ -181,6 +181,20 @@ function dateTimeKey(text: string): string | undefined {
   if (text.length < 13 || text.charCodeAt(10) !== 84 /* T */ || text.charCodeAt(4) !== 45 /* - */) return undefined;
   const quick = quickInstant(text);
   if (quick !== undefined) return quick;
+  // Other forms (another number of fraction digits, no offset, minutes only) are parsed by DateTime.parse (luxon,
+  // some 80 times the cost of the quick reader): once per text, as every resource a query returns is hashed.
+  let known = parsedKeys.get(text);
+  if (known === undefined) {
+    if (parsedKeys.size >= PARSED_KEYS_KEPT) parsedKeys.clear();
+    parsedKeys.set(text, (known = parsedKey(text) ?? null));
+  }
+  return known ?? undefined;
+}
+
+const parsedKeys = new Map<string, string | null>();
+const PARSED_KEYS_KEPT = 50_000;
+
+function parsedKey(text: string): string | undefined {
   const parsed = parseDateTime(text.replace('Z', '+00:00')) as DateTimeFields | null;
   if (parsed == null) return undefined;
   let t = parsed;
@@ -200,19 +214,23 @@ function instantKey(ms: number, milliseconds: boolean): string {
 }
 
 /**
- * `YYYY-MM-DDThh:mm:ss[.SSS](Z|±hh:mm)` of years 1000 to 9998, read by position (the forms fhir-object.ts reads
- * without DateTime.parse, and `Z`): its key, or undefined for any other text.
+ * `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)` of years 1000 to 9998, read by position, with a fraction of any number
+ * of digits (servers write 1 to 7: `.1234567` is common): its key, or undefined for any other text.
  */
 function quickInstant(text: string): string | undefined {
   const n = text.length;
   let at = 19;
   let millisecond = 0;
-  if (n === 24 || n === 29) {
-    if (text.charCodeAt(19) !== 46 /* . */) return undefined;
-    millisecond = digits(text, 20, 3);
-    if (millisecond < 0) return undefined;
-    at = 23;
-  } else if (n !== 20 && n !== 25) return undefined;
+  const fraction = text.charCodeAt(19) === 46; /* . */
+  if (fraction) {
+    let end = 20;
+    while (end < n && text.charCodeAt(end) >= 48 && text.charCodeAt(end) <= 57) end++;
+    if (end === 20) return undefined;
+    // As cql-execution reads a fraction: its first three digits, padded with zeros (5 → 500, 1234567 → 123).
+    millisecond = digits(`${text.slice(20, Math.min(end, 23))}00`, 0, 3);
+    at = end;
+  }
+  if (n !== at + 1 && n !== at + 6) return undefined;
   if (text.charCodeAt(7) !== 45 || text.charCodeAt(13) !== 58 /* : */ || text.charCodeAt(16) !== 58) return undefined;
   const year = digits(text, 0, 4);
   const month = digits(text, 5, 2);
@@ -234,5 +252,5 @@ function quickInstant(text: string): string | undefined {
     offset = (offsetHours * 60 + offsetMinutes) * (sign === 43 ? 1 : -1);
   }
   const ms = Date.UTC(year, month - 1, day, hour, minute, second, millisecond) - offset * 60_000;
-  return instantKey(ms, n === 24 || n === 29);
+  return instantKey(ms, fraction);
 }
