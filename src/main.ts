@@ -82,7 +82,7 @@ async function main(): Promise<void> {
   const receipt = {
     requestTimeout: config.callDeadlineMs,
     headersTimeout: config.callDeadlineMs,
-    connectionsCheckingInterval: Math.min(1_000, config.callDeadlineMs),
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, config.callDeadlineMs)),
   };
   const server = tls ? createHttpsServer({ ...tls, ...receipt }, serve) : createHttpServer(receipt, serve);
   server.keepAliveTimeout = 65_000;
