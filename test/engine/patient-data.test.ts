@@ -1,100 +1,41 @@
 // The engine's patient data source must give CQL exactly what cql-exec-fhir's own PatientSource
 // gives: same define values for every fixture request and for a large synthetic record.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createRequire } from 'node:module';
-import type { Executor as ExecutorType, CodeService as CodeServiceType, DateTime as DateTimeType } from 'cql-execution';
 import { fixtureRequests } from '../../bench/fixtures.js';
 import { generateLargePatient } from '../../fixtures/generate.js';
-import { cqlToJson, fhirDataModel, patientRecord } from '../../src/engine/index.js';
+import { cqlToJson, patientRecord } from '../../src/engine/index.js';
 import { resourcesOf, type FhirResource } from '../../src/fhir/index.js';
 import { cpuCalls } from '../../bench/cpu-calls.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Knowledge, Service } from '../../src/knowledge/index.js';
 import { knowledgeFrom, repoRoot } from '../support/app.js';
-
-const require = createRequire(import.meta.url);
-const cql = require('cql-execution') as {
-  Executor: typeof ExecutorType;
-  CodeService: typeof CodeServiceType;
-  DateTime: typeof DateTimeType;
-};
-const fhir = require('cql-exec-fhir') as {
-  PatientSource: { FHIRv401(): { loadBundles(b: unknown[]): void } };
-  FHIRWrapper: { FHIRv401(): { wrap(r: unknown): unknown } };
-};
-let stockWrapper: { wrap(r: unknown): unknown } | undefined;
-const NOW = cql.DateTime.fromJSDate(new Date('2026-06-01T12:00:00Z'), 0);
+import { canonical, stockAndEngine, type Wrap } from '../support/stock-fhir.js';
 
 let knowledge: Knowledge;
 beforeAll(async () => {
   knowledge = await knowledgeFrom(repoRoot);
 });
 
-const sortClause = (
-  require('cql-execution/lib/elm/query') as {
-    SortClause: { prototype: { sort: unknown; __stockSort?: unknown } };
-  }
-).SortClause.prototype;
-const stockKeys = require('cql-execution/lib/util/immutableUtil') as {
-  toNormalizedKey: (value: unknown) => unknown;
-  __stockToNormalizedKey?: (value: unknown) => unknown;
-};
-
-/**
- * Every Patient-context define's value, deeply: FHIR objects as their type and JSON, CQL values (DateTime with
- * its precision and offset, Date, Code, Concept, Quantity, Interval, tuples) field by field with their class.
- */
-function canonical(value: unknown, depth = 0): unknown {
-  if (value === null || value === undefined || typeof value !== 'object') return value;
-  if (depth > 40) throw new Error('value too deep to compare');
-  if (Array.isArray(value)) return value.map((v) => canonical(v, depth + 1));
-  const v = value as { _json?: unknown; _typeInfo?: { name?: string } };
-  if ('_json' in v && '_typeInfo' in v) return { fhir: v._typeInfo?.name, json: v._json };
-  const out: Record<string, unknown> = { class: value.constructor?.name };
-  for (const key of Object.keys(value).sort()) out[key] = canonical((value as Record<string, unknown>)[key], depth + 1);
-  return out;
-}
-
+/** Every Patient-context define's value (as `canonical` gives it) and the facts the rules read, from both sides. */
 async function both(service: Service, resources: Array<{ resourceType: string; id?: string }>, drafts: FhirResource[]) {
   // As the service binds them: `draftOrders:<Type>` takes the drafts of that type (Medications sit beside them).
-  const parameters = (wrap: (r: FhirResource) => unknown) =>
+  const parameters = (wrap: Wrap) =>
     Object.fromEntries(
       Object.entries(service.definition.knowledge.parameters ?? {}).map(([p, source]) => {
         const type = typeof source === 'string' ? source.split(':')[1] : undefined;
         return [p, drafts.filter((r) => !type || r.resourceType === type).map(wrap)];
       }),
     );
-  const values = async (source: unknown, wrap: (r: FhirResource) => unknown) => {
-    const executor = new cql.Executor(
-      service.ruleSet.library!,
-      new cql.CodeService(knowledge.valueSets as never),
-      parameters(wrap),
-    );
-    const r = await executor.exec_patient_context(source as never, NOW);
-    const out = Object.values(r.patientResults)[0] as Record<string, unknown>;
-    const defines = Object.fromEntries(Object.keys(out).map((d) => [d, canonical(out[d])]));
-    const facts = Object.fromEntries(service.ruleSet.defines.map((d) => [d, cqlToJson(out[d])]));
-    return { defines, facts };
-  };
-  const model = fhirDataModel();
-  // Stock cql-exec-fhir with stock cql-execution: without the engine's keys of FHIR objects for distinct results
-  // nor its sort.
-  const engineKeys = stockKeys.toNormalizedKey;
-  const engineSort = sortClause.sort;
-  stockKeys.toNormalizedKey = stockKeys.__stockToNormalizedKey ?? engineKeys;
-  sortClause.sort = sortClause.__stockSort ?? engineSort;
-  let stock;
-  try {
-    const source = fhir.PatientSource.FHIRv401();
-    source.loadBundles([{ resourceType: 'Bundle', entry: resources.map((resource) => ({ resource })) }]);
-    stock = await values(source, (r) => (stockWrapper ??= fhir.FHIRWrapper.FHIRv401()).wrap(r));
-  } finally {
-    stockKeys.toNormalizedKey = engineKeys;
-    sortClause.sort = engineSort;
-  }
-  const ours = await values(model.patientSource(resources), model.wrap);
-  return { stock, ours };
+  const { stock, ours } = await stockAndEngine(service.ruleSet.library!, resources, {
+    valueSets: knowledge.valueSets as never,
+    parameters,
+  });
+  const view = (out: Record<string, unknown>) => ({
+    defines: Object.fromEntries(Object.keys(out).map((d) => [d, canonical(out[d])])),
+    facts: Object.fromEntries(service.ruleSet.defines.map((d) => [d, cqlToJson(out[d])])),
+  });
+  return { stock: view(stock), ours: view(ours) };
 }
 
 /** The rules a rule set fires on these facts, and the cards it renders (as `evaluate` builds the facts). */
