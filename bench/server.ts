@@ -52,7 +52,7 @@ const pool = elmCacheDir
         idleGcMs: config.idleGcMs,
       },
       logger,
-      keepShadows: !!dataDir,
+      recording: !!dataDir,
     })
   : undefined;
 await pool?.prepare(knowledge);

@@ -204,7 +204,7 @@ async function main(): Promise<void> {
             idleGcMs: config.idleGcMs,
           },
           logger,
-          keepShadows: true,
+          recording: true,
         })
       : undefined;
   if (pool) {

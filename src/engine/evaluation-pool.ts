@@ -46,8 +46,11 @@ export interface EvaluationPoolOptions {
   size: number;
   setup: ThreadSetup;
   logger: PoolLogger;
-  /** Whether shadow versions will be asked for after the answer (there is an uptake ledger to record them). */
-  keepShadows: boolean;
+  /**
+   * Whether an uptake ledger records the calls: shadow versions will be asked for after the answer, and the threads
+   * send back what the ledger reads (the evidence of the call's data, the defines that explain the cards served).
+   */
+  recording: boolean;
   /** Wait before trying again to start a thread whose knowledge did not load (default 5 s). */
   retryMs?: number;
 }
@@ -103,7 +106,7 @@ interface Generation {
 }
 
 export function createEvaluationPool(options: EvaluationPoolOptions): EvaluationPool {
-  const { size, setup, logger, keepShadows } = options;
+  const { size, setup, logger, recording } = options;
   const retryMs = options.retryMs ?? 5_000;
   const slots: Slot[] = [];
   const generationOf = new WeakMap<Knowledge, number>();
@@ -351,10 +354,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
         const own = source.byteOffset === 0 && source.byteLength === source.buffer.byteLength;
         const bytes = own && source.buffer instanceof ArrayBuffer ? source : new Uint8Array(source);
         const buffer = bytes.buffer as ArrayBuffer;
-        const options = wireOptions(knowledge, serviceId, body, invokeOptions, keepShadows);
-        // The HTTP side read the body without its prefetch (json-body.ts): the thread sends back what the ledger reads.
-        if (raw && (body as { prefetch?: unknown } | undefined)?.prefetch === undefined)
-          options.sentPrefetchUnparsed = true;
+        const options = wireOptions(knowledge, serviceId, body, invokeOptions, recording);
         const message: ToThread = { type: 'call', id, generation, serviceId, body: buffer, options };
         const deadline = invokeOptions.deadline
           ? { leftMs: invokeOptions.deadline.at - performance.now(), ms: invokeOptions.deadline.ms }
@@ -393,7 +393,7 @@ function wireOptions(
   serviceId: string,
   body: unknown,
   o: InvokeOptions,
-  keepShadows: boolean,
+  recording: boolean,
 ): WireInvokeOptions {
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { fetchImpl, ...prefetch } = o.prefetch;
@@ -405,7 +405,7 @@ function wireOptions(
     ...(o.client ? { client: { iss: o.client.iss, tenant: o.client.tenant } } : {}),
     ...(o.maxResources !== undefined ? { maxResources: o.maxResources } : {}),
     ...(o.rollout ? { rollout: rolloutSnapshot(knowledge, serviceId, body, o.client, o.rollout) } : {}),
-    keepShadows,
+    recording,
   };
 }
 

@@ -106,7 +106,7 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
       throw malformedJson();
     }
     const { outcome, shadows } = await invokeService(knowledge, serviceId, body, optionsOf(options));
-    const keep = !!shadows && options.keepShadows;
+    const keep = !!shadows && options.recording;
     if (keep) {
       shadowWork.set(id, shadows);
       for (const oldest of shadowWork.keys()) {
@@ -114,7 +114,7 @@ async function call(message: Extract<ToThread, { type: 'call' }>): Promise<void>
         shadowWork.delete(oldest);
       }
     }
-    send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep, options.sentPrefetchUnparsed) });
+    send({ type: 'answer', id, outcome: toWireOutcome(outcome, keep, options.recording) });
   } catch (err) {
     send({ type: 'failed', id, error: toWireError(err) });
   } finally {
@@ -128,7 +128,7 @@ async function shadows(id: number, callId: number): Promise<void> {
   idle.busy();
   try {
     if (!work) throw new Error('the data of these shadow evaluations was dropped (too many were waiting)');
-    send({ type: 'shadows', id, evaluations: (await work()).map(toWireEvaluation) });
+    send({ type: 'shadows', id, evaluations: (await work()).map((e) => toWireEvaluation(e, true)) });
   } catch (err) {
     send({ type: 'shadows', id, error: toWireError(err) });
   } finally {

@@ -18,7 +18,8 @@ import { keepTraceOfFailure, traceOfFailure, type Evaluation, type EvaluationTra
 import type { CallOutcome, EvaluationOutcome, ExperimentAssignment } from './outcome.js';
 import type { FhirCheck } from './invoke-service.js';
 import type { CallingClient } from './rollout.js';
-import { evidenceView } from '../uptake/intents.js';
+import { definesUsedBy } from './explain.js';
+import { evidenceResources, type EvidenceResource } from '../uptake/intents.js';
 
 /** What every evaluation thread starts with (its workerData). */
 export interface ThreadSetup {
@@ -52,13 +53,11 @@ export interface WireInvokeOptions {
   client?: CallingClient;
   maxResources?: number;
   rollout?: RolloutSnapshot;
-  /** Whether the thread keeps the call's data for its shadow versions (someone will ask for them). */
-  keepShadows: boolean;
   /**
-   * Whether the HTTP thread left the request's prefetch unparsed: the values the request sent then come back too,
-   * in `prefetchOwn`, as the uptake ledger reads them (evidenceView), not whole.
+   * Whether an uptake ledger records the call: the thread then keeps the call's data for its shadow versions (they
+   * will be asked for) and sends back what the ledger reads (see WireOutcome.evidence and WireEvaluation).
    */
-  sentPrefetchUnparsed?: boolean;
+  recording: boolean;
 }
 
 export type ToThread =
@@ -80,6 +79,11 @@ export type FromThread =
   | { type: 'failed'; id: number; error: WireError }
   | { type: 'shadows'; id: number; evaluations?: WireEvaluation[]; error?: WireError };
 
+/**
+ * An evaluation as the HTTP thread reads it: the cards, their origins, problems and system actions, and of the trace
+ * (the value of every define, every rule's conditions) only what explains a card it served (explainCards), and that
+ * only when a ledger records the call. The rest may be most of the answer's size: each define's value as JSON.
+ */
 export interface WireEvaluation {
   disposition: EvaluationOutcome['disposition'];
   ruleSet: { id: string; version: string };
@@ -93,13 +97,11 @@ export interface WireOutcome {
   hook: string;
   evaluations: WireEvaluation[];
   prefetch: Record<string, PrefetchStatus>;
-  /** The keys of the prefetch as evaluated, in order. */
-  prefetchKeys: string[];
   /**
-   * The prefetch values that are not the request's own (fetched from the FHIR server, or completed), and with
-   * sentPrefetchUnparsed the evidence view of those that are.
+   * What the uptake ledger reads of the call's data (draft and dispatched orders, the prefetch as evaluated):
+   * computed here, where the prefetch is, when the call is recorded. The data itself does not come back.
    */
-  prefetchOwn: Record<string, unknown>;
+  evidence?: EvidenceResource[];
   dataProblems?: string[];
   prefetchShortfalls?: CallOutcome['prefetchShortfalls'];
   experiment?: ExperimentAssignment;
@@ -118,30 +120,34 @@ export interface WireError {
   trace?: EvaluationTrace;
 }
 
-export function toWireEvaluation(e: EvaluationOutcome): WireEvaluation {
+export function toWireEvaluation(e: EvaluationOutcome, recording: boolean): WireEvaluation {
   return {
     disposition: e.disposition,
     ruleSet: { id: e.ruleSet.id, version: e.ruleSet.version },
     ...(e.experiment ? { experiment: e.experiment } : {}),
-    ...(e.evaluation ? { evaluation: e.evaluation } : {}),
+    ...(e.evaluation ? { evaluation: explainingOnly(e.evaluation, e.ruleSet, recording) } : {}),
     ...(e.error !== undefined ? { error: e.error } : {}),
   };
 }
 
-export function toWireOutcome(outcome: CallOutcome, shadows: boolean, sentPrefetchUnparsed = false): WireOutcome {
-  const data = outcome.prefetchData ?? {};
-  const sent = outcome.request.prefetch ?? {};
-  const prefetchOwn: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(data)) {
-    if (sent[key] !== value) prefetchOwn[key] = value;
-    else if (sentPrefetchUnparsed) prefetchOwn[key] = evidenceView(value);
+/** The evaluation with the trace's defines and rules cut to those that explain its served cards (none unrecorded). */
+function explainingOnly(evaluation: Evaluation, ruleSet: RuleSet, recording: boolean): Evaluation {
+  const served = new Set(recording ? [...evaluation.origins.values()].map((o) => o.rule) : []);
+  const { trace } = evaluation;
+  const cql: Record<string, unknown> = {};
+  for (const rule of ruleSet.rules) {
+    if (!served.has(rule.id)) continue;
+    for (const name of definesUsedBy(rule)) if (Object.hasOwn(trace.cql, name)) cql[name] = trace.cql[name];
   }
+  return { ...evaluation, trace: { ...trace, cql, rules: trace.rules.filter((r) => served.has(r.rule)) } };
+}
+
+export function toWireOutcome(outcome: CallOutcome, shadows: boolean, recording: boolean): WireOutcome {
   return {
     hook: outcome.request.hook,
-    evaluations: outcome.evaluations.map(toWireEvaluation),
+    evaluations: outcome.evaluations.map((e) => toWireEvaluation(e, recording)),
     prefetch: outcome.prefetch,
-    prefetchKeys: Object.keys(data),
-    prefetchOwn,
+    ...(recording ? { evidence: evidenceResources(outcome.request.context, outcome.prefetchData) } : {}),
     ...(outcome.dataProblems ? { dataProblems: outcome.dataProblems } : {}),
     ...(outcome.prefetchShortfalls ? { prefetchShortfalls: outcome.prefetchShortfalls } : {}),
     ...(outcome.experiment ? { experiment: outcome.experiment } : {}),
@@ -170,7 +176,7 @@ export function fromWireEvaluations(service: Service, evaluations: WireEvaluatio
 
 /**
  * The CallOutcome of a call answered by a thread; `request` is the body as this thread parsed it (without its
- * prefetch when it left that to the thread: the prefetch values are then the thread's evidence views).
+ * prefetch when it left that to the thread). It has no prefetchData: the ledger reads `evidence` instead.
  */
 export function fromWireOutcome(
   wire: WireOutcome,
@@ -179,15 +185,12 @@ export function fromWireOutcome(
   request: HookRequest,
 ): CallOutcome {
   const service = answeringService(knowledge, serviceId, wire.hook);
-  const sent = request.prefetch ?? {};
-  const prefetchData: Record<string, unknown> = {};
-  for (const key of wire.prefetchKeys) prefetchData[key] = key in wire.prefetchOwn ? wire.prefetchOwn[key] : sent[key];
   return {
     service,
     request,
     evaluations: fromWireEvaluations(service, wire.evaluations),
     prefetch: wire.prefetch,
-    prefetchData,
+    ...(wire.evidence ? { evidence: wire.evidence } : {}),
     ...(wire.dataProblems ? { dataProblems: wire.dataProblems } : {}),
     ...(wire.prefetchShortfalls ? { prefetchShortfalls: wire.prefetchShortfalls } : {}),
     ...(wire.experiment ? { experiment: wire.experiment } : {}),

@@ -7,6 +7,7 @@ import type { HookRequest } from '../hooks/index.js';
 import type { ExperimentUnit, RuleSet, Service } from '../knowledge/index.js';
 import type { PrefetchShortfall, PrefetchStatus } from '../prefetch/index.js';
 import type { Evaluation } from './evaluate.js';
+import type { EvidenceResource } from '../uptake/intents.js';
 
 /** shown: its cards are the answer; suppressed: an arm with `show: false`; shadow: never shown. */
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
@@ -47,6 +48,11 @@ export interface CallOutcome {
   prefetch: Record<string, PrefetchStatus>;
   /** The prefetch as evaluated (sent and fetched); the ledger reads only resource types and codes from it. */
   prefetchData?: Record<string, unknown>;
+  /**
+   * What the ledger reads of the call's data (evidenceResources of its context and prefetchData), when made where
+   * the data was: an evaluation thread sends this instead of the data.
+   */
+  evidence?: EvidenceResource[];
   /** Prefetch searches that held fewer matches than they announced (by key and counts, never values). */
   prefetchShortfalls?: PrefetchShortfall[];
   /** Where the call's FHIR data is malformed (locations and types, never values); evaluated anyway. */

@@ -198,6 +198,7 @@ function invocationInput(
     experiment: call.outcome?.experiment,
     evaluations: outcome?.evaluations.map(evaluationInput),
     prefetch: outcome?.prefetchData,
+    evidence: outcome?.evidence,
     completionWindowMs: Math.round((service?.definition.completionWindowHours ?? completionWindowHours) * 3_600_000),
     expandCode: codeExpander(call.knowledge),
   };

@@ -85,23 +85,6 @@ function resourcesOf(value: unknown): Json[] {
 }
 
 /**
- * A prefetch value reduced to what evidenceResources reads of it (the type, code and time elements of its first
- * MAX_RESOURCES coded resources): what an evaluation thread hands back of a value the HTTP thread did not parse.
- */
-export function evidenceView(value: unknown): unknown {
-  const kept: Json[] = [];
-  for (const r of resourcesOf(value)) {
-    if (kept.length >= MAX_RESOURCES) break;
-    if (typeof r.resourceType !== 'string' || codesOf(r).length === 0) continue;
-    const view: Json = { resourceType: r.resourceType };
-    for (const element of [...CODE_ELEMENTS, ...TIME_ELEMENTS])
-      if (Object.hasOwn(r, element)) view[element] = r[element];
-    kept.push(view);
-  }
-  return { resourceType: 'Bundle', type: 'collection', entry: kept.map((resource) => ({ resource })) };
-}
-
-/**
  * The actions of a card's suggestions that can be matched later: a `create` with a coded resource, a `delete` of a
  * draft in the call's draftOrders (by its `resourceId`), an `update` with a coded resource. Others are not kept.
  */

@@ -6,7 +6,7 @@ import type { VerifiedClient } from '../auth/index.js';
 import type { LedgerEntry } from './recorder.js';
 import type { IdentifierKind, Pseudonymize } from './pseudonym.js';
 import type { CardTable, EvaluationTable, IntentTable, SystemActionTable } from './schema.js';
-import { evidenceResources, intendedActions, type CodeExpander } from './intents.js';
+import { evidenceResources, intendedActions, type CodeExpander, type EvidenceResource } from './intents.js';
 
 export type Disposition = 'shown' | 'suppressed' | 'shadow';
 
@@ -71,6 +71,8 @@ export interface InvocationInput {
   evaluations?: EvaluationInput[];
   /** The call's prefetch (sent and fetched): only resource types and codes are read from it, as evidence. */
   prefetch?: Record<string, unknown>;
+  /** That evidence, when it was read where the data was (an evaluation thread): context and prefetch are not read. */
+  evidence?: EvidenceResource[];
   /** How long later calls of the patient count as evidence that a suggestion of this call's cards was taken. */
   completionWindowMs?: number;
   /** The codes of the value sets holding a code: an order of any of them completes a suggestion of one. */
@@ -143,7 +145,7 @@ export function ledgerEntry(input: InvocationInput, pseudonymize: Pseudonymize):
           hook: input.hook,
           hookInstance,
           at: input.startedAt.getTime(),
-          resources: evidenceResources(input.context, input.prefetch),
+          resources: input.evidence ?? evidenceResources(input.context, input.prefetch),
         }
       : undefined;
   return {

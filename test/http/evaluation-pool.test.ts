@@ -15,7 +15,13 @@ import {
   recordingFiles,
   type Knowledge,
 } from '../../src/knowledge/index.js';
-import { createEvaluationPool, invokeService, type EvaluationPool, type Evaluator } from '../../src/engine/index.js';
+import {
+  createEvaluationPool,
+  explainCards,
+  invokeService,
+  type EvaluationPool,
+  type Evaluator,
+} from '../../src/engine/index.js';
 import { parseLeavingOut } from '../../src/http/json-envelope.js';
 import { evidenceResources } from '../../src/uptake/intents.js';
 import { createLogger } from '../../src/logger.js';
@@ -36,7 +42,7 @@ afterAll(async () => {
  * Knowledge loaded in this thread with the ELM written to `cacheDir`, and a pool of `size` threads holding it,
  * loaded from the sources this thread read (as the server does).
  */
-async function pooled(knowledgeDir: string, size = 2, retryMs?: number) {
+async function pooled(knowledgeDir: string, size = 2, retryMs?: number, recording = false) {
   const cacheDir = mkdtempSync(join(tmpdir(), 'cds-pool-elm-'));
   dirs.push(cacheDir);
   const translator = createCachingTranslator(cacheDir, sharedTranslator);
@@ -46,7 +52,7 @@ async function pooled(knowledgeDir: string, size = 2, retryMs?: number) {
     size,
     setup: { knowledgeDir, elmCacheDir: cacheDir, shadowLimit: 10 },
     logger: createLogger('error', true),
-    keepShadows: false,
+    recording,
     retryMs,
   });
   pools.push(pool);
@@ -68,7 +74,7 @@ function withoutUuids(value: unknown): unknown {
 describe('evaluation on a pool of threads', () => {
   let shipped: Awaited<ReturnType<typeof pooled>>;
   beforeAll(async () => {
-    shipped = await pooled(defaultConfig().knowledgeDir);
+    shipped = await pooled(defaultConfig().knowledgeDir, 2, undefined, true);
   }, 120_000);
 
   it('answers the shipped example requests with the same cards as the HTTP thread does', async () => {
@@ -96,32 +102,73 @@ describe('evaluation on a pool of threads', () => {
     expect(shipped.pool.status()).toHaveLength(2);
   }, 60_000);
 
-  it('gives the uptake ledger the same evidence from the prefetch the HTTP thread left unparsed', async () => {
+  /** Each shipped example request, evaluated whole on this thread and on `pool` as the HTTP thread hands it over. */
+  async function bothWays({ knowledge, pool }: { knowledge: Knowledge; pool: EvaluationPool }) {
     const root = join(repoRoot, 'fixtures', 'requests');
-    let withEvidence = 0;
+    const out = [];
     for (const service of readdirSync(root)) {
       for (const file of readdirSync(join(root, service)).filter(
         (f) => f.endsWith('.json') && !f.endsWith('.expected.json'),
       )) {
         const text = readFileSync(join(root, service, file), 'utf8');
         const options = { clock: () => new Date(NOW), prefetch: { timeoutMs: 1000, maxPages: 1 } };
-        const whole = await invokeService(shipped.knowledge, service, JSON.parse(text), options).catch(() => undefined);
+        const whole = await invokeService(knowledge, service, JSON.parse(text), options).catch(() => undefined);
         if (!whole) continue;
         const bytes = new TextEncoder().encode(text);
-        const onPool = await shipped.pool.invoke(
-          shipped.knowledge,
-          service,
-          parseLeavingOut(bytes, 'prefetch'),
-          options,
-          bytes,
-        );
-        const context = whole.outcome.request.context;
-        const expected = evidenceResources(context, whole.outcome.prefetchData);
-        expect(evidenceResources(context, onPool.outcome.prefetchData), `${service}/${file}`).toEqual(expected);
-        if (expected.length > 0) withEvidence++;
+        const onPool = await pool.invoke(knowledge, service, parseLeavingOut(bytes, 'prefetch'), options, bytes);
+        out.push({ name: `${service}/${file}`, whole: whole.outcome, onPool: onPool.outcome });
+      }
+    }
+    return out;
+  }
+
+  it('gives the uptake ledger the same evidence and card explanations as the whole data on the HTTP thread', async () => {
+    let withEvidence = 0;
+    let explained = 0;
+    for (const { name, whole, onPool } of await bothWays(shipped)) {
+      const expected = evidenceResources(whole.request.context, whole.prefetchData);
+      // The data itself stays in the thread: the evidence comes back instead.
+      expect(onPool.prefetchData, name).toBeUndefined();
+      expect(onPool.evidence, name).toEqual(expected);
+      if (expected.length > 0) withEvidence++;
+      expect(onPool.evaluations.length, name).toBe(whole.evaluations.length);
+      for (const [i, e] of whole.evaluations.entries()) {
+        const a = e.evaluation;
+        const b = onPool.evaluations[i].evaluation;
+        if (!a || !b) {
+          expect(b, name).toEqual(a);
+          continue;
+        }
+        // Card uuids are new on every evaluation: explanations compared in card order, without their timings.
+        const ofCards = (ev: typeof a) =>
+          Object.values(explainCards(ev, e.ruleSet.rules)).map(({ timings, ...rest }) => ({
+            ...rest,
+            timings: Object.keys(timings),
+          }));
+        expect(ofCards(b), name).toEqual(ofCards(a));
+        explained += ofCards(a).length;
+        expect(withoutUuids(b.cards), name).toEqual(withoutUuids(a.cards));
+        expect(b.trace.problems, name).toEqual(a.trace.problems);
       }
     }
     expect(withEvidence).toBeGreaterThan(10);
+    expect(explained).toBeGreaterThan(5);
+  }, 60_000);
+
+  it('without a ledger sends back the cards but neither the evidence nor the values of the defines', async () => {
+    const unrecorded = await pooled(defaultConfig().knowledgeDir, 1);
+    let valued = 0;
+    for (const { name, whole, onPool } of await bothWays(unrecorded)) {
+      expect(onPool.evidence, name).toBeUndefined();
+      for (const [i, e] of whole.evaluations.entries()) {
+        const b = onPool.evaluations[i].evaluation;
+        expect(withoutUuids(b?.cards), name).toEqual(withoutUuids(e.evaluation?.cards));
+        expect(b?.trace.cql ?? {}, name).toEqual({});
+        expect(b?.trace.rules ?? [], name).toEqual([]);
+        if (Object.keys(e.evaluation?.trace.cql ?? {}).length > 0) valued++;
+      }
+    }
+    expect(valued).toBeGreaterThan(10);
   }, 60_000);
 
   it('answers a bad request with the same error status and issues as the HTTP thread does', async () => {
@@ -400,7 +447,7 @@ describe('the evaluation threads in /ready and /metrics', () => {
       size: 2,
       setup: { knowledgeDir: dir, elmCacheDir: cacheDir, shadowLimit: 10 },
       logger: createLogger('error', true),
-      keepShadows: false,
+      recording: false,
       retryMs: 100,
     });
     pools.push(pool);

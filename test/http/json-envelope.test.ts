@@ -7,8 +7,6 @@ import { JsonSyntaxError, parseLeavingOut, scanJson } from '../../src/http/json-
 import { jsonBody } from '../../src/http/json-body.js';
 import { errorHandler } from '../../src/http/error-handler.js';
 import { createLogger } from '../../src/logger.js';
-import { evidenceResources, evidenceView } from '../../src/uptake/intents.js';
-import { renalRequest } from '../support/requests.js';
 import { MAX_JSON_DEPTH, tooDeepAt } from '../../src/json-depth.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
@@ -216,29 +214,5 @@ describe('JSON nested deeper than MAX_JSON_DEPTH', () => {
       expect(res.status, charset).toBe(400);
       expect(res.body.issue[0].diagnostics, charset).toContain(`deeper than ${MAX_JSON_DEPTH} levels`);
     }
-  });
-});
-
-describe('the evidence view of a prefetch value the HTTP thread did not parse', () => {
-  it('gives the uptake ledger the same evidence as the whole value', () => {
-    const prefetch = renalRequest().prefetch as Record<string, unknown>;
-    const many = {
-      resourceType: 'Bundle',
-      entry: Array.from({ length: 700 }, (_, i) => ({
-        resource: {
-          resourceType: 'Observation',
-          id: String(i),
-          code: { coding: [{ system: 'http://loinc.org', code: String(i) }] },
-          effectiveDateTime: '2026-01-02',
-          valueQuantity: { value: i },
-        },
-      })),
-    };
-    const values = { ...prefetch, many };
-    const views = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, evidenceView(v)]));
-    const whole = evidenceResources(undefined, values);
-    expect(whole.length).toBeGreaterThan(1);
-    expect(evidenceResources(undefined, views)).toEqual(whole);
-    expect(JSON.stringify(views).length).toBeLessThan(JSON.stringify(values).length);
   });
 });

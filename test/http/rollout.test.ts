@@ -46,7 +46,7 @@ async function harness(workers: number): Promise<Harness> {
           size: workers,
           setup: { knowledgeDir: testKnowledge('rollout'), elmCacheDir, shadowLimit: 100 },
           logger: createLogger('error', true),
-          keepShadows: true,
+          recording: true,
         })
       : undefined;
   await pool?.prepare(knowledge);
