@@ -93,7 +93,7 @@ interface Slot {
   pending: Map<number, Pending>;
   stopped: boolean;
   /** Why the pool stopped it, when it did. */
-  stopping?: 'stuck' | 'load failed';
+  stopping?: 'stuck' | 'load failed' | 'unreadable answer';
 }
 
 interface Generation {
@@ -211,6 +211,13 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       slot.pending.delete(message.id);
       waiting?.resolve(message);
     });
+    // An answer that cannot be read (it failed to deserialize) belongs to a call this side cannot name: rather
+    // than let that call wait for its deadline, the thread is stopped, which fails its calls 500 and replaces it.
+    worker.on('messageerror', (err) => {
+      logger.error('an answer of an evaluation thread could not be read; stopping the thread', { error: err.name });
+      slot.stopping ??= 'unreadable answer';
+      void worker.terminate();
+    });
     worker.on('error', (err) => {
       // The thread's own message may quote data: its type and code only.
       const code = (err as { code?: unknown }).code;
@@ -228,7 +235,7 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
       slot.loadWaiters.clear();
       if (closing) return;
       if (slot.stopping === 'stuck') counts.stuck++;
-      else if (slot.stopping === undefined) counts.crashes++;
+      else if (slot.stopping === undefined || slot.stopping === 'unreadable answer') counts.crashes++;
       logger.error('an evaluation thread stopped; starting another', { threadId: worker.threadId, exitCode });
       replace();
     });

@@ -356,6 +356,41 @@ describe('an evaluation thread stuck inside one CQL define', () => {
   }, 120_000);
 });
 
+describe('an evaluation thread whose answer cannot be read', () => {
+  it('is stopped at once: its call is answered 500, not left to wait for its deadline, and another thread starts', async () => {
+    // A call that keeps its thread busy for seconds: it is in flight when the unreadable answer arrives.
+    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-unreadable-'));
+    dirs.push(dir);
+    cpSync(testKnowledge('basic'), dir, { recursive: true });
+    const file = join(dir, 'cql/RenalTest-1.0.0.cql');
+    const slow =
+      'define "Slow": Count((expand { Interval[1, 4000] }) A where exists ' +
+      '((expand { Interval[1, 4000] }) B where start of B = start of A + 100000))';
+    writeFileSync(file, `${readFileSync(file, 'utf8')}\n${slow}\n`);
+    const { knowledge, pool } = await pooled(dir);
+    const app = testApp({ knowledge, now: NOW, config: { callDeadlineMs: 60_000 }, deps: { evaluator: pool } });
+    const before = pool.status().map((t) => t.threadId);
+    const answer = request(app)
+      .post('/cds-services/renal-test')
+      .send(renalRequest())
+      .then((r) => r);
+    while (!pool.status().some((t) => t.inFlight > 0)) await new Promise((resolve) => setTimeout(resolve, 10));
+    const busy = pool.workers().find((w) => pool.status().some((t) => t.threadId === w.threadId && t.inFlight > 0))!;
+    const started = performance.now();
+    // What Node emits when a message from the thread fails to deserialize.
+    busy.emit('messageerror', new Error('unreadable'));
+    const res = await answer;
+    expect(res.status).toBe(500);
+    expect(res.body.issue[0].diagnostics).toMatch(/the thread evaluating this call stopped before it answered/);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    for (let waited = 0; pool.health().ready < 2 && waited < 30_000; waited += 50)
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(pool.status().map((t) => t.threadId)).not.toContain(busy.threadId);
+    expect(pool.status().filter((t) => !before.includes(t.threadId))).toHaveLength(1);
+    expect(pool.health().crashes).toBe(1);
+  }, 120_000);
+});
+
 describe('threads started while the knowledge files hold a set a reload refused', () => {
   it('load the set being served from its sources, and every call is answered by it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-pool-refused-'));
