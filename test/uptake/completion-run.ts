@@ -3,12 +3,16 @@
 // completion figures over HTTP and `cds uptake report`. Run on SQLite (completion.test.ts) and PostgreSQL.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import request from 'supertest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express } from 'express';
 import { runCli } from '../../src/cli/program.js';
 import type { Card } from '../../src/cards/index.js';
-import { asAdmin, knowledgeFrom, repoRoot, testApp } from '../support/app.js';
+import { asAdmin, knowledgeFrom, repoRoot, sharedTranslator, testApp } from '../support/app.js';
+import { createCachingTranslator, loadKnowledge } from '../../src/knowledge/index.js';
+import { createEvaluationPool, type EvaluationPool } from '../../src/engine/index.js';
+import { createLogger } from '../../src/logger.js';
 import { TEST_PSEUDONYM_KEY, testUptakeStore, type StoreKind, type TestStore } from './support.js';
 
 interface Step {
@@ -19,6 +23,8 @@ interface Step {
   patientId?: string;
   draftOrders?: unknown[];
   authoredOn?: string;
+  /** Resources added to the entries of the request's prefetch Bundles, by key. */
+  prefetchEntries?: Record<string, unknown[]>;
 }
 
 interface ExpectedLink {
@@ -67,22 +73,42 @@ function stepBody(step: Step): { service: string; body: Record<string, any> } {
   if (step.authoredOn)
     for (const e of body.context.draftOrders?.entry ?? [])
       (e.resource as Record<string, unknown>).authoredOn = step.authoredOn;
+  for (const [key, resources] of Object.entries(step.prefetchEntries ?? {}))
+    body.prefetch[key].entry = [...(body.prefetch[key].entry ?? []), ...resources.map((resource) => ({ resource }))];
   return { service: step.service ?? service, body };
 }
 
-export function completionRun(kind: StoreKind): void {
+/**
+ * With `workers` >= 2 the calls are evaluated on a pool of threads (CDS_WORKERS), which send the ledger the
+ * evidence of each call's data instead of the data: the same linkage rows are expected.
+ */
+export function completionRun(kind: StoreKind, { workers = 1 }: { workers?: number } = {}): void {
   let t: TestStore;
   let app: Express;
+  let pool: EvaluationPool | undefined;
+  const elmCacheDir = workers >= 2 ? mkdtempSync(join(tmpdir(), 'cds-completion-elm-')) : undefined;
   let now = new Date();
   /** Per sequence, per step: the invocation id and the cards answered (suppressed ones are never answered). */
   const served: Array<Array<{ cards: Card[] }>> = [];
 
   beforeAll(async () => {
     t = await testUptakeStore(kind);
+    const knowledge = elmCacheDir
+      ? await loadKnowledge(repoRoot, { translator: createCachingTranslator(elmCacheDir, sharedTranslator) })
+      : await knowledgeFrom(repoRoot);
+    if (elmCacheDir) {
+      pool = createEvaluationPool({
+        size: workers,
+        setup: { knowledgeDir: repoRoot, elmCacheDir, shadowLimit: 100 },
+        logger: createLogger('error', true),
+        recording: true,
+      });
+      await pool.prepare(knowledge);
+    }
     app = testApp({
-      knowledge: await knowledgeFrom(repoRoot),
+      knowledge,
       config: { uptakeMinCell: 1 },
-      deps: { uptake: t.store, clock: () => now },
+      deps: { uptake: t.store, clock: () => now, evaluator: pool },
     });
     for (const sequence of SEQUENCES) {
       const steps: Array<{ cards: Card[] }> = [];
@@ -99,7 +125,9 @@ export function completionRun(kind: StoreKind): void {
     }
   }, 60_000);
   afterAll(async () => {
+    await pool?.close();
     await t?.cleanup();
+    if (elmCacheDir) rmSync(elmCacheDir, { recursive: true, force: true });
   });
 
   const linkRows = async () =>
@@ -243,7 +271,8 @@ export function completionRun(kind: StoreKind): void {
     expect(select.completion.byFeedback).toEqual({
       accepted: { completed: 0, notCompleted: 1, open: 0 },
       overridden: { completed: 0, notCompleted: 0, open: 0 },
-      none: { completed: 1, notCompleted: 0, open: 0 },
+      // The naproxen cards of the second and fourth sequences, done without feedback.
+      none: { completed: 2, notCompleted: 0, open: 0 },
     });
     const hba1c = rows.find((r) => r.group.service === 'diabetes-hba1c')!;
     expect(hba1c.completion.byFeedback.overridden).toEqual({ completed: 1, notCompleted: 0, open: 0 });
