@@ -214,8 +214,10 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     // An answer that cannot be read (it failed to deserialize) belongs to a call this side cannot name: rather
     // than let that call wait for its deadline, the thread is stopped, which fails its calls 500 and replaces it.
     worker.on('messageerror', (err) => {
+      // Already being stopped (stuck, or its knowledge did not load and it waits out the pause before its successor).
+      if (slot.stopping) return;
       logger.error('an answer of an evaluation thread could not be read; stopping the thread', { error: err.name });
-      slot.stopping ??= 'unreadable answer';
+      slot.stopping = 'unreadable answer';
       void worker.terminate();
     });
     worker.on('error', (err) => {
@@ -268,7 +270,8 @@ export function createEvaluationPool(options: EvaluationPoolOptions): Evaluation
     for (let attempt = 0; attempt < 3; attempt++) {
       let best: Slot | undefined;
       for (const slot of slots) {
-        if (slot.stopped || !slot.loaded.has(generation)) continue;
+        // One being stopped gets no new call: it would fail without being evaluated.
+        if (slot.stopped || slot.stopping || !slot.loaded.has(generation)) continue;
         if (!best || slot.pending.size < best.pending.size) best = slot;
       }
       if (best) return best;

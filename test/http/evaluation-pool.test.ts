@@ -391,6 +391,18 @@ describe('an evaluation thread whose answer cannot be read', () => {
   }, 120_000);
 });
 
+describe('a thread being stopped', () => {
+  it('is given no new call: the call goes to a thread that will answer it', async () => {
+    const { knowledge, pool } = await pooled(testKnowledge('basic'));
+    const app = testApp({ knowledge, now: NOW, deps: { evaluator: pool } });
+    // Both threads idle: the first would be chosen. It is being stopped (its answer could not be read).
+    const [first] = pool.workers();
+    first.emit('messageerror', new Error('unreadable'));
+    const res = await request(app).post('/cds-services/renal-test').send(renalRequest());
+    expect(res.status).toBe(200);
+  }, 120_000);
+});
+
 describe('threads started while the knowledge files hold a set a reload refused', () => {
   it('load the set being served from its sources, and every call is answered by it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cds-pool-refused-'));
