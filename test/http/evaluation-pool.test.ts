@@ -329,18 +329,23 @@ describe('an evaluation thread that stops', () => {
   }, 120_000);
 });
 
+/** The basic test knowledge with a define that runs for many seconds (a call on it keeps its thread busy). */
+function slowKnowledge(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cds-pool-slow-'));
+  dirs.push(dir);
+  cpSync(testKnowledge('basic'), dir, { recursive: true });
+  const file = join(dir, 'cql/RenalTest-1.0.0.cql');
+  const slow =
+    'define "Slow": Count((expand { Interval[1, 4000] }) A where exists ' +
+    '((expand { Interval[1, 4000] }) B where start of B = start of A + 100000))';
+  writeFileSync(file, `${readFileSync(file, 'utf8')}\n${slow}\n`);
+  return dir;
+}
+
 describe('an evaluation thread stuck inside one CQL define', () => {
   it('answers the call 503 call-deadline soon after its deadline, and is stopped and replaced', async () => {
     // One define that runs for many seconds: the thread's own deadline check, between defines, cannot stop it.
-    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-stuck-'));
-    dirs.push(dir);
-    cpSync(testKnowledge('basic'), dir, { recursive: true });
-    const file = join(dir, 'cql/RenalTest-1.0.0.cql');
-    const slow =
-      'define "Slow": Count((expand { Interval[1, 4000] }) A where exists ' +
-      '((expand { Interval[1, 4000] }) B where start of B = start of A + 100000))';
-    writeFileSync(file, `${readFileSync(file, 'utf8')}\n${slow}\n`);
-    const { knowledge, pool } = await pooled(dir);
+    const { knowledge, pool } = await pooled(slowKnowledge());
     const app = testApp({ knowledge, now: NOW, config: { callDeadlineMs: 300 }, deps: { evaluator: pool } });
     const before = pool.status().map((t) => t.threadId);
     const res = await request(app).post('/cds-services/renal-test').send(renalRequest());
@@ -359,15 +364,7 @@ describe('an evaluation thread stuck inside one CQL define', () => {
 describe('an evaluation thread whose answer cannot be read', () => {
   it('is stopped at once: its call is answered 500, not left to wait for its deadline, and another thread starts', async () => {
     // A call that keeps its thread busy for seconds: it is in flight when the unreadable answer arrives.
-    const dir = mkdtempSync(join(tmpdir(), 'cds-pool-unreadable-'));
-    dirs.push(dir);
-    cpSync(testKnowledge('basic'), dir, { recursive: true });
-    const file = join(dir, 'cql/RenalTest-1.0.0.cql');
-    const slow =
-      'define "Slow": Count((expand { Interval[1, 4000] }) A where exists ' +
-      '((expand { Interval[1, 4000] }) B where start of B = start of A + 100000))';
-    writeFileSync(file, `${readFileSync(file, 'utf8')}\n${slow}\n`);
-    const { knowledge, pool } = await pooled(dir);
+    const { knowledge, pool } = await pooled(slowKnowledge());
     const app = testApp({ knowledge, now: NOW, config: { callDeadlineMs: 60_000 }, deps: { evaluator: pool } });
     const before = pool.status().map((t) => t.threadId);
     const answer = request(app)
