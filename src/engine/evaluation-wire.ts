@@ -18,7 +18,7 @@ import { keepTraceOfFailure, traceOfFailure, type Evaluation, type EvaluationTra
 import type { CallOutcome, EvaluationOutcome, ExperimentAssignment } from './outcome.js';
 import type { FhirCheck } from './invoke-service.js';
 import type { CallingClient } from './rollout.js';
-import { definesUsedBy } from './explain.js';
+import { explainingOnly } from './explain.js';
 import { evidenceResources, type EvidenceResource } from '../uptake/intents.js';
 
 /** What every evaluation thread starts with (its workerData). */
@@ -125,21 +125,9 @@ export function toWireEvaluation(e: EvaluationOutcome, recording: boolean): Wire
     disposition: e.disposition,
     ruleSet: { id: e.ruleSet.id, version: e.ruleSet.version },
     ...(e.experiment ? { experiment: e.experiment } : {}),
-    ...(e.evaluation ? { evaluation: explainingOnly(e.evaluation, e.ruleSet, recording) } : {}),
+    ...(e.evaluation ? { evaluation: explainingOnly(e.evaluation, e.ruleSet.rules, recording) } : {}),
     ...(e.error !== undefined ? { error: e.error } : {}),
   };
-}
-
-/** The evaluation with the trace's defines and rules cut to those that explain its served cards (none unrecorded). */
-function explainingOnly(evaluation: Evaluation, ruleSet: RuleSet, recording: boolean): Evaluation {
-  const served = new Set(recording ? [...evaluation.origins.values()].map((o) => o.rule) : []);
-  const { trace } = evaluation;
-  const cql: Record<string, unknown> = {};
-  for (const rule of ruleSet.rules) {
-    if (!served.has(rule.id)) continue;
-    for (const name of definesUsedBy(rule)) if (Object.hasOwn(trace.cql, name)) cql[name] = trace.cql[name];
-  }
-  return { ...evaluation, trace: { ...trace, cql, rules: trace.rules.filter((r) => served.has(r.rule)) } };
 }
 
 export function toWireOutcome(outcome: CallOutcome, shadows: boolean, recording: boolean): WireOutcome {

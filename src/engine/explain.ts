@@ -105,6 +105,22 @@ export function explainCards(evaluation: Evaluation, rules: RuleDefinition[]): R
   return out;
 }
 
+/**
+ * The evaluation with its trace cut to what explainCards reads of it (the defines and rule traces of the rules that
+ * made its served cards), or to none of that: what an evaluation thread sends back of a call, with or without a
+ * ledger to explain its cards to. Kept beside explainCards so that the two read the same.
+ */
+export function explainingOnly(evaluation: Evaluation, rules: RuleDefinition[], explained: boolean): Evaluation {
+  const served = new Set(explained ? [...evaluation.origins.values()].map((o) => o.rule) : []);
+  const { trace } = evaluation;
+  const cql: Record<string, unknown> = {};
+  for (const rule of rules) {
+    if (!served.has(rule.id)) continue;
+    for (const name of definesUsedBy(rule)) if (Object.hasOwn(trace.cql, name)) cql[name] = trace.cql[name];
+  }
+  return { ...evaluation, trace: { ...trace, cql, rules: trace.rules.filter((r) => served.has(r.rule)) } };
+}
+
 /** Conditions as json-rules-engine reports them; values of context and user facts are withheld. */
 function withoutFactIdentifiers(node: unknown): unknown {
   if (!node || typeof node !== 'object') return node;
